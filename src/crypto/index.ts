@@ -1,0 +1,1 @@
+export type { Encrypter } from "./types.js";

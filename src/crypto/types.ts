@@ -1,0 +1,29 @@
+/**
+ * Seals and opens stored files. Every snapshot (and any record a layer chooses to encrypt) is
+ * sealed in a versioned, self-describing envelope whose header and `location` are authenticated,
+ * so a sealed file moved to another location fails to open.
+ *
+ * Implementations never put key material, passphrases or credentials in envelopes, errors or
+ * `describe()` output.
+ */
+export interface Encrypter {
+  /**
+   * A non-secret identifier of the key that `seal` uses, e.g. `key:env:STATEKEEPER_KEY`,
+   * `passphrase:3f9a…` (a fingerprint, never the passphrase), `kms:arn:aws:kms:…`, `noop`.
+   * It is written into envelope headers and named in `E_DECRYPT` errors.
+   */
+  readonly keyId: string;
+  /**
+   * Seals `plaintext` for `location` (e.g. `factory/stack/snapshots/<rev>`). Never mutates the
+   * input. Two seals of the same input produce different bytes (fresh random nonce).
+   */
+  seal(plaintext: Uint8Array, location: string): Promise<Uint8Array>;
+  /**
+   * Opens an envelope sealed for `location`. Throws `E_DECRYPT` (naming the key id that sealed
+   * the file) when this encrypter holds no matching key or authentication fails, `E_CORRUPT`
+   * for a malformed or truncated envelope, `E_FORMAT_VERSION` for an unknown envelope version.
+   */
+  open(sealed: Uint8Array, location: string): Promise<Uint8Array>;
+  /** The key ids this encrypter can open (for a keyring: the primary and every fallback). */
+  readonly readableKeyIds: readonly string[];
+}

@@ -1,0 +1,11 @@
+export { MAX_KEY_BYTES, validateKey, validatePrefix } from "./keys.js";
+export { memoryStore } from "./memory.js";
+export type {
+  Capabilities,
+  DeleteOptions,
+  ObjectInfo,
+  ObjectStore,
+  PutOptions,
+  StoreErrorReason,
+} from "./types.js";
+export { isStoreError, StoreError } from "./types.js";

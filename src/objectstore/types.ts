@@ -1,0 +1,134 @@
+import { type ErrorCode, StateKeeperError, type StateKeeperErrorOptions } from "../errors.js";
+
+/** Metadata of one stored object. */
+export interface ObjectInfo {
+  /** The key, relative to the store (never including the store's own root or bucket prefix). */
+  key: string;
+  /** Size of the body in bytes. */
+  size: number;
+  /** Opaque version tag. Pass it back unchanged as `ifMatch`; never parse it. */
+  etag: string;
+  /** When the store last wrote the object, by the store's clock, where the store reports it. */
+  lastModified?: Date;
+}
+
+/** Conditions for `put`. At most one of the two may be given. */
+export interface PutOptions {
+  /** Compare-and-swap: write only if the object's current etag is this one. */
+  ifMatch?: string;
+  /** Create-only: write only if no object exists at the key. */
+  ifNoneMatch?: "*";
+}
+
+export interface DeleteOptions {
+  /** Delete only if the object's current etag is this one (see `Capabilities.conditionalDelete`). */
+  ifMatch?: string;
+}
+
+/** What a store really honours, learned by `probe()` with real requests. */
+export interface Capabilities {
+  /** `put(…, { ifNoneMatch: "*" })` fails on an existing key. */
+  createOnly: boolean;
+  /** `put(…, { ifMatch })` fails on a wrong etag and succeeds on the right one. */
+  compareAndSwap: boolean;
+  /** `delete(…, { ifMatch })` leaves the object alone on a wrong etag. */
+  conditionalDelete: boolean;
+  /** Human-readable findings, one per check ("create-only: honoured", "conditional delete: ignored"...). */
+  notes: string[];
+}
+
+/**
+ * The one storage contract. Every higher layer (backend, records, deployments) works on every
+ * implementation, so the local folder and S3 share one algorithm.
+ *
+ * Keys are `/`-separated relative paths; each segment is non-empty, not `.` or `..`, with no
+ * backslash or control character (see `validateKey`). Drivers refuse anything else with
+ * `E_INVALID_NAME` before any I/O.
+ */
+export interface ObjectStore {
+  /** Driver name: "memory", "file", "s3", … */
+  readonly name: string;
+  /** The object and its etag, or `undefined` when the key does not exist. */
+  get(key: string): Promise<{ body: Uint8Array; etag: string } | undefined>;
+  /** Metadata, or `undefined` when the key does not exist. */
+  head(key: string): Promise<ObjectInfo | undefined>;
+  /**
+   * Writes the whole object atomically: a reader sees the old body or the new one, never a mix.
+   * A failed condition throws `StoreError` with reason `PRECONDITION_FAILED` and writes nothing.
+   * `ifMatch` on a missing key is a failed condition. Returns the new etag; writing identical
+   * bytes again still yields an etag that a stale `ifMatch` cannot match only if the driver says
+   * so — callers must not rely on etags changing for identical content.
+   */
+  put(key: string, body: Uint8Array, opts?: PutOptions): Promise<{ etag: string }>;
+  /**
+   * Removes the object. Deleting a missing key is not an error. With `ifMatch`, a mismatching
+   * etag throws `PRECONDITION_FAILED` — only on stores whose `probe()` reports `conditionalDelete`.
+   */
+  delete(key: string, opts?: DeleteOptions): Promise<void>;
+  /**
+   * Every object whose key starts with `prefix`, sorted by key (byte order), across all pages.
+   * A failure part-way throws; a partial listing is never returned as if complete.
+   */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Checks with real requests which preconditions the store honours. Never throws for a "no". */
+  probe(): Promise<Capabilities>;
+}
+
+/** Why a store operation failed, independent of the driver. */
+export type StoreErrorReason =
+  | "NOT_FOUND"
+  | "PRECONDITION_FAILED"
+  | "CONFLICT"
+  | "AUTH_FAILED"
+  | "RATE_LIMITED"
+  | "UNSUPPORTED"
+  | "UNAVAILABLE"
+  | "INVALID_KEY";
+
+const REASON_TO_CODE: Record<StoreErrorReason, ErrorCode> = {
+  NOT_FOUND: "E_NOT_FOUND",
+  PRECONDITION_FAILED: "E_PRECONDITION_FAILED",
+  CONFLICT: "E_CONFLICT",
+  AUTH_FAILED: "E_AUTH",
+  RATE_LIMITED: "E_RATE_LIMITED",
+  UNSUPPORTED: "E_UNSUPPORTED_STORE",
+  UNAVAILABLE: "E_UNAVAILABLE",
+  INVALID_KEY: "E_INVALID_NAME",
+};
+
+const RETRYABLE: ReadonlySet<StoreErrorReason> = new Set(["RATE_LIMITED", "UNAVAILABLE"]);
+
+/**
+ * A store operation failed. `reason` is the driver-independent cause (`PRECONDITION_FAILED`,
+ * `CONFLICT`, …); `code` is the matching statekeeper code (`E_PRECONDITION_FAILED`, …).
+ * `CONFLICT` (S3's 409 ConditionalRequestConflict) means "re-read, then decide": the write may
+ * or may not have been applied.
+ */
+export class StoreError extends StateKeeperError {
+  readonly reason: StoreErrorReason;
+  readonly retryable: boolean;
+  readonly key: string | undefined;
+
+  constructor(
+    reason: StoreErrorReason,
+    message: string,
+    options: StateKeeperErrorOptions & { key?: string; retryable?: boolean } = {},
+  ) {
+    super(REASON_TO_CODE[reason], message, {
+      ...options,
+      details: { ...(options.details ?? {}), reason, key: options.key },
+    });
+    this.name = "StoreError";
+    this.reason = reason;
+    this.retryable = options.retryable ?? RETRYABLE.has(reason);
+    this.key = options.key;
+  }
+}
+
+/** True when `e` is a StoreError with one of the given reasons (recognised by shape). */
+export function isStoreError(e: unknown, ...reasons: StoreErrorReason[]): e is StoreError {
+  if (typeof e !== "object" || e === null) return false;
+  const reason = (e as { reason?: unknown }).reason;
+  if (typeof reason !== "string" || (e as { name?: unknown }).name !== "StoreError") return false;
+  return reasons.length === 0 || reasons.includes(reason as StoreErrorReason);
+}
