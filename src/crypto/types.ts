@@ -8,8 +8,9 @@
  */
 export interface Encrypter {
   /**
-   * A non-secret identifier of the key that `seal` uses, e.g. `key:env:STATEKEEPER_KEY`,
-   * `passphrase:3f9a…` (a fingerprint, never the passphrase), `kms:arn:aws:kms:…`, `noop`.
+   * A non-secret identifier of the key that `seal` uses, e.g. `key:3f9a0c…` (a fingerprint of a
+   * random 256-bit key), `passphrase` (never derived cheaply from the passphrase, see
+   * docs/envelope.md), `kms:arn:aws:kms:…`, `noop`.
    * It is written into envelope headers and named in `E_DECRYPT` errors.
    */
   readonly keyId: string;
@@ -26,4 +27,9 @@ export interface Encrypter {
   open(sealed: Uint8Array, location: string): Promise<Uint8Array>;
   /** The key ids this encrypter can open (for a keyring: the primary and every fallback). */
   readonly readableKeyIds: readonly string[];
+  /**
+   * Optional, non-secret: where the sealing key comes from (e.g. `env STATEKEEPER_KEY`), written
+   * into envelope headers so a failure can say more than the key id.
+   */
+  readonly hint?: string;
 }

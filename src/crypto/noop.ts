@@ -1,0 +1,49 @@
+import { createHash } from "node:crypto";
+import { StateKeeperError } from "../errors.js";
+import { concatBytes, encodeEnvelopePrefix, parseEnvelope } from "./envelope.js";
+import { checkLocation, checkPlaintext, checkSealed, corrupt, wrongKey } from "./errors.js";
+import type { Encrypter } from "./types.js";
+
+export const NOOP_KEY_ID = "noop";
+
+const sha256Hex = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
+
+/**
+ * Stores plaintext, for tests and for data that is not sensitive. Still an envelope: the header
+ * records the location and a SHA-256 of the body, so a moved file or a flipped byte is refused
+ * exactly as with real encryption (this protects against accidents, not against an attacker,
+ * who can rewrite both).
+ */
+export function noopEncrypter(): Encrypter {
+  return {
+    keyId: NOOP_KEY_ID,
+    readableKeyIds: [NOOP_KEY_ID],
+    async seal(plaintext, location) {
+      checkPlaintext(plaintext);
+      checkLocation(location);
+      const prefix = encodeEnvelopePrefix({
+        algorithm: "none",
+        keyId: NOOP_KEY_ID,
+        location,
+        sha256: sha256Hex(plaintext),
+      });
+      return concatBytes(prefix, plaintext);
+    },
+    async open(sealed, location) {
+      checkSealed(sealed);
+      checkLocation(location);
+      const { header, body } = parseEnvelope(sealed);
+      if (header.algorithm !== "none" || header.keyId !== NOOP_KEY_ID) throw wrongKey(header, [NOOP_KEY_ID]);
+      if (header.location !== location) {
+        throw new StateKeeperError(
+          "E_DECRYPT",
+          `cannot open sealed file: it was sealed for location ${JSON.stringify(header.location)}, ` +
+            `not ${JSON.stringify(location)}`,
+          { details: { sealedWith: NOOP_KEY_ID, sealedFor: header.location, location } },
+        );
+      }
+      if (header.sha256 !== sha256Hex(body)) throw corrupt("body does not match its SHA-256 digest");
+      return concatBytes(body);
+    },
+  };
+}
