@@ -1,0 +1,243 @@
+import { createHash } from "node:crypto";
+import { lstat, open } from "node:fs/promises";
+import { basename, dirname, resolve, sep } from "node:path";
+import { InvalidNameError, isStateKeeperError, StateKeeperError } from "../errors.js";
+import {
+  errnoCode,
+  fsyncDir,
+  isInternalName,
+  link,
+  pruneEmptyDirs,
+  removeDeadTemps,
+  rename,
+  storeErrorFromFs,
+  unlinkQuietly,
+  writeTemp,
+} from "./file/fs-ops.js";
+import { withKeyMutex } from "./file/mutex.js";
+import { probeConditionalRequests } from "./file/probe.js";
+import { walkKeys } from "./file/walk.js";
+import { validateKey, validatePrefix } from "./keys.js";
+import { checkPutOptions } from "./memory.js";
+import { type ObjectInfo, type ObjectStore, type PutOptions, StoreError } from "./types.js";
+
+export interface FileStoreOptions {
+  /** How long a write waits for another process's hold on the same key before failing (default 30 s). */
+  mutexTimeoutMs?: number;
+}
+
+interface Located {
+  path: string;
+  dir: string;
+  name: string;
+}
+
+interface StoredFile {
+  body: Uint8Array;
+  etag: string;
+  lastModified: Date;
+}
+
+/**
+ * The etag is a hash of the content, so rewriting identical bytes keeps the etag and a stale
+ * `ifMatch` would still match it. That is acceptable for statekeeper: every object it
+ * compare-and-swaps (`current`, `lock`, instance records) carries a fresh rev, id or version in
+ * its body, so two distinct writes never have identical content.
+ */
+function etagOf(body: Uint8Array): string {
+  return `"${createHash("sha256").update(body).digest("hex").slice(0, 32)}"`;
+}
+
+/**
+ * An ObjectStore over a local folder: key `a/b/c` is the file `<root>/a/b/c`. It gives the same
+ * guarantees across processes on one machine as S3's conditional writes: every write goes to an
+ * fsynced temp file that is renamed (or, create-only, linked) into place, so readers see a whole
+ * old or whole new object; compare-and-swap, unconditional puts and deletes of one key are
+ * serialised by a per-key mutex file that a killed holder cannot leave blocked. Needs a local
+ * POSIX filesystem shared by processes in one pid namespace; see docs/file-store.md.
+ */
+export function fileStore(root: string, options: FileStoreOptions = {}): ObjectStore {
+  if (typeof root !== "string" || root === "")
+    throw new StateKeeperError("E_INVALID_CONFIG", "fileStore: root must be a non-empty path", {
+      details: { option: "root" },
+    });
+  const mutexTimeoutMs = options.mutexTimeoutMs ?? 30_000;
+  if (!Number.isFinite(mutexTimeoutMs) || mutexTimeoutMs < 0)
+    throw new StateKeeperError(
+      "E_INVALID_CONFIG",
+      "fileStore: mutexTimeoutMs must be a non-negative number",
+      {
+        details: { option: "mutexTimeoutMs" },
+      },
+    );
+  const rootPath = resolve(root);
+  const rootWithSep = rootPath.endsWith(sep) ? rootPath : `${rootPath}${sep}`;
+
+  function locate(key: string): Located {
+    validateKey(key);
+    if (key.split("/").some(isInternalName))
+      throw new InvalidNameError(
+        "store key",
+        key,
+        "names like '.x.tmp' and '.x.mutex' are reserved by the file store",
+      );
+    const path = resolve(rootPath, ...key.split("/"));
+    // validateKey already refuses '..' and absolute keys; this catches anything it might miss.
+    if (!path.startsWith(rootWithSep))
+      throw new InvalidNameError("store key", key, "resolves outside the store root");
+    return { path, dir: dirname(path), name: basename(path) };
+  }
+
+  const preconditionFailed = (key: string, why: string) =>
+    new StoreError("PRECONDITION_FAILED", `object ${key} ${why}`, { key });
+
+  const asStoreError = (e: unknown, operation: string, key: string) =>
+    isStateKeeperError(e) ? e : storeErrorFromFs(e, operation, key);
+
+  async function putFile(at: Located, key: string, body: Uint8Array, opts: PutOptions): Promise<void> {
+    let temp: string | undefined = await writeTemp(at.dir, at.name, body);
+    try {
+      if (opts.ifNoneMatch === "*") {
+        // link() fails if the target exists and exposes only the complete, fsynced temp.
+        try {
+          await link(temp, at.path);
+        } catch (e) {
+          if (errnoCode(e) === "EEXIST") throw preconditionFailed(key, "already exists");
+          throw e;
+        }
+      } else {
+        // Unconditional puts take the mutex too, so a compare-and-swap never overwrites a write it did not see.
+        await withKeyMutex(at.dir, at.name, key, mutexTimeoutMs, async (held) => {
+          if (opts.ifMatch !== undefined && (await readFile(at.path))?.etag !== opts.ifMatch)
+            throw preconditionFailed(key, `does not have etag ${opts.ifMatch}`);
+          await held.assertStillHeld();
+          await rename(temp as string, at.path);
+          temp = undefined;
+        });
+      }
+      await fsyncDir(at.dir);
+    } finally {
+      if (temp !== undefined) await unlinkQuietly(temp).catch(() => {});
+    }
+  }
+
+  async function deleteFile(at: Located, key: string, ifMatch: string | undefined): Promise<void> {
+    if (!(await exists(at.path))) return;
+    let removed = false;
+    await withKeyMutex(at.dir, at.name, key, mutexTimeoutMs, async (held) => {
+      const current = await readFile(at.path);
+      if (current === undefined) return;
+      if (ifMatch !== undefined && current.etag !== ifMatch)
+        throw preconditionFailed(key, `does not have etag ${ifMatch}`);
+      await held.assertStillHeld();
+      await unlinkQuietly(at.path);
+      removed = true;
+    });
+    if (removed) await fsyncDir(at.dir);
+    await pruneEmptyDirs(at.dir, rootPath);
+  }
+
+  const store: ObjectStore = {
+    name: "file",
+
+    async get(key) {
+      const at = locate(key);
+      try {
+        const stored = await readFile(at.path);
+        return stored === undefined ? undefined : { body: stored.body, etag: stored.etag };
+      } catch (e) {
+        throw asStoreError(e, "get", key);
+      }
+    },
+
+    async head(key) {
+      const at = locate(key);
+      try {
+        const stored = await readFile(at.path);
+        return stored === undefined ? undefined : info(key, stored);
+      } catch (e) {
+        throw asStoreError(e, "head", key);
+      }
+    },
+
+    async put(key, body, opts = {}) {
+      const at = locate(key);
+      checkPutOptions(opts);
+      if (!(body instanceof Uint8Array))
+        throw new StoreError("UNSUPPORTED", `put ${key}: body must be a Uint8Array`, { key });
+      try {
+        await putFile(at, key, body, opts);
+      } catch (e) {
+        throw asStoreError(e, "put", key);
+      }
+      await removeDeadTemps(at.dir);
+      return { etag: etagOf(body) };
+    },
+
+    async delete(key, opts = {}) {
+      const at = locate(key);
+      if (opts.ifMatch !== undefined && (typeof opts.ifMatch !== "string" || opts.ifMatch === ""))
+        throw new StoreError("UNSUPPORTED", "delete: ifMatch must be a non-empty etag", { key });
+      try {
+        await deleteFile(at, key, opts.ifMatch);
+      } catch (e) {
+        throw asStoreError(e, "delete", key);
+      }
+    },
+
+    async *list(prefix): AsyncGenerator<ObjectInfo> {
+      validatePrefix(prefix);
+      let current = prefix;
+      try {
+        for await (const file of walkKeys(rootPath, prefix)) {
+          current = file.key;
+          const stored = await readFile(file.path);
+          // A file deleted between the folder read and now is simply no longer there.
+          if (stored !== undefined) yield info(file.key, stored);
+        }
+      } catch (e) {
+        throw asStoreError(e, "list", current);
+      }
+    },
+
+    probe: () => probeConditionalRequests(store),
+  };
+  return store;
+}
+
+function info(key: string, stored: StoredFile): ObjectInfo {
+  return { key, size: stored.body.byteLength, etag: stored.etag, lastModified: stored.lastModified };
+}
+
+/**
+ * Reads one object. Body, etag and mtime come from one open file: objects are never modified in
+ * place (only replaced by rename), so they are consistent with each other.
+ */
+async function readFile(path: string): Promise<StoredFile | undefined> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, "r");
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT" || errnoCode(e) === "ENOTDIR") return undefined;
+    throw e;
+  }
+  try {
+    const stats = await handle.stat();
+    // A folder at this path holds other keys; the key itself does not exist.
+    if (!stats.isFile()) return undefined;
+    const body = new Uint8Array(await handle.readFile());
+    return { body, etag: etagOf(body), lastModified: stats.mtime };
+  } finally {
+    await handle.close();
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT" || errnoCode(e) === "ENOTDIR") return false;
+    throw e;
+  }
+}

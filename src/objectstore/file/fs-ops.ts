@@ -1,0 +1,184 @@
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { type FileHandle, link, mkdir, open, readdir, rename, rmdir, unlink } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { StoreError } from "../types.js";
+
+/** Files the driver keeps beside objects: `.<name>.<pid>.<rand>.tmp` temps and `.<name>.mutex` locks. */
+const INTERNAL_NAME = /^\..*\.(tmp|mutex)$/;
+const TEMP_NAME = /^\..*\.(\d+)\.[0-9a-f]+\.tmp$/;
+
+export const FILE_MODE = 0o600;
+export const DIR_MODE = 0o700;
+
+/** True for a directory entry that is the driver's own bookkeeping, never an object. */
+export function isInternalName(name: string): boolean {
+  return INTERNAL_NAME.test(name);
+}
+
+export function errnoCode(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+const AUTH_CODES = new Set(["EACCES", "EPERM"]);
+const TRANSIENT_CODES = new Set([
+  "ENOSPC",
+  "EIO",
+  "EMFILE",
+  "ENFILE",
+  "EAGAIN",
+  "EBUSY",
+  "EDQUOT",
+  "ETIMEDOUT",
+]);
+const SHAPE_CODES = new Set(["ENOTDIR", "EISDIR", "ENAMETOOLONG", "ELOOP"]);
+
+/** Maps a filesystem error to a StoreError by its errno code, keeping the original as `cause`. */
+export function storeErrorFromFs(e: unknown, operation: string, key: string): StoreError {
+  const code = errnoCode(e) ?? "unknown error";
+  const message = `file store: ${operation} ${key}: ${code}`;
+  if (AUTH_CODES.has(code)) return new StoreError("AUTH_FAILED", message, { key, cause: e });
+  if (TRANSIENT_CODES.has(code)) return new StoreError("UNAVAILABLE", message, { key, cause: e });
+  if (SHAPE_CODES.has(code))
+    return new StoreError(
+      "INVALID_KEY",
+      `${message} (a key cannot be both an object and a folder of other keys on a file store)`,
+      { key, cause: e },
+    );
+  return new StoreError("UNAVAILABLE", message, { key, cause: e, retryable: false });
+}
+
+export function randomSuffix(): string {
+  return randomBytes(6).toString("hex");
+}
+
+/** A name for a temp file beside `name`, carrying our pid so a dead writer's leftovers can be recognised. */
+export function tempName(name: string): string {
+  return `.${name}.${process.pid}.${randomSuffix()}.tmp`;
+}
+
+/**
+ * Creates `dir/name` exclusively, creating missing folders. Retries when a concurrent delete
+ * prunes a folder between our mkdir and our create: pruning only removes empty folders, and
+ * once our file exists the folder is no longer empty.
+ */
+export async function createExclusive(dir: string, name: string): Promise<FileHandle> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await open(join(dir, name), "wx", FILE_MODE);
+    } catch (e) {
+      if (errnoCode(e) !== "ENOENT" || attempt >= 20) throw e;
+      await mkdir(dir, { recursive: true, mode: DIR_MODE });
+    }
+  }
+}
+
+/** Writes `body` to a fresh temp file beside `name` in `dir`, fsynced. Returns its path. */
+export async function writeTemp(dir: string, name: string, body: Uint8Array): Promise<string> {
+  const temp = tempName(name);
+  const path = join(dir, temp);
+  const handle = await createExclusive(dir, temp);
+  try {
+    await handle.writeFile(body);
+    await handle.sync();
+  } catch (e) {
+    await handle.close().catch(() => {});
+    await unlinkQuietly(path);
+    throw e;
+  }
+  await handle.close();
+  return path;
+}
+
+/** Makes renames and links inside `dir` durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(dir, "r");
+    await handle.sync();
+  } catch (e) {
+    // Some filesystems cannot fsync a directory; the rename is still atomic, only less durable.
+    if (!["EINVAL", "EISDIR", "ENOTSUP", "EBADF"].includes(errnoCode(e) ?? "")) throw e;
+  } finally {
+    await handle?.close();
+  }
+}
+
+export async function unlinkQuietly(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (e) {
+    if (errnoCode(e) !== "ENOENT") throw e;
+  }
+}
+
+export { link, rename };
+
+/** This process's start time from /proc (Linux), so a recycled pid is not mistaken for a live holder. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may contain spaces and parentheses: parse after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (fields[0] === "Z") return "zombie";
+    return fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+export const OWN_START_TIME = processStartTime(process.pid) ?? "-";
+
+/**
+ * Whether `pid` still runs. A zombie (killed, not yet reaped) counts as dead; with a recorded
+ * start time, a recycled pid counts as dead too. EPERM means alive under another user.
+ */
+export function isProcessAlive(pid: number, startTime?: string): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    return errnoCode(e) === "EPERM";
+  }
+  const actual = processStartTime(pid);
+  if (actual === "zombie") return false;
+  if (startTime !== undefined && startTime !== "-" && actual !== undefined && actual !== startTime)
+    return false;
+  return true;
+}
+
+/** Removes temp files in `dir` left by processes that no longer run. Never touches a live writer's temp. */
+export async function removeDeadTemps(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  const alive = new Map<number, boolean>();
+  for (const name of names) {
+    const match = TEMP_NAME.exec(name);
+    if (match === null) continue;
+    const pid = Number(match[1]);
+    if (pid === process.pid) continue;
+    let live = alive.get(pid);
+    if (live === undefined) {
+      live = isProcessAlive(pid);
+      alive.set(pid, live);
+    }
+    if (!live) await unlinkQuietly(join(dir, name)).catch(() => {});
+  }
+}
+
+/** Removes `dir` and its parents while they are empty, stopping at `root`. Races are harmless. */
+export async function pruneEmptyDirs(dir: string, root: string): Promise<void> {
+  let current = dir;
+  while (current !== root && current.startsWith(`${root}/`)) {
+    try {
+      await rmdir(current);
+    } catch {
+      return;
+    }
+    current = dirname(current);
+  }
+}
