@@ -1,0 +1,12 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after } from "node:test";
+import { fileStore } from "../../src/objectstore/file.js";
+import { recordStoreConformance } from "./conformance.js";
+
+const root = mkdtempSync(join(tmpdir(), "statekeeper-records-"));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+const shared = fileStore(root);
+recordStoreConformance("file", () => shared);
