@@ -1,0 +1,218 @@
+import { isStateKeeperError, StateKeeperError, truncateForMessage } from "../errors.js";
+import { isPlainObject, NotJsonError, serializeSorted } from "./json.js";
+import { newRevision } from "./revision.js";
+import { type Entry, type FactoryInfo, FORMAT_VERSION, MAX_SNAPSHOT_BYTES, type Snapshot } from "./types.js";
+import { describeEntry, notJsonToError, validateSnapshot } from "./validate.js";
+
+/** Seed JSON name → in-memory name for the optional entry fields (all omitted when empty). */
+const OPTIONAL_ENTRY_FIELDS = [
+  ["kind", "kind"],
+  ["schema-version", "schemaVersion"],
+  ["sensitive-inputs", "sensitiveInputs"],
+  ["sensitive-outputs", "sensitiveOutputs"],
+  ["library", "library"],
+  ["library-type", "libraryType"],
+  ["configuration", "configuration"],
+  ["trigger-hash", "triggerHash"],
+  ["inputs", "inputs"],
+  ["outputs", "outputs"],
+  ["depends-on", "dependsOn"],
+] as const;
+
+function invalidArgument(message: string): never {
+  throw new StateKeeperError("E_INVALID_ARGUMENT", message);
+}
+
+/** An empty snapshot at the current format version, stamped with the current time. */
+export function newSnapshot(factory: FactoryInfo, stack: string): Snapshot {
+  if (!isPlainObject(factory)) invalidArgument("factory info must be an object");
+  if (typeof factory.name !== "string" || factory.name === "")
+    invalidArgument("factory name must be a non-empty string");
+  if (typeof factory.version !== "string") invalidArgument("factory version must be a string");
+  if (typeof factory.contentRevision !== "string")
+    invalidArgument("factory contentRevision must be a string");
+  if (typeof stack !== "string" || stack === "") invalidArgument("stack must be a non-empty string");
+  return {
+    formatVersion: FORMAT_VERSION,
+    factory: { name: factory.name, version: factory.version, contentRevision: factory.contentRevision },
+    stack,
+    generatedAt: newRevision(),
+    entries: [],
+  };
+}
+
+function isEmpty(value: unknown): boolean {
+  if (value === undefined || value === null || value === "" || value === 0) return true;
+  if (Array.isArray(value)) return value.length === 0;
+  return isPlainObject(value) && Object.keys(value).length === 0;
+}
+
+function toSeedEntry(e: Entry): Record<string, unknown> {
+  const out: Record<string, unknown> = { address: e.address, type: e.type };
+  for (const [seedName, name] of OPTIONAL_ENTRY_FIELDS) {
+    if (!isEmpty(e[name])) out[seedName] = e[name];
+  }
+  return out;
+}
+
+/**
+ * Validates, then writes the seed's format: pretty JSON (2 spaces), keys sorted at every depth,
+ * a trailing newline, empty optional fields omitted. Two encodes of equal snapshots are
+ * byte-identical. A non-JSON value anywhere is `E_INVALID_SNAPSHOT` naming where it was.
+ */
+export function encodeSnapshot(s: Snapshot): Uint8Array {
+  validateSnapshot(s, { deep: false });
+  const doc: Record<string, unknown> = {
+    "format-version": s.formatVersion,
+    stack: {
+      name: s.factory.name,
+      version: s.factory.version,
+      "content-revision": s.factory.contentRevision,
+    },
+    "deployment-id": s.stack,
+    "generated-at": s.generatedAt,
+    entries: s.entries.map(toSeedEntry),
+  };
+  if (!isEmpty(s.outputs)) doc.outputs = s.outputs;
+  let text: string;
+  try {
+    text = serializeSorted(doc);
+  } catch (e) {
+    if (!(e instanceof NotJsonError)) throw e;
+    // Re-anchor the path on the entry so the message names its address.
+    const [top, index, ...rest] = e.path;
+    if (top === "entries" && typeof index === "number")
+      throw notJsonToError(new NotJsonError(rest, e.reason), describeEntry(index, s.entries[index]?.address));
+    throw notJsonToError(e, "snapshot");
+  }
+  return new TextEncoder().encode(`${text}\n`);
+}
+
+export interface DecodeOptions {
+  /** Refuse inputs larger than this many bytes before parsing. Default `MAX_SNAPSHOT_BYTES`. */
+  maxBytes?: number;
+}
+
+function own(o: Record<string, unknown>, key: string): unknown {
+  return Object.hasOwn(o, key) ? o[key] : undefined;
+}
+
+function corrupt(message: string): never {
+  throw new StateKeeperError("E_CORRUPT", message);
+}
+
+function byteLength(input: Uint8Array | string, maxBytes: number): number {
+  if (typeof input !== "string") return input.byteLength;
+  // Every UTF-16 unit is at least one UTF-8 byte: a long string is over the cap without counting.
+  return input.length > maxBytes ? input.length : Buffer.byteLength(input, "utf8");
+}
+
+function toText(input: Uint8Array | string): string {
+  if (typeof input === "string") return input;
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(input);
+  } catch (e) {
+    // V8 caps string length (~512 MiB): a buffer under maxBytes can still be too long to hold as text.
+    if (e instanceof RangeError)
+      throw new StateKeeperError("E_TOO_LARGE", "snapshot is too large to decode as text");
+    return corrupt("snapshot is not valid UTF-8");
+  }
+}
+
+function parseDocument(text: string): Record<string, unknown> {
+  let doc: unknown;
+  try {
+    // JSON.parse defines "__proto__" as an own data property, so nothing reaches a prototype.
+    doc = JSON.parse(text);
+  } catch {
+    // The parser's message quotes the input, which may hold secrets: keep it out.
+    return corrupt("snapshot is not valid JSON");
+  }
+  if (!isPlainObject(doc)) return corrupt("snapshot is not a JSON object");
+  return doc;
+}
+
+function checkFormatVersion(doc: Record<string, unknown>): void {
+  const found = own(doc, "format-version");
+  if (found === FORMAT_VERSION) return;
+  const shown =
+    found === undefined
+      ? "(missing)"
+      : typeof found === "number"
+        ? String(found)
+        : truncateForMessage(JSON.stringify(found) ?? typeof found, 40);
+  throw new StateKeeperError(
+    "E_FORMAT_VERSION",
+    `unsupported format-version ${shown} (this build expects ${FORMAT_VERSION})`,
+    { details: { found: typeof found === "object" ? shown : found, expected: FORMAT_VERSION } },
+  );
+}
+
+function fromSeedEntry(raw: unknown): unknown {
+  if (!isPlainObject(raw)) return raw;
+  const entry: Record<string, unknown> = { address: own(raw, "address"), type: own(raw, "type") };
+  for (const [seedName, name] of OPTIONAL_ENTRY_FIELDS) {
+    const value = own(raw, seedName);
+    // Go decodes null into the zero value, i.e. "absent"; do the same.
+    if (value !== undefined && value !== null) entry[name] = value;
+  }
+  return entry;
+}
+
+function fromSeedDocument(doc: Record<string, unknown>): Record<string, unknown> {
+  const rawFactory = own(doc, "stack");
+  if (!isPlainObject(rawFactory))
+    throw new StateKeeperError("E_INVALID_SNAPSHOT", "stack (factory info) must be an object", {
+      details: { rule: "factory" },
+    });
+  const rawEntries = own(doc, "entries");
+  const snapshot: Record<string, unknown> = {
+    formatVersion: own(doc, "format-version"),
+    factory: {
+      name: own(rawFactory, "name") ?? "",
+      version: own(rawFactory, "version") ?? "",
+      contentRevision: own(rawFactory, "content-revision") ?? "",
+    },
+    stack: own(doc, "deployment-id"),
+    generatedAt: own(doc, "generated-at"),
+    // The Go original writes `null` for no entries.
+    entries: rawEntries === undefined || rawEntries === null ? [] : rawEntries,
+  };
+  if (Array.isArray(rawEntries)) snapshot.entries = rawEntries.map(fromSeedEntry);
+  const outputs = own(doc, "outputs");
+  if (outputs !== undefined && outputs !== null) snapshot.outputs = outputs;
+  return snapshot;
+}
+
+/**
+ * Parses a snapshot: size cap (before any parsing) → `E_TOO_LARGE`; not UTF-8 JSON →
+ * `E_CORRUPT`; a format-version other than 1 → `E_FORMAT_VERSION`; then full validation →
+ * `E_INVALID_SNAPSHOT`. Unknown fields are ignored. Only StateKeeperErrors escape.
+ */
+export function decodeSnapshot(input: Uint8Array | string, options: DecodeOptions = {}): Snapshot {
+  const maxBytes = options.maxBytes ?? MAX_SNAPSHOT_BYTES;
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 0)
+    invalidArgument("maxBytes must be a non-negative integer");
+  if (typeof input !== "string" && !(input instanceof Uint8Array))
+    invalidArgument("a snapshot must be decoded from a Uint8Array or a string");
+  try {
+    const size = byteLength(input, maxBytes);
+    if (size > maxBytes)
+      throw new StateKeeperError(
+        "E_TOO_LARGE",
+        `snapshot is ${size} bytes, over the ${maxBytes}-byte limit`,
+        {
+          details: { size, maxBytes },
+        },
+      );
+    const doc = parseDocument(toText(input));
+    checkFormatVersion(doc);
+    const snapshot = fromSeedDocument(doc);
+    validateSnapshot(snapshot);
+    return snapshot;
+  } catch (e) {
+    if (isStateKeeperError(e)) throw e;
+    // Deliberately no `cause`: engine errors can quote the (possibly secret) input.
+    throw new StateKeeperError("E_CORRUPT", "snapshot could not be decoded");
+  }
+}

@@ -1,0 +1,138 @@
+import { StateKeeperError, truncateForMessage } from "../errors.js";
+import { assertJsonValue, formatJsonPath, isPlainObject, NotJsonError } from "./json.js";
+import { parseRfc3339 } from "./time.js";
+import { ENTRY_TYPES, type EntryType, FORMAT_VERSION, type Snapshot } from "./types.js";
+
+/**
+ * Snapshot validation. Messages name the entry (index and address) and the rule broken, never
+ * a value: inputs and outputs may hold secrets.
+ */
+
+function invalid(message: string, details: Record<string, unknown> = {}): never {
+  throw new StateKeeperError("E_INVALID_SNAPSHOT", message, { details });
+}
+
+/** `entry 3 ("aws.s3.logs")`, or `entry 3` when the address itself is unusable. */
+export function describeEntry(index: number, address: unknown): string {
+  return typeof address === "string" && address !== ""
+    ? `entry ${index} (${JSON.stringify(truncateForMessage(address))})`
+    : `entry ${index}`;
+}
+
+function entryError(index: number, address: unknown, rule: string): never {
+  return invalid(`${describeEntry(index, address)}: ${rule}`, {
+    index,
+    ...(typeof address === "string" && address !== "" ? { address: truncateForMessage(address) } : {}),
+    rule,
+  });
+}
+
+/** Turns a non-JSON value found inside a snapshot into an error naming where it was. */
+export function notJsonToError(e: NotJsonError, where: string): StateKeeperError {
+  const path = formatJsonPath(e.path);
+  return new StateKeeperError(
+    "E_INVALID_SNAPSHOT",
+    `${where}${path === "" ? "" : ` at ${truncateForMessage(path)}`}: ${e.reason}`,
+    { details: { path: truncateForMessage(path), rule: "not JSON" } },
+  );
+}
+
+export interface ValidateOptions {
+  /** Check every value inside inputs/outputs too (encode skips this: it checks while writing). */
+  deep?: boolean;
+}
+
+function checkFreeForm(
+  value: unknown,
+  where: string,
+  field: string,
+  deep: boolean,
+  fail: (r: string) => never,
+) {
+  if (value === undefined) return;
+  if (!isPlainObject(value)) fail(`${field} must be a JSON object`);
+  if (!deep) return;
+  try {
+    assertJsonValue(value, [field]);
+  } catch (e) {
+    if (e instanceof NotJsonError) throw notJsonToError(e, where);
+    throw e;
+  }
+}
+
+function validateEntry(entry: unknown, index: number, deep: boolean): string {
+  if (entry === null || entry === undefined) entryError(index, undefined, "is null");
+  if (!isPlainObject(entry)) entryError(index, undefined, "is not an object");
+  const e = entry;
+  const address = e.address;
+  const fail = (rule: string): never => entryError(index, address, rule);
+  if (address === undefined || address === null || address === "") fail("missing address");
+  if (typeof address !== "string") fail("address must be a string");
+  const type = e.type;
+  if (type === undefined || type === null || type === "") fail("missing type");
+  if (typeof type !== "string" || !ENTRY_TYPES.includes(type as EntryType))
+    fail(`unknown type ${JSON.stringify(truncateForMessage(String(type), 40))}`);
+
+  for (const field of ["kind", "library", "libraryType", "configuration", "triggerHash"] as const) {
+    if (e[field] !== undefined && typeof e[field] !== "string") fail(`${field} must be a string`);
+  }
+  const sv = e.schemaVersion;
+  if (sv !== undefined && (typeof sv !== "number" || !Number.isSafeInteger(sv) || sv < 0))
+    fail("schemaVersion must be a non-negative integer");
+  for (const field of ["sensitiveInputs", "sensitiveOutputs", "dependsOn"] as const) {
+    const list = e[field];
+    if (list !== undefined && (!Array.isArray(list) || !list.every((x) => typeof x === "string")))
+      fail(`${field} must be a list of strings`);
+  }
+  const where = describeEntry(index, address);
+  checkFreeForm(e.inputs, where, "inputs", deep, fail);
+  checkFreeForm(e.outputs, where, "outputs", deep, fail);
+
+  if ((type === "leaf" || type === "action") && (e.kind === undefined || e.kind === ""))
+    fail(`missing kind (required for ${type})`);
+  if (type === "library-call") {
+    if (e.library === undefined || e.library === "") fail("missing library (required for library-call)");
+    if (e.libraryType === undefined || e.libraryType === "")
+      fail("missing library-type (required for library-call)");
+  }
+  return address as string;
+}
+
+/**
+ * Throws `E_INVALID_SNAPSHOT` unless `s` is a well-formed snapshot: factory info and stack set,
+ * an RFC3339 `generatedAt`, no null entries, every entry with a non-empty unique address and the
+ * fields its type requires, every field of the right type. `formatVersion` other than 1 is
+ * `E_FORMAT_VERSION`.
+ */
+export function validateSnapshot(s: unknown, options: ValidateOptions = {}): asserts s is Snapshot {
+  const deep = options.deep ?? true;
+  if (!isPlainObject(s)) invalid("snapshot must be an object");
+  if (s.formatVersion !== FORMAT_VERSION)
+    throw new StateKeeperError(
+      "E_FORMAT_VERSION",
+      `unsupported format-version ${truncateForMessage(String(s.formatVersion), 40)} (this build expects ${FORMAT_VERSION})`,
+      { details: { found: s.formatVersion, expected: FORMAT_VERSION } },
+    );
+  const factory = s.factory;
+  if (!isPlainObject(factory)) invalid("factory info must be an object", { rule: "factory" });
+  if (typeof factory.name !== "string" || factory.name === "")
+    invalid("factory name must be a non-empty string", { rule: "factory" });
+  for (const field of ["version", "contentRevision"] as const) {
+    if (typeof factory[field] !== "string") invalid(`factory ${field} must be a string`, { rule: "factory" });
+  }
+  if (typeof s.stack !== "string" || s.stack === "")
+    invalid("stack (deployment-id) must be a non-empty string", { rule: "stack" });
+  if (typeof s.generatedAt !== "string" || parseRfc3339(s.generatedAt) === undefined)
+    invalid("generatedAt must be an RFC3339 timestamp", { rule: "generatedAt" });
+  if (!Array.isArray(s.entries)) invalid("entries must be a list", { rule: "entries" });
+  checkFreeForm(s.outputs, "snapshot", "outputs", deep, (rule) => invalid(`snapshot ${rule}`, { rule }));
+
+  const seen = new Map<string, number>();
+  // A plain loop, not forEach: a hole in a sparse array is a missing entry, not one to skip.
+  for (let index = 0; index < s.entries.length; index++) {
+    const address = validateEntry(s.entries[index], index, deep);
+    const first = seen.get(address);
+    if (first !== undefined) entryError(index, address, `duplicate address (first used by entry ${first})`);
+    seen.set(address, index);
+  }
+}
