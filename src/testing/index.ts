@@ -1,1 +1,2 @@
-export {};
+export type { ConformanceTestApi, ObjectStoreConformanceOptions } from "./objectstore-conformance.js";
+export { objectStoreConformance } from "./objectstore-conformance.js";

@@ -1,0 +1,312 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import * as nodeTest from "node:test";
+import { hasErrorCode, isStateKeeperError } from "../errors.js";
+import { compareKeys } from "../objectstore/memory.js";
+import type { Capabilities, ObjectInfo, ObjectStore } from "../objectstore/types.js";
+import { isStoreError } from "../objectstore/types.js";
+
+/** The test functions the suite registers with: node:test's by default, or any compatible runner's. */
+export interface ConformanceTestApi {
+  describe(name: string, fn: () => void): unknown;
+  it(name: string, fn: () => Promise<void>): unknown;
+}
+
+export interface ObjectStoreConformanceOptions {
+  /** Names the suite ("file", "s3 on RGW", …). */
+  name: string;
+  /** Called once; every test works under its own fresh random prefix, so the store is never wiped. */
+  makeStore: () => Promise<ObjectStore> | ObjectStore;
+  /**
+   * Whether writing identical bytes again yields a new etag, so a stale `ifMatch` fails (default
+   * true). Content-hash stores (the file driver) must say `false` explicitly; the suite then
+   * checks that the etag is indeed stable, instead of silently skipping the check.
+   */
+  etagChangesOnIdenticalRewrite?: boolean;
+  /** Whether `probe()` must report conditional deletes as honoured (default true). */
+  conditionalDelete?: boolean;
+  /** Parent of every test's random prefix (default "conformance/"). */
+  keyPrefix?: string;
+  /** Objects in the listing test; must exceed S3's 1000-key page (default 1100). */
+  listSize?: number;
+  /** Parallel requests when filling the listing test (default 32). */
+  writeConcurrency?: number;
+}
+
+const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+const text = (b: Uint8Array | undefined): string | undefined =>
+  b === undefined ? undefined : new TextDecoder().decode(b);
+
+const isPreconditionFailed = (e: unknown): boolean => isStoreError(e, "PRECONDITION_FAILED");
+
+async function inPool<T>(
+  items: readonly T[],
+  width: number,
+  run: (item: T) => Promise<unknown>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await run(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+}
+
+async function collect(listing: AsyncIterable<ObjectInfo>): Promise<ObjectInfo[]> {
+  const out: ObjectInfo[] = [];
+  for await (const info of listing) out.push(info);
+  return out;
+}
+
+/**
+ * Registers one test per ObjectStore behaviour the rest of statekeeper relies on. Run it against
+ * every driver, including third-party ones:
+ *
+ *   objectStoreConformance({ name: "file", makeStore: () => fileStore(dir), etagChangesOnIdenticalRewrite: false });
+ */
+export function objectStoreConformance(
+  options: ObjectStoreConformanceOptions,
+  t: ConformanceTestApi = { describe: nodeTest.describe, it: nodeTest.it },
+): void {
+  const listSize = options.listSize ?? 1100;
+  const width = options.writeConcurrency ?? 32;
+  const parent = options.keyPrefix ?? "conformance/";
+  let storePromise: Promise<ObjectStore> | undefined;
+  let capabilities: Promise<Capabilities> | undefined;
+  const store = () => {
+    storePromise ??= Promise.resolve(options.makeStore());
+    return storePromise;
+  };
+  const probe = async () => {
+    capabilities ??= store().then((s) => s.probe());
+    return capabilities;
+  };
+  /** A test body with its own store handle and fresh prefix. */
+  const it = (name: string, body: (s: ObjectStore, p: string) => Promise<void>) =>
+    t.it(name, async () => body(await store(), `${parent}${randomBytes(8).toString("hex")}/`));
+
+  t.describe(`ObjectStore conformance: ${options.name}`, () => {
+    it("get and head of a missing key return undefined", async (s, p) => {
+      assert.equal(await s.get(`${p}missing`), undefined);
+      assert.equal(await s.head(`${p}missing`), undefined);
+    });
+
+    it("put then get round-trips empty, binary and 1 MiB bodies with matching etags", async (s, p) => {
+      const bodies = {
+        empty: new Uint8Array(0),
+        binary: Uint8Array.from({ length: 256 }, (_, i) => i),
+        large: new Uint8Array(randomBytes(1024 * 1024)),
+      };
+      for (const [name, body] of Object.entries(bodies)) {
+        const { etag } = await s.put(`${p}${name}`, body);
+        const got = await s.get(`${p}${name}`);
+        assert.deepEqual(got?.body, body, name);
+        assert.equal(got?.etag, etag, name);
+        const info = await s.head(`${p}${name}`);
+        assert.equal(info?.size, body.byteLength, name);
+        assert.equal(info?.etag, etag, name);
+        assert.equal(info?.key, `${p}${name}`);
+      }
+    });
+
+    it("an unconditional put overwrites and changes the etag", async (s, p) => {
+      const first = await s.put(`${p}k`, bytes("one"));
+      const second = await s.put(`${p}k`, bytes("two"));
+      assert.notEqual(second.etag, first.etag);
+      assert.equal(text((await s.get(`${p}k`))?.body), "two");
+    });
+
+    it("create-only succeeds on a missing key", async (s, p) => {
+      const { etag } = await s.put(`${p}k`, bytes("created"), { ifNoneMatch: "*" });
+      const got = await s.get(`${p}k`);
+      assert.equal(text(got?.body), "created");
+      assert.equal(got?.etag, etag);
+    });
+
+    it("create-only on an existing key fails with PRECONDITION_FAILED and leaves the body", async (s, p) => {
+      await s.put(`${p}k`, bytes("original"));
+      await assert.rejects(s.put(`${p}k`, bytes("intruder"), { ifNoneMatch: "*" }), isPreconditionFailed);
+      assert.equal(text((await s.get(`${p}k`))?.body), "original");
+    });
+
+    it("compare-and-swap with the current etag replaces the object and returns a new etag", async (s, p) => {
+      const first = await s.put(`${p}k`, bytes("v1"));
+      const second = await s.put(`${p}k`, bytes("v2"), { ifMatch: first.etag });
+      assert.notEqual(second.etag, first.etag);
+      const got = await s.get(`${p}k`);
+      assert.equal(text(got?.body), "v2");
+      assert.equal(got?.etag, second.etag);
+    });
+
+    it("compare-and-swap with a stale etag fails and leaves the body", async (s, p) => {
+      const first = await s.put(`${p}k`, bytes("v1"));
+      await s.put(`${p}k`, bytes("v2"));
+      await assert.rejects(s.put(`${p}k`, bytes("v3"), { ifMatch: first.etag }), isPreconditionFailed);
+      assert.equal(text((await s.get(`${p}k`))?.body), "v2");
+    });
+
+    it("compare-and-swap on a missing key fails with PRECONDITION_FAILED", async (s, p) => {
+      const { etag } = await s.put(`${p}other`, bytes("x"));
+      await assert.rejects(s.put(`${p}k`, bytes("v"), { ifMatch: etag }), isPreconditionFailed);
+      assert.equal(await s.get(`${p}k`), undefined);
+    });
+
+    it("ifMatch and ifNoneMatch together are refused and nothing is written", async (s, p) => {
+      const { etag } = await s.put(`${p}k`, bytes("v1"));
+      const both = { ifMatch: etag, ifNoneMatch: "*" as const };
+      await assert.rejects(s.put(`${p}k`, bytes("v2"), both), (e) => isStateKeeperError(e));
+      await assert.rejects(s.put(`${p}new`, bytes("v2"), both), (e) => isStateKeeperError(e));
+      assert.equal(text((await s.get(`${p}k`))?.body), "v1");
+      assert.equal(await s.get(`${p}new`), undefined);
+    });
+
+    if (options.etagChangesOnIdenticalRewrite ?? true) {
+      it("rewriting identical bytes yields a new etag and the stale one fails", async (s, p) => {
+        const first = await s.put(`${p}k`, bytes("same"));
+        const second = await s.put(`${p}k`, bytes("same"));
+        assert.notEqual(second.etag, first.etag);
+        await assert.rejects(s.put(`${p}k`, bytes("next"), { ifMatch: first.etag }), isPreconditionFailed);
+      });
+    } else {
+      it("content-hash etags (declared): identical bytes keep the etag, any other write changes it", async (s, p) => {
+        const first = await s.put(`${p}k`, bytes("same"));
+        const again = await s.put(`${p}k`, bytes("same"));
+        assert.equal(again.etag, first.etag);
+        await s.put(`${p}k`, bytes("different"));
+        await assert.rejects(s.put(`${p}k`, bytes("next"), { ifMatch: first.etag }), isPreconditionFailed);
+      });
+    }
+
+    it("deleting a missing key is not an error; delete removes; delete with the right etag removes", async (s, p) => {
+      await s.delete(`${p}missing`);
+      await s.put(`${p}a`, bytes("a"));
+      await s.delete(`${p}a`);
+      assert.equal(await s.get(`${p}a`), undefined);
+      const { etag } = await s.put(`${p}b`, bytes("b"));
+      await s.delete(`${p}b`, { ifMatch: etag });
+      assert.equal(await s.head(`${p}b`), undefined);
+    });
+
+    it("delete with a wrong etag fails and keeps the object (where the probe says it is honoured)", async (s, p) => {
+      const expected = options.conditionalDelete ?? true;
+      assert.equal((await probe()).conditionalDelete, expected, "probe().conditionalDelete");
+      const first = await s.put(`${p}k`, bytes("v1"));
+      await s.put(`${p}k`, bytes("v2"));
+      if (!expected) return;
+      await assert.rejects(s.delete(`${p}k`, { ifMatch: first.etag }), isPreconditionFailed);
+      assert.equal(text((await s.get(`${p}k`))?.body), "v2");
+    });
+
+    it("list is prefix-filtered, sorted in byte order, and agrees with head", async (s, p) => {
+      const names = ["b", "a/2", "ab", "a-b", "a/b/c", "a/1", "a.x", "Z", "é", "a/é", "a/Z", "a/b-", "a/b/d"];
+      await inPool(names, width, (n) => s.put(`${p}${n}`, bytes(`body of ${n}`)));
+      const all = await collect(s.list(p));
+      const expectedAll = names.map((n) => `${p}${n}`).sort(compareKeys);
+      assert.deepEqual(
+        all.map((o) => o.key),
+        expectedAll,
+      );
+      const underA = await collect(s.list(`${p}a/`));
+      assert.deepEqual(
+        underA.map((o) => o.key),
+        expectedAll.filter((k) => k.startsWith(`${p}a/`)),
+      );
+      assert.ok(!underA.some((o) => o.key === `${p}ab`), "'ab' is not under 'a/'");
+      const startingA = await collect(s.list(`${p}a`));
+      assert.deepEqual(
+        startingA.map((o) => o.key),
+        expectedAll.filter((k) => k.startsWith(`${p}a`)),
+      );
+      for (const o of all) {
+        const info = await s.head(o.key);
+        assert.equal(o.size, info?.size, o.key);
+        assert.equal(o.etag, info?.etag, o.key);
+      }
+      assert.deepEqual(await collect(s.list(`${p}nothing-here/`)), []);
+    });
+
+    it(`list is complete over ${listSize} keys (more than one S3 page)`, async (s, p) => {
+      const keys = Array.from({ length: listSize }, (_, i) => `${p}many/${String(i).padStart(5, "0")}`);
+      await inPool(keys, width, (k) => s.put(k, bytes(k.slice(-5))));
+      const listed = await collect(s.list(`${p}many/`));
+      assert.equal(listed.length, listSize);
+      assert.deepEqual(
+        listed.map((o) => o.key),
+        keys,
+      );
+      assert.ok(listed.every((o) => o.size === 5));
+      await inPool(keys, width, (k) => s.delete(k));
+    });
+
+    it("20 concurrent create-only puts of one key: exactly one wins", async (s, p) => {
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) => s.put(`${p}k`, bytes(`writer ${i}`), { ifNoneMatch: "*" })),
+      );
+      const winners = results.flatMap((r, i) => (r.status === "fulfilled" ? [i] : []));
+      assert.equal(winners.length, 1, "exactly one winner");
+      for (const r of results)
+        if (r.status === "rejected")
+          assert.ok(isPreconditionFailed(r.reason) || isStoreError(r.reason, "CONFLICT"));
+      assert.equal(text((await s.get(`${p}k`))?.body), `writer ${winners[0]}`);
+    });
+
+    it("20 concurrent compare-and-swaps from one etag: exactly one wins", async (s, p) => {
+      const { etag } = await s.put(`${p}k`, bytes("start"));
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) => s.put(`${p}k`, bytes(`writer ${i}`), { ifMatch: etag })),
+      );
+      const winners = results.flatMap((r, i) => (r.status === "fulfilled" ? [i] : []));
+      assert.equal(winners.length, 1, "exactly one winner");
+      for (const r of results)
+        if (r.status === "rejected")
+          assert.ok(isPreconditionFailed(r.reason) || isStoreError(r.reason, "CONFLICT"));
+      assert.equal(text((await s.get(`${p}k`))?.body), `writer ${winners[0]}`);
+    });
+
+    it("invalid keys are refused with E_INVALID_NAME before anything is written", async (s, p) => {
+      const invalid = [
+        "",
+        "/abs",
+        "..",
+        `${p}a/../b`,
+        `${p}a//b`,
+        `${p}a\\b`,
+        `${p}nul\0x`,
+        `${p}ctl\u0001x`,
+        `${p}del\u007fx`,
+        `${p}trailing/`,
+        `${p}${"x".repeat(2000)}`,
+      ];
+      const isInvalidName = (e: unknown) => hasErrorCode(e, "E_INVALID_NAME");
+      for (const key of invalid) {
+        await assert.rejects(s.put(key, bytes("x")), isInvalidName, JSON.stringify(key.slice(0, 40)));
+        await assert.rejects(s.put(key, bytes("x"), { ifNoneMatch: "*" }), isInvalidName);
+        await assert.rejects(s.get(key), isInvalidName);
+        await assert.rejects(s.head(key), isInvalidName);
+        await assert.rejects(s.delete(key), isInvalidName);
+      }
+      await assert.rejects(collect(s.list("../")), isInvalidName);
+      await assert.rejects(collect(s.list("/abs")), isInvalidName);
+      assert.deepEqual(await collect(s.list(p)), []);
+    });
+
+    it("probe reports create-only and compare-and-swap as honoured", async () => {
+      const caps = await probe();
+      assert.equal(caps.createOnly, true, caps.notes.join("; "));
+      assert.equal(caps.compareAndSwap, true, caps.notes.join("; "));
+      assert.ok(caps.notes.length > 0);
+    });
+
+    it("bodies are copied in and out: mutating them does not change the store", async (s, p) => {
+      const input = bytes("original");
+      await s.put(`${p}k`, input);
+      input.fill(0);
+      const got = await s.get(`${p}k`);
+      assert.equal(text(got?.body), "original");
+      got?.body.fill(0);
+      assert.equal(text((await s.get(`${p}k`))?.body), "original");
+    });
+  });
+}
