@@ -1,1 +1,10 @@
-export {};
+export type { Backend, BackendOptions, LockInfo, RevisionInfo } from "./backend.js";
+export { createBackend } from "./backend.js";
+export { assertStoreSupported, storeCapabilities } from "./capabilities.js";
+export type { CurrentPointer, StackLayout } from "./layout.js";
+export { stackLayout } from "./layout.js";
+export type { Lock, LockOptions } from "./lock.js";
+export { DEFAULT_LEASE_MS, DEFAULT_POLL_MS, describeHolder } from "./lock.js";
+export { MAX_NAME_LENGTH, normalizePrefix, validateName } from "./names.js";
+export type { StackSummary } from "./stacks.js";
+export { listStacks } from "./stacks.js";

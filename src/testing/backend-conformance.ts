@@ -1,0 +1,493 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { describe as nodeDescribe, it as nodeIt } from "node:test";
+import { type Backend, type BackendOptions, createBackend } from "../backend/backend.js";
+import { stackLayout } from "../backend/layout.js";
+import { noopEncrypter } from "../crypto/noop.js";
+import type { Encrypter } from "../crypto/types.js";
+import { hasErrorCode, isStateKeeperError, type LockedError } from "../errors.js";
+import type { ObjectStore } from "../objectstore/types.js";
+import { newSnapshot } from "../snapshot/codec.js";
+import type { Snapshot } from "../snapshot/types.js";
+import { ignoringPreconditionsStore, interceptStore, recordingStore } from "./store-decorators.js";
+
+export interface BackendConformanceOptions {
+  /** Shown in test names ("file", "s3 (RGW)", …). */
+  name: string;
+  /** A store to run on. Every test works under its own random prefix; nothing is wiped. */
+  makeStore: () => ObjectStore | Promise<ObjectStore>;
+  /** The encrypter every backend uses. Default `noopEncrypter()`. */
+  makeEncrypter?: () => Encrypter;
+  /** Lease for the lease/takeover tests. Default 400 ms; slow remote stores may want more. */
+  leaseMs?: number;
+  /** Poll interval while waiting for a lock. Default 50 ms. */
+  pollMs?: number;
+}
+
+/** The test functions the suite registers with; node:test's by default. */
+export interface TestFunctions {
+  describe: (name: string, fn: () => void) => unknown;
+  it: (name: string, fn: () => Promise<void>) => unknown;
+}
+
+const FACTORY = "factory";
+
+function randomPrefix(): string {
+  return `conformance-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
+}
+
+function snapshotFor(stack: string, addresses: string[] = ["aws.bucket.logs"]): Snapshot {
+  const s = newSnapshot({ name: FACTORY, version: "1.0.0", contentRevision: "abc123" }, stack);
+  s.entries = addresses.map((address) => ({
+    address,
+    type: "leaf" as const,
+    kind: "aws:s3:Bucket",
+    inputs: { name: address },
+  }));
+  return s;
+}
+
+async function expectCode(p: Promise<unknown>, code: string): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(isStateKeeperError(e), `expected a StateKeeperError ${code}, got ${String(e)}`);
+    assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
+    return e;
+  }
+  assert.fail(`expected ${code}, but the call succeeded`);
+}
+
+/**
+ * The Backend contract, run on any ObjectStore: the seed's backend checks and statekeeper's lock,
+ * lease, fencing, integrity and name guarantees.
+ */
+export function backendConformance(
+  options: BackendConformanceOptions,
+  t: TestFunctions = defaultTests(),
+): void {
+  const leaseMs = options.leaseMs ?? 400;
+  const pollMs = options.pollMs ?? 50;
+  const encrypter = options.makeEncrypter ?? noopEncrypter;
+
+  async function setup(stack = "stack", extra: Partial<BackendOptions> = {}) {
+    const store = await options.makeStore();
+    const prefix = randomPrefix();
+    const make = (overrides: Partial<BackendOptions> = {}, on: ObjectStore = store): Backend =>
+      createBackend(on, {
+        prefix,
+        factory: FACTORY,
+        stack,
+        encrypter: encrypter(),
+        lockDefaults: { leaseMs, pollMs },
+        ...extra,
+        ...overrides,
+      });
+    return { store, prefix, make, layout: stackLayout(`${prefix}/`, FACTORY, stack), backend: make() };
+  }
+
+  t.describe(`backend conformance: ${options.name}`, () => {
+    t.it("an empty stack has no current (current and currentRev)", async () => {
+      const { backend } = await setup();
+      await expectCode(backend.current(), "E_NO_CURRENT");
+      await expectCode(backend.currentRev(), "E_NO_CURRENT");
+      assert.deepEqual(await backend.list(), []);
+    });
+
+    t.it("write never moves current; setCurrent does; commit does both", async () => {
+      const { backend } = await setup();
+      const rev1 = await backend.write(snapshotFor("stack", ["a"]));
+      await expectCode(backend.currentRev(), "E_NO_CURRENT");
+      await backend.setCurrent(rev1);
+      assert.equal(await backend.currentRev(), rev1);
+      const rev2 = await backend.write(snapshotFor("stack", ["a", "b"]));
+      assert.equal(await backend.currentRev(), rev1);
+      const rev3 = await backend.commit(snapshotFor("stack", ["c"]));
+      assert.equal(await backend.currentRev(), rev3);
+      assert.deepEqual(
+        (await backend.current()).entries.map((e) => e.address),
+        ["c"],
+      );
+      assert.deepEqual(
+        (await backend.get(rev2)).entries.map((e) => e.address),
+        ["a", "b"],
+      );
+      assert.deepEqual(await backend.list(), [rev1, rev2, rev3]);
+    });
+
+    t.it(
+      "setCurrent to an unknown rev fails and changes nothing; get of an unknown rev is E_NOT_FOUND",
+      async () => {
+        const { backend } = await setup();
+        const rev = await backend.commit(snapshotFor("stack"));
+        await expectCode(backend.setCurrent("2020-01-01T00:00:00Z"), "E_NOT_FOUND");
+        assert.equal(await backend.currentRev(), rev);
+        await expectCode(backend.get("2020-01-01T00:00:00Z"), "E_NOT_FOUND");
+      },
+    );
+
+    t.it("delete: a missing rev is fine, the current rev is refused, others go", async () => {
+      const { backend } = await setup();
+      const old = await backend.commit(snapshotFor("stack", ["a"]));
+      const cur = await backend.commit(snapshotFor("stack", ["b"]));
+      await backend.delete("2020-01-01T00:00:00Z");
+      await expectCode(backend.delete(cur), "E_INVALID_ARGUMENT");
+      await backend.delete(old);
+      assert.deepEqual(await backend.list(), [cur]);
+    });
+
+    t.it(
+      "a frozen clock yields T, T_1 … T_4, listed in that order; 100 collisions fail clearly",
+      async () => {
+        const frozen = 1_778_000_000_123_456_789n;
+        const { backend } = await setup("stack", { clock: () => frozen });
+        const revs: string[] = [];
+        for (let i = 0; i < 5; i++) revs.push(await backend.write(snapshotFor("stack")));
+        const base = revs[0]!;
+        assert.match(base, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d+Z$/);
+        assert.deepEqual(revs, [base, `${base}_1`, `${base}_2`, `${base}_3`, `${base}_4`]);
+        assert.deepEqual(await backend.list(), revs);
+        for (let i = 5; i < 100; i++) await backend.write(snapshotFor("stack"));
+        const err = await expectCode(backend.write(snapshotFor("stack")), "E_CONFLICT");
+        assert.match(String((err as Error).message), /could not allocate fresh revision after 100 attempts/);
+      },
+    );
+
+    t.it("sibling stacks are isolated", async () => {
+      const store = await options.makeStore();
+      const prefix = randomPrefix();
+      const a = createBackend(store, { prefix, factory: FACTORY, stack: "a", encrypter: encrypter() });
+      const ab = createBackend(store, { prefix, factory: FACTORY, stack: "ab", encrypter: encrypter() });
+      const revA = await a.commit(snapshotFor("a"));
+      await expectCode(ab.current(), "E_NO_CURRENT");
+      assert.deepEqual(await ab.list(), []);
+      const lock = await a.lock({ operation: "apply" });
+      const lockB = await ab.lock({ timeoutMs: 2000 });
+      await lockB.unlock();
+      await lock.unlock();
+      assert.equal(await a.currentRev(), revA);
+    });
+
+    t.it("a snapshot for another stack is refused by write", async () => {
+      const { backend } = await setup();
+      await expectCode(backend.write(snapshotFor("other")), "E_INVALID_SNAPSHOT");
+    });
+
+    t.it("rewriting identical content makes a new rev and moves current", async () => {
+      const { backend } = await setup();
+      const r1 = await backend.commit(snapshotFor("stack"));
+      const r2 = await backend.commit(snapshotFor("stack"));
+      assert.notEqual(r1, r2);
+      assert.equal(await backend.currentRev(), r2);
+    });
+
+    t.it("a second lock waits while the first is held and gets it after unlock; ids differ", async () => {
+      const { make } = await setup();
+      const a = make();
+      const b = make();
+      const la = await a.lock({ operation: "apply" });
+      const err = (await expectCode(
+        b.lock({ timeoutMs: 3 * pollMs, operation: "refresh" }),
+        "E_LOCKED",
+      )) as LockedError;
+      assert.equal(err.holder?.id, la.id);
+      assert.equal(err.holder?.operation, "apply");
+      assert.equal(err.holder?.pid, process.pid);
+      assert.match(err.message, /apply/);
+      assert.equal((err.cause as Error).name, "TimeoutError", "the timeout stays detectable as the cause");
+      let bHeld = false;
+      const waiting = b.lock({ timeoutMs: 20_000 }).then((l) => {
+        bHeld = true;
+        return l;
+      });
+      await new Promise((r) => setTimeout(r, 4 * pollMs));
+      assert.equal(bHeld, false, "b must wait while a holds the lock");
+      assert.equal(await la.unlock(), true);
+      const lb = await waiting;
+      assert.notEqual(lb.id, la.id);
+      assert.equal((await b.lockInfo())?.id, lb.id);
+      await lb.unlock();
+      assert.equal(await b.lockInfo(), undefined);
+    });
+
+    t.it("an aborted wait names the holder and keeps the abort reason as cause", async () => {
+      const { make } = await setup();
+      const la = await make().lock({ operation: "apply" });
+      const controller = new AbortController();
+      const reason = new Error("operator pressed ctrl-c");
+      setTimeout(() => controller.abort(reason), 3 * pollMs);
+      const err = (await expectCode(make().lock({ signal: controller.signal }), "E_LOCKED")) as LockedError;
+      assert.equal(err.cause, reason);
+      assert.equal(err.holder?.id, la.id);
+      await la.unlock();
+    });
+
+    t.it("force-unlock clears a held lock, returns the holder, and succeeds with no lock", async () => {
+      const { make } = await setup();
+      const a = make();
+      const la = await a.lock({ operation: "apply" });
+      const holder = await make().forceUnlock();
+      assert.equal(holder?.id, la.id);
+      assert.equal(await a.lockInfo(), undefined);
+      assert.equal(await make().forceUnlock(), undefined);
+      const lb = await make().lock({ timeoutMs: 2000 });
+      assert.equal(await la.unlock(), false, "a stale handle must not remove the new holder's lock");
+      assert.equal((await a.lockInfo())?.id, lb.id);
+      await lb.unlock();
+    });
+
+    t.it("racing lock() across backends: never two holders at once", async () => {
+      const { make } = await setup();
+      let holders = 0;
+      let maxHolders = 0;
+      let acquisitions = 0;
+      await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          const b = make();
+          for (let round = 0; round < 5; round++) {
+            const l = await b.lock({ timeoutMs: 30_000 });
+            holders++;
+            maxHolders = Math.max(maxHolders, holders);
+            acquisitions++;
+            await new Promise((r) => setTimeout(r, 2));
+            holders--;
+            assert.equal(await l.unlock(), true);
+          }
+        }),
+      );
+      assert.equal(maxHolders, 1);
+      assert.equal(acquisitions, 20);
+    });
+
+    t.it("a lost response to the lock create is recognised as ours, and unlock removes it", async () => {
+      const { store, make, layout } = await setup();
+      let lose = true;
+      const flaky = interceptStore(store, (call) => {
+        if (lose && call.op === "put" && call.key === layout.lock && call.opts?.ifNoneMatch === "*") {
+          lose = false;
+          return "lose-response";
+        }
+        return undefined;
+      });
+      const b = make({}, flaky);
+      const l = await b.lock({ timeoutMs: 5000 });
+      assert.equal((await b.lockInfo())?.id, l.id);
+      assert.equal(await l.unlock(), true);
+      assert.equal(await b.lockInfo(), undefined);
+    });
+
+    t.it("an unparseable lock object is an error, never acquired", async () => {
+      const { store, make, layout } = await setup();
+      await store.put(layout.lock, new TextEncoder().encode("{not json"));
+      await expectCode(make().lock({ timeoutMs: 1000 }), "E_CORRUPT");
+      assert.ok((await make().forceUnlock()) === undefined);
+      const l = await make().lock({ timeoutMs: 1000 });
+      await l.unlock();
+    });
+
+    t.it(
+      "a lease that is not renewed is taken over by exactly one waiter; the old handle is lost and fenced",
+      async () => {
+        const { store, make, layout } = await setup();
+        await make().commit(snapshotFor("stack", ["before"]));
+        // The holder's renewals fail: from the waiters' side it looks crashed.
+        const holderStore = interceptStore(store, (call) => {
+          if (call.op === "put" && call.key === layout.lock && call.opts?.ifMatch !== undefined)
+            throw new Error("injected renewal failure");
+          return undefined;
+        });
+        const a = make({}, holderStore);
+        const la = await a.lock({ operation: "apply" });
+        await a.current();
+        const waiters = Array.from({ length: 3 }, () => make());
+        const winners = await Promise.allSettled(
+          waiters.map((w) => w.lock({ timeoutMs: 3 * leaseMs + 2000 })),
+        );
+        const won = winners.filter((r) => r.status === "fulfilled");
+        // Exactly one waiter takes over; it holds and renews, so the others time out.
+        assert.equal(won.length, 1);
+        const first = won[0] as PromiseFulfilledResult<Awaited<ReturnType<Backend["lock"]>>>;
+        assert.equal(first.value.tookOverFrom?.id, la.id);
+        assert.equal(la.lost, true);
+        await expectCode(a.commit(snapshotFor("stack", ["stale"])), "E_LOCK_LOST");
+        assert.equal(await la.unlock(), false);
+        for (const r of won)
+          await (r as PromiseFulfilledResult<Awaited<ReturnType<Backend["lock"]>>>).value.unlock();
+        assert.deepEqual(
+          (await make().current()).entries.map((e) => e.address),
+          ["before"],
+        );
+      },
+    );
+
+    t.it("a live holder with a skewed wall clock is never taken over early", async () => {
+      const { store, make, layout } = await setup();
+      // A holder whose clock is an hour behind, renewing faithfully.
+      const body = (n: number) =>
+        new TextEncoder().encode(
+          JSON.stringify({
+            id: "skewed-holder",
+            who: "ci@elsewhere",
+            host: "elsewhere",
+            pid: 1,
+            operation: "apply",
+            created: new Date(Date.now() - 3_600_000).toISOString(),
+            leaseMs,
+            renewals: n,
+          }),
+        );
+      let { etag } = await store.put(layout.lock, body(0), { ifNoneMatch: "*" });
+      let renewing = true;
+      const renewer = (async () => {
+        for (let n = 1; renewing; n++) {
+          await new Promise((r) => setTimeout(r, leaseMs / 4));
+          ({ etag } = await store.put(layout.lock, body(n), { ifMatch: etag }));
+        }
+      })();
+      const err = (await expectCode(make().lock({ timeoutMs: 3 * leaseMs }), "E_LOCKED")) as LockedError;
+      assert.equal(err.holder?.id, "skewed-holder");
+      renewing = false;
+      await renewer;
+      // Once it stops renewing, the waiter takes over after one lease.
+      const l = await make().lock({ timeoutMs: 4 * leaseMs + 2000 });
+      assert.equal(l.tookOverFrom?.id, "skewed-holder");
+      await l.unlock();
+    });
+
+    t.it(
+      "fencing: a holder whose lock was force-removed cannot commit over the new holder's state",
+      async () => {
+        const { make } = await setup();
+        const a = make();
+        const b = make();
+        await a.commit(snapshotFor("stack", ["v1"]));
+        const la = await a.lock({ operation: "apply", leaseMs: 60_000 });
+        await a.current();
+        await make().forceUnlock();
+        const lb = await b.lock({ timeoutMs: 2000 });
+        const revB = await b.commit(snapshotFor("stack", ["from-b"]));
+        await lb.unlock();
+        await expectCode(a.commit(snapshotFor("stack", ["stale-from-a"])), "E_FENCED");
+        assert.equal(await make().currentRev(), revB);
+        assert.deepEqual(
+          (await make().current()).entries.map((e) => e.address),
+          ["from-b"],
+        );
+        assert.equal(await la.unlock(), false);
+      },
+    );
+
+    t.it("unlocked writers that read the same current: exactly one setCurrent wins", async () => {
+      const { make } = await setup();
+      await make().commit(snapshotFor("stack", ["v1"]));
+      const writers = Array.from({ length: 5 }, () => make());
+      await Promise.all(writers.map((w) => w.currentRev()));
+      const revs = await Promise.all(writers.map((w, i) => w.write(snapshotFor("stack", [`w${i}`]))));
+      const results = await Promise.allSettled(writers.map((w, i) => w.setCurrent(revs[i]!)));
+      const ok = results.filter((r) => r.status === "fulfilled");
+      assert.equal(ok.length, 1);
+      for (const r of results)
+        if (r.status === "rejected") assert.ok(hasErrorCode(r.reason, "E_FENCED"), String(r.reason));
+    });
+
+    t.it("integrity: truncated, flipped, wrong-digest and moved snapshots never read as state", async () => {
+      const { store, make, layout, prefix } = await setup();
+      const b = make();
+      const rev = await b.commit(snapshotFor("stack", ["good"]));
+      const key = layout.snapshot(rev);
+      const good = (await store.get(key))!.body;
+      const codes = ["E_CORRUPT", "E_DECRYPT"];
+      const tryRead = async () => {
+        try {
+          await make().current();
+          assert.fail("a damaged snapshot was read as state");
+        } catch (e) {
+          assert.ok(hasErrorCode(e, ...(codes as never[])), String(e));
+        }
+      };
+      await store.put(key, good.slice(0, good.byteLength - 7));
+      await tryRead();
+      const flipped = Uint8Array.from(good);
+      flipped[Math.floor(flipped.byteLength / 2)]! ^= 0x01;
+      await store.put(key, flipped);
+      await tryRead();
+      // Another stack's snapshot copied into place: the digest check, and the sealed location, refuse it.
+      const other = createBackend(store, {
+        prefix,
+        factory: FACTORY,
+        stack: "other",
+        encrypter: encrypter(),
+      });
+      const otherRev = await other.commit(snapshotFor("other", ["theirs"]));
+      const otherBytes = (await store.get(stackLayout(`${prefix}/`, FACTORY, "other").snapshot(otherRev)))!
+        .body;
+      await store.put(key, otherBytes);
+      await tryRead();
+      try {
+        await make().get(rev);
+        assert.fail("a snapshot moved from another stack was opened");
+      } catch (e) {
+        assert.ok(hasErrorCode(e, "E_DECRYPT", "E_CORRUPT"), String(e));
+      }
+      await store.put(key, good);
+      assert.deepEqual(
+        (await make().current()).entries.map((e) => e.address),
+        ["good"],
+      );
+    });
+
+    t.it("a store that ignores preconditions is refused before any state is written", async () => {
+      const { store, prefix } = await setup();
+      const liar = ignoringPreconditionsStore(store);
+      const b = createBackend(liar, { prefix, factory: FACTORY, stack: "stack", encrypter: encrypter() });
+      await expectCode(b.lock({ timeoutMs: 1000 }), "E_UNSUPPORTED_STORE");
+      await expectCode(b.commit(snapshotFor("stack")), "E_UNSUPPORTED_STORE");
+      const left: string[] = [];
+      for await (const o of store.list(`${prefix}/`)) left.push(o.key);
+      assert.deepEqual(left, []);
+    });
+
+    t.it("invalid names are refused before any I/O", async () => {
+      const store = await options.makeStore();
+      const { store: recorded, calls } = recordingStore(store);
+      const bad = [
+        "",
+        ".",
+        "..",
+        "a/../b",
+        "/abs",
+        "a\\b",
+        "%2e%2e",
+        "a\u0000b",
+        "a\nb",
+        "x".repeat(200),
+        "a/b",
+        " lead",
+      ];
+      for (const name of bad) {
+        for (const field of ["factory", "stack"] as const) {
+          const opts = { factory: FACTORY, stack: "stack", encrypter: encrypter(), [field]: name };
+          assert.throws(
+            () => createBackend(recorded, opts),
+            (e) => hasErrorCode(e, "E_INVALID_NAME"),
+            `${field}=${JSON.stringify(name)}`,
+          );
+        }
+        if (name !== "" && name !== "a/b")
+          assert.throws(
+            () =>
+              createBackend(recorded, { prefix: name, factory: FACTORY, stack: "s", encrypter: encrypter() }),
+            (e) => hasErrorCode(e, "E_INVALID_NAME"),
+            `prefix=${JSON.stringify(name)}`,
+          );
+      }
+      const b = createBackend(recorded, { factory: FACTORY, stack: "stack", encrypter: encrypter() });
+      await expectCode(b.get("../../etc/passwd"), "E_INVALID_ARGUMENT");
+      assert.deepEqual(calls, []);
+    });
+  });
+}
+
+function defaultTests(): TestFunctions {
+  return { describe: (name, fn) => nodeDescribe(name, fn), it: (name, fn) => nodeIt(name, fn) };
+}

@@ -1,0 +1,121 @@
+import type { ObjectStore, PutOptions } from "../objectstore/types.js";
+import { StoreError } from "../objectstore/types.js";
+
+export type StoreOperation = "get" | "head" | "put" | "delete" | "list" | "probe";
+
+/** A call seen by a decorator: which operation, on which key, with which conditions. */
+export interface StoreCall {
+  op: StoreOperation;
+  key: string;
+  opts?: PutOptions;
+}
+
+/** Wraps a store, recording every call (for request counting and "nothing was written" checks). */
+export function recordingStore(inner: ObjectStore): { store: ObjectStore; calls: StoreCall[] } {
+  const calls: StoreCall[] = [];
+  return { store: interceptStore(inner, (call) => void calls.push(call)), calls };
+}
+
+/**
+ * Wraps a store with a hook run before each call. The hook may throw to fail the call, or return
+ * `"lose-response"` to apply the call and then throw a retryable UNAVAILABLE error as if the
+ * response had been lost on the way back.
+ */
+export function interceptStore(
+  inner: ObjectStore,
+  hook: (call: StoreCall) => undefined | "lose-response" | Promise<undefined | "lose-response">,
+): ObjectStore {
+  const lost = (call: StoreCall) =>
+    new StoreError("UNAVAILABLE", `injected: response to ${call.op} ${call.key} lost`, { key: call.key });
+  return {
+    name: inner.name,
+    async get(key) {
+      const call: StoreCall = { op: "get", key };
+      const verdict = await hook(call);
+      const r = await inner.get(key);
+      if (verdict === "lose-response") throw lost(call);
+      return r;
+    },
+    async head(key) {
+      const call: StoreCall = { op: "head", key };
+      const verdict = await hook(call);
+      const r = await inner.head(key);
+      if (verdict === "lose-response") throw lost(call);
+      return r;
+    },
+    async put(key, body, opts) {
+      const call: StoreCall = opts === undefined ? { op: "put", key } : { op: "put", key, opts };
+      const verdict = await hook(call);
+      const r = await inner.put(key, body, opts);
+      if (verdict === "lose-response") throw lost(call);
+      return r;
+    },
+    async delete(key, opts) {
+      const call: StoreCall = opts === undefined ? { op: "delete", key } : { op: "delete", key, opts };
+      const verdict = await hook(call);
+      await inner.delete(key, opts);
+      if (verdict === "lose-response") throw lost(call);
+    },
+    async *list(prefix) {
+      await hook({ op: "list", key: prefix });
+      yield* inner.list(prefix);
+    },
+    async probe() {
+      await hook({ op: "probe", key: "" });
+      return inner.probe();
+    },
+  };
+}
+
+/**
+ * A store that silently ignores `ifNoneMatch` / `ifMatch`, as Backblaze B2, Garage and some
+ * MinIO/RGW versions do: every conditional write "succeeds". statekeeper must refuse it.
+ */
+export function ignoringPreconditionsStore(inner: ObjectStore): ObjectStore {
+  return {
+    name: `${inner.name}(ignores-preconditions)`,
+    get: (key) => inner.get(key),
+    head: (key) => inner.head(key),
+    put: (key, body) => inner.put(key, body),
+    delete: (key) => inner.delete(key),
+    list: (prefix) => inner.list(prefix),
+    async probe() {
+      // Probe for real through the lying interface, exactly as a driver would against such a store.
+      return probeByRequests(this, ".statekeeper-probe");
+    },
+  };
+}
+
+/**
+ * The generic capability probe: real conditional requests under a scratch key. Drivers may use
+ * their own; this one only needs the ObjectStore contract.
+ */
+export async function probeByRequests(store: ObjectStore, scratchPrefix: string) {
+  const key = `${scratchPrefix}/${Date.now()}-${Math.random().toString(16).slice(2)}`;
+  const notes: string[] = [];
+  const fails = async (f: () => Promise<unknown>) => {
+    try {
+      await f();
+      return false;
+    } catch (e) {
+      return e instanceof StoreError && e.reason === "PRECONDITION_FAILED";
+    }
+  };
+  const body = new TextEncoder().encode("probe");
+  try {
+    const { etag } = await store.put(key, body, { ifNoneMatch: "*" });
+    const createOnly = await fails(() => store.put(key, body, { ifNoneMatch: "*" }));
+    notes.push(`create-only: ${createOnly ? "honoured" : "ignored"}`);
+    const current = (await store.head(key))?.etag ?? etag;
+    const wrongRefused = await fails(() => store.put(key, body, { ifMatch: '"0000000000000000"' }));
+    const rightAccepted = !(await fails(() => store.put(key, body, { ifMatch: current })));
+    const compareAndSwap = wrongRefused && rightAccepted;
+    notes.push(`compare-and-swap: ${compareAndSwap ? "honoured" : "ignored"}`);
+    const deleteRefused = await fails(() => store.delete(key, { ifMatch: '"0000000000000000"' }));
+    const conditionalDelete = deleteRefused && (await store.head(key)) !== undefined;
+    notes.push(`conditional delete: ${conditionalDelete ? "honoured" : "ignored"}`);
+    return { createOnly, compareAndSwap, conditionalDelete, notes };
+  } finally {
+    await store.delete(key).catch(() => undefined);
+  }
+}
