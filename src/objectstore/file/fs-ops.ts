@@ -99,7 +99,8 @@ export async function fsyncDir(dir: string): Promise<void> {
     await handle.sync();
   } catch (e) {
     // Some filesystems cannot fsync a directory; the rename is still atomic, only less durable.
-    if (!["EINVAL", "EISDIR", "ENOTSUP", "EBADF"].includes(errnoCode(e) ?? "")) throw e;
+    // ENOENT: a concurrent delete emptied and pruned the folder, so there is nothing left to persist.
+    if (!["EINVAL", "EISDIR", "ENOTSUP", "EBADF", "ENOENT"].includes(errnoCode(e) ?? "")) throw e;
   } finally {
     await handle?.close();
   }

@@ -1,0 +1,197 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { hasErrorCode } from "../../src/errors.js";
+import { storeErrorFromFs } from "../../src/objectstore/file/fs-ops.js";
+import { fileStore } from "../../src/objectstore/file.js";
+import { isStoreError } from "../../src/objectstore/types.js";
+
+const base = mkdtempSync(join(tmpdir(), "statekeeper-file-"));
+after(() => rmSync(base, { recursive: true, force: true }));
+let counter = 0;
+const freshRoot = () => join(base, `root-${++counter}`);
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+async function keys(listing: AsyncIterable<{ key: string }>): Promise<string[]> {
+  const out: string[] = [];
+  for await (const o of listing) out.push(o.key);
+  return out;
+}
+
+/** The pid of a process that has exited and been reaped. */
+function deadPid(): number {
+  const child = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"]);
+  return Number(child.stdout.toString());
+}
+
+describe("file store: keys map to paths under the root", () => {
+  test("traversal and reserved names are refused before any I/O, and nothing lands outside the root", async () => {
+    const root = freshRoot();
+    const store = fileStore(root);
+    for (const key of [
+      "../escape",
+      "a/../../escape",
+      "/etc/passwd",
+      "a/./b",
+      "..",
+      ".k.1.ab.tmp",
+      "a/.k.mutex",
+    ])
+      await assert.rejects(store.put(key, bytes("x")), (e) => hasErrorCode(e, "E_INVALID_NAME"), key);
+    assert.equal(existsSync(root), false, "the root is created only by a valid write");
+    assert.deepEqual(
+      readdirSync(base).filter((n) => n.includes("escape")),
+      [],
+    );
+  });
+
+  test("key a/b/c is the file <root>/a/b/c; a relative root is resolved once, at construction", async () => {
+    const cwd = process.cwd();
+    const dir = freshRoot();
+    mkdirSync(dir);
+    process.chdir(dir);
+    const store = fileStore("rel-root");
+    process.chdir(cwd);
+    await store.put("a/b/c", bytes("hello"));
+    assert.equal(statSync(join(dir, "rel-root", "a", "b", "c")).size, 5);
+  });
+
+  test("files are created 0600 and folders 0700", async () => {
+    const root = freshRoot();
+    const store = fileStore(root);
+    await store.put("x/y/file", bytes("secret-ish"));
+    await store.put("x/y/created", bytes("c"), { ifNoneMatch: "*" });
+    assert.equal(statSync(join(root, "x", "y", "file")).mode & 0o777, 0o600);
+    assert.equal(statSync(join(root, "x", "y", "created")).mode & 0o777, 0o600);
+    assert.equal(statSync(join(root, "x", "y")).mode & 0o777, 0o700);
+    assert.equal(statSync(root).mode & 0o777, 0o700);
+  });
+
+  test("a folder at a key's path reads as missing; writing over it is a clear E_INVALID_NAME error", async () => {
+    const store = fileStore(freshRoot());
+    await store.put("dir/child", bytes("c"));
+    assert.equal(await store.get("dir"), undefined);
+    assert.equal(await store.head("dir"), undefined);
+    await assert.rejects(store.put("dir", bytes("x")), (e) => hasErrorCode(e, "E_INVALID_NAME"));
+    await assert.rejects(store.put("dir/child/deeper", bytes("x")), (e) => hasErrorCode(e, "E_INVALID_NAME"));
+  });
+});
+
+describe("file store: bookkeeping files", () => {
+  test("temp and mutex files are never listed", async () => {
+    const root = freshRoot();
+    const store = fileStore(root);
+    await store.put("d/k", bytes("v"));
+    writeFileSync(join(root, "d", `.k.${process.pid}.abcdef.tmp`), "partial");
+    writeFileSync(join(root, "d", ".k.mutex"), `${process.ppid} - token\n`);
+    writeFileSync(join(root, `.top.${process.pid}.0123.tmp`), "partial");
+    assert.deepEqual(await keys(store.list("")), ["d/k"]);
+    assert.deepEqual(await keys(store.list("d/")), ["d/k"]);
+    assert.deepEqual(await keys(store.list("d/.k")), []);
+  });
+
+  test("a write removes temp files of dead processes in its folder, never those of live ones", async () => {
+    const root = freshRoot();
+    const store = fileStore(root);
+    await store.put("d/k", bytes("v1"));
+    const dead = [`.k.${deadPid()}.aaaa.tmp`, `.other.${deadPid()}.bbbb.tmp`, `.k.mutex.${deadPid()}.cc.tmp`];
+    const live = [`.k.${process.ppid}.dddd.tmp`, `.k.${process.pid}.eeee.tmp`];
+    for (const name of [...dead, ...live]) writeFileSync(join(root, "d", name), "leftover");
+    writeFileSync(join(root, `.k.${deadPid()}.ffff.tmp`), "in another folder");
+    await store.put("d/k", bytes("v2"));
+    const remaining = readdirSync(join(root, "d"));
+    for (const name of dead) assert.ok(!remaining.includes(name), `${name} removed`);
+    for (const name of live) assert.ok(remaining.includes(name), `${name} kept`);
+    assert.equal(readdirSync(root).filter((n) => n.endsWith(".tmp")).length, 1, "other folders untouched");
+  });
+
+  test("a mutex left by a dead process is broken; one held by a live process makes writers wait, then fail", async () => {
+    const root = freshRoot();
+    const store = fileStore(root, { mutexTimeoutMs: 150 });
+    const { etag } = await store.put("d/k", bytes("v1"));
+    const mutex = join(root, "d", ".k.mutex");
+
+    writeFileSync(mutex, `${deadPid()} - deadtoken\n`);
+    const { etag: second } = await store.put("d/k", bytes("v2"), { ifMatch: etag });
+    assert.equal(existsSync(mutex), false);
+
+    writeFileSync(mutex, "garbage from a power loss");
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(mutex, old, old);
+    await store.delete("d/k", { ifMatch: second });
+    assert.equal(await store.get("d/k"), undefined);
+
+    await store.put("d/k", bytes("v3"));
+    writeFileSync(mutex, `${process.ppid} - livetoken\n`);
+    await assert.rejects(store.put("d/k", bytes("v4")), (e) => isStoreError(e, "UNAVAILABLE"));
+    assert.equal(new TextDecoder().decode((await store.get("d/k"))?.body), "v3");
+    // Create-only needs no mutex: link() alone decides.
+    await assert.rejects(store.put("d/k", bytes("v5"), { ifNoneMatch: "*" }), (e) =>
+      isStoreError(e, "PRECONDITION_FAILED"),
+    );
+  });
+
+  test("deletes prune empty folders without ever failing a concurrent write into them", async () => {
+    const root = freshRoot();
+    const store = fileStore(root);
+    for (let round = 0; round < 40; round++) {
+      await store.put("deep/er/a", bytes("a"));
+      await Promise.all([
+        store.delete("deep/er/a"),
+        store.put("deep/er/b", bytes("b")),
+        store.put("deep/er/c", bytes("c"), { ifNoneMatch: "*" }),
+      ]);
+      assert.deepEqual(await keys(store.list("deep/")), ["deep/er/b", "deep/er/c"]);
+      await Promise.all([store.delete("deep/er/b"), store.delete("deep/er/c")]);
+    }
+    assert.deepEqual(readdirSync(root), []);
+  });
+});
+
+describe("file store: errors", () => {
+  test("filesystem errors map by errno code, keep the cause and name the key", () => {
+    const cases = [
+      ["EACCES", "AUTH_FAILED"],
+      ["EPERM", "AUTH_FAILED"],
+      ["ENOSPC", "UNAVAILABLE"],
+      ["EIO", "UNAVAILABLE"],
+      ["EMFILE", "UNAVAILABLE"],
+      ["ENOTDIR", "INVALID_KEY"],
+    ] as const;
+    for (const [code, reason] of cases) {
+      const cause = Object.assign(new Error(`${code}: something at /secret/path`), { code });
+      const e = storeErrorFromFs(cause, "put", "f/s/current");
+      assert.equal(e.reason, reason, code);
+      assert.equal(e.cause, cause);
+      assert.equal(e.key, "f/s/current");
+      assert.match(e.message, /f\/s\/current/);
+    }
+    assert.equal(
+      storeErrorFromFs(Object.assign(new Error("x"), { code: "ENOSPC" }), "put", "k").retryable,
+      true,
+    );
+  });
+
+  test("an invalid root or option is refused at construction", () => {
+    assert.throws(
+      () => fileStore(""),
+      (e) => hasErrorCode(e, "E_INVALID_CONFIG"),
+    );
+    assert.throws(
+      () => fileStore(freshRoot(), { mutexTimeoutMs: -1 }),
+      (e) => hasErrorCode(e, "E_INVALID_CONFIG"),
+    );
+  });
+});
