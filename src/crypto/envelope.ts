@@ -48,11 +48,11 @@ export interface EnvelopeHeader {
   kmsKeyId?: string;
   /** base64 of the KMS-wrapped data key. */
   wrappedKey?: string;
-  /** base64 of the 96-bit AES-GCM nonce. */
+  /** base64 of the 96-bit AES-GCM nonce (noop: random too, so two seals never give the same bytes). */
   nonce?: string;
   /** noop only: the location the file was sealed for. */
   location?: string;
-  /** noop only: hex SHA-256 of the body. */
+  /** noop only: hex SHA-256 of the nonce bytes followed by the body. */
   sha256?: string;
 }
 
@@ -277,7 +277,8 @@ function validateHeader(raw: unknown): EnvelopeHeader {
   if (hint !== undefined) header.hint = hint;
 
   if (algorithm === "none") {
-    forbidden(raw, ["kdf", "kmsKeyId", "wrappedKey", "nonce"], "without encryption");
+    forbidden(raw, ["kdf", "kmsKeyId", "wrappedKey"], "without encryption");
+    header.nonce = required(base64Field(raw, "nonce", GCM_NONCE_BYTES, GCM_NONCE_BYTES), "nonce", algorithm);
     const location = raw.location;
     if (typeof location !== "string" || location.length > MAX_LOCATION_LENGTH) {
       throw corrupt("header field location must be a string");

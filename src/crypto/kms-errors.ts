@@ -41,8 +41,21 @@ function codeFor(name: string | undefined, status: number | undefined): ErrorCod
   return "E_INVALID_CONFIG";
 }
 
-/** `operation` is e.g. "GenerateDataKey"; `context` names the key, e.g. "KMS key arn:…". */
-export function mapKmsError(error: unknown, operation: string, context: string): StateKeeperError {
+const EXPLANATION: Readonly<Partial<Record<ErrorCode, string>>> = {
+  E_AUTH: "access denied (check the credentials, IAM policy and key policy)",
+  E_RATE_LIMITED: "request rate exceeded; retry later",
+  E_DECRYPT: "KMS refused to unwrap the data key (wrong key, or the file was modified or moved)",
+  E_INVALID_CONFIG: "the key cannot be used as configured (check keyId, region and key state)",
+  E_UNAVAILABLE: "KMS is unreachable or failing; retry later",
+};
+
+/** `operation` is e.g. "GenerateDataKey"; `subject` names the key, e.g. "KMS key arn:…". */
+export function mapKmsError(
+  error: unknown,
+  operation: string,
+  subject: string,
+  details: Record<string, unknown> = {},
+): StateKeeperError {
   if (error instanceof StateKeeperError) return error;
   const e = (typeof error === "object" && error !== null ? error : {}) as {
     name?: unknown;
@@ -51,13 +64,16 @@ export function mapKmsError(error: unknown, operation: string, context: string):
   const name = typeof e.name === "string" && e.name !== "Error" ? e.name : undefined;
   const status = typeof e.$metadata?.httpStatusCode === "number" ? e.$metadata.httpStatusCode : undefined;
   const code = codeFor(name, status);
-  const what = name ?? (status === undefined ? "network error" : `HTTP ${status}`);
+  const what = [name ?? "network error", status === undefined ? "" : `HTTP ${status}`]
+    .filter(Boolean)
+    .join(", ");
   return new StateKeeperError(
     code,
-    `AWS KMS ${operation} failed for ${truncateForMessage(context)}: ${what}${status === undefined ? "" : ` (HTTP ${status})`}`,
+    `AWS KMS ${operation} failed for ${truncateForMessage(subject)}: ${EXPLANATION[code] ?? "unexpected error"} (${what})`,
     {
       cause: error,
       details: {
+        ...details,
         operation,
         ...(name === undefined ? {} : { awsError: name }),
         ...(status === undefined ? {} : { status }),

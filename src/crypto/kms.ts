@@ -153,7 +153,8 @@ export function awsKmsEncrypter(options: AwsKmsEncrypterOptions): Encrypter {
       throw mapKmsError(
         e,
         "Decrypt",
-        `file sealed with ${describeSealingKey(header)} (location ${JSON.stringify(location)})`,
+        `the file sealed with ${describeSealingKey(header)} (location ${JSON.stringify(location)})`,
+        { sealedWith: header.keyId, ...(header.kmsKeyId === undefined ? {} : { kmsKeyId: header.kmsKeyId }) },
       );
     }
   }
