@@ -6,5 +6,13 @@ export { stackLayout } from "./layout.js";
 export type { Lock, LockOptions } from "./lock.js";
 export { DEFAULT_LEASE_MS, DEFAULT_POLL_MS, describeHolder } from "./lock.js";
 export { MAX_NAME_LENGTH, normalizePrefix, validateName } from "./names.js";
+export type { BackendContext, BackendType, ConfigField } from "./registry.js";
+export {
+  backendTypes,
+  openBackend,
+  openBackendFromConfig,
+  registerBackendType,
+  validateBackendConfig,
+} from "./registry.js";
 export type { StackSummary } from "./stacks.js";
 export { listStacks } from "./stacks.js";
