@@ -1,0 +1,273 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { validateKey, validatePrefix } from "../keys.js";
+import { checkPutOptions, compareKeys } from "../memory.js";
+import {
+  type Capabilities,
+  type DeleteOptions,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutOptions,
+  StoreError,
+} from "../types.js";
+import { createS3Client, loadS3Sdk, type S3Sdk } from "./client.js";
+import { mapS3Error } from "./errors.js";
+import { type EtagForm, formatEtag, quoteEtag, sameEtag } from "./etag.js";
+import { resolveS3Options, type S3StoreOptions, s3OptionsFromUrl } from "./options.js";
+import { probeS3, type S3Primitives } from "./probe.js";
+import { backoffDelayMs, withRetries } from "./retry.js";
+
+const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b));
+const isMissingObject = (e: StoreError) => e.reason === "NOT_FOUND" && e.details.s3Code !== "NoSuchBucket";
+
+/**
+ * An `ObjectStore` on an S3 bucket (AWS S3 or any S3-compatible store), every key under
+ * `prefix/`. Options are checked at once (E_INVALID_CONFIG naming the option); the AWS SDK is
+ * loaded on the first request. Conditional writes use If-None-Match / If-Match; which ETag
+ * form the store wants is learned (by `probe()` or on the first compare-and-swap), and
+ * conditional DELETE is used only where `probe()` saw it honoured.
+ */
+export function s3Store(options: S3StoreOptions): ObjectStore {
+  const opts = resolveS3Options(options);
+  const { bucket, keyPrefix, kmsKeyId } = opts;
+  const policy = { maxAttempts: opts.maxAttempts, baseDelayMs: opts.retryBaseDelayMs };
+  let ready: Promise<{ sdk: S3Sdk; client: S3Client }> | undefined;
+  const connect = () => {
+    ready ??= Promise.all([loadS3Sdk(), createS3Client(opts)]).then(([sdk, client]) => ({ sdk, client }));
+    return ready;
+  };
+  // Learned from the store's answers; undefined until known.
+  let etagForm: EtagForm | undefined;
+  let conditionalDelete: boolean | undefined;
+
+  const fullKey = (key: string) => keyPrefix + validateKey(key);
+  const sse =
+    kmsKeyId === undefined ? {} : { ServerSideEncryption: "aws:kms" as const, SSEKMSKeyId: kmsKeyId };
+  const retrying = <T>(
+    op: string,
+    key: string | undefined,
+    fn: (s: { sdk: S3Sdk; client: S3Client }) => Promise<T>,
+  ) =>
+    withRetries(
+      policy,
+      (e) => mapS3Error(e, op, bucket, key),
+      async () => fn(await connect()),
+    );
+
+  /** One PUT attempt, conditions sent verbatim, errors mapped. */
+  const sendPut = async (key: string, body: Uint8Array, cond: { ifNoneMatch?: "*"; ifMatch?: string }) => {
+    try {
+      const { sdk, client } = await connect();
+      const out = await client.send(
+        new sdk.PutObjectCommand({
+          Bucket: bucket,
+          Key: keyPrefix + key,
+          Body: body,
+          ContentLength: body.byteLength,
+          ...(cond.ifNoneMatch !== undefined ? { IfNoneMatch: cond.ifNoneMatch } : {}),
+          ...(cond.ifMatch !== undefined ? { IfMatch: cond.ifMatch } : {}),
+          ...sse,
+        }),
+      );
+      return quoteEtag(out.ETag ?? "");
+    } catch (e) {
+      throw mapS3Error(e, "put", bucket, key);
+    }
+  };
+  /** A PUT retried blindly on throttling and transient errors: for the probe's own scratch object. */
+  const rawPut = (key: string, body: Uint8Array, cond: { ifNoneMatch?: "*"; ifMatch?: string }) =>
+    withRetries(
+      policy,
+      (e) => mapS3Error(e, "put", bucket, key),
+      () => sendPut(key, body, cond),
+    );
+
+  const rawDelete = (key: string, ifMatch?: string) =>
+    retrying("delete", key, async ({ sdk, client }) => {
+      await client.send(
+        new sdk.DeleteObjectCommand({
+          Bucket: bucket,
+          Key: keyPrefix + key,
+          ...(ifMatch !== undefined ? { IfMatch: ifMatch } : {}),
+        }),
+      );
+    }).catch((e: StoreError) => {
+      if (!isMissingObject(e)) throw e;
+    });
+
+  async function get(key: string) {
+    const k = fullKey(key);
+    try {
+      return await retrying("get", key, async ({ sdk, client }) => {
+        const out = await client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: k }));
+        // Read inside the retried step: a body cut off mid-stream is retried like any failure.
+        const body = (await out.Body?.transformToByteArray()) ?? new Uint8Array();
+        return { body, etag: quoteEtag(out.ETag ?? "") };
+      });
+    } catch (e) {
+      if (isMissingObject(e as StoreError)) return undefined;
+      throw e;
+    }
+  }
+
+  async function head(key: string): Promise<ObjectInfo | undefined> {
+    const k = fullKey(key);
+    try {
+      return await retrying("head", key, async ({ sdk, client }) => {
+        const out = await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: k }));
+        return {
+          key,
+          size: out.ContentLength ?? 0,
+          etag: quoteEtag(out.ETag ?? ""),
+          ...(out.LastModified !== undefined ? { lastModified: out.LastModified } : {}),
+        };
+      });
+    } catch (e) {
+      if (isMissingObject(e as StoreError)) return undefined;
+      throw e;
+    }
+  }
+
+  /**
+   * After a write whose outcome was unknown (connection lost after sending, 5xx, 409), a retry
+   * can fail its own precondition because the first attempt did land. The object then holds
+   * exactly our bytes: that is success. Bytes are compared after a GET rather than the ETag
+   * with an MD5, because with SSE-KMS (and multipart) the ETag is not the body's MD5. Another
+   * writer storing byte-identical content is indistinguishable, and harmless: the store holds
+   * what we meant to write (lock and pointer bodies carry unique ids, so it does not happen
+   * where it would matter). Anything else is a real precondition failure.
+   */
+  async function resolveByReading(key: string, body: Uint8Array): Promise<{ etag: string } | undefined> {
+    const current = await get(key);
+    return current !== undefined && bytesEqual(current.body, body) ? { etag: current.etag } : undefined;
+  }
+
+  async function put(key: string, body: Uint8Array, putOpts: PutOptions = {}): Promise<{ etag: string }> {
+    validateKey(key);
+    checkPutOptions(putOpts);
+    const conditional = putOpts.ifMatch !== undefined || putOpts.ifNoneMatch !== undefined;
+    let form: EtagForm = etagForm ?? "quoted";
+    let outcomeUnknown = false;
+    for (let attempt = 1; ; attempt++) {
+      const cond = {
+        ...(putOpts.ifNoneMatch !== undefined ? { ifNoneMatch: putOpts.ifNoneMatch } : {}),
+        ...(putOpts.ifMatch !== undefined ? { ifMatch: formatEtag(putOpts.ifMatch, form) } : {}),
+      };
+      try {
+        // One attempt per turn of this loop, so an unknown outcome is noticed and resolved.
+        const etag = await sendPut(key, body, cond);
+        if (putOpts.ifMatch !== undefined) etagForm ??= form;
+        return { etag };
+      } catch (e) {
+        let err = e as StoreError;
+        // S3 answers If-Match on a missing key with 404; the contract calls that a failed condition.
+        if (putOpts.ifMatch !== undefined && isMissingObject(err))
+          err = new StoreError(
+            "PRECONDITION_FAILED",
+            `s3 put ${bucket}/${key}: no object to compare-and-swap`,
+            {
+              key,
+              cause: err,
+            },
+          );
+        if (err.reason === "PRECONDITION_FAILED" && conditional) {
+          if (putOpts.ifMatch !== undefined && etagForm === undefined && form === "quoted") {
+            const current = await head(key);
+            if (current !== undefined && sameEtag(current.etag, putOpts.ifMatch)) {
+              // The etag matches yet the store refused the quoted form: it wants it unquoted (RGW 16).
+              form = "unquoted";
+              attempt--;
+              continue;
+            }
+          }
+          if (outcomeUnknown) {
+            const ours = await resolveByReading(key, body);
+            if (ours !== undefined) return ours;
+          }
+          throw err;
+        }
+        const unknownOutcome = err.reason === "CONFLICT" || (err.reason === "UNAVAILABLE" && err.retryable);
+        if (unknownOutcome && conditional) outcomeUnknown = true;
+        if ((err.retryable || (err.reason === "CONFLICT" && conditional)) && attempt < policy.maxAttempts) {
+          await sleep(backoffDelayMs(policy, attempt));
+          continue;
+        }
+        if (outcomeUnknown) {
+          const ours = await resolveByReading(key, body).catch(() => undefined);
+          if (ours !== undefined) return ours;
+        }
+        throw err;
+      }
+    }
+  }
+
+  async function remove(key: string, delOpts: DeleteOptions = {}): Promise<void> {
+    validateKey(key);
+    if (delOpts.ifMatch === undefined) return rawDelete(key);
+    if (conditionalDelete === true) return rawDelete(key, formatEtag(delOpts.ifMatch, etagForm ?? "quoted"));
+    // Read-compare-delete: the store ignores (or was not probed for) If-Match on DELETE. A write
+    // landing between the HEAD and the DELETE is lost; see the probe's note. Callers that need
+    // strict safety check Capabilities.conditionalDelete.
+    const current = await head(key);
+    if (current === undefined) return;
+    if (!sameEtag(current.etag, delOpts.ifMatch))
+      throw new StoreError("PRECONDITION_FAILED", `s3 delete ${bucket}/${key}: etag does not match`, { key });
+    return rawDelete(key);
+  }
+
+  async function* list(prefix: string): AsyncIterable<ObjectInfo> {
+    validatePrefix(prefix);
+    const items: ObjectInfo[] = [];
+    let token: string | undefined;
+    do {
+      const page = await retrying("list", prefix, async ({ sdk, client }) =>
+        client.send(
+          new sdk.ListObjectsV2Command({
+            Bucket: bucket,
+            Prefix: keyPrefix + prefix,
+            ...(token !== undefined ? { ContinuationToken: token } : {}),
+          }),
+        ),
+      );
+      for (const o of page.Contents ?? []) {
+        if (o.Key === undefined || !o.Key.startsWith(keyPrefix)) continue;
+        items.push({
+          key: o.Key.slice(keyPrefix.length),
+          size: o.Size ?? 0,
+          etag: quoteEtag(o.ETag ?? ""),
+          ...(o.LastModified !== undefined ? { lastModified: o.LastModified } : {}),
+        });
+      }
+      if (page.IsTruncated === true && !page.NextContinuationToken)
+        throw new StoreError(
+          "UNAVAILABLE",
+          `s3 list ${bucket}/${keyPrefix}${prefix}: truncated page without a continuation token`,
+        );
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+    items.sort((a, b) => compareKeys(a.key, b.key));
+    yield* items;
+  }
+
+  const primitives: S3Primitives = { rawPut, rawDelete, get: (k) => get(k), head: (k) => head(k) };
+
+  return {
+    name: "s3",
+    get,
+    head,
+    put,
+    delete: remove,
+    list,
+    async probe(): Promise<Capabilities> {
+      const found = await probeS3(primitives, kmsKeyId);
+      if (found.etagForm !== undefined) etagForm = found.etagForm;
+      conditionalDelete = found.capabilities.conditionalDelete;
+      return found.capabilities;
+    },
+  };
+}
+
+/** `s3://bucket/prefix?region=…&endpoint=…&forcePathStyle=true&kmsKeyId=…`; credentials from the AWS chain. */
+export function s3StoreFromUrl(url: string): ObjectStore {
+  return s3Store(s3OptionsFromUrl(url));
+}
