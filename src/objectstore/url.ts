@@ -31,14 +31,8 @@ export async function openStore(url: string): Promise<ObjectStore> {
     case "memory":
       return memoryStore(memoryNameOf(url));
     case "s3": {
-      // ── S3 driver goes here ── s3StoreFromUrl(url) parses
-      // s3://bucket/prefix?region=…&endpoint=…&forcePathStyle=true&kmsKeyId=…; imported lazily so
-      // file:// users never load the AWS SDK. The specifier is a variable only until ./s3.ts
-      // exists; then write `await import("./s3.js")` so the type checker sees it.
-      const s3Module: string = "./s3.js";
-      const { s3StoreFromUrl } = (await import(s3Module)) as {
-        s3StoreFromUrl: (url: string) => ObjectStore | Promise<ObjectStore>;
-      };
+      // Imported lazily so file:// users never load the AWS SDK.
+      const { s3StoreFromUrl } = await import("./s3.js");
       return s3StoreFromUrl(url);
     }
     default:
