@@ -1,0 +1,184 @@
+import { StateKeeperError } from "../errors.js";
+import {
+  backoff,
+  decodeObject,
+  encodeObject,
+  isWriteRace,
+  jsonSize,
+  MAX_WRITE_ATTEMPTS,
+  ownValue,
+  setOwn,
+  tooManyRaces,
+} from "./codec.js";
+import type { Change, LayoutContext, RecordLayout, UpdateResult } from "./layout.js";
+
+/** Where a record sits: `<kind>_c<chunkNumber>.json`, position `indexInChunk`. */
+export interface ChunkLocation {
+  chunkNumber: number;
+  indexInChunk: number;
+}
+
+interface Chunk<T> {
+  number: number;
+  records: T[];
+  /** Absent when the chunk does not exist yet (it is then created create-only). */
+  etag: string | undefined;
+}
+
+interface ChunkIndex {
+  entries: Record<string, ChunkLocation>;
+  etag: string | undefined;
+}
+
+/**
+ * Records packed into JSON-array chunk files `<prefix><kind>_c<N>.json` plus an index
+ * `<prefix><kind>_index.json` mapping id → {chunkNumber, indexInChunk}.
+ *
+ * A new record goes into the last chunk unless it would push that chunk past `maxChunkBytes`
+ * (a record is never split, so a lone record may exceed it). A removal shifts later positions
+ * of its chunk. Chunks are written with compare-and-swap; the index is then rebuilt for that
+ * chunk from a fresh read of it, also with compare-and-swap, so the last index write always
+ * reflects the newest chunk content. A position read through the index is verified by id, so
+ * an index left behind by a crashed writer costs a scan of one chunk, never a wrong record.
+ */
+export function chunkedLayout<T>(
+  ctx: LayoutContext,
+  kind: string,
+  idOf: (record: T) => string,
+): RecordLayout<T> {
+  const chunkKey = (n: number) => `${ctx.prefix}${kind}_c${n}.json`;
+  const indexKey = `${ctx.prefix}${kind}_index.json`;
+
+  const readChunk = async (n: number): Promise<Chunk<T> | undefined> => {
+    const key = chunkKey(n);
+    const got = await ctx.store.get(key);
+    if (got === undefined) return undefined;
+    const records = await decodeObject(got.body, key, ctx.encrypter);
+    if (!Array.isArray(records))
+      throw new StateKeeperError("E_CORRUPT", `chunk ${key} is not a JSON array`, { details: { key } });
+    return { number: n, records: records as T[], etag: got.etag };
+  };
+
+  const readIndex = async (): Promise<ChunkIndex> => {
+    const got = await ctx.store.get(indexKey);
+    if (got === undefined) return { entries: {}, etag: undefined };
+    const entries = await decodeObject(got.body, indexKey, ctx.encrypter);
+    if (typeof entries !== "object" || entries === null || Array.isArray(entries))
+      throw new StateKeeperError("E_CORRUPT", `chunk index ${indexKey} is not a JSON object`, {
+        details: { key: indexKey },
+      });
+    return { entries: entries as Record<string, ChunkLocation>, etag: got.etag };
+  };
+
+  const findIn = (records: T[], id: string, hint?: number): number => {
+    if (hint !== undefined && hint >= 0 && hint < records.length && idOf(records[hint] as T) === id)
+      return hint;
+    return records.findIndex((r) => idOf(r) === id);
+  };
+
+  /** The last existing chunk (the index may lag behind a writer that crashed before indexing). */
+  const lastChunk = async (index: ChunkIndex): Promise<Chunk<T>> => {
+    let n = 0;
+    for (const loc of Object.values(index.entries)) n = Math.max(n, loc.chunkNumber);
+    let chunk = (await readChunk(n)) ?? { number: n, records: [], etag: undefined };
+    for (;;) {
+      const next = await readChunk(chunk.number + 1);
+      if (next === undefined) return chunk;
+      chunk = next;
+    }
+  };
+
+  const locate = async (
+    id: string,
+    index: ChunkIndex,
+  ): Promise<{ chunk: Chunk<T>; position: number } | undefined> => {
+    const loc = ownValue(index.entries, id);
+    if (loc === undefined) return undefined;
+    const chunk = await readChunk(loc.chunkNumber);
+    if (chunk === undefined) return undefined;
+    const position = findIn(chunk.records, id, loc.indexInChunk);
+    return position < 0 ? undefined : { chunk, position };
+  };
+
+  const putConditionally = async (key: string, value: unknown, etag: string | undefined) => {
+    const body = await encodeObject(value, key, ctx.encrypter);
+    await ctx.store.put(key, body, etag === undefined ? { ifNoneMatch: "*" } : { ifMatch: etag });
+  };
+
+  /** Rewrites the index entries of chunk `n` from a read of the chunk made after the index read. */
+  const reindex = async (n: number): Promise<void> => {
+    let lastRace: unknown;
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      const index = await readIndex();
+      const chunk = await readChunk(n);
+      const next: Record<string, ChunkLocation> = {};
+      for (const [id, loc] of Object.entries(index.entries)) if (loc.chunkNumber !== n) setOwn(next, id, loc);
+      chunk?.records.forEach((record, i) => {
+        setOwn(next, idOf(record), { chunkNumber: n, indexInChunk: i });
+      });
+      if (index.etag !== undefined && JSON.stringify(next) === JSON.stringify(index.entries)) return;
+      try {
+        await putConditionally(indexKey, next, index.etag);
+        return;
+      } catch (e) {
+        if (!isWriteRace(e)) throw e;
+        lastRace = e;
+        await backoff(attempt);
+      }
+    }
+    throw tooManyRaces(indexKey, lastRace);
+  };
+
+  return {
+    async read(id) {
+      const found = await locate(id, await readIndex());
+      return found === undefined ? undefined : found.chunk.records[found.position];
+    },
+
+    async update(id: string, decide: (current: T | undefined) => Change<T>): Promise<UpdateResult<T>> {
+      let lastRace: unknown;
+      for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+        const index = await readIndex();
+        let target = await locate(id, index);
+        if (target === undefined) {
+          // Not indexed: it may still sit in the last chunk if its writer died before indexing.
+          const chunk = await lastChunk(index);
+          target = { chunk, position: findIn(chunk.records, id) };
+        }
+        const { chunk, position } = target;
+        const before = position < 0 ? undefined : chunk.records[position];
+        const change = decide(before === undefined ? undefined : structuredClone(before));
+        if ("keep" in change) return { before, after: before };
+        if ("remove" in change && position < 0) return { before, after: undefined };
+
+        let written = chunk;
+        if ("remove" in change) written = { ...chunk, records: chunk.records.toSpliced(position, 1) };
+        else if (position >= 0) written = { ...chunk, records: chunk.records.with(position, change.put) };
+        else if (chunk.records.length > 0 && jsonSize([...chunk.records, change.put]) > ctx.maxChunkBytes)
+          written = { number: chunk.number + 1, records: [change.put], etag: undefined };
+        else written = { ...chunk, records: [...chunk.records, change.put] };
+
+        try {
+          await putConditionally(chunkKey(written.number), written.records, written.etag);
+        } catch (e) {
+          if (!isWriteRace(e)) throw e;
+          lastRace = e;
+          await backoff(attempt);
+          continue;
+        }
+        await reindex(written.number);
+        return { before, after: "put" in change ? change.put : undefined };
+      }
+      throw tooManyRaces(`${ctx.prefix}${kind}_c*.json`, lastRace);
+    },
+
+    async all() {
+      const records: T[] = [];
+      for (let n = 0; ; n++) {
+        const chunk = await readChunk(n);
+        if (chunk === undefined) return records;
+        records.push(...chunk.records);
+      }
+    },
+  };
+}

@@ -1,0 +1,98 @@
+import type { Encrypter } from "../crypto/types.js";
+import { InvalidNameError, StateKeeperError } from "../errors.js";
+import { isStoreError } from "../objectstore/types.js";
+
+/** Longest id or name accepted, in characters (the encoded key must stay under S3's 1024 bytes). */
+export const MAX_NAME_LENGTH = 256;
+
+/** Refuses an id or name before any I/O: empty, over-long, not a string or not well-formed. */
+export function checkName(what: string, name: unknown): string {
+  if (typeof name !== "string" || name.length === 0)
+    throw new InvalidNameError(what, String(name), "must be a non-empty string");
+  if (name.length > MAX_NAME_LENGTH)
+    throw new InvalidNameError(what, name, `longer than ${MAX_NAME_LENGTH} characters`);
+  if (!name.isWellFormed()) throw new InvalidNameError(what, name, "must be well-formed unicode");
+  return name;
+}
+
+const KEEP = /^[A-Za-z0-9-]$/;
+
+/**
+ * Encodes an id or name as one key segment, losslessly and injectively: ASCII letters, digits
+ * and `-` stay, every other UTF-8 byte becomes `_XX`. So `.`/`..`, `/`, `%` and `_` can never
+ * smuggle a separator in, and two different names never share a key (`a_b` ≠ `a` + `b`).
+ */
+export function encodeSegment(name: string): string {
+  let out = "";
+  for (const ch of name) {
+    if (KEEP.test(ch)) out += ch;
+    else
+      for (const byte of Buffer.from(ch, "utf8"))
+        out += `_${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
+}
+
+/** Own-property read, so ids such as `__proto__` or `constructor` never reach Object.prototype. */
+export function ownValue<T>(map: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(map, key) ? map[key] : undefined;
+}
+
+/** Own-property write that cannot change a prototype, whatever the key. */
+export function setOwn<T>(map: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(map, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/** Serialises and, with an encrypter, seals a record for `location` (its store key). */
+export async function encodeObject(
+  value: unknown,
+  location: string,
+  encrypter?: Encrypter,
+): Promise<Uint8Array> {
+  const plain = new TextEncoder().encode(JSON.stringify(value));
+  return encrypter === undefined ? plain : encrypter.seal(plain, location);
+}
+
+/** Opens (when sealed) and parses a stored object; malformed content is `E_CORRUPT` naming the key. */
+export async function decodeObject(
+  body: Uint8Array,
+  location: string,
+  encrypter?: Encrypter,
+): Promise<unknown> {
+  const plain = encrypter === undefined ? body : await encrypter.open(body, location);
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(plain));
+  } catch (cause) {
+    throw new StateKeeperError("E_CORRUPT", `stored object ${location} is not valid JSON`, {
+      cause,
+      details: { key: location },
+    });
+  }
+}
+
+/** Byte size of a value's JSON form, the measure chunk and partition limits use. */
+export function jsonSize(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value), "utf8");
+}
+
+/** A lost compare-and-swap or create-only race: re-read and decide again. */
+export function isWriteRace(e: unknown): boolean {
+  return isStoreError(e, "PRECONDITION_FAILED", "CONFLICT");
+}
+
+/** How many times a read-modify-write retries a lost race before giving up with `E_CONFLICT`. */
+export const MAX_WRITE_ATTEMPTS = 200;
+
+/** Short jittered pause between attempts so racing writers spread out instead of colliding again. */
+export function backoff(attempt: number): Promise<void> {
+  const ms = Math.min(50, 1 + attempt * 2) * Math.random();
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export function tooManyRaces(key: string, cause: unknown): StateKeeperError {
+  return new StateKeeperError(
+    "E_CONFLICT",
+    `gave up writing ${key} after ${MAX_WRITE_ATTEMPTS} lost compare-and-swap races`,
+    { cause, details: { key } },
+  );
+}
