@@ -80,7 +80,7 @@ const SECRET_PARAM = /secret|key|token|pass|credential|signature|auth/i;
 export function describeStoreUrl(url: string): string {
   if (typeof url !== "string") return "<not a string>";
   // file:./rel and file:rel carry no host, user or query: show them as given.
-  if (!url.includes("://")) return truncateForMessage(url);
+  if (/^file:(?!\/\/)/i.test(url)) return truncateForMessage(url.replace(/[?#].*$/s, "?***"));
   let parsed: URL;
   try {
     parsed = new URL(url);
