@@ -12,6 +12,12 @@ export {
   validateResourceId,
 } from "./keys.js";
 export { matchesFilter, validateFilter } from "./list.js";
+export {
+  resolveSpacesConfig,
+  type SpacesConfig,
+  type SpacesRecordStoreOptions,
+  spacesRecordStore,
+} from "./spaces.js";
 export { createRecordStore, openRecordStore, type RecordStoreOptions } from "./store.js";
 export {
   type DeleteRecordOptions,

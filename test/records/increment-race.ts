@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import type { RecordStore } from "../../src/records/types.js";
 
 export interface RaceOptions {
-  /** Store URL the children open, or "s3" for `makeS3Store()`. */
+  /** Store URL the children open, or `s3:<prefix>` for `makeS3Store({ prefix })`. */
   target: string;
   processes: number;
   rounds: number;
