@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { StateKeeperError } from "../errors.js";
+import { StateKeeperError, truncateForMessage } from "../errors.js";
 import { concatBytes, encodeEnvelopePrefix, GCM_NONCE_BYTES, parseEnvelope } from "./envelope.js";
 import { checkLocation, checkPlaintext, checkSealed, corrupt, wrongKey } from "./errors.js";
 import type { Encrypter } from "./types.js";
@@ -42,8 +42,8 @@ export function noopEncrypter(): Encrypter {
       if (header.location !== location) {
         throw new StateKeeperError(
           "E_DECRYPT",
-          `cannot open sealed file: it was sealed for location ${JSON.stringify(header.location)}, ` +
-            `not ${JSON.stringify(location)}`,
+          `cannot open sealed file: it was sealed for location ${JSON.stringify(truncateForMessage(header.location ?? ""))}, ` +
+            `not ${JSON.stringify(truncateForMessage(location))}`,
           { details: { sealedWith: NOOP_KEY_ID, sealedFor: header.location, location } },
         );
       }
