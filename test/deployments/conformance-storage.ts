@@ -146,15 +146,17 @@ export function storageConformance(makeStore: MakeStore, combo: Combo): void {
   test("events: a stream ends quietly when aborted", async () => {
     const { ds } = await openFresh(makeStore, combo);
     const controller = new AbortController();
-    const streamed = collect(
-      ds.events.stream({ channelType: "x", channelId: "y", signal: controller.signal, pollIntervalMs: 5 }),
-    );
-    await ds.events.save({ channelType: "x", channelId: "y", type: "t", data: "live" });
-    setTimeout(() => controller.abort(), 30);
-    assert.deepEqual(
-      (await streamed).map((e) => e.data),
-      ["live"],
-    );
+    const ch = { channelType: "x", channelId: "y" };
+    const received: string[] = [];
+    const streaming = (async () => {
+      for await (const event of ds.events.stream({ ...ch, signal: controller.signal, pollIntervalMs: 5 })) {
+        received.push(event.data);
+        controller.abort();
+      }
+    })();
+    await ds.events.save({ ...ch, type: "t", data: "live" });
+    await streaming;
+    assert.deepEqual(received, ["live"]);
   });
 
   test("events: the partition size cap is enforced and nothing is lost on refusal", async () => {

@@ -18,10 +18,15 @@ import {
 /**
  * The deployment container's conformance suite (§5.13–15 of seed-behaviour.md and every
  * sub-container operation), run once per mode × layout combination on the given store.
+ * `makeStore` is called once per test; it may return the same store every time.
  */
-export function deploymentConformance(makeStore: MakeStore, combos: readonly Combo[] = ALL_COMBOS): void {
+export function deploymentConformance(
+  makeStore: MakeStore,
+  { combos = ALL_COMBOS, concurrency = 1 }: { combos?: readonly Combo[]; concurrency?: number } = {},
+): void {
+  // Every test uses its own prefix, so tests of one combination may overlap (slow stores).
   for (const combo of combos)
-    describe(`${combo.mode} / ${combo.layout}`, () => {
+    describe(`${combo.mode} / ${combo.layout}`, { concurrency }, () => {
       instanceConformance(makeStore, combo);
       partsConformance(makeStore, combo);
       storageConformance(makeStore, combo);
