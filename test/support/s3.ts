@@ -6,6 +6,7 @@
 //   STATEKEEPER_TEST_S3_REGION    default us-east-1
 //   STATEKEEPER_TEST_S3_KMS_KEY_ID  a KMS key id for the SSE-KMS suites (RGW: testkey-1)
 //   STATEKEEPER_TEST_S3_FORCE_PATH_STYLE  default true; "false" for virtual-hosted buckets
+//   STATEKEEPER_TEST_S3_CONDITIONAL_DELETE  "true" when the endpoint honours If-Match on DELETE (AWS)
 //   AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or any other AWS credential source)
 import { randomBytes } from "node:crypto";
 import { S3Client } from "@aws-sdk/client-s3";
@@ -19,6 +20,8 @@ export interface S3TestEnv {
   forcePathStyle: boolean;
   /** The KMS key SSE-KMS suites use; undefined when the endpoint has none configured. */
   kmsKeyId: string | undefined;
+  /** Whether the endpoint honours If-Match on DELETE (RGW 16 does not; AWS does). */
+  conditionalDelete: boolean;
   /** From AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY when set; otherwise the AWS chain decides. */
   credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
 }
@@ -44,6 +47,7 @@ export function s3TestEnv(): S3TestEnv {
     region: process.env.STATEKEEPER_TEST_S3_REGION || "us-east-1",
     forcePathStyle: process.env.STATEKEEPER_TEST_S3_FORCE_PATH_STYLE !== "false",
     kmsKeyId: process.env.STATEKEEPER_TEST_S3_KMS_KEY_ID || undefined,
+    conditionalDelete: process.env.STATEKEEPER_TEST_S3_CONDITIONAL_DELETE === "true",
     credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined,
   };
 }
