@@ -13,8 +13,9 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { threadId } from "node:worker_threads";
 import { hasErrorCode } from "../../src/errors.js";
-import { storeErrorFromFs } from "../../src/objectstore/file/fs-ops.js";
+import { OWN_START_TIME, storeErrorFromFs } from "../../src/objectstore/file/fs-ops.js";
 import { fileStore } from "../../src/objectstore/file.js";
 import { isStoreError } from "../../src/objectstore/types.js";
 
@@ -121,6 +122,7 @@ describe("file store: bookkeeping files", () => {
     const root = freshRoot();
     const store = fileStore(root, { mutexTimeoutMs: 150 });
     const { etag } = await store.put("d/k", bytes("v1"));
+    await store.put("d/keeps-the-folder", bytes("x"));
     const mutex = join(root, "d", ".k.mutex");
 
     writeFileSync(mutex, `${deadPid()} - deadtoken\n`);
@@ -133,9 +135,18 @@ describe("file store: bookkeeping files", () => {
     await store.delete("d/k", { ifMatch: second });
     assert.equal(await store.get("d/k"), undefined);
 
+    // Our own pid with a token this thread does not hold: left by an earlier failure, stale.
+    writeFileSync(mutex, `${process.pid} ${OWN_START_TIME} ${threadId}-notheld\n`);
     await store.put("d/k", bytes("v3"));
-    writeFileSync(mutex, `${process.ppid} - livetoken\n`);
-    await assert.rejects(store.put("d/k", bytes("v4")), (e) => isStoreError(e, "UNAVAILABLE"));
+
+    // A live process, or another worker thread of ours, holds it: writers wait, then fail.
+    for (const holder of [
+      `${process.ppid} - livetoken`,
+      `${process.pid} ${OWN_START_TIME} ${threadId + 1}-other`,
+    ]) {
+      writeFileSync(mutex, `${holder}\n`);
+      await assert.rejects(store.put("d/k", bytes("v4")), (e) => isStoreError(e, "UNAVAILABLE"), holder);
+    }
     assert.equal(new TextDecoder().decode((await store.get("d/k"))?.body), "v3");
     // Create-only needs no mutex: link() alone decides.
     await assert.rejects(store.put("d/k", bytes("v5"), { ifNoneMatch: "*" }), (e) =>

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { threadId } from "node:worker_threads";
 import { StoreError } from "../types.js";
 import {
   createExclusive,
@@ -16,7 +17,7 @@ import {
 
 /**
  * A per-key mutex shared by every process on this machine: the file `<dir>/.<name>.mutex`, holding
- * `<pid> <process start time> <random token>`. It is created complete in one step (written to a
+ * `<pid> <process start time> <thread id>-<random token>`. It is created complete in one step (written to a
  * temp, then `link()`ed into place, which fails if it exists), so a holder killed at any moment
  * leaves either no mutex or one naming a pid that no longer runs. Such a stale mutex is broken by
  * whoever next waits for it; see `breakStale` for how racing breakers stay safe.
@@ -46,7 +47,7 @@ export async function withKeyMutex<T>(
 ): Promise<T> {
   const mutexPath = join(dir, `.${name}.mutex`);
   return serialisedInProcess(mutexPath, async () => {
-    const token = randomBytes(16).toString("hex");
+    const token = `${threadId}-${randomBytes(16).toString("hex")}`;
     const content = `${process.pid} ${OWN_START_TIME} ${token}\n`;
     await acquire(dir, name, mutexPath, content, key, timeoutMs);
     heldTokens.add(token);
@@ -149,7 +150,9 @@ function isStale(holder: Holder): boolean {
   const pid = Number(pidText);
   if (!Number.isSafeInteger(pid) || pid <= 0 || token === undefined || startTime === undefined)
     return Date.now() - holder.mtimeMs > UNPARSABLE_GRACE_MS;
-  if (pid === process.pid && startTime === OWN_START_TIME) return !heldTokens.has(token);
+  // Our own pid: only this thread knows which of its tokens are live; other worker threads share the pid.
+  if (pid === process.pid && startTime === OWN_START_TIME)
+    return token.startsWith(`${threadId}-`) && !heldTokens.has(token);
   return !isProcessAlive(pid, startTime);
 }
 
