@@ -134,6 +134,11 @@ function validateRev(rev: unknown): string {
   return validateKey(rev, "revision");
 }
 
+function envelopeIdentity(sealed: Uint8Array): string {
+  const header = inspectEnvelope(sealed);
+  return JSON.stringify([header.keyId, header.kdf?.salt ?? ""]);
+}
+
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }
@@ -152,6 +157,7 @@ class StoreBackend implements Backend {
    * seen absent, `undefined` when not seen yet. Fixed at lock time while a lock is held.
    */
   #expectedCurrent: string | null | undefined;
+  #primaryIdentityPromise: Promise<string> | undefined;
   /** Digests of revisions this backend wrote, so `setCurrent` need not read them back. */
   readonly #digests = new Map<string, { sha256: string; size: number }>();
 
@@ -467,6 +473,17 @@ class StoreBackend implements Backend {
       });
   }
 
+  /**
+   * Which key `seal` uses now, as seen in an envelope header. Key ids alone are not enough:
+   * passphrase encrypters share one id, and differ by their KDF salt.
+   */
+  #primaryIdentity(): Promise<string> {
+    this.#primaryIdentityPromise ??= this.#encrypter
+      .seal(new Uint8Array(0), "statekeeper/identity-probe")
+      .then(envelopeIdentity);
+    return this.#primaryIdentityPromise;
+  }
+
   async reseal(rev: string): Promise<boolean> {
     validateRev(rev);
     await this.#beforeWrite();
@@ -478,7 +495,7 @@ class StoreBackend implements Backend {
       });
     const location = this.#layout.sealLocation(rev);
     const plaintext = await this.#encrypter.open(got.body, location);
-    if (inspectEnvelope(got.body).keyId === this.#encrypter.keyId) return false;
+    if (envelopeIdentity(got.body) === (await this.#primaryIdentity())) return false;
     const sealed = await this.#encrypter.seal(plaintext, location);
     const digest = { sha256: sha256Hex(sealed), size: sealed.byteLength };
     const isCurrent = (await this.#readPointer())?.pointer.rev === rev;

@@ -3,6 +3,8 @@ import { randomBytes } from "node:crypto";
 import { describe as nodeDescribe, it as nodeIt } from "node:test";
 import { type Backend, type BackendOptions, createBackend } from "../backend/backend.js";
 import { stackLayout } from "../backend/layout.js";
+import { keyEncrypter } from "../crypto/key.js";
+import { keyring } from "../crypto/keyring.js";
 import { noopEncrypter } from "../crypto/noop.js";
 import type { Encrypter } from "../crypto/types.js";
 import { hasErrorCode, isStateKeeperError, type LockedError } from "../errors.js";
@@ -445,6 +447,31 @@ export function backendConformance(
       const left: string[] = [];
       for await (const o of store.list(`${prefix}/`)) left.push(o.key);
       assert.deepEqual(left, []);
+    });
+
+    t.it("reseal moves history to the primary key; current keeps opening and verifying", async () => {
+      const { store, prefix } = await setup();
+      const oldKey = keyEncrypter({ key: randomBytes(32) });
+      const newKey = keyEncrypter({ key: randomBytes(32) });
+      const open = (enc: Encrypter) =>
+        createBackend(store, { prefix, factory: FACTORY, stack: "stack", encrypter: enc });
+      const before = open(oldKey);
+      const r1 = await before.commit(snapshotFor("stack", ["one"]));
+      const r2 = await before.commit(snapshotFor("stack", ["two"]));
+      const rotating = open(keyring(newKey, oldKey));
+      assert.equal(await rotating.reseal(r1), true);
+      assert.equal(await rotating.reseal(r2), true);
+      assert.equal(await rotating.reseal(r2), false, "already on the primary key");
+      const after = open(newKey);
+      assert.deepEqual(
+        (await after.current()).entries.map((e) => e.address),
+        ["two"],
+      );
+      assert.deepEqual(
+        (await after.get(r1)).entries.map((e) => e.address),
+        ["one"],
+      );
+      await expectCode(open(oldKey).current(), "E_DECRYPT");
     });
 
     t.it("invalid names are refused before any I/O", async () => {
