@@ -1,15 +1,13 @@
 import { createHash } from "node:crypto";
-import { lstat, open } from "node:fs/promises";
+import { link, lstat, open, rename } from "node:fs/promises";
 import { basename, dirname, resolve, sep } from "node:path";
 import { InvalidNameError, isStateKeeperError, StateKeeperError } from "../errors.js";
 import {
   errnoCode,
   fsyncDir,
   isInternalName,
-  link,
   pruneEmptyDirs,
   removeDeadTemps,
-  rename,
   storeErrorFromFs,
   unlinkQuietly,
   writeTemp,

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { type FileHandle, link, mkdir, open, readdir, rename, rmdir, unlink } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readdir, rmdir, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { StoreError } from "../types.js";
 
@@ -113,8 +113,6 @@ export async function unlinkQuietly(path: string): Promise<void> {
     if (errnoCode(e) !== "ENOENT") throw e;
   }
 }
-
-export { link, rename };
 
 /** This process's start time from /proc (Linux), so a recycled pid is not mistaken for a live holder. */
 export function processStartTime(pid: number): string | undefined {

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { readFile, stat } from "node:fs/promises";
+import { link, readFile, rename, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { threadId } from "node:worker_threads";
@@ -8,9 +8,7 @@ import {
   createExclusive,
   errnoCode,
   isProcessAlive,
-  link,
   OWN_START_TIME,
-  rename,
   tempName,
   unlinkQuietly,
 } from "./fs-ops.js";
