@@ -1,14 +1,37 @@
-import { VERSION } from "../version.js";
+import { CommanderError } from "commander";
+import { isStateKeeperError } from "../errors.js";
+import type { CliContext } from "./context.js";
+import { EXIT, exitCodeFor } from "./exit-codes.js";
+import { buildProgram } from "./program.js";
 
-/** Entry point of the `statekeeper` command. Returns the process exit code. */
-export async function main(argv: readonly string[]): Promise<number> {
-  const args = argv.slice(2);
-  if (args.includes("--version") || args.includes("-V")) {
-    process.stdout.write(`${VERSION}\n`);
-    return 0;
+function describeError(e: unknown): string {
+  if (process.env.STATEKEEPER_DEBUG === "1" && e instanceof Error) {
+    const chain: string[] = [e.stack ?? e.message];
+    for (let c: unknown = e.cause; c instanceof Error; c = c.cause)
+      chain.push(`caused by: ${c.stack ?? c.message}`);
+    return chain.join("\n");
   }
-  process.stdout.write(
-    `statekeeper ${VERSION}: versioned, locked, encrypted state storage\n\nUsage: statekeeper <command> [options]\n`,
-  );
-  return args.length === 0 || args.includes("--help") || args.includes("-h") ? 0 : 2;
+  if (isStateKeeperError(e) || e instanceof Error) return e.message;
+  return String(e);
+}
+
+/** Entry point of the `statekeeper` command. Returns the process exit code; never throws. */
+export async function main(argv: readonly string[]): Promise<number> {
+  // `statekeeper pull | head` closes the pipe early: that is not an error worth a trace.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e;
+  });
+  const ctx: CliContext = { keys: [], targetKeys: [], exitCode: EXIT.ok };
+  const program = buildProgram(ctx);
+  try {
+    await program.parseAsync([...argv]);
+    return ctx.exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Commander already printed the help, the version or the usage error.
+      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    process.stderr.write(`statekeeper: ${describeError(e)}\n`);
+    return exitCodeFor(e);
+  }
 }

@@ -1,0 +1,150 @@
+import { writeFile } from "node:fs/promises";
+import type { Command } from "commander";
+import { isStateKeeperError } from "../../errors.js";
+import { encodeSnapshot, maskSensitive, type Snapshot } from "../../snapshot/index.js";
+import { type CliContext, globalsOf, openStackBackend, sourceEncrypter } from "../context.js";
+import { EXIT, exitCodeFor } from "../exit-codes.js";
+import { examples } from "../options.js";
+import { formatBytes, formatValue, out, paint, printable, printJson, printTable, warn } from "../output.js";
+import { age, resolveRev, revTime } from "../revs.js";
+
+export interface HistoryRow {
+  rev: string;
+  time: string | null;
+  size: number;
+  entries: number | null;
+  generatedAt: string | null;
+  current: boolean;
+  error?: { code: string; message: string };
+}
+
+export function registerHistory(program: Command, ctx: CliContext): void {
+  const history = program
+    .command("history")
+    .description("revisions oldest → newest: time, size, entry count, which is current")
+    .option("--reverse", "newest first")
+    .option(
+      "--json",
+      "print JSON: {factory, stack, current, revisions: [{rev, time, size, entries, generatedAt, current}]}",
+    )
+    .action(async (opts: { reverse?: boolean; json?: boolean }, command: Command) => {
+      const g = globalsOf(command);
+      const backend = await openStackBackend(g, sourceEncrypter(ctx, g));
+      const [pointer, infos] = await Promise.all([backend.currentPointer(), backend.revisions()]);
+      const rows: HistoryRow[] = [];
+      for (const info of infos) {
+        const row: HistoryRow = {
+          rev: info.rev,
+          time: revTime(info.rev),
+          size: info.size,
+          entries: null,
+          generatedAt: null,
+          current: info.rev === pointer?.rev,
+        };
+        try {
+          const snapshot = await backend.get(info.rev);
+          row.entries = snapshot.entries.length;
+          row.generatedAt = snapshot.generatedAt;
+        } catch (e) {
+          if (!isStateKeeperError(e) || exitCodeFor(e) !== EXIT.integrity) throw e;
+          row.error = { code: e.code, message: e.message };
+          ctx.exitCode = EXIT.integrity;
+        }
+        rows.push(row);
+      }
+      if (opts.reverse) rows.reverse();
+      if (opts.json)
+        return printJson({
+          factory: backend.factory,
+          stack: backend.stack,
+          current: pointer?.rev ?? null,
+          revisions: rows,
+        });
+      if (rows.length === 0) return out(`no revisions in ${backend.factory}/${backend.stack}`);
+      printTable(
+        ["", "REV", "AGE", "SIZE", "ENTRIES", "GENERATED"],
+        rows.map((r) => [
+          r.current ? paint("green", "*") : "",
+          r.current ? paint("green", r.rev) : r.rev,
+          age(r.time),
+          formatBytes(r.size),
+          r.entries === null ? paint("red", "?") : String(r.entries),
+          r.error === undefined
+            ? printable(r.generatedAt ?? "")
+            : paint("red", `unreadable: ${r.error.code}`),
+        ]),
+      );
+      for (const r of rows) if (r.error !== undefined) warn(`${r.rev}: ${r.error.message}`);
+      if (pointer === undefined) out(paint("dim", "(no current revision)"));
+    });
+  examples(history, "history --factory webshop --stack prod", "history --reverse --json");
+
+  const show = program
+    .command("show [rev]")
+    .description("entries (address, type, kind/library) and outputs of the current or given rev")
+    .option("--show-sensitive", "print sensitive values instead of (sensitive)")
+    .option(
+      "--json",
+      "print JSON: {rev, current, snapshot: {formatVersion, factory, stack, generatedAt, entries, outputs}}",
+    )
+    .action(
+      async (
+        rev: string | undefined,
+        opts: { showSensitive?: boolean; json?: boolean },
+        command: Command,
+      ) => {
+        const g = globalsOf(command);
+        const backend = await openStackBackend(g, sourceEncrypter(ctx, g));
+        const resolved = await resolveRev(backend, rev);
+        const [snapshot, pointer] = await Promise.all([backend.get(resolved), backend.currentPointer()]);
+        const shown: Snapshot = opts.showSensitive
+          ? snapshot
+          : { ...snapshot, entries: snapshot.entries.map(maskSensitive) };
+        const isCurrent = pointer?.rev === resolved;
+        if (opts.json) return printJson({ rev: resolved, current: isCurrent, snapshot: shown });
+        printShow(resolved, isCurrent, shown);
+      },
+    );
+  examples(show, "show", "show 2026-05-12T15:30:00.123456789Z", "show current~1 --json");
+
+  const pull = program
+    .command("pull [rev]")
+    .description("write the snapshot JSON of the current or given rev (exactly the encoded bytes, unmasked)")
+    .option("-o, --output <file>", "write to this file (mode 0600) instead of stdout")
+    .action(async (rev: string | undefined, opts: { output?: string }, command: Command) => {
+      const g = globalsOf(command);
+      const backend = await openStackBackend(g, sourceEncrypter(ctx, g));
+      const bytes = encodeSnapshot(await backend.get(await resolveRev(backend, rev)));
+      if (opts.output === undefined) process.stdout.write(bytes);
+      else await writeFile(opts.output, bytes, { mode: 0o600 });
+    });
+  examples(pull, "pull > state.json", "pull current~2 -o old.json");
+}
+
+function printShow(rev: string, isCurrent: boolean, s: Snapshot): void {
+  out(
+    `${paint("bold", `${printable(s.factory.name)}/${printable(s.stack)}`)}  rev ${rev}${isCurrent ? paint("green", " (current)") : ""}`,
+  );
+  out(
+    `factory ${printable(s.factory.name)} ${printable(s.factory.version)} (${printable(s.factory.contentRevision)}), generated ${printable(s.generatedAt)}`,
+  );
+  out();
+  if (s.entries.length === 0) out(paint("dim", "no entries"));
+  else
+    printTable(
+      ["ADDRESS", "TYPE", "KIND / LIBRARY"],
+      s.entries.map((e) => [
+        printable(e.address),
+        e.type,
+        printable(e.kind ?? (e.library === undefined ? "" : `${e.library}.${e.libraryType ?? ""}`)),
+      ]),
+    );
+  const outputs = Object.entries(s.outputs ?? {});
+  if (outputs.length > 0) {
+    out();
+    printTable(
+      ["OUTPUT", "VALUE"],
+      outputs.map(([k, v]) => [printable(k), printable(formatValue(v))]),
+    );
+  }
+}
