@@ -13,10 +13,10 @@ import {
   writeTemp,
 } from "./file/fs-ops.js";
 import { withKeyMutex } from "./file/mutex.js";
-import { probeConditionalRequests } from "./file/probe.js";
 import { walkKeys } from "./file/walk.js";
 import { validateKey, validatePrefix } from "./keys.js";
 import { checkPutOptions } from "./memory.js";
+import { probeConditionalRequests } from "./probe.js";
 import { type ObjectInfo, type ObjectStore, type PutOptions, StoreError } from "./types.js";
 
 export interface FileStoreOptions {

@@ -6,6 +6,5 @@ export type { StoreCall, StoreOperation } from "./store-decorators.js";
 export {
   ignoringPreconditionsStore,
   interceptStore,
-  probeByRequests,
   recordingStore,
 } from "./store-decorators.js";

@@ -1,3 +1,4 @@
+import { probeConditionalRequests } from "../objectstore/probe.js";
 import type { ObjectStore, PutOptions } from "../objectstore/types.js";
 import { StoreError } from "../objectstore/types.js";
 
@@ -81,41 +82,7 @@ export function ignoringPreconditionsStore(inner: ObjectStore): ObjectStore {
     list: (prefix) => inner.list(prefix),
     async probe() {
       // Probe for real through the lying interface, exactly as a driver would against such a store.
-      return probeByRequests(this, ".statekeeper-probe");
+      return probeConditionalRequests(this);
     },
   };
-}
-
-/**
- * The generic capability probe: real conditional requests under a scratch key. Drivers may use
- * their own; this one only needs the ObjectStore contract.
- */
-export async function probeByRequests(store: ObjectStore, scratchPrefix: string) {
-  const key = `${scratchPrefix}/${Date.now()}-${Math.random().toString(16).slice(2)}`;
-  const notes: string[] = [];
-  const fails = async (f: () => Promise<unknown>) => {
-    try {
-      await f();
-      return false;
-    } catch (e) {
-      return e instanceof StoreError && e.reason === "PRECONDITION_FAILED";
-    }
-  };
-  const body = new TextEncoder().encode("probe");
-  try {
-    const { etag } = await store.put(key, body, { ifNoneMatch: "*" });
-    const createOnly = await fails(() => store.put(key, body, { ifNoneMatch: "*" }));
-    notes.push(`create-only: ${createOnly ? "honoured" : "ignored"}`);
-    const current = (await store.head(key))?.etag ?? etag;
-    const wrongRefused = await fails(() => store.put(key, body, { ifMatch: '"0000000000000000"' }));
-    const rightAccepted = !(await fails(() => store.put(key, body, { ifMatch: current })));
-    const compareAndSwap = wrongRefused && rightAccepted;
-    notes.push(`compare-and-swap: ${compareAndSwap ? "honoured" : "ignored"}`);
-    const deleteRefused = await fails(() => store.delete(key, { ifMatch: '"0000000000000000"' }));
-    const conditionalDelete = deleteRefused && (await store.head(key)) !== undefined;
-    notes.push(`conditional delete: ${conditionalDelete ? "honoured" : "ignored"}`);
-    return { createOnly, compareAndSwap, conditionalDelete, notes };
-  } finally {
-    await store.delete(key).catch(() => undefined);
-  }
 }
