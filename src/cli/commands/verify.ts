@@ -60,7 +60,10 @@ export function registerVerify(program: Command, ctx: CliContext): void {
           // Checks the sealed bytes against the digest recorded in `current`, then opens them.
           await backend.current();
         } catch (e) {
-          problems.push(asProblem(current, e));
+          const problem = asProblem(current, e);
+          // The current rev's own failure was reported above; only a digest mismatch is new here.
+          if (!problems.some((p) => p.rev === problem.rev && p.message === problem.message))
+            problems.push(problem);
         }
       }
       // Revisions newer than current were written but never made current (an interrupted commit).

@@ -1,0 +1,114 @@
+// Runs the real `statekeeper` binary (bin/statekeeper.js → dist/) in temp directories.
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export const ROOT = new URL("../..", import.meta.url).pathname;
+export const BIN = join(ROOT, "bin", "statekeeper.js");
+export const EXAMPLES = join(ROOT, "examples");
+export const V1 = join(EXAMPLES, "webshop-v1.json");
+export const V2 = join(EXAMPLES, "webshop-v2.json");
+
+export interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  cwd: string;
+  env?: Record<string, string>;
+  input?: string | Uint8Array;
+}
+
+/** The parent's environment without any STATEKEEPER_* setting, so tests see only what they pass. */
+function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env))
+    if ((v !== undefined && !k.startsWith("STATEKEEPER_")) || k.startsWith("STATEKEEPER_TEST_"))
+      env[k] = v ?? "";
+  return env;
+}
+
+export function sk(args: readonly string[], opts: RunOptions): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: opts.cwd,
+      env: { ...baseEnv(), ...(opts.env ?? {}) },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(opts.input ?? "");
+  });
+}
+
+/** `sk` with the webshop/prod stack selected through the environment. */
+export function stackEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return { STATEKEEPER_FACTORY: "webshop", STATEKEEPER_STACK: "prod", ...extra };
+}
+
+export function tempDir(label = "cli"): string {
+  return mkdtempSync(join(tmpdir(), `statekeeper-${label}-`));
+}
+
+/** Runs a TypeScript fixture under test/fixtures/cli with tsx. */
+export function fixture(name: string, args: readonly string[], cwd: string): string {
+  const r = spawnSync(
+    process.execPath,
+    ["--import", "tsx", join(ROOT, "test", "fixtures", "cli", name), ...args],
+    {
+      cwd,
+      encoding: "utf8",
+    },
+  );
+  if (r.status !== 0) throw new Error(`fixture ${name} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+export const newKey = (): string => randomBytes(32).toString("base64");
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const s = statSync(p);
+    newest = Math.max(newest, s.isDirectory() ? newestMtime(p) : s.mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * `npm test` builds before testing; a run of these files alone rebuilds dist/ when the CLI
+ * sources are newer than it. Test files run in parallel, so one builds while the others wait.
+ */
+export async function ensureBuilt(): Promise<void> {
+  const main = join(ROOT, "dist", "cli", "main.js");
+  const fresh = () => existsSync(main) && statSync(main).mtimeMs >= newestMtime(join(ROOT, "src", "cli"));
+  if (fresh()) return;
+  const lockDir = join(tmpdir(), "statekeeper-cli-test-build.lock");
+  for (;;) {
+    try {
+      mkdirSync(lockDir);
+      break;
+    } catch {
+      // A build lock left by a killed run is stale after two minutes.
+      if (Date.now() - (statSync(lockDir, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > 120_000)
+        rmSync(lockDir, { recursive: true, force: true });
+      await sleep(200);
+      if (fresh()) return;
+    }
+  }
+  try {
+    if (!fresh()) spawnSync("npm", ["run", "build"], { cwd: ROOT, stdio: "ignore" });
+  } finally {
+    rmdirSync(lockDir);
+  }
+}
