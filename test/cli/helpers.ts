@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, sta
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { pathToFileURL } from "node:url";
 
 export const ROOT = new URL("../..", import.meta.url).pathname;
 export const BIN = join(ROOT, "bin", "statekeeper.js");
@@ -59,19 +60,30 @@ export function tempDir(label = "cli"): string {
   return mkdtempSync(join(tmpdir(), `statekeeper-${label}-`));
 }
 
-/** Runs a TypeScript fixture under test/fixtures/cli with tsx. */
-export function fixture(name: string, args: readonly string[], cwd: string): string {
-  const r = spawnSync(
-    process.execPath,
-    ["--import", "tsx", join(ROOT, "test", "fixtures", "cli", name), ...args],
-    {
-      cwd,
-      encoding: "utf8",
-    },
-  );
-  if (r.status !== 0) throw new Error(`fixture ${name} failed: ${r.stderr}`);
-  return r.stdout;
+/** Runs a TypeScript fixture under test/fixtures/cli with tsx (from the repo root, where tsx resolves). */
+export function fixture(name: string, args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(ROOT, "test", "fixtures", "cli", name), ...args],
+      {
+        cwd: ROOT,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) =>
+      code === 0 ? resolve(stdout) : reject(new Error(`fixture ${name} failed: ${stderr}`)),
+    );
+  });
 }
+
+/** The file URL of `<dir>/.statekeeper`, the CLI's default store when run in `dir`. */
+export const defaultStoreUrl = (dir: string): string => pathToFileURL(join(dir, ".statekeeper")).href;
 
 export const newKey = (): string => randomBytes(32).toString("base64");
 
