@@ -1,0 +1,140 @@
+// `statekeeper records`: list with filters, get, delete, lock/unlock across processes, force-unlock.
+import assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import { defaultStoreUrl, ensureBuilt, fixture, sk, tempDir } from "./helpers.js";
+
+before(ensureBuilt);
+
+async function seeded(corrupt = false): Promise<string> {
+  const cwd = tempDir("records");
+  await fixture("seed-records.ts", [defaultStoreUrl(cwd), ...(corrupt ? ["--corrupt"] : [])]);
+  return cwd;
+}
+
+const ids = (out: string): string[] =>
+  JSON.parse(out).records.map((r: { resource_id: string }) => r.resource_id);
+
+describe("statekeeper records", { concurrency: true }, () => {
+  it("list returns every record sorted by id, and ANDs --type/--provider/--status", async () => {
+    const cwd = await seeded();
+    const all = await sk(["records", "list", "--json"], { cwd });
+    assert.equal(all.code, 0, all.stderr);
+    assert.deepEqual(ids(all.stdout), ["db-old", "team/a b%", "vpc-main"]);
+    assert.deepEqual(JSON.parse(all.stdout).unreadable, []);
+    assert.deepEqual(ids((await sk(["records", "list", "--provider", "aws", "--json"], { cwd })).stdout), [
+      "db-old",
+      "vpc-main",
+    ]);
+    assert.deepEqual(
+      ids(
+        (await sk(["records", "list", "--provider", "aws", "--status", "active", "--json"], { cwd })).stdout,
+      ),
+      ["vpc-main"],
+    );
+    assert.deepEqual(ids((await sk(["records", "list", "--type", "kubernetes", "--json"], { cwd })).stdout), [
+      "team/a b%",
+    ]);
+    const human = await sk(["records", "list"], { cwd });
+    assert.match(
+      human.stdout,
+      /ID\s+TYPE\s+PROVIDER\s+STATUS\s+UPDATED\ndb-old\s+database\s+aws\s+destroyed/,
+    );
+    const bad = await sk(["records", "list", "--status", "running"], { cwd });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /status "running" is not one of planned/);
+  });
+
+  it("list reports an unreadable record and exits 5 instead of dropping it", async () => {
+    const cwd = await seeded(true);
+    const r = await sk(["records", "list", "--json"], { cwd });
+    assert.equal(r.code, 5);
+    const parsed = JSON.parse(r.stdout);
+    assert.equal(parsed.records.length, 3);
+    assert.deepEqual(
+      parsed.unreadable.map((u: { id: string; code: string }) => [u.id, u.code]),
+      [["broken", "E_CORRUPT"]],
+    );
+    const human = await sk(["records", "list"], { cwd });
+    assert.match(human.stderr, /unreadable record broken/);
+  });
+
+  it("get prints one record (ids with / and spaces read back); a missing id exits 1", async () => {
+    const cwd = await seeded();
+    const r = await sk(["records", "get", "vpc-main", "--json"], { cwd });
+    assert.equal(r.code, 0, r.stderr);
+    const parsed = JSON.parse(r.stdout);
+    assert.equal(parsed.record.resource_id, "vpc-main");
+    assert.deepEqual(parsed.record.outputs, { id: "vpc-123" });
+    assert.equal(parsed.lock, null);
+    assert.equal(typeof parsed.etag, "string");
+    const odd = JSON.parse((await sk(["records", "get", "team/a b%", "--json"], { cwd })).stdout);
+    assert.equal(odd.record.resource_type, "kubernetes");
+    const human = await sk(["records", "get", "vpc-main"], { cwd });
+    assert.match(human.stdout, /resource_id\s+vpc-main\n/);
+    const missing = await sk(["records", "get", "nope"], { cwd });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^statekeeper: no record "nope"/);
+    const invalid = await sk(["records", "get", ""], { cwd });
+    assert.equal(invalid.code, 2);
+  });
+
+  it("delete needs --yes without a terminal; then the record is gone", async () => {
+    const cwd = await seeded();
+    const refused = await sk(["records", "delete", "db-old"], { cwd });
+    assert.equal(refused.code, 2);
+    const r = await sk(["records", "delete", "db-old", "--yes", "--json"], { cwd });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { deleted: true, id: "db-old" });
+    assert.deepEqual(ids((await sk(["records", "list", "--json"], { cwd })).stdout), [
+      "team/a b%",
+      "vpc-main",
+    ]);
+    const again = await sk(["records", "delete", "db-old", "--yes"], { cwd });
+    assert.equal(again.code, 1);
+  });
+
+  it("lock prints a lock id another process can unlock with; a held lock exits 3 naming its holder", async () => {
+    const cwd = await seeded();
+    const locked = await sk(["records", "lock", "vpc-main", "--operation", "apply", "--json"], { cwd });
+    assert.equal(locked.code, 0, locked.stderr);
+    const { lockId, holder } = JSON.parse(locked.stdout);
+    assert.match(lockId, /^[0-9a-f]{32}$/);
+    assert.equal(holder.operation, "apply");
+    const second = await sk(["records", "lock", "vpc-main"], { cwd });
+    assert.equal(second.code, 3);
+    assert.match(second.stderr, new RegExp(`pid ${holder.pid}`));
+    const other = await sk(["records", "lock", "db-old"], { cwd });
+    assert.equal(other.code, 0, "different ids never block each other");
+    const shown = JSON.parse((await sk(["records", "get", "vpc-main", "--json"], { cwd })).stdout);
+    assert.equal(shown.lock.id, lockId);
+    const wrong = await sk(["records", "unlock", "vpc-main", "--lock-id", "0".repeat(32)], { cwd });
+    assert.equal(wrong.code, 3, "someone else's lock is left in place");
+    const noId = await sk(["records", "unlock", "vpc-main"], { cwd });
+    assert.equal(noId.code, 2);
+    const unlocked = await sk(["records", "unlock", "vpc-main", "--lock-id", lockId, "--json"], { cwd });
+    assert.equal(unlocked.code, 0, unlocked.stderr);
+    assert.deepEqual(JSON.parse(unlocked.stdout), { id: "vpc-main", unlocked: true });
+    const notLocked = await sk(["records", "unlock", "vpc-main", "--lock-id", lockId], { cwd });
+    assert.equal(notLocked.code, 1);
+    assert.match(notLocked.stderr, /is not locked/);
+  });
+
+  it("force-unlock removes anyone's lock with --yes and reports the holder", async () => {
+    const cwd = await seeded();
+    const lockId = (await sk(["records", "lock", "vpc-main"], { cwd })).stdout.trim();
+    assert.equal((await sk(["records", "force-unlock", "vpc-main"], { cwd })).code, 2);
+    const r = await sk(["records", "force-unlock", "vpc-main", "--yes", "--json"], { cwd });
+    assert.equal(r.code, 0, r.stderr);
+    const parsed = JSON.parse(r.stdout);
+    assert.equal(parsed.removed, true);
+    assert.equal(parsed.holder.id, lockId);
+    assert.equal((await sk(["records", "lock", "vpc-main"], { cwd })).code, 0);
+  });
+
+  it("--prefix selects another records folder", async () => {
+    const cwd = await seeded();
+    const r = await sk(["records", "--prefix", "elsewhere/", "list", "--json"], { cwd });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(ids(r.stdout), []);
+  });
+});
