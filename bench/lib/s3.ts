@@ -1,0 +1,63 @@
+import { randomBytes } from "node:crypto";
+import http from "node:http";
+import { S3Client } from "@aws-sdk/client-s3";
+import { s3Store } from "../../src/objectstore/s3.js";
+import type { ObjectStore } from "../../src/objectstore/types.js";
+import type { S3Server } from "./server.js";
+
+/** Which gateway: the project's as configured by scripts/s3-server.sh, or its tcp_nodelay twin. */
+export type Gateway = "default" | "nodelay";
+
+export const endpointOf = (server: S3Server, gateway: Gateway) =>
+  gateway === "default" ? server.endpoint : server.nodelayEndpoint;
+
+export function benchPrefix(label: string): string {
+  return `bench/${label}-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
+}
+
+/**
+ * An SDK client configured as the driver configures its own (src/objectstore/s3/client.ts),
+ * optionally without connection reuse (scenario 7's client-side workaround).
+ */
+export function sdkClient(server: S3Server, gateway: Gateway, opts: { keepAlive?: boolean } = {}): S3Client {
+  return new S3Client({
+    region: server.region,
+    endpoint: endpointOf(server, gateway),
+    forcePathStyle: true,
+    credentials: server.credentials,
+    maxAttempts: 1,
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+    ...(opts.keepAlive === false
+      ? { requestHandler: { httpAgent: new http.Agent({ keepAlive: false }) } }
+      : {}),
+  });
+}
+
+/** The statekeeper S3 driver on the bench bucket under a fresh prefix. */
+export function benchS3Store(
+  server: S3Server,
+  gateway: Gateway,
+  label: string,
+  opts: { client?: S3Client } = {},
+): ObjectStore {
+  return s3StoreAt(server, gateway, benchPrefix(label), opts);
+}
+
+/** The statekeeper S3 driver under a given prefix (several writers on the same objects). */
+export function s3StoreAt(
+  server: S3Server,
+  gateway: Gateway,
+  prefix: string,
+  opts: { client?: S3Client } = {},
+): ObjectStore {
+  return s3Store({
+    bucket: server.bucket,
+    prefix,
+    region: server.region,
+    endpoint: endpointOf(server, gateway),
+    forcePathStyle: true,
+    credentials: server.credentials,
+    ...(opts.client !== undefined ? { client: opts.client } : {}),
+  });
+}
