@@ -50,6 +50,7 @@ describe("statekeeper stack commands", { concurrency: true }, () => {
     );
     const human = await sk(["history"], { cwd, env: stackEnv() });
     assert.match(human.stdout, /REV\s+AGE\s+SIZE\s+ENTRIES/);
+    assert.ok(!human.stdout.includes("\u001b["), "no colour when stdout is not a terminal");
     assert.match(human.stdout, new RegExp(`\\*\\s+${r2.replace(/\./g, "\\.")}`));
   });
 

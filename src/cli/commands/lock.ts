@@ -10,6 +10,7 @@ import { toHolder } from "./stacks.js";
 
 export function registerLock(program: Command, _ctx: CliContext): void {
   const lock = program.command("lock").description("inspect or break the stack's lock");
+  examples(lock, "lock status", "lock force-unlock --yes");
 
   const status = lock
     .command("status")
