@@ -137,7 +137,9 @@ mon cluster log file = $DIR/log/cluster.log
 # and never connects (get_initial_auth_request returned -13).
 ms mon client mode = crc
 [client.rgw]
-rgw frontends = beast endpoint=127.0.0.1:$rgwport
+# tcp_nodelay: without it, responses with a body (GET, and every 4xx error) wait ~40 ms for a
+# delayed ACK (Nagle), which made a 412-heavy test 20x slower.
+rgw frontends = beast endpoint=127.0.0.1:$rgwport tcp_nodelay=1
 rgw data = $DIR/rgw
 rgw crypt s3 kms backend = testing
 rgw crypt s3 kms encryption keys = testkey-1=$(head -c 32 /dev/urandom | base64 -w0) testkey-2=$(head -c 32 /dev/urandom | base64 -w0)
