@@ -8,7 +8,9 @@ import {
   MAX_WRITE_ATTEMPTS,
   ownValue,
   setOwn,
+  stampRecord,
   tooManyRaces,
+  unstampRecord,
 } from "./codec.js";
 import type { Change, LayoutContext, RecordLayout, UpdateResult } from "./layout.js";
 
@@ -132,7 +134,8 @@ export function chunkedLayout<T>(
   return {
     async read(id) {
       const found = await locate(id, await readIndex());
-      return found === undefined ? undefined : found.chunk.records[found.position];
+      const stored = found === undefined ? undefined : found.chunk.records[found.position];
+      return stored === undefined ? undefined : unstampRecord(stored);
     },
 
     async update(id: string, decide: (current: T | undefined) => Change<T>): Promise<UpdateResult<T>> {
@@ -146,17 +149,21 @@ export function chunkedLayout<T>(
           target = { chunk, position: findIn(chunk.records, id) };
         }
         const { chunk, position } = target;
-        const before = position < 0 ? undefined : chunk.records[position];
+        const stored = position < 0 ? undefined : chunk.records[position];
+        const before = stored === undefined ? undefined : unstampRecord(stored);
         const change = decide(before === undefined ? undefined : structuredClone(before));
         if ("keep" in change) return { before, after: before };
         if ("remove" in change && position < 0) return { before, after: undefined };
 
         let written = chunk;
         if ("remove" in change) written = { ...chunk, records: chunk.records.toSpliced(position, 1) };
-        else if (position >= 0) written = { ...chunk, records: chunk.records.with(position, change.put) };
-        else if (chunk.records.length > 0 && jsonSize([...chunk.records, change.put]) > ctx.maxChunkBytes)
-          written = { number: chunk.number + 1, records: [change.put], etag: undefined };
-        else written = { ...chunk, records: [...chunk.records, change.put] };
+        else {
+          const put = stampRecord(change.put);
+          if (position >= 0) written = { ...chunk, records: chunk.records.with(position, put) };
+          else if (chunk.records.length > 0 && jsonSize([...chunk.records, put]) > ctx.maxChunkBytes)
+            written = { number: chunk.number + 1, records: [put], etag: undefined };
+          else written = { ...chunk, records: [...chunk.records, put] };
+        }
 
         try {
           await putConditionally(chunkKey(written.number), written.records, written.etag);
@@ -177,7 +184,7 @@ export function chunkedLayout<T>(
       for (let n = 0; ; n++) {
         const chunk = await readChunk(n);
         if (chunk === undefined) return records;
-        records.push(...chunk.records);
+        records.push(...chunk.records.map(unstampRecord));
       }
     },
   };

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { Encrypter } from "../crypto/types.js";
 import { InvalidNameError, StateKeeperError } from "../errors.js";
 import { isStoreError } from "../objectstore/types.js";
@@ -95,4 +96,24 @@ export function tooManyRaces(key: string, cause: unknown): StateKeeperError {
     `gave up writing ${key} after ${MAX_WRITE_ATTEMPTS} lost compare-and-swap races`,
     { cause, details: { key } },
   );
+}
+
+/** Reserved field every stored record carries: a random id of the write that stored it. */
+export const WRITE_ID_FIELD = "_writeId";
+
+/**
+ * Gives each write distinct bytes. Stores may take a conditional write whose outcome was
+ * unknown as "ours" when the object holds exactly our bytes (the S3 driver does, after a 409 or
+ * 5xx), and content-hash etags repeat for identical bytes; without this two claimers writing
+ * the same version and status in the same second could both be told they won.
+ */
+export function stampRecord<T>(record: T): T {
+  return { ...record, [WRITE_ID_FIELD]: randomBytes(12).toString("hex") };
+}
+
+/** The record without its write id (what callers see). */
+export function unstampRecord<T>(stored: T): T {
+  if (typeof stored !== "object" || stored === null || !Object.hasOwn(stored, WRITE_ID_FIELD)) return stored;
+  const { [WRITE_ID_FIELD]: _writeId, ...record } = stored as Record<string, unknown>;
+  return record as T;
 }

@@ -6,7 +6,9 @@ import {
   encodeSegment,
   isWriteRace,
   MAX_WRITE_ATTEMPTS,
+  stampRecord,
   tooManyRaces,
+  unstampRecord,
 } from "./codec.js";
 import type { Change, LayoutContext, RecordLayout, UpdateResult } from "./layout.js";
 
@@ -18,7 +20,8 @@ export function perEntityLayout<T>(ctx: LayoutContext, kind: string): RecordLayo
   const load = async (key: string): Promise<{ record: T; etag: string } | undefined> => {
     const got = await ctx.store.get(key);
     if (got === undefined) return undefined;
-    return { record: asRecord<T>(await decodeObject(got.body, key, ctx.encrypter), key), etag: got.etag };
+    const stored = asRecord<T>(await decodeObject(got.body, key, ctx.encrypter), key);
+    return { record: unstampRecord(stored), etag: got.etag };
   };
 
   return {
@@ -40,7 +43,7 @@ export function perEntityLayout<T>(ctx: LayoutContext, kind: string): RecordLayo
             await ctx.store.delete(key, ctx.conditionalDelete ? { ifMatch: stored.etag } : {});
             return { before, after: undefined };
           }
-          const body = await encodeObject(change.put, key, ctx.encrypter);
+          const body = await encodeObject(stampRecord(change.put), key, ctx.encrypter);
           await ctx.store.put(
             key,
             body,

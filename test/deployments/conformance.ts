@@ -79,6 +79,17 @@ export function deploymentConformance(
   });
 }
 
+/** Only instances, claims and initialisation (§5.13–14), for stores where the full matrix is slow. */
+export function deploymentClaimsConformance(
+  makeStore: MakeStore,
+  { combos = ALL_COMBOS, concurrency = 1 }: { combos?: readonly Combo[]; concurrency?: number } = {},
+): void {
+  for (const combo of combos)
+    describe(`${combo.mode} / ${combo.layout}: instances and claims`, { concurrency }, () => {
+      instanceConformance(makeStore, combo);
+    });
+}
+
 function encryptionConformance(makeStore: MakeStore, combo: Combo): void {
   test("with an encrypter every object is sealed for its own key", async () => {
     const encrypter = keyEncrypter({ key: Buffer.from(generateKey(), "base64") });
