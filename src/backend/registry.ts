@@ -1,4 +1,3 @@
-import type { Encrypter } from "../crypto/types.js";
 import { StateKeeperError } from "../errors.js";
 import { fileStore } from "../objectstore/file.js";
 import { memoryStore } from "../objectstore/memory.js";

@@ -160,7 +160,7 @@ describe("statekeeper keys and integrity", { concurrency: true }, () => {
     assertNoSecret([withoutOld, r, onlyNew, onlyOld], [OLD, NEW]);
   });
 
-  it("rekey --from-unencrypted encrypts an unencrypted history; two passphrases are refused", async () => {
+  it("rekey --from-unencrypted encrypts an unencrypted history; passphrase → passphrase rotation works", async () => {
     const cwd = tempDir();
     const K = newKey();
     const env = stackEnv({ K, P1: PASSPHRASE, P2: `${PASSPHRASE}-2` });
@@ -169,9 +169,17 @@ describe("statekeeper keys and integrity", { concurrency: true }, () => {
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout).before, { noop: 1 });
     assert.equal((await sk(["show"], { cwd, env })).code, 5, "no longer readable without the key");
-    const two = await sk(["rekey", "--passphrase-env", "P1", "--passphrase-env", "P2"], { cwd, env });
-    assert.equal(two.code, 2);
-    assert.match(two.stderr, /cannot rotate from one passphrase to another/);
+    const cwd2 = tempDir();
+    assert.equal((await sk(["push", V1, "--passphrase-env", "P1"], { cwd: cwd2, env })).code, 0);
+    const two = await sk(["rekey", "--passphrase-env", "P2", "--passphrase-env", "P1", "--json"], {
+      cwd: cwd2,
+      env,
+    });
+    assert.equal(two.code, 0, two.stderr);
+    assert.equal(JSON.parse(two.stdout).resealed, 1);
+    assert.equal((await sk(["show", "--passphrase-env", "P2"], { cwd: cwd2, env })).code, 0);
+    assert.equal((await sk(["show", "--passphrase-env", "P1"], { cwd: cwd2, env })).code, 5);
+    assertNoSecret([two], [PASSPHRASE]);
   });
 
   it("migrate file→file copies every revision with the same names, contents and current; re-run is a no-op", async () => {

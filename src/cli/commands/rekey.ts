@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { inspectEnvelope, keyring, noopEncrypter } from "../../crypto/index.js";
-import { isStateKeeperError, StateKeeperError } from "../../errors.js";
+import { isStateKeeperError } from "../../errors.js";
 import { type CliContext, globalsOf, openStackBackend, sourceEncrypter, withStackLock } from "../context.js";
 import { EXIT, exitCodeFor } from "../exit-codes.js";
 import { examples, withLockTimeout } from "../options.js";
@@ -32,13 +32,6 @@ export function registerRekey(program: Command, ctx: CliContext): void {
   withLockTimeout(rekey).action(
     async (opts: { fromUnencrypted?: boolean; json?: boolean }, command: Command) => {
       const g = globalsOf(command);
-      const passphrases = ctx.keys.filter((k) => k.kind === "passphrase-env").length;
-      if (passphrases > 1)
-        throw new StateKeeperError(
-          "E_INVALID_ARGUMENT",
-          "rekey cannot rotate from one passphrase to another: both have the key id 'passphrase', so revisions on the old one " +
-            "look already re-sealed; rotate through a key instead (--key-env NEW --passphrase-env OLD)",
-        );
       const base = sourceEncrypter(ctx, g);
       const encrypter = opts.fromUnencrypted ? keyring(base, noopEncrypter()) : base;
       const backend = await openStackBackend(g, encrypter);
