@@ -160,6 +160,30 @@ export function instanceConformance(makeStore: MakeStore, combo: Combo): void {
     assert.equal(fresh?.status, InstanceStatus.Updating);
   });
 
+  test("claim: a concurrent save that keeps the version does not make the claim fail", async () => {
+    const { raw, prefix } = await openFresh(makeStore, combo);
+    const setup = await openDeploymentStore(raw, { ...combo, prefix });
+    await setup.instances.save(sampleInstance("i", "I", { version: 1 }));
+    const racing = interceptFirstCas(raw, async () => {
+      await setup.metadata.save("i", { touched: true });
+    });
+    const ds = await openDeploymentStore(racing, { ...combo, prefix });
+    assert.equal(await ds.claimForDeployment("i", 1, InstanceStatus.Deploying), 2);
+    const fresh = await (await openDeploymentStore(raw, { ...combo, prefix })).instances.get("i");
+    assert.equal(fresh?.version, 2);
+    assert.deepEqual(fresh?.metadata, { touched: true }, "the concurrent save is kept");
+  });
+
+  test("two writes of the same record store different bytes (a write is never mistaken for another)", async () => {
+    const { ds, raw, prefix } = await openFresh(makeStore, combo);
+    await ds.instances.save(sampleInstance("i", "I"));
+    const first = await snapshotStore(raw, prefix);
+    await ds.instances.save(sampleInstance("i", "I"));
+    const second = await snapshotStore(raw, prefix);
+    assert.notDeepEqual(second, first);
+    assert.equal(JSON.stringify(await ds.instances.get("i")).includes("_writeId"), false);
+  });
+
   test("claim: a missing instance is E_NOT_FOUND", async () => {
     const { ds } = await openFresh(makeStore, combo);
     await assert.rejects(ds.claimForDeployment("ghost", 0, InstanceStatus.Deploying), code("E_NOT_FOUND"));
