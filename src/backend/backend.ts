@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { inspectEnvelope } from "../crypto/index.js";
 import type { Encrypter } from "../crypto/types.js";
 import { FencedError, type LockHolder, StateKeeperError } from "../errors.js";
@@ -324,7 +325,9 @@ class StoreBackend implements Backend {
       updated: new Date().toISOString(),
       by: whoAmI().who,
     };
-    const body = encodeJsonObject(pointer);
+    // A per-write id makes these bytes unique, so "the stored bytes are mine" (how a lost response
+    // is resolved, here and in drivers) can never be fooled by another writer's identical pointer.
+    const body = encodeJsonObject({ ...pointer, writeId: randomBytes(8).toString("hex") });
     let etag: string;
     try {
       ({ etag } = await retryTransient(() =>
