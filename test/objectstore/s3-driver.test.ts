@@ -272,6 +272,78 @@ describe("s3 error mapping on RGW", () => {
   });
 });
 
+describe("s3 list paging (scripted client)", () => {
+  /** A client whose ListObjectsV2 answers come from `pages`; `fail` makes one page throw. */
+  function pagedClient(pages: string[][], fail?: { page: number; error: unknown }) {
+    const seen: (string | undefined)[] = [];
+    const client = {
+      send: async (command: { input: { Prefix?: string; ContinuationToken?: string } }) => {
+        const token = command.input.ContinuationToken;
+        seen.push(token);
+        const index = token === undefined ? 0 : Number(token);
+        if (fail?.page === index) throw fail.error;
+        const keys = pages[index] ?? [];
+        const last = index === pages.length - 1;
+        return {
+          Contents: keys.map((k) => ({
+            Key: `${command.input.Prefix?.split("/")[0]}/${k}`,
+            Size: 1,
+            ETag: '"e"',
+          })),
+          IsTruncated: !last,
+          ...(last ? {} : { NextContinuationToken: String(index + 1) }),
+        };
+      },
+    };
+    return { client, seen };
+  }
+
+  it("follows continuation tokens to the end, strips the prefix and sorts by key bytes", async () => {
+    const { client, seen } = pagedClient([["b", "é"], ["a", "Z"], ["c"]]);
+    const store = s3Store({ bucket: "b", prefix: "root", region: "us-east-1", client: client as never });
+    const keys: string[] = [];
+    for await (const o of store.list("")) keys.push(o.key);
+    assert.deepEqual(seen, [undefined, "1", "2"]);
+    assert.deepEqual(keys, ["Z", "a", "b", "c", "é"]);
+  });
+
+  it("a page that keeps failing makes the listing throw: never a partial list", async () => {
+    const error = Object.assign(new Error("boom"), {
+      name: "InternalError",
+      $metadata: { httpStatusCode: 500 },
+    });
+    const { client, seen } = pagedClient([["a"], ["b"], ["c"]], { page: 1, error });
+    const store = s3Store({
+      bucket: "b",
+      prefix: "root",
+      region: "us-east-1",
+      client: client as never,
+      maxAttempts: 3,
+      retryBaseDelayMs: 1,
+    });
+    const keys: string[] = [];
+    await assert.rejects(
+      async () => {
+        for await (const o of store.list("")) keys.push(o.key);
+      },
+      (e: unknown) => isStoreError(e, "UNAVAILABLE"),
+    );
+    assert.deepEqual(keys, [], "nothing was yielded before the failure");
+    assert.deepEqual(seen, [undefined, "1", "1", "1"], "the failing page was retried maxAttempts times");
+  });
+
+  it("a truncated page without a continuation token is an error, not the end", async () => {
+    const client = { send: async () => ({ Contents: [{ Key: "root/a" }], IsTruncated: true }) };
+    const store = s3Store({ bucket: "b", prefix: "root", region: "us-east-1", client: client as never });
+    await assert.rejects(
+      async () => {
+        for await (const _ of store.list("")) break;
+      },
+      (e: unknown) => isStoreError(e, "UNAVAILABLE") && e.message.includes("continuation token"),
+    );
+  });
+});
+
 describe("lazy loading", () => {
   it("importing the package root (and creating an s3Store) does not load @aws-sdk/client-s3", () => {
     const script = `

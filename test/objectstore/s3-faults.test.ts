@@ -184,6 +184,21 @@ describe("a write applied by the server whose response is lost is resolved by re
     assert.ok(proxy.log.filter((e) => e.fault === "dropped-response").length >= 7);
   });
 
+  it("409 ConditionalRequestConflict: re-read, then retry; a persistent conflict ends as E_CONFLICT", async () => {
+    const s = await store();
+    proxy.failNext(2, "conflict", { method: "PUT", conditional: true });
+    const { etag } = await s.put("k", bytes("mine"), { ifNoneMatch: "*" });
+    assert.equal(proxy.count({ method: "PUT" }), 3);
+    assert.equal((await s.get("k"))?.etag, etag);
+    proxy.reset();
+    proxy.failEvery(1, "conflict", { method: "PUT", conditional: true });
+    await assert.rejects(s.put("k", bytes("next"), { ifMatch: etag }), (e: unknown) =>
+      hasErrorCode(e, "E_CONFLICT"),
+    );
+    assert.equal(proxy.count({ method: "PUT" }), MAX_ATTEMPTS, "bounded");
+    assert.equal(text((await s.get("k"))?.body), "mine");
+  });
+
   it("a 500 before the write is applied: the CAS retry succeeds from the same etag", async () => {
     const s = await store();
     const v1 = await s.put("k", bytes("v1"));

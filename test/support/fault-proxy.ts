@@ -15,7 +15,12 @@ export interface RequestMatch {
   conditional?: boolean;
 }
 
-export type InjectedError = "slowdown" | "too-many-requests" | "internal-error" | "not-implemented";
+export type InjectedError =
+  | "slowdown"
+  | "too-many-requests"
+  | "internal-error"
+  | "not-implemented"
+  | "conflict";
 
 export interface ProxiedRequest {
   method: string;
@@ -57,6 +62,8 @@ const ERRORS: Record<InjectedError, { status: number; code: string }> = {
   "too-many-requests": { status: 429, code: "TooManyRequests" },
   "internal-error": { status: 500, code: "InternalError" },
   "not-implemented": { status: 501, code: "NotImplemented" },
+  // AWS's answer when a conflicting write lands while a conditional one is in flight.
+  conflict: { status: 409, code: "ConditionalRequestConflict" },
 };
 
 const isConditional = (headers: Record<string, string>) =>
