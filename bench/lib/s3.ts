@@ -5,11 +5,11 @@ import { s3Store } from "../../src/objectstore/s3.js";
 import type { ObjectStore } from "../../src/objectstore/types.js";
 import type { S3Server } from "./server.js";
 
-/** Which gateway: the project's as configured by scripts/s3-server.sh, or its tcp_nodelay twin. */
-export type Gateway = "default" | "nodelay";
+/** Which gateway: stock beast (no TCP_NODELAY, RGW's default) or beast with tcp_nodelay=1. */
+export type Gateway = "stock" | "nodelay";
 
 export const endpointOf = (server: S3Server, gateway: Gateway) =>
-  gateway === "default" ? server.endpoint : server.nodelayEndpoint;
+  gateway === "stock" ? server.stockEndpoint : server.nodelayEndpoint;
 
 export function benchPrefix(label: string): string {
   return `bench/${label}-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;

@@ -1,8 +1,8 @@
 import { execFile, spawn } from "node:child_process";
-import { mkdtemp, readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 
@@ -15,9 +15,11 @@ export interface S3Server {
   /** The gateway exactly as scripts/s3-server.sh starts it. */
   endpoint: string;
   /**
-   * A second radosgw on the same cluster, user and bucket whose only difference is beast's
-   * `tcp_nodelay=1` (see scenario 7): the A/B that shows where the RGW read anomaly comes from.
+   * Two more radosgw on the same cluster, user and bucket, whose only difference is beast's
+   * `tcp_nodelay` (scenario 7's A/B): stock beast (RGW's default, no TCP_NODELAY) and
+   * `tcp_nodelay=1`. Explicit, so the comparison holds whatever the script's config says.
    */
+  stockEndpoint: string;
   nodelayEndpoint: string;
   bucket: string;
   region: string;
@@ -48,6 +50,25 @@ async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
   }
 }
 
+/** One more radosgw on the script's cluster: same config file, only the frontend overridden. */
+async function startTwin(dir: string, name: string, beastOptions: string): Promise<string> {
+  const port = await freePort();
+  await run("radosgw", [
+    "-c",
+    join(dir, "ceph.conf"),
+    "-n",
+    "client.rgw",
+    `--rgw-frontends=beast endpoint=127.0.0.1:${port}${beastOptions}`,
+    // Under run/*.pid so `s3-server.sh stop` kills it with the rest.
+    `--pid-file=${join(dir, "run", `rgw-${name}.pid`)}`,
+    `--admin-socket=${join(dir, "run", `rgw-${name}.asok`)}`,
+    `--log-file=${join(dir, "log", `rgw-${name}.log`)}`,
+  ]);
+  const endpoint = `http://127.0.0.1:${port}`;
+  await waitForHttp(endpoint, 60_000);
+  return endpoint;
+}
+
 export async function startS3Server(): Promise<S3Server> {
   const dir = join(await mkdtemp(join(tmpdir(), "statekeeper-bench-")), "s3");
   const child = spawn("bash", [script, "start", dir], { stdio: ["ignore", "pipe", "inherit"] });
@@ -67,25 +88,11 @@ export async function startS3Server(): Promise<S3Server> {
     if (v === undefined) throw new Error(`scripts/s3-server.sh printed no ${k}`);
     return v;
   };
-  const port = await freePort();
-  // Same config file, one override: Ceph daemons take any option on the command line.
-  await run("radosgw", [
-    "-c",
-    join(dir, "ceph.conf"),
-    "-n",
-    "client.rgw",
-    `--rgw-frontends=beast endpoint=127.0.0.1:${port} tcp_nodelay=1`,
-    // Under run/*.pid so `s3-server.sh stop` kills it with the rest.
-    `--pid-file=${join(dir, "run", "rgw-nodelay.pid")}`,
-    `--admin-socket=${join(dir, "run", "rgw-nodelay.asok")}`,
-    `--log-file=${join(dir, "log", "rgw-nodelay.log")}`,
-  ]);
-  const nodelayEndpoint = `http://127.0.0.1:${port}`;
-  await waitForHttp(nodelayEndpoint, 60_000);
   return {
     dir,
     endpoint: need("STATEKEEPER_TEST_S3_ENDPOINT"),
-    nodelayEndpoint,
+    stockEndpoint: await startTwin(dir, "stock", ""),
+    nodelayEndpoint: await startTwin(dir, "nodelay", " tcp_nodelay=1"),
     bucket: need("STATEKEEPER_TEST_S3_BUCKET"),
     region: need("STATEKEEPER_TEST_S3_REGION"),
     credentials: { accessKeyId: need("AWS_ACCESS_KEY_ID"), secretAccessKey: need("AWS_SECRET_ACCESS_KEY") },
@@ -96,4 +103,6 @@ export async function stopS3Server(dir: string): Promise<void> {
   await run("bash", [script, "stop", dir]).catch((e: unknown) => {
     process.stderr.write(`bench: stopping the S3 server failed: ${String(e)}\n`);
   });
+  // The script removes its own folder; the mkdtemp parent around it is ours.
+  await rm(dirname(dir), { recursive: true, force: true });
 }
