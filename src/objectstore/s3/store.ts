@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { validateKey, validatePrefix } from "../keys.js";
@@ -17,7 +18,8 @@ import { resolveS3Options, type S3StoreOptions, s3OptionsFromUrl } from "./optio
 import { probeS3, type S3Primitives } from "./probe.js";
 import { backoffDelayMs, withRetries } from "./retry.js";
 
-const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b));
+/** User metadata naming the logical write that stored an object (x-amz-meta-statekeeper-write). */
+const WRITE_ID_METADATA = "statekeeper-write";
 const isMissingObject = (e: StoreError) => e.reason === "NOT_FOUND" && e.details.s3Code !== "NoSuchBucket";
 
 /**
@@ -54,8 +56,17 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
       async () => fn(await connect()),
     );
 
-  /** One PUT attempt, conditions sent verbatim, errors mapped. */
-  const sendPut = async (key: string, body: Uint8Array, cond: { ifNoneMatch?: "*"; ifMatch?: string }) => {
+  /**
+   * One PUT attempt, conditions sent verbatim, errors mapped. `writeId` (the same on every retry
+   * of one logical write) is stored as user metadata so an ambiguous outcome can be resolved
+   * exactly: see `resolveByReading`.
+   */
+  const sendPut = async (
+    key: string,
+    body: Uint8Array,
+    cond: { ifNoneMatch?: "*"; ifMatch?: string },
+    writeId: string,
+  ) => {
     try {
       const { sdk, client } = await connect();
       const out = await client.send(
@@ -64,6 +75,7 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
           Key: keyPrefix + key,
           Body: body,
           ContentLength: body.byteLength,
+          Metadata: { [WRITE_ID_METADATA]: writeId },
           ...(cond.ifNoneMatch !== undefined ? { IfNoneMatch: cond.ifNoneMatch } : {}),
           ...(cond.ifMatch !== undefined ? { IfMatch: cond.ifMatch } : {}),
           ...sse,
@@ -79,7 +91,7 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
     withRetries(
       policy,
       (e) => mapS3Error(e, "put", bucket, key),
-      () => sendPut(key, body, cond),
+      () => sendPut(key, body, cond, randomBytes(12).toString("hex")),
     );
 
   const rawDelete = (key: string, ifMatch?: string) =>
@@ -130,16 +142,24 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
 
   /**
    * After a write whose outcome was unknown (connection lost after sending, 5xx, 409), a retry
-   * can fail its own precondition because the first attempt did land. The object then holds
-   * exactly our bytes: that is success. Bytes are compared after a GET rather than the ETag
-   * with an MD5, because with SSE-KMS (and multipart) the ETag is not the body's MD5. Another
-   * writer storing byte-identical content is indistinguishable, and harmless: the store holds
-   * what we meant to write (lock and pointer bodies carry unique ids, so it does not happen
-   * where it would matter). Anything else is a real precondition failure.
+   * can fail its own precondition because the first attempt did land. Whether it did is read
+   * from the write id every PUT stores as user metadata: comparing bytes instead would count
+   * another writer's byte-identical write as ours, and two claimers writing the same content
+   * would both "win". Anything else is a real precondition failure.
    */
-  async function resolveByReading(key: string, body: Uint8Array): Promise<{ etag: string } | undefined> {
-    const current = await get(key);
-    return current !== undefined && bytesEqual(current.body, body) ? { etag: current.etag } : undefined;
+  async function resolveByReading(key: string, writeId: string): Promise<{ etag: string } | undefined> {
+    const k = fullKey(key);
+    try {
+      return await retrying("head", key, async ({ sdk, client }) => {
+        const out = await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: k }));
+        return out.Metadata?.[WRITE_ID_METADATA] === writeId
+          ? { etag: quoteEtag(out.ETag ?? "") }
+          : undefined;
+      });
+    } catch (e) {
+      if (isMissingObject(e as StoreError)) return undefined;
+      throw e;
+    }
   }
 
   async function put(key: string, body: Uint8Array, putOpts: PutOptions = {}): Promise<{ etag: string }> {
@@ -148,6 +168,7 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
     const conditional = putOpts.ifMatch !== undefined || putOpts.ifNoneMatch !== undefined;
     let form: EtagForm = etagForm ?? "quoted";
     let outcomeUnknown = false;
+    const writeId = randomBytes(12).toString("hex");
     for (let attempt = 1; ; attempt++) {
       const cond = {
         ...(putOpts.ifNoneMatch !== undefined ? { ifNoneMatch: putOpts.ifNoneMatch } : {}),
@@ -155,7 +176,7 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
       };
       try {
         // One attempt per turn of this loop, so an unknown outcome is noticed and resolved.
-        const etag = await sendPut(key, body, cond);
+        const etag = await sendPut(key, body, cond, writeId);
         if (putOpts.ifMatch !== undefined) etagForm ??= form;
         return { etag };
       } catch (e) {
@@ -181,7 +202,7 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
             }
           }
           if (outcomeUnknown) {
-            const ours = await resolveByReading(key, body);
+            const ours = await resolveByReading(key, writeId);
             if (ours !== undefined) return ours;
           }
           throw err;
@@ -193,7 +214,7 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
           continue;
         }
         if (outcomeUnknown) {
-          const ours = await resolveByReading(key, body).catch(() => undefined);
+          const ours = await resolveByReading(key, writeId).catch(() => undefined);
           if (ours !== undefined) return ours;
         }
         throw err;
