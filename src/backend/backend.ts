@@ -159,6 +159,7 @@ class StoreBackend implements Backend {
    */
   #expectedCurrent: string | null | undefined;
   #primaryIdentityPromise: Promise<string> | undefined;
+  #lastAllocated: { base: string; suffix: number } | undefined;
   /** Digests of revisions this backend wrote, so `setCurrent` need not read them back. */
   readonly #digests = new Map<string, { sha256: string; size: number }>();
 
@@ -263,10 +264,14 @@ class StoreBackend implements Backend {
     const plaintext = encodeSnapshot(snapshot);
     await this.#beforeWrite();
     const base = newRevision(this.#clock);
-    for (let attempt = 0; attempt < MAX_REVISION_ATTEMPTS; attempt++) {
-      const rev = attempt === 0 ? base : revisionWithSuffix(base, attempt);
+    // Suffixes this backend already took for the same instant are skipped, so a stuck clock costs
+    // one create per write rather than one per earlier collision.
+    const first = this.#lastAllocated?.base === base ? this.#lastAllocated.suffix + 1 : 0;
+    for (let suffix = first; suffix < MAX_REVISION_ATTEMPTS; suffix++) {
+      const rev = suffix === 0 ? base : revisionWithSuffix(base, suffix);
       const sealed = await this.#encrypter.seal(plaintext, this.#layout.sealLocation(rev));
       if (await this.#createOnly(this.#layout.snapshot(rev), sealed)) {
+        this.#lastAllocated = { base, suffix };
         this.#digests.set(rev, { sha256: sha256Hex(sealed), size: sealed.byteLength });
         return rev;
       }

@@ -102,6 +102,25 @@ registerBackendType({
 });
 
 registerBackendType({
+  name: "s3",
+  description:
+    "An S3-compatible bucket (AWS S3, R2, Spaces, MinIO, Ceph RGW); credentials from the AWS chain.",
+  configuration: {
+    bucket: { type: "string", required: true, description: "the bucket, which must exist" },
+    prefix: { type: "string", description: "key prefix inside the bucket" },
+    region: { type: "string", description: "the bucket's region" },
+    endpoint: { type: "string", description: "an S3-compatible endpoint URL" },
+    forcePathStyle: { type: "boolean", description: "path-style addressing (most S3-compatible stores)" },
+    kmsKeyId: { type: "string", description: "SSE-KMS key for every object written" },
+  },
+  // Imported on use, so local users never load the AWS SDK.
+  openStore: async (config) => {
+    const { s3Store } = await import("../objectstore/s3.js");
+    return s3Store(config as unknown as Parameters<typeof s3Store>[0]);
+  },
+});
+
+registerBackendType({
   name: "memory",
   description: "In-process memory, for tests; stores opened with one name share objects.",
   configuration: { name: { type: "string", description: "stores with the same name share objects" } },
