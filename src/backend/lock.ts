@@ -326,21 +326,20 @@ class LeasedLock implements HeldLock {
     // Let an in-flight renewal settle so we delete against the newest etag.
     while (this.#renewing) await sleep(5, undefined);
     if (this.lost) return false;
-    // Read first: the answer to "was it still ours?" matters to the caller, and a conditional
-    // delete of a missing object cannot tell it.
-    const now = await this.#store.get(this.#key);
-    if (now === undefined || safeDecode(this.#key, now.body)?.id !== this.id) return false;
     if (this.#caps.conditionalDelete) {
+      // One request: it fails its precondition when the lock is gone or no longer ours.
       try {
-        await this.#store.delete(this.#key, { ifMatch: now.etag });
+        await this.#store.delete(this.#key, { ifMatch: this.#etag });
         return true;
       } catch (e) {
         if (isStoreError(e, "PRECONDITION_FAILED")) return false;
         throw e;
       }
     }
-    // Stores that ignore If-Match on DELETE (Ceph RGW 16): the window between our read and the
-    // delete is only open to a takeover if our lease expired meanwhile.
+    // Stores that ignore If-Match on DELETE (Ceph RGW 16): read, compare, delete. The window
+    // between the read and the delete is only open to a takeover if our lease expired meanwhile.
+    const now = await this.#store.get(this.#key);
+    if (now === undefined || safeDecode(this.#key, now.body)?.id !== this.id) return false;
     await this.#store.delete(this.#key);
     return true;
   }

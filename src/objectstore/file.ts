@@ -120,12 +120,15 @@ export function fileStore(root: string, options: FileStoreOptions = {}): ObjectS
   }
 
   async function deleteFile(at: Located, key: string, ifMatch: string | undefined): Promise<void> {
-    if (!(await exists(at.path))) return;
+    if (!(await exists(at.path))) {
+      if (ifMatch !== undefined) throw preconditionFailed(key, "does not exist");
+      return;
+    }
     let removed = false;
     await withKeyMutex(at.dir, at.name, key, mutexTimeoutMs, async (held) => {
       const current = await readFile(at.path);
-      if (current === undefined) return;
-      if (ifMatch !== undefined && current.etag !== ifMatch)
+      if (current === undefined && ifMatch === undefined) return;
+      if (ifMatch !== undefined && current?.etag !== ifMatch)
         throw preconditionFailed(key, `does not have etag ${ifMatch}`);
       await held.assertStillHeld();
       await unlinkQuietly(at.path);

@@ -76,8 +76,8 @@ export function memoryStore(name?: string): ObjectStore {
     async delete(key, opts = {}) {
       validateKey(key);
       const existing = objects.get(key);
-      if (existing === undefined) return;
-      if (opts.ifMatch !== undefined && existing.etag !== opts.ifMatch)
+      if (existing === undefined && opts.ifMatch === undefined) return;
+      if (opts.ifMatch !== undefined && existing?.etag !== opts.ifMatch)
         throw new StoreError("PRECONDITION_FAILED", `object ${key} does not have etag ${opts.ifMatch}`, {
           key,
         });

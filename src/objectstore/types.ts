@@ -62,7 +62,8 @@ export interface ObjectStore {
   put(key: string, body: Uint8Array, opts?: PutOptions): Promise<{ etag: string }>;
   /**
    * Removes the object. Deleting a missing key is not an error. With `ifMatch`, a mismatching
-   * etag throws `PRECONDITION_FAILED` — only on stores whose `probe()` reports `conditionalDelete`.
+   * etag or a missing object throws `PRECONDITION_FAILED` (as `put` does); the check is atomic
+   * only on stores whose `probe()` reports `conditionalDelete`, otherwise read-compare-delete.
    */
   delete(key: string, opts?: DeleteOptions): Promise<void>;
   /**

@@ -189,6 +189,16 @@ export function objectStoreConformance(
       assert.equal(await s.head(`${p}b`), undefined);
     });
 
+    it("delete with ifMatch on a missing key fails its precondition, as put does", async (s, p) => {
+      await assert.rejects(
+        s.delete(`${p}never-written`, { ifMatch: '"0123456789abcdef"' }),
+        isPreconditionFailed,
+      );
+      const { etag } = await s.put(`${p}gone`, bytes("x"));
+      await s.delete(`${p}gone`);
+      await assert.rejects(s.delete(`${p}gone`, { ifMatch: etag }), isPreconditionFailed);
+    });
+
     it("delete with a wrong etag fails and keeps the object (where the probe says it is honoured)", async (s, p) => {
       const expected = options.conditionalDelete ?? true;
       assert.equal((await probe()).conditionalDelete, expected, "probe().conditionalDelete");

@@ -173,7 +173,11 @@ describe("s3 ETags and conditional requests on RGW", () => {
       assert.equal(text((await store.get("k"))?.body), "v2", `probed: ${probed}`);
       await store.delete("k", { ifMatch: v2.etag });
       assert.equal(await store.head("k"), undefined);
-      await store.delete("k", { ifMatch: v2.etag }); // missing: not an error
+      // Missing: a failed condition, as for put (an unconditional delete of it is fine).
+      await assert.rejects(store.delete("k", { ifMatch: v2.etag }), (e: unknown) =>
+        isStoreError(e, "PRECONDITION_FAILED"),
+      );
+      await store.delete("k");
     }
   });
 });

@@ -6,7 +6,7 @@ import { type EtagForm, formatEtag } from "./etag.js";
 /** What the probe needs from the driver: requests with conditions sent exactly as given. */
 export interface S3Primitives {
   rawPut(key: string, body: Uint8Array, cond: { ifNoneMatch?: "*"; ifMatch?: string }): Promise<string>;
-  rawDelete(key: string, ifMatch?: string): Promise<void>;
+  rawDelete(key: string, ifMatch?: string): Promise<unknown>;
   get(key: string): Promise<{ body: Uint8Array; etag: string } | undefined>;
   head(key: string): Promise<ObjectInfo | undefined>;
 }

@@ -103,9 +103,13 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
           ...(ifMatch !== undefined ? { IfMatch: ifMatch } : {}),
         }),
       );
-    }).catch((e: StoreError) => {
-      if (!isMissingObject(e)) throw e;
-    });
+    }).then(
+      () => "deleted" as const,
+      (e: StoreError) => {
+        if (!isMissingObject(e)) throw e;
+        return "missing" as const;
+      },
+    );
 
   async function get(key: string) {
     const k = fullKey(key);
@@ -224,16 +228,28 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
 
   async function remove(key: string, delOpts: DeleteOptions = {}): Promise<void> {
     validateKey(key);
-    if (delOpts.ifMatch === undefined) return rawDelete(key);
-    if (conditionalDelete === true) return rawDelete(key, formatEtag(delOpts.ifMatch, etagForm ?? "quoted"));
+    if (delOpts.ifMatch === undefined) {
+      await rawDelete(key);
+      return;
+    }
+    const missing = () =>
+      new StoreError("PRECONDITION_FAILED", `s3 delete ${bucket}/${key}: no object to compare against`, {
+        key,
+      });
+    if (conditionalDelete === true) {
+      // A conditional DELETE of a missing key is a failed condition, as for PUT (S3 answers 404).
+      if ((await rawDelete(key, formatEtag(delOpts.ifMatch, etagForm ?? "quoted"))) === "missing")
+        throw missing();
+      return;
+    }
     // Read-compare-delete: the store ignores (or was not probed for) If-Match on DELETE. A write
     // landing between the HEAD and the DELETE is lost; see the probe's note. Callers that need
     // strict safety check Capabilities.conditionalDelete.
     const current = await head(key);
-    if (current === undefined) return;
+    if (current === undefined) throw missing();
     if (!sameEtag(current.etag, delOpts.ifMatch))
       throw new StoreError("PRECONDITION_FAILED", `s3 delete ${bucket}/${key}: etag does not match`, { key });
-    return rawDelete(key);
+    await rawDelete(key);
   }
 
   async function* list(prefix: string): AsyncIterable<ObjectInfo> {
