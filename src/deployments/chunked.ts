@@ -1,8 +1,6 @@
 import { StateKeeperError } from "../errors.js";
 import {
   backoff,
-  decodeObject,
-  encodeObject,
   isWriteRace,
   jsonSize,
   MAX_WRITE_ATTEMPTS,
@@ -12,6 +10,7 @@ import {
   tooManyRaces,
   unstampRecord,
 } from "./codec.js";
+import { type ObjectFormat, putConditionally, readObject, updateObject } from "./compare-and-swap.js";
 import type { Change, LayoutContext, RecordLayout, UpdateResult } from "./layout.js";
 
 /** Where a record sits: `<kind>_c<chunkNumber>.json`, position `indexInChunk`. */
@@ -27,10 +26,18 @@ interface Chunk<T> {
   etag: string | undefined;
 }
 
-interface ChunkIndex {
-  entries: Record<string, ChunkLocation>;
-  etag: string | undefined;
-}
+type ChunkIndex = Record<string, ChunkLocation>;
+
+const indexFormat: ObjectFormat<ChunkIndex> = {
+  decode(parsed, key) {
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+      throw new StateKeeperError("E_CORRUPT", `chunk index ${key} is not a JSON object`, {
+        details: { key },
+      });
+    return parsed as ChunkIndex;
+  },
+  encode: (index) => index,
+};
 
 /**
  * Records packed into JSON-array chunk files `<prefix><kind>_c<N>.json` plus an index
@@ -51,26 +58,22 @@ export function chunkedLayout<T>(
   const chunkKey = (n: number) => `${ctx.prefix}${kind}_c${n}.json`;
   const indexKey = `${ctx.prefix}${kind}_index.json`;
 
-  const readChunk = async (n: number): Promise<Chunk<T> | undefined> => {
-    const key = chunkKey(n);
-    const got = await ctx.store.get(key);
-    if (got === undefined) return undefined;
-    const records = await decodeObject(got.body, key, ctx.encrypter);
-    if (!Array.isArray(records))
-      throw new StateKeeperError("E_CORRUPT", `chunk ${key} is not a JSON array`, { details: { key } });
-    return { number: n, records: records as T[], etag: got.etag };
+  const chunkFormat: ObjectFormat<T[]> = {
+    decode(parsed, key) {
+      if (!Array.isArray(parsed))
+        throw new StateKeeperError("E_CORRUPT", `chunk ${key} is not a JSON array`, { details: { key } });
+      return parsed as T[];
+    },
+    encode: (records) => records,
   };
 
-  const readIndex = async (): Promise<ChunkIndex> => {
-    const got = await ctx.store.get(indexKey);
-    if (got === undefined) return { entries: {}, etag: undefined };
-    const entries = await decodeObject(got.body, indexKey, ctx.encrypter);
-    if (typeof entries !== "object" || entries === null || Array.isArray(entries))
-      throw new StateKeeperError("E_CORRUPT", `chunk index ${indexKey} is not a JSON object`, {
-        details: { key: indexKey },
-      });
-    return { entries: entries as Record<string, ChunkLocation>, etag: got.etag };
+  const readChunk = async (n: number): Promise<Chunk<T> | undefined> => {
+    const got = await readObject(ctx, chunkKey(n), chunkFormat);
+    return got === undefined ? undefined : { number: n, records: got.value, etag: got.etag };
   };
+
+  const readIndex = async (): Promise<ChunkIndex> =>
+    (await readObject(ctx, indexKey, indexFormat))?.value ?? {};
 
   const findIn = (records: T[], id: string, hint?: number): number => {
     if (hint !== undefined && hint >= 0 && hint < records.length && idOf(records[hint] as T) === id)
@@ -81,7 +84,7 @@ export function chunkedLayout<T>(
   /** The last existing chunk (the index may lag behind a writer that crashed before indexing). */
   const lastChunk = async (index: ChunkIndex): Promise<Chunk<T>> => {
     let n = 0;
-    for (const loc of Object.values(index.entries)) n = Math.max(n, loc.chunkNumber);
+    for (const loc of Object.values(index)) n = Math.max(n, loc.chunkNumber);
     let chunk = (await readChunk(n)) ?? { number: n, records: [], etag: undefined };
     for (;;) {
       const next = await readChunk(chunk.number + 1);
@@ -94,7 +97,7 @@ export function chunkedLayout<T>(
     id: string,
     index: ChunkIndex,
   ): Promise<{ chunk: Chunk<T>; position: number } | undefined> => {
-    const loc = ownValue(index.entries, id);
+    const loc = ownValue(index, id);
     if (loc === undefined) return undefined;
     const chunk = await readChunk(loc.chunkNumber);
     if (chunk === undefined) return undefined;
@@ -102,33 +105,18 @@ export function chunkedLayout<T>(
     return position < 0 ? undefined : { chunk, position };
   };
 
-  const putConditionally = async (key: string, value: unknown, etag: string | undefined) => {
-    const body = await encodeObject(value, key, ctx.encrypter);
-    await ctx.store.put(key, body, etag === undefined ? { ifNoneMatch: "*" } : { ifMatch: etag });
-  };
-
   /** Rewrites the index entries of chunk `n` from a read of the chunk made after the index read. */
   const reindex = async (n: number): Promise<void> => {
-    let lastRace: unknown;
-    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-      const index = await readIndex();
+    await updateObject(ctx, indexKey, indexFormat, async (index) => {
       const chunk = await readChunk(n);
-      const next: Record<string, ChunkLocation> = {};
-      for (const [id, loc] of Object.entries(index.entries)) if (loc.chunkNumber !== n) setOwn(next, id, loc);
+      const next: ChunkIndex = {};
+      for (const [id, loc] of Object.entries(index ?? {})) if (loc.chunkNumber !== n) setOwn(next, id, loc);
       chunk?.records.forEach((record, i) => {
         setOwn(next, idOf(record), { chunkNumber: n, indexInChunk: i });
       });
-      if (index.etag !== undefined && JSON.stringify(next) === JSON.stringify(index.entries)) return;
-      try {
-        await putConditionally(indexKey, next, index.etag);
-        return;
-      } catch (e) {
-        if (!isWriteRace(e)) throw e;
-        lastRace = e;
-        await backoff(attempt);
-      }
-    }
-    throw tooManyRaces(indexKey, lastRace);
+      if (index !== undefined && JSON.stringify(next) === JSON.stringify(index)) return { keep: true };
+      return { put: next };
+    });
   };
 
   return {
@@ -139,6 +127,8 @@ export function chunkedLayout<T>(
     },
 
     async update(id: string, decide: (current: T | undefined) => Change<T>): Promise<UpdateResult<T>> {
+      // Its own loop, not `updateObject`: the object written (a new chunk when the last is full)
+      // may not be the one read, and the index must be rebuilt after every write that lands.
       let lastRace: unknown;
       for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
         const index = await readIndex();
@@ -166,7 +156,7 @@ export function chunkedLayout<T>(
         }
 
         try {
-          await putConditionally(chunkKey(written.number), written.records, written.etag);
+          await putConditionally(ctx, chunkKey(written.number), chunkFormat, written.records, written.etag);
         } catch (e) {
           if (!isWriteRace(e)) throw e;
           lastRace = e;

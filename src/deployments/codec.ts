@@ -71,6 +71,15 @@ export async function decodeObject(
   }
 }
 
+/** A stored record must be a JSON object; anything else is corruption, never data. */
+export function asRecord<T>(value: unknown, key: string): T {
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new StateKeeperError("E_CORRUPT", `stored object ${key} is not a JSON object`, {
+      details: { key },
+    });
+  return value as T;
+}
+
 /** Byte size of a value's JSON form, the measure chunk and partition limits use. */
 export function jsonSize(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value), "utf8");

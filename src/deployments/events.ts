@@ -1,19 +1,9 @@
 import { EventEmitter } from "node:events";
 import { StateKeeperError } from "../errors.js";
-import {
-  backoff,
-  checkName,
-  decodeObject,
-  encodeObject,
-  encodeSegment,
-  isWriteRace,
-  jsonSize,
-  MAX_WRITE_ATTEMPTS,
-  tooManyRaces,
-} from "./codec.js";
+import { asRecord, checkName, encodeSegment, jsonSize } from "./codec.js";
+import { type ObjectFormat, readObject, updateObject } from "./compare-and-swap.js";
 import { timeOrderedIdGenerator } from "./ids.js";
 import type { LayoutContext } from "./layout.js";
-import { asRecord } from "./per-entity.js";
 import type { Event, NewEvent } from "./types.js";
 
 export interface StreamEventsParams {
@@ -49,6 +39,18 @@ export interface EventsOptions {
   clock: () => Date;
 }
 
+const partitionFormat: ObjectFormat<Event[]> = {
+  decode(parsed, key) {
+    const partition = asRecord<{ events?: unknown }>(parsed, key);
+    if (!Array.isArray(partition.events))
+      throw new StateKeeperError("E_CORRUPT", `event partition ${key} has no events array`, {
+        details: { key },
+      });
+    return partition.events as Event[];
+  },
+  encode: (events) => ({ events }),
+};
+
 /**
  * One partition object per channel, `<prefix>events__<channelType>_<channelId>.json` (both parts
  * encoded, so `_` in a name cannot make two channels share a partition). Every append reads the
@@ -62,36 +64,8 @@ export function eventsContainer(ctx: LayoutContext, options: EventsOptions): Eve
   const nextId = timeOrderedIdGenerator(() => options.clock().getTime());
   const saved = new EventEmitter().setMaxListeners(0);
 
-  const readPartition = async (key: string): Promise<{ events: Event[]; etag: string | undefined }> => {
-    const got = await ctx.store.get(key);
-    if (got === undefined) return { events: [], etag: undefined };
-    const partition = asRecord<{ events?: unknown }>(await decodeObject(got.body, key, ctx.encrypter), key);
-    if (!Array.isArray(partition.events))
-      throw new StateKeeperError("E_CORRUPT", `event partition ${key} has no events array`, {
-        details: { key },
-      });
-    return { events: partition.events as Event[], etag: got.etag };
-  };
-
-  /** Read-modify-write of one partition with compare-and-swap, retried on a lost race. */
-  const rewrite = async (key: string, change: (events: Event[]) => Event[] | undefined): Promise<void> => {
-    let lastRace: unknown;
-    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-      const { events, etag } = await readPartition(key);
-      const next = change(events);
-      if (next === undefined) return;
-      try {
-        const body = await encodeObject({ events: next }, key, ctx.encrypter);
-        await ctx.store.put(key, body, etag === undefined ? { ifNoneMatch: "*" } : { ifMatch: etag });
-        return;
-      } catch (e) {
-        if (!isWriteRace(e)) throw e;
-        lastRace = e;
-        await backoff(attempt);
-      }
-    }
-    throw tooManyRaces(key, lastRace);
-  };
+  const readPartition = async (key: string): Promise<Event[]> =>
+    (await readObject(ctx, key, partitionFormat))?.value ?? [];
 
   const allPartitionKeys = async (): Promise<string[]> => {
     const keys: string[] = [];
@@ -110,7 +84,7 @@ export function eventsContainer(ctx: LayoutContext, options: EventsOptions): Eve
         timestamp: input.timestamp ?? Math.floor(options.clock().getTime() / 1000),
         end: input.end ?? false,
       };
-      await rewrite(key, (events) => {
+      await updateObject(ctx, key, partitionFormat, (events = []) => {
         // Ids from another process may be a millisecond behind ours: insert in id order.
         let at = events.length;
         while (at > 0 && (events[at - 1] as Event).id > event.id) at--;
@@ -128,7 +102,7 @@ export function eventsContainer(ctx: LayoutContext, options: EventsOptions): Eve
               },
             },
           );
-        return next;
+        return { put: next };
       });
       saved.emit(key);
       return event;
@@ -141,20 +115,20 @@ export function eventsContainer(ctx: LayoutContext, options: EventsOptions): Eve
           ? await allPartitionKeys()
           : [partitionKey(channel.channelType, channel.channelId)];
       for (const key of keys) {
-        const found = (await readPartition(key)).events.find((e) => e.id === id);
+        const found = (await readPartition(key)).find((e) => e.id === id);
         if (found !== undefined) return found;
       }
       return undefined;
     },
 
     async list(channelType, channelId) {
-      return (await readPartition(partitionKey(channelType, channelId))).events;
+      return readPartition(partitionKey(channelType, channelId));
     },
 
     async *stream(params) {
       const key = partitionKey(params.channelType, params.channelId);
       const pollIntervalMs = params.pollIntervalMs ?? 500;
-      const { events } = await readPartition(key);
+      const events = await readPartition(key);
       const since = Math.floor(options.clock().getTime() / 1000) - options.recentEventsSeconds;
       const start = params.startingEventId;
       let cursor = events.at(-1)?.id;
@@ -167,7 +141,7 @@ export function eventsContainer(ctx: LayoutContext, options: EventsOptions): Eve
       while (!aborted()) {
         await nextWake(saved, key, pollIntervalMs, params.signal);
         if (aborted()) return;
-        const fresh = (await readPartition(key)).events.filter((e) => cursor === undefined || e.id > cursor);
+        const fresh = (await readPartition(key)).filter((e) => cursor === undefined || e.id > cursor);
         for (const event of fresh) {
           cursor = event.id;
           yield event;
@@ -181,10 +155,10 @@ export function eventsContainer(ctx: LayoutContext, options: EventsOptions): Eve
       let removed = 0;
       for (const key of await allPartitionKeys()) {
         let removedHere = 0;
-        await rewrite(key, (events) => {
+        await updateObject(ctx, key, partitionFormat, (events = []) => {
           const kept = events.filter((e) => e.timestamp >= cutoff);
           removedHere = events.length - kept.length;
-          return removedHere === 0 ? undefined : kept;
+          return removedHere === 0 ? { keep: true } : { put: kept };
         });
         removed += removedHere;
       }

@@ -1,16 +1,31 @@
 import { StateKeeperError } from "../errors.js";
 import {
+  asRecord,
   backoff,
   checkName,
-  decodeObject,
-  encodeObject,
   encodeSegment,
   isWriteRace,
   MAX_WRITE_ATTEMPTS,
   tooManyRaces,
 } from "./codec.js";
+import {
+  deleteConditionally,
+  type ObjectFormat,
+  putConditionally,
+  readObject,
+  updateObject,
+} from "./compare-and-swap.js";
 import type { LayoutContext } from "./layout.js";
-import { asRecord } from "./per-entity.js";
+
+const nameRecordFormat: ObjectFormat<string> = {
+  decode(parsed, key) {
+    const record = asRecord<{ instanceId?: unknown }>(parsed, key);
+    if (typeof record.instanceId !== "string")
+      throw new StateKeeperError("E_CORRUPT", `name record ${key} has no instanceId`, { details: { key } });
+    return record.instanceId;
+  },
+  encode: (instanceId) => ({ instanceId }),
+};
 
 /**
  * Name records `<prefix>instances_by_name/<encoded name>.json` → `{instanceId}`: a name lookup
@@ -25,26 +40,19 @@ export class NameRecords {
   }
 
   async read(name: string): Promise<{ instanceId: string; etag: string } | undefined> {
-    const key = this.key(name);
-    const got = await this.ctx.store.get(key);
-    if (got === undefined) return undefined;
-    const record = asRecord<{ instanceId?: unknown }>(
-      await decodeObject(got.body, key, this.ctx.encrypter),
-      key,
-    );
-    if (typeof record.instanceId !== "string")
-      throw new StateKeeperError("E_CORRUPT", `name record ${key} has no instanceId`, { details: { key } });
-    return { instanceId: record.instanceId, etag: got.etag };
+    const got = await readObject(this.ctx, this.key(name), nameRecordFormat);
+    return got === undefined ? undefined : { instanceId: got.value, etag: got.etag };
   }
 
-  /** Create-only. Returns the id that holds the name afterwards: `instanceId` unless taken. */
+  /**
+   * Create-only. Returns the id that holds the name afterwards: `instanceId` unless taken.
+   * Writes before reading (unlike `updateObject`), so an uncontended create costs one request.
+   */
   async create(name: string, instanceId: string): Promise<string> {
     const key = this.key(name);
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
       try {
-        await this.ctx.store.put(key, await encodeObject({ instanceId }, key, this.ctx.encrypter), {
-          ifNoneMatch: "*",
-        });
+        await putConditionally(this.ctx, key, nameRecordFormat, instanceId, undefined);
         return instanceId;
       } catch (e) {
         if (!isWriteRace(e)) throw e;
@@ -62,32 +70,16 @@ export class NameRecords {
    * an instance that no longer exists. A name held by another live instance is `E_ALREADY_EXISTS`.
    */
   async claim(name: string, instanceId: string, exists: (id: string) => Promise<boolean>): Promise<void> {
-    const key = this.key(name);
-    let lastRace: unknown;
-    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-      const holder = await this.read(name);
-      if (holder?.instanceId === instanceId) return;
-      if (holder !== undefined && (await exists(holder.instanceId)))
+    await updateObject(this.ctx, this.key(name), nameRecordFormat, async (holder) => {
+      if (holder === instanceId) return { keep: true };
+      if (holder !== undefined && (await exists(holder)))
         throw new StateKeeperError(
           "E_ALREADY_EXISTS",
-          `instance name ${JSON.stringify(name)} is already used by instance ${holder.instanceId}`,
-          { details: { instanceName: name, instanceId: holder.instanceId } },
+          `instance name ${JSON.stringify(name)} is already used by instance ${holder}`,
+          { details: { instanceName: name, instanceId: holder } },
         );
-      try {
-        const body = await encodeObject({ instanceId }, key, this.ctx.encrypter);
-        await this.ctx.store.put(
-          key,
-          body,
-          holder === undefined ? { ifNoneMatch: "*" } : { ifMatch: holder.etag },
-        );
-        return;
-      } catch (e) {
-        if (!isWriteRace(e)) throw e;
-        lastRace = e;
-        await backoff(attempt);
-      }
-    }
-    throw tooManyRaces(key, lastRace);
+      return { put: instanceId };
+    });
   }
 
   /** Removes the record if (and only if) it still points at `instanceId`. */
@@ -95,7 +87,7 @@ export class NameRecords {
     const holder = await this.read(name);
     if (holder === undefined || holder.instanceId !== instanceId) return;
     try {
-      await this.ctx.store.delete(this.key(name), this.ctx.conditionalDelete ? { ifMatch: holder.etag } : {});
+      await deleteConditionally(this.ctx, this.key(name), holder.etag);
     } catch (e) {
       // Re-pointed meanwhile by another writer: the record is theirs now.
       if (!isWriteRace(e)) throw e;
