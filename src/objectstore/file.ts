@@ -7,12 +7,11 @@ import {
   fsyncDir,
   isInternalName,
   pruneEmptyDirs,
-  removeDeadTemps,
   storeErrorFromFs,
   unlinkQuietly,
-  writeTemp,
 } from "./file/fs-ops.js";
-import { withKeyMutex } from "./file/mutex.js";
+import { type KeyPlace, withKeyMutex } from "./file/mutex.js";
+import { intoFolder, removeDeadTemps, TEMP_DIR_NAME, writeTemp } from "./file/temps.js";
 import { walkKeys } from "./file/walk.js";
 import { validateKey, validatePrefix } from "./keys.js";
 import { checkPutOptions } from "./memory.js";
@@ -24,10 +23,8 @@ export interface FileStoreOptions {
   mutexTimeoutMs?: number;
 }
 
-interface Located {
+interface Located extends KeyPlace {
   path: string;
-  dir: string;
-  name: string;
 }
 
 interface StoredFile {
@@ -49,10 +46,11 @@ function etagOf(body: Uint8Array): string {
 /**
  * An ObjectStore over a local folder: key `a/b/c` is the file `<root>/a/b/c`. It gives the same
  * guarantees across processes on one machine as S3's conditional writes: every write goes to an
- * fsynced temp file that is renamed (or, create-only, linked) into place, so readers see a whole
- * old or whole new object; compare-and-swap, unconditional puts and deletes of one key are
- * serialised by a per-key mutex file that a killed holder cannot leave blocked. Needs a local
- * POSIX filesystem shared by processes in one pid namespace; see docs/file-store.md.
+ * fsynced temp file in the root's one temp folder, then is renamed (or, create-only, linked) into
+ * place, so readers see a whole old or whole new object; compare-and-swap, unconditional puts and
+ * deletes of one key are serialised by a per-key mutex file that a killed holder cannot leave
+ * blocked. Needs a local POSIX filesystem (one filesystem for the whole root) shared by processes
+ * in one pid namespace; see docs/file-store.md.
  */
 export function fileStore(root: string, options: FileStoreOptions = {}): ObjectStore {
   if (typeof root !== "string" || root === "")
@@ -70,6 +68,7 @@ export function fileStore(root: string, options: FileStoreOptions = {}): ObjectS
     );
   const rootPath = resolve(root);
   const rootWithSep = rootPath.endsWith(sep) ? rootPath : `${rootPath}${sep}`;
+  const tempDir = resolve(rootPath, TEMP_DIR_NAME);
 
   function locate(key: string): Located {
     validateKey(key);
@@ -83,7 +82,7 @@ export function fileStore(root: string, options: FileStoreOptions = {}): ObjectS
     // validateKey already refuses '..' and absolute keys; this catches anything it might miss.
     if (!path.startsWith(rootWithSep))
       throw new InvalidNameError("store key", key, "resolves outside the store root");
-    return { path, dir: dirname(path), name: basename(path) };
+    return { path, dir: dirname(path), name: basename(path), tempDir };
   }
 
   const preconditionFailed = (key: string, why: string) =>
@@ -93,19 +92,19 @@ export function fileStore(root: string, options: FileStoreOptions = {}): ObjectS
     isStateKeeperError(e) ? e : storeErrorFromFs(e, operation, key);
 
   async function putFile(at: Located, key: string, body: Uint8Array, opts: PutOptions): Promise<void> {
-    let temp: string | undefined = await writeTemp(at.dir, at.name, body);
+    let temp: string | undefined = await writeTemp(tempDir, body);
     try {
       if (opts.ifNoneMatch === "*") {
         // link() fails if the target exists and exposes only the complete, fsynced temp.
         try {
-          await link(temp, at.path);
+          await intoFolder(at.dir, () => link(temp as string, at.path));
         } catch (e) {
           if (errnoCode(e) === "EEXIST") throw preconditionFailed(key, "already exists");
           throw e;
         }
       } else {
         // Unconditional puts take the mutex too, so a compare-and-swap never overwrites a write it did not see.
-        await withKeyMutex(at.dir, at.name, key, mutexTimeoutMs, async (held) => {
+        await withKeyMutex(at, key, mutexTimeoutMs, async (held) => {
           if (opts.ifMatch !== undefined && (await readFile(at.path))?.etag !== opts.ifMatch)
             throw preconditionFailed(key, `does not have etag ${opts.ifMatch}`);
           await held.assertStillHeld();
@@ -125,7 +124,7 @@ export function fileStore(root: string, options: FileStoreOptions = {}): ObjectS
       return;
     }
     let removed = false;
-    await withKeyMutex(at.dir, at.name, key, mutexTimeoutMs, async (held) => {
+    await withKeyMutex(at, key, mutexTimeoutMs, async (held) => {
       const current = await readFile(at.path);
       if (current === undefined && ifMatch === undefined) return;
       if (ifMatch !== undefined && current?.etag !== ifMatch)
@@ -171,7 +170,8 @@ export function fileStore(root: string, options: FileStoreOptions = {}): ObjectS
       } catch (e) {
         throw asStoreError(e, "put", key);
       }
-      await removeDeadTemps(at.dir);
+      // Reads only the temp folder (the writes in flight), never the key's folder of objects.
+      await removeDeadTemps(tempDir);
       return { etag: etagOf(body) };
     },
 

@@ -6,6 +6,7 @@ import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Backend } from "../../src/backend/index.js";
 import { generateKey } from "../../src/crypto/index.js";
+import { TEMP_DIR_NAME } from "../../src/objectstore/file/temps.js";
 import {
   currentStamp,
   FACTORY,
@@ -25,7 +26,10 @@ const KILLS_PER_LANE = 50;
 /** Kill delays after "ready" are spread over this window: it covers several commit cycles. */
 const KILL_WINDOW_MS = 250;
 
-/** The file store's temp files (`.<name>.<pid>.<hex>.tmp`) and mutexes left in a folder by `pids`. */
+/**
+ * The file store's temp files (`.<kind>.<pid>.<hex>.tmp`) left by `pids` and mutexes left in a
+ * folder. Temps belong in the root's temp folder, but any found beside objects count too.
+ */
 function leftovers(dir: string, pids: Set<number>): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir).filter((name) => {
@@ -33,6 +37,13 @@ function leftovers(dir: string, pids: Set<number>): string[] {
     return (temp !== null && pids.has(Number(temp[1]))) || name.endsWith(".mutex");
   });
 }
+
+/** Everywhere a commit of `stack` leaves files: its folders, and the store's one temp folder. */
+const leftoverFolders = (root: string, stack: string) => [
+  join(root, FACTORY, stack),
+  join(root, FACTORY, stack, "snapshots"),
+  join(root, TEMP_DIR_NAME),
+];
 
 interface LaneReport {
   stack: string;
@@ -50,7 +61,6 @@ async function lane(
   env: NodeJS.ProcessEnv,
 ): Promise<LaneReport> {
   const report: LaneReport = { stack, kills: 0, diedHolding: 0, interruptedWrites: 0, killedPids: new Set() };
-  const stackDir = join(root, FACTORY, stack);
   let lastSeq = 0;
   for (let k = 0; k < KILLS_PER_LANE; k++) {
     const worker = startWorker("commit-loop.ts", [root, stack], env);
@@ -63,7 +73,7 @@ async function lane(
     report.kills++;
     report.killedPids.add(worker.pid);
     const only = new Set([worker.pid]);
-    if (leftovers(stackDir, only).length + leftovers(join(stackDir, "snapshots"), only).length > 0)
+    if (leftoverFolders(root, stack).some((dir) => leftovers(dir, only).length > 0))
       report.interruptedWrites++;
 
     const holder = await backend.lockInfo();
@@ -137,19 +147,14 @@ test(`kill -9 during an encrypted commit loop, ${LANES * KILLS_PER_LANE} times: 
     totalOrphans += orphans;
     totalCommits += chain;
 
-    // A later write into the same folders removes whatever the dead workers left behind.
-    const stackDir = join(root, FACTORY, report.stack);
+    // A later commit breaks the dead workers' mutexes beside its keys and sweeps their temps.
     const lock = await backend.lock({ timeoutMs: 5_000 });
     const seen = await currentStamp(backend);
     const stamp = { seq: chain + 1, parent: seen?.rev ?? "", writer: process.pid, tag: "after" };
     await backend.commit(stampedSnapshot(report.stack, stamp));
     assert.equal(await lock.unlock(), true);
-    assert.deepEqual(
-      leftovers(stackDir, report.killedPids),
-      [],
-      "no dead worker's temp or mutex in the stack folder",
-    );
-    assert.deepEqual(leftovers(join(stackDir, "snapshots"), report.killedPids), []);
+    for (const dir of leftoverFolders(root, report.stack))
+      assert.deepEqual(leftovers(dir, report.killedPids), [], `no dead worker's temp or mutex in ${dir}`);
     assert.deepEqual((await currentStamp(backend))?.stamp, stamp);
   }
   const diedHolding = reports.reduce((n, r) => n + r.diedHolding, 0);

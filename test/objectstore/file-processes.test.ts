@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { after, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { TEMP_DIR_NAME } from "../../src/objectstore/file/temps.js";
 import { fileStore } from "../../src/objectstore/file.js";
 import { isStoreError } from "../../src/objectstore/types.js";
 
@@ -65,6 +66,13 @@ function startWorker(args: string[], env: Record<string, string> = {}): Worker {
       return JSON.parse(lines.at(-1) ?? "null") as T;
     },
   };
+}
+
+/** The temp files that processes `pids` left in the store's temp folder. */
+function tempsOf(root: string, pids: readonly number[]): string[] {
+  return readdirSync(join(root, TEMP_DIR_NAME)).filter((name) =>
+    pids.includes(Number(/^\.[a-z]+\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name)?.[1])),
+  );
 }
 
 async function kill9(worker: Worker): Promise<void> {
@@ -131,10 +139,10 @@ describe("file store across processes", () => {
         await kill9(worker);
         const pid = worker.child.pid as number;
         killedPids.push(pid);
-        const ofDeadPid = () => readdirSync(join(root, "big")).filter((name) => name.includes(`.${pid}.`));
+        const ofDeadPid = () => tempsOf(root, [pid]);
         if (ofDeadPid().length > 0) {
           interruptedWrites++;
-          // A subsequent write in that folder (here an unconditional one) removes the dead writer's leftovers.
+          // A subsequent write (here an unconditional one) removes the dead writer's leftovers.
           await store.put("big/object", selfVerifyingVersion(size));
           assert.deepEqual(ofDeadPid(), []);
         }
@@ -146,15 +154,14 @@ describe("file store across processes", () => {
     assert.equal(killedPids.length, 30);
     assert.ok(interruptedWrites > 0, "some kills landed in the middle of a write");
 
-    // The next write in that folder breaks any stale mutex and removes the dead writers' temps.
-    const dir = join(root, "big");
+    // The next write of that key breaks any stale mutex; any write removes the dead writers' temps.
     const last = await store.get("big/object");
     assertCompleteVersion(last?.body, size);
     await store.put("big/object", selfVerifyingVersion(size), { ifMatch: last?.etag as string });
     assertCompleteVersion((await store.get("big/object"))?.body, size);
-    const leftovers = readdirSync(dir).filter((name) => killedPids.some((pid) => name.includes(`.${pid}.`)));
-    assert.deepEqual(leftovers, []);
-    assert.deepEqual(readdirSync(dir), ["object"]);
+    assert.deepEqual(tempsOf(root, killedPids), []);
+    assert.deepEqual(readdirSync(join(root, TEMP_DIR_NAME)), []);
+    assert.deepEqual(readdirSync(join(root, "big")), ["object"], "temps are never made beside the object");
   });
 
   test("kill -9 while holding the CAS mutex: the mutex excluded others while alive, and they progress after", async () => {
@@ -176,5 +183,6 @@ describe("file store across processes", () => {
     await Promise.all(workers.map((w) => w.result()));
     assert.equal(decode((await store.get("m/counter"))?.body), "40");
     assert.deepEqual(readdirSync(join(root, "m")), ["counter"]);
+    assert.deepEqual(readdirSync(join(root, TEMP_DIR_NAME)), [], "no mutex temp or aside file left");
   });
 });

@@ -16,6 +16,7 @@ import { after, describe, test } from "node:test";
 import { threadId } from "node:worker_threads";
 import { hasErrorCode } from "../../src/errors.js";
 import { OWN_START_TIME, storeErrorFromFs } from "../../src/objectstore/file/fs-ops.js";
+import { TEMP_DIR_NAME } from "../../src/objectstore/file/temps.js";
 import { fileStore } from "../../src/objectstore/file.js";
 import { isStoreError } from "../../src/objectstore/types.js";
 
@@ -49,6 +50,8 @@ describe("file store: keys map to paths under the root", () => {
       "..",
       ".k.1.ab.tmp",
       "a/.k.mutex",
+      TEMP_DIR_NAME,
+      `${TEMP_DIR_NAME}/x`,
     ])
       await assert.rejects(store.put(key, bytes("x")), (e) => hasErrorCode(e, "E_INVALID_NAME"), key);
     assert.equal(existsSync(root), false, "the root is created only by a valid write");
@@ -98,24 +101,34 @@ describe("file store: bookkeeping files", () => {
     writeFileSync(join(root, "d", `.k.${process.pid}.abcdef.tmp`), "partial");
     writeFileSync(join(root, "d", ".k.mutex"), `${process.ppid} - token\n`);
     writeFileSync(join(root, `.top.${process.pid}.0123.tmp`), "partial");
+    writeFileSync(join(root, TEMP_DIR_NAME, `.write.${process.pid}.0123.tmp`), "partial");
+    mkdirSync(join(root, TEMP_DIR_NAME, "sub"));
+    writeFileSync(join(root, TEMP_DIR_NAME, "sub", "looks-like-a-key"), "x");
     assert.deepEqual(await keys(store.list("")), ["d/k"]);
     assert.deepEqual(await keys(store.list("d/")), ["d/k"]);
     assert.deepEqual(await keys(store.list("d/.k")), []);
+    assert.deepEqual(await keys(store.list(".statekeeper")), []);
   });
 
-  test("a write removes temp files of dead processes in its folder, never those of live ones", async () => {
+  test("a write anywhere removes dead processes' temps from the temp folder, never those of live ones", async () => {
     const root = freshRoot();
     const store = fileStore(root);
     await store.put("d/k", bytes("v1"));
-    const dead = [`.k.${deadPid()}.aaaa.tmp`, `.other.${deadPid()}.bbbb.tmp`, `.k.mutex.${deadPid()}.cc.tmp`];
-    const live = [`.k.${process.ppid}.dddd.tmp`, `.k.${process.pid}.eeee.tmp`];
-    for (const name of [...dead, ...live]) writeFileSync(join(root, "d", name), "leftover");
-    writeFileSync(join(root, `.k.${deadPid()}.ffff.tmp`), "in another folder");
-    await store.put("d/k", bytes("v2"));
-    const remaining = readdirSync(join(root, "d"));
-    for (const name of dead) assert.ok(!remaining.includes(name), `${name} removed`);
-    for (const name of live) assert.ok(remaining.includes(name), `${name} kept`);
-    assert.equal(readdirSync(root).filter((n) => n.endsWith(".tmp")).length, 1, "other folders untouched");
+    const temps = join(root, TEMP_DIR_NAME);
+    const dead = [
+      `.write.${deadPid()}.aaaa.tmp`,
+      `.mutex.${deadPid()}.bbbb.tmp`,
+      `.aside.${deadPid()}.cc.tmp`,
+    ];
+    const live = [`.write.${process.ppid}.dddd.tmp`, `.write.${process.pid}.eeee.tmp`];
+    for (const name of [...dead, ...live]) writeFileSync(join(temps, name), "leftover");
+    // Temps beside objects (left by older versions of this driver) are no longer the sweep's business.
+    const besideObject = `.k.${deadPid()}.ffff.tmp`;
+    writeFileSync(join(root, "d", besideObject), "old layout");
+    await store.put("elsewhere/other-key", bytes("v2"));
+    assert.deepEqual(readdirSync(temps).sort(), [...live].sort(), "dead removed, live kept");
+    assert.deepEqual(readdirSync(join(root, "d")).sort(), [besideObject, "k"]);
+    assert.deepEqual(await keys(store.list("")), ["d/k", "elsewhere/other-key"]);
   });
 
   test("a mutex left by a dead process is broken; one held by a live process makes writers wait, then fail", async () => {
@@ -128,6 +141,8 @@ describe("file store: bookkeeping files", () => {
     writeFileSync(mutex, `${deadPid()} - deadtoken\n`);
     const { etag: second } = await store.put("d/k", bytes("v2"), { ifMatch: etag });
     assert.equal(existsSync(mutex), false);
+    assert.deepEqual(readdirSync(join(root, TEMP_DIR_NAME)), [], "the broken mutex is not left aside");
+    assert.deepEqual(readdirSync(join(root, "d")).sort(), ["k", "keeps-the-folder"]);
 
     writeFileSync(mutex, "garbage from a power loss");
     const old = new Date(Date.now() - 60_000);
@@ -167,7 +182,9 @@ describe("file store: bookkeeping files", () => {
       assert.deepEqual(await keys(store.list("deep/")), ["deep/er/b", "deep/er/c"]);
       await Promise.all([store.delete("deep/er/b"), store.delete("deep/er/c")]);
     }
-    assert.deepEqual(readdirSync(root), []);
+    // Only the temp folder remains, empty: writes place their files, never leave them.
+    assert.deepEqual(readdirSync(root), [TEMP_DIR_NAME]);
+    assert.deepEqual(readdirSync(join(root, TEMP_DIR_NAME)), []);
   });
 });
 
@@ -180,6 +197,7 @@ describe("file store: errors", () => {
       ["EIO", "UNAVAILABLE"],
       ["EMFILE", "UNAVAILABLE"],
       ["ENOTDIR", "INVALID_KEY"],
+      ["EXDEV", "UNSUPPORTED"],
     ] as const;
     for (const [code, reason] of cases) {
       const cause = Object.assign(new Error(`${code}: something at /secret/path`), { code });
@@ -193,6 +211,9 @@ describe("file store: errors", () => {
       storeErrorFromFs(Object.assign(new Error("x"), { code: "ENOSPC" }), "put", "k").retryable,
       true,
     );
+    const crossDevice = storeErrorFromFs(Object.assign(new Error("x"), { code: "EXDEV" }), "put", "k");
+    assert.equal(crossDevice.retryable, false);
+    assert.match(crossDevice.message, /mount points of other filesystems is not supported/);
   });
 
   test("an invalid root or option is refused at construction", () => {

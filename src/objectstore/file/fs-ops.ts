@@ -1,12 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { type FileHandle, mkdir, open, readdir, rmdir, unlink } from "node:fs/promises";
+import { type FileHandle, mkdir, open, rmdir, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { StoreError } from "../types.js";
 
-/** Files the driver keeps beside objects: `.<name>.<pid>.<rand>.tmp` temps and `.<name>.mutex` locks. */
+/**
+ * The driver's own names, never keys: `.<name>.mutex` locks beside objects, the root's
+ * `.statekeeper.tmp` temp folder, and `.<name>.<pid>.<rand>.tmp` temps (beside objects in older
+ * versions of this driver, so such leftovers stay hidden).
+ */
 const INTERNAL_NAME = /^\..*\.(tmp|mutex)$/;
-const TEMP_NAME = /^\..*\.(\d+)\.[0-9a-f]+\.tmp$/;
 
 export const FILE_MODE = 0o600;
 export const DIR_MODE = 0o700;
@@ -33,12 +36,16 @@ const TRANSIENT_CODES = new Set([
   "ETIMEDOUT",
 ]);
 const SHAPE_CODES = new Set(["ENOTDIR", "EISDIR", "ENAMETOOLONG", "ELOOP"]);
+const CROSS_DEVICE_HINT =
+  "the key's folder is on another filesystem than the store root's temp folder: a root whose subfolders are mount points of other filesystems is not supported";
 
 /** Maps a filesystem error to a StoreError by its errno code, keeping the original as `cause`. */
 export function storeErrorFromFs(e: unknown, operation: string, key: string): StoreError {
   const code = errnoCode(e) ?? "unknown error";
   const message = `file store: ${operation} ${key}: ${code}`;
   if (AUTH_CODES.has(code)) return new StoreError("AUTH_FAILED", message, { key, cause: e });
+  if (code === "EXDEV")
+    return new StoreError("UNSUPPORTED", `${message} (${CROSS_DEVICE_HINT})`, { key, cause: e });
   if (TRANSIENT_CODES.has(code)) return new StoreError("UNAVAILABLE", message, { key, cause: e });
   if (SHAPE_CODES.has(code))
     return new StoreError(
@@ -51,11 +58,6 @@ export function storeErrorFromFs(e: unknown, operation: string, key: string): St
 
 export function randomSuffix(): string {
   return randomBytes(6).toString("hex");
-}
-
-/** A name for a temp file beside `name`, carrying our pid so a dead writer's leftovers can be recognised. */
-export function tempName(name: string): string {
-  return `.${name}.${process.pid}.${randomSuffix()}.tmp`;
 }
 
 /**
@@ -72,23 +74,6 @@ export async function createExclusive(dir: string, name: string): Promise<FileHa
       await mkdir(dir, { recursive: true, mode: DIR_MODE });
     }
   }
-}
-
-/** Writes `body` to a fresh temp file beside `name` in `dir`, fsynced. Returns its path. */
-export async function writeTemp(dir: string, name: string, body: Uint8Array): Promise<string> {
-  const temp = tempName(name);
-  const path = join(dir, temp);
-  const handle = await createExclusive(dir, temp);
-  try {
-    await handle.writeFile(body);
-    await handle.sync();
-  } catch (e) {
-    await handle.close().catch(() => {});
-    await unlinkQuietly(path);
-    throw e;
-  }
-  await handle.close();
-  return path;
 }
 
 /** Makes renames and links inside `dir` durable. */
@@ -144,29 +129,6 @@ export function isProcessAlive(pid: number, startTime?: string): boolean {
   if (startTime !== undefined && startTime !== "-" && actual !== undefined && actual !== startTime)
     return false;
   return true;
-}
-
-/** Removes temp files in `dir` left by processes that no longer run. Never touches a live writer's temp. */
-export async function removeDeadTemps(dir: string): Promise<void> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return;
-  }
-  const alive = new Map<number, boolean>();
-  for (const name of names) {
-    const match = TEMP_NAME.exec(name);
-    if (match === null) continue;
-    const pid = Number(match[1]);
-    if (pid === process.pid) continue;
-    let live = alive.get(pid);
-    if (live === undefined) {
-      live = isProcessAlive(pid);
-      alive.set(pid, live);
-    }
-    if (!live) await unlinkQuietly(join(dir, name)).catch(() => {});
-  }
 }
 
 /** Removes `dir` and its parents while they are empty, stopping at `root`. Races are harmless. */

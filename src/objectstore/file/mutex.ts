@@ -4,21 +4,16 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { threadId } from "node:worker_threads";
 import { StoreError } from "../types.js";
-import {
-  createExclusive,
-  errnoCode,
-  isProcessAlive,
-  OWN_START_TIME,
-  tempName,
-  unlinkQuietly,
-} from "./fs-ops.js";
+import { createExclusive, errnoCode, isProcessAlive, OWN_START_TIME, unlinkQuietly } from "./fs-ops.js";
+import { intoFolder, tempName } from "./temps.js";
 
 /**
  * A per-key mutex shared by every process on this machine: the file `<dir>/.<name>.mutex`, holding
- * `<pid> <process start time> <thread id>-<random token>`. It is created complete in one step (written to a
- * temp, then `link()`ed into place, which fails if it exists), so a holder killed at any moment
- * leaves either no mutex or one naming a pid that no longer runs. Such a stale mutex is broken by
- * whoever next waits for it; see `breakStale` for how racing breakers stay safe.
+ * `<pid> <process start time> <thread id>-<random token>`. It is created complete in one step
+ * (written to a temp in the store's temp folder, then `link()`ed into place, which fails if it
+ * exists), so a holder killed at any moment leaves either no mutex or one naming a pid that no
+ * longer runs. Such a stale mutex is broken by whoever next waits for it; see `breakStale` for
+ * how racing breakers stay safe.
  */
 
 export interface HeldMutex {
@@ -35,19 +30,25 @@ const inProcessQueues = new Map<string, Promise<void>>();
 const UNPARSABLE_GRACE_MS = 2_000;
 const MAX_SLEEP_MS = 50;
 
+/** Where a key's file lives (`dir`/`name`), and the store's temp folder (same filesystem). */
+export interface KeyPlace {
+  tempDir: string;
+  dir: string;
+  name: string;
+}
+
 /** Runs `criticalSection` while holding the mutex of `<dir>/<name>`. Waits at most `timeoutMs`. */
 export async function withKeyMutex<T>(
-  dir: string,
-  name: string,
+  place: KeyPlace,
   key: string,
   timeoutMs: number,
   criticalSection: (held: HeldMutex) => Promise<T>,
 ): Promise<T> {
-  const mutexPath = join(dir, `.${name}.mutex`);
+  const mutexPath = join(place.dir, `.${place.name}.mutex`);
   return serialisedInProcess(mutexPath, async () => {
     const token = `${threadId}-${randomBytes(16).toString("hex")}`;
     const content = `${process.pid} ${OWN_START_TIME} ${token}\n`;
-    await acquire(dir, name, mutexPath, content, key, timeoutMs);
+    await acquire(place, mutexPath, content, key, timeoutMs);
     heldTokens.add(token);
     try {
       return await criticalSection({
@@ -83,16 +84,15 @@ async function serialisedInProcess<T>(path: string, run: () => Promise<T>): Prom
 }
 
 async function acquire(
-  dir: string,
-  name: string,
+  place: KeyPlace,
   mutexPath: string,
   content: string,
   key: string,
   timeoutMs: number,
 ): Promise<void> {
-  const temp = tempName(`${name}.mutex`);
-  const tempPath = join(dir, temp);
-  const handle = await createExclusive(dir, temp);
+  const temp = tempName("mutex");
+  const tempPath = join(place.tempDir, temp);
+  const handle = await createExclusive(place.tempDir, temp);
   try {
     await handle.writeFile(content);
   } finally {
@@ -103,7 +103,7 @@ async function acquire(
   try {
     for (;;) {
       try {
-        await link(tempPath, mutexPath);
+        await intoFolder(place.dir, () => link(tempPath, mutexPath));
         return;
       } catch (e) {
         if (errnoCode(e) !== "EEXIST") throw e;
@@ -111,7 +111,7 @@ async function acquire(
       const holder = await readHolder(mutexPath);
       if (holder === undefined) continue;
       if (isStale(holder)) {
-        await breakStale(dir, name, mutexPath, holder.content);
+        await breakStale(place, mutexPath, holder.content);
         continue;
       }
       if (Date.now() > deadline)
@@ -163,8 +163,8 @@ function isStale(holder: Holder): boolean {
  * in the instant between our rename and our link back) is caught by the holder's
  * `assertStillHeld()` before it writes.
  */
-async function breakStale(dir: string, name: string, mutexPath: string, inspected: string): Promise<void> {
-  const asidePath = join(dir, tempName(`${name}.mutex`));
+async function breakStale(place: KeyPlace, mutexPath: string, inspected: string): Promise<void> {
+  const asidePath = join(place.tempDir, tempName("aside"));
   try {
     await rename(mutexPath, asidePath);
   } catch (e) {
@@ -173,7 +173,8 @@ async function breakStale(dir: string, name: string, mutexPath: string, inspecte
   }
   try {
     if ((await readFile(asidePath, "utf8")) === inspected) return;
-    await link(asidePath, mutexPath).catch((e: unknown) => {
+    // The folder may have been pruned while the mutex was aside: put the live one back all the same.
+    await intoFolder(place.dir, () => link(asidePath, mutexPath)).catch((e: unknown) => {
       if (errnoCode(e) !== "EEXIST") throw e;
     });
   } finally {

@@ -1,0 +1,84 @@
+import { mkdir, readdir } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  createExclusive,
+  DIR_MODE,
+  errnoCode,
+  isProcessAlive,
+  randomSuffix,
+  unlinkQuietly,
+} from "./fs-ops.js";
+
+/**
+ * Every temp file of a store lives in this one folder under its root, never beside the objects:
+ * the sweep for dead writers' leftovers then reads only this small folder, however many objects a
+ * folder of keys holds. `isInternalName` reserves the name, so no key can take it and `list` never
+ * walks into it.
+ */
+export const TEMP_DIR_NAME = ".statekeeper.tmp";
+
+/** What a temp file is for: an object being written, a mutex being created, a mutex being broken. */
+export type TempKind = "write" | "mutex" | "aside";
+
+const TEMP_NAME = /^\.[a-z]+\.(\d+)\.[0-9a-f]+\.tmp$/;
+
+/** A fresh temp file name carrying our pid, so a dead writer's leftovers can be recognised. */
+export function tempName(kind: TempKind): string {
+  return `.${kind}.${process.pid}.${randomSuffix()}.tmp`;
+}
+
+/** Writes `body` to a fresh temp file in `tempDir`, fsynced. Returns its path. */
+export async function writeTemp(tempDir: string, body: Uint8Array | string): Promise<string> {
+  const temp = tempName("write");
+  const path = join(tempDir, temp);
+  const handle = await createExclusive(tempDir, temp);
+  try {
+    await handle.writeFile(body);
+    await handle.sync();
+  } catch (e) {
+    await handle.close().catch(() => {});
+    await unlinkQuietly(path);
+    throw e;
+  }
+  await handle.close();
+  return path;
+}
+
+/**
+ * Runs `place` (a link or rename into `dir`), creating `dir` first when it is missing. A
+ * concurrent delete may prune `dir` between our mkdir and our link, as pruning removes empty
+ * folders; once our file is in, the folder is no longer empty, so a retry settles it.
+ */
+export async function intoFolder<T>(dir: string, place: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await place();
+    } catch (e) {
+      if (errnoCode(e) !== "ENOENT" || attempt >= 20) throw e;
+      await mkdir(dir, { recursive: true, mode: DIR_MODE });
+    }
+  }
+}
+
+/** Removes temp files in `tempDir` left by processes that no longer run. Never touches a live writer's temp. */
+export async function removeDeadTemps(tempDir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(tempDir);
+  } catch {
+    return;
+  }
+  const alive = new Map<number, boolean>();
+  for (const name of names) {
+    const match = TEMP_NAME.exec(name);
+    if (match === null) continue;
+    const pid = Number(match[1]);
+    if (pid === process.pid) continue;
+    let live = alive.get(pid);
+    if (live === undefined) {
+      live = isProcessAlive(pid);
+      alive.set(pid, live);
+    }
+    if (!live) await unlinkQuietly(join(tempDir, name)).catch(() => {});
+  }
+}

@@ -1,0 +1,169 @@
+// Where the file store puts its temp files, observed by wrapping node:fs/promises: every temp
+// (object writes, mutex creation, mutex breaking) lives in the root's one temp folder, so a write
+// never reads the folder of its key, however many objects that folder holds.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { promises as fsPromises, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { syncBuiltinESMExports } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { after, describe, test } from "node:test";
+import { hasErrorCode } from "../../src/errors.js";
+import { TEMP_DIR_NAME } from "../../src/objectstore/file/temps.js";
+import { fileStore } from "../../src/objectstore/file.js";
+import { isStoreError } from "../../src/objectstore/types.js";
+
+const base = mkdtempSync(join(tmpdir(), "statekeeper-file-temps-"));
+after(() => rmSync(base, { recursive: true, force: true }));
+let counter = 0;
+const freshRoot = () => join(base, `root-${++counter}`);
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+type FsOp = "readdir" | "open" | "link" | "rename";
+interface FsCall {
+  op: FsOp;
+  args: unknown[];
+}
+type AsyncFn = (...args: unknown[]) => Promise<unknown>;
+const patchable = fsPromises as unknown as Record<FsOp, AsyncFn>;
+
+/**
+ * Runs `body` with the given node:fs/promises functions wrapped (ES module imports of builtins
+ * follow the CommonJS object once `syncBuiltinESMExports` runs), recording every call; `inject`
+ * may fail a call instead of running it. Test files run in their own process, tests in a file
+ * one after another, so nothing else sees the wrappers.
+ */
+async function observeFs(
+  ops: readonly FsOp[],
+  body: () => Promise<void>,
+  inject?: (call: FsCall) => Error | undefined,
+): Promise<FsCall[]> {
+  const calls: FsCall[] = [];
+  const originals = new Map(ops.map((op) => [op, patchable[op]] as const));
+  for (const [op, original] of originals)
+    patchable[op] = (...args: unknown[]) => {
+      const call = { op, args };
+      calls.push(call);
+      const failure = inject?.(call);
+      return failure === undefined ? original.apply(fsPromises, args) : Promise.reject(failure);
+    };
+  syncBuiltinESMExports();
+  try {
+    await body();
+  } finally {
+    for (const [op, original] of originals) patchable[op] = original;
+    syncBuiltinESMExports();
+  }
+  return calls;
+}
+
+const pathArg = (call: FsCall, i = 0) => String(call.args[i]);
+
+function deadPid(): number {
+  const child = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"]);
+  return Number(child.stdout.toString());
+}
+
+describe("file store: one temp folder per store", () => {
+  test("writes into a folder of 5 000 objects never read that folder, only the temp folder", async () => {
+    const root = freshRoot();
+    const store = fileStore(root);
+    const snapshots = join(root, "f", "s", "snapshots");
+    mkdirSync(snapshots, { recursive: true });
+    for (let i = 0; i < 5_000; i++) writeFileSync(join(snapshots, `rev-${String(i).padStart(5, "0")}`), "x");
+    const { etag } = await store.put("f/s/snapshots/rev-04999", bytes("first write"));
+    // A dead writer's temp: the sweep must still find and remove it, from the temp folder.
+    mkdirSync(join(root, TEMP_DIR_NAME), { recursive: true });
+    writeFileSync(join(root, TEMP_DIR_NAME, `.write.${deadPid()}.abcd.tmp`), "leftover");
+
+    const calls = await observeFs(["readdir"], async () => {
+      await store.put("f/s/snapshots/rev-05000", bytes("new"), { ifNoneMatch: "*" });
+      await store.put("f/s/snapshots/rev-04999", bytes("cas"), { ifMatch: etag });
+      await store.put("f/s/snapshots/rev-00000", bytes("plain"));
+      await store.delete("f/s/snapshots/rev-00001");
+    });
+    const folders = calls.map((c) => pathArg(c));
+    assert.deepEqual(
+      folders.filter((f) => f !== join(root, TEMP_DIR_NAME)),
+      [],
+      "no folder but the temp folder is read",
+    );
+    assert.ok(folders.length >= 3, "the spy saw each write's sweep of the temp folder");
+    assert.deepEqual(readdirSync(join(root, TEMP_DIR_NAME)), [], "the dead writer's temp is gone");
+    assert.equal(new TextDecoder().decode((await store.get("f/s/snapshots/rev-04999"))?.body), "cas");
+    assert.equal(await store.get("f/s/snapshots/rev-00001"), undefined);
+    assert.equal(readdirSync(snapshots).length, 5_000, "one created, one deleted, no temp left beside");
+  });
+
+  test("write temps, mutex temps and a broken mutex's aside file are all made in the temp folder", async () => {
+    const root = freshRoot();
+    const store = fileStore(root);
+    const temps = join(root, TEMP_DIR_NAME);
+    const { etag } = await store.put("d/k", bytes("v1"));
+    const mutex = join(root, "d", ".k.mutex");
+    const calls = await observeFs(["open", "link", "rename"], async () => {
+      await store.put("d/created", bytes("c"), { ifNoneMatch: "*" });
+      writeFileSync(mutex, `${deadPid()} - deadtoken\n`);
+      await store.put("d/k", bytes("v2"), { ifMatch: etag });
+      await store.put("d/k", bytes("v3"));
+      await store.delete("d/created");
+    });
+    const inTemps = (path: string) => dirname(path) === temps;
+    const created = calls.filter((c) => c.op === "open" && c.args[1] === "wx").map((c) => pathArg(c));
+    const links = calls.filter((c) => c.op === "link");
+    const renames = calls.filter((c) => c.op === "rename");
+    assert.ok(created.length >= 5, "write and mutex temps were created");
+    assert.deepEqual(
+      created.filter((p) => !inTemps(p)),
+      [],
+      "every temp is created in the temp folder",
+    );
+    assert.deepEqual(
+      links.filter((c) => !inTemps(pathArg(c, 0))),
+      [],
+      "every link (create-only, mutex) is from the temp folder",
+    );
+    assert.ok(links.some((c) => pathArg(c, 1) === join(root, "d", "created")));
+    assert.ok(links.some((c) => pathArg(c, 1) === mutex));
+    // Each rename either places a written temp, or moves a stale mutex aside into the temp folder.
+    for (const c of renames)
+      assert.ok(
+        inTemps(pathArg(c, 0)) ? pathArg(c, 1) === join(root, "d", "k") : pathArg(c, 0) === mutex,
+        JSON.stringify(c.args),
+      );
+    assert.ok(
+      renames.some((c) => pathArg(c, 0) === mutex && inTemps(pathArg(c, 1))),
+      "the stale mutex was broken",
+    );
+    assert.deepEqual(readdirSync(temps), []);
+    assert.deepEqual(readdirSync(join(root, "d")), ["k"]);
+  });
+
+  test("a key folder on another filesystem (EXDEV) fails clearly, not retryably, and leaves no temp", async () => {
+    const root = freshRoot();
+    const store = fileStore(root);
+    await store.put("mnt/k", bytes("v1"));
+    const crossDevice = (call: FsCall) =>
+      dirname(pathArg(call, 1)) === join(root, "mnt")
+        ? Object.assign(new Error("EXDEV: cross-device link not permitted"), { code: "EXDEV" })
+        : undefined;
+    for (const opts of [{ ifNoneMatch: "*" } as const, {}]) {
+      let failure: unknown;
+      await observeFs(
+        ["link", "rename"],
+        async () => {
+          failure = await store.put("mnt/other", bytes("v2"), opts).then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+        },
+        crossDevice,
+      );
+      assert.ok(hasErrorCode(failure, "E_UNSUPPORTED_STORE"), JSON.stringify(opts));
+      assert.ok(isStoreError(failure) && !failure.retryable);
+      assert.match((failure as Error).message, /mnt\/other.*EXDEV.*mount points/);
+      assert.deepEqual(readdirSync(join(root, TEMP_DIR_NAME)), []);
+    }
+    assert.equal(await store.get("mnt/other"), undefined);
+  });
+});
