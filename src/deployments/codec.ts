@@ -111,10 +111,10 @@ export function tooManyRaces(key: string, cause: unknown): StateKeeperError {
 export const WRITE_ID_FIELD = "_writeId";
 
 /**
- * Gives each write distinct bytes. Stores may take a conditional write whose outcome was
- * unknown as "ours" when the object holds exactly our bytes (the S3 driver does, after a 409 or
- * 5xx), and content-hash etags repeat for identical bytes; without this two claimers writing
- * the same version and status in the same second could both be told they won.
+ * Gives each write distinct bytes, as defence in depth for drivers that settle a conditional
+ * write of unknown outcome by comparing bytes (statekeeper's S3 driver uses a write id in the
+ * object's metadata instead): two claimers writing the same version and status in the same
+ * second must never both be told they won.
  */
 export function stampRecord<T>(record: T): T {
   return { ...record, [WRITE_ID_FIELD]: randomBytes(12).toString("hex") };

@@ -102,8 +102,9 @@ const RETRYABLE: ReadonlySet<StoreErrorReason> = new Set(["RATE_LIMITED", "UNAVA
 /**
  * A store operation failed. `reason` is the driver-independent cause (`PRECONDITION_FAILED`,
  * `CONFLICT`, …); `code` is the matching statekeeper code (`E_PRECONDITION_FAILED`, …).
- * `CONFLICT` (S3's 409 ConditionalRequestConflict) means "re-read, then decide": the write may
- * or may not have been applied.
+ * `CONFLICT` (S3's 409 ConditionalRequestConflict, still there after the driver's retries): a
+ * concurrent write won; the driver has checked, where it could read the object back, that its
+ * own write did not land. Re-read, then decide.
  */
 export class StoreError extends StateKeeperError {
   readonly reason: StoreErrorReason;

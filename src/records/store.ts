@@ -134,12 +134,10 @@ export function createRecordStore(store: ObjectStore, opts: RecordStoreOptions =
         try {
           return (await store.put(key, body, condition)).etag;
         } catch (e) {
-          if (isStoreError(e, "CONFLICT")) {
-            // S3's 409: the write may or may not have landed. Our sealed bytes (random nonce) or
-            // our updated_at make the body ours alone, so an identical body means it landed.
-            const now = await store.get(key);
-            if (now !== undefined && Buffer.from(now.body).equals(Buffer.from(body))) return now.etag;
-          } else if (!isStoreError(e, "PRECONDITION_FAILED")) throw e;
+          // A driver reports CONFLICT only after checking (by its own write id) that our write did
+          // not land; comparing bytes here could only mistake another writer's identical record
+          // for ours. Both mean: someone else's write won.
+          if (!isStoreError(e, "PRECONDITION_FAILED", "CONFLICT")) throw e;
           if (opts.ifNoneMatch === "*") throw conflict(id, "already exists", e);
           if (opts.ifMatch !== undefined) throw conflict(id, `changed since etag ${opts.ifMatch}`, e);
         }
