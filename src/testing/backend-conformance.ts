@@ -474,6 +474,36 @@ export function backendConformance(
       await expectCode(open(oldKey).current(), "E_DECRYPT");
     });
 
+    t.it("reseal interrupted between its steps leaves a current that opens and verifies", async () => {
+      const { store, prefix, layout } = await setup();
+      const oldKey = keyEncrypter({ key: randomBytes(32) });
+      const newKey = keyEncrypter({ key: randomBytes(32) });
+      const rev = await createBackend(store, {
+        prefix,
+        factory: FACTORY,
+        stack: "stack",
+        encrypter: oldKey,
+      }).commit(snapshotFor("stack", ["kept"]));
+      // The pointer step succeeds; replacing the revision object fails (a crash at that point).
+      const failing = interceptStore(store, (call) => {
+        if (call.op === "put" && call.key === layout.snapshot(rev)) throw new Error("injected crash");
+        return undefined;
+      });
+      const rotating = (on: ObjectStore) =>
+        createBackend(on, { prefix, factory: FACTORY, stack: "stack", encrypter: keyring(newKey, oldKey) });
+      await assert.rejects(rotating(failing).reseal(rev), /injected crash/);
+      assert.deepEqual(
+        (await rotating(store).current()).entries.map((e) => e.address),
+        ["kept"],
+      );
+      assert.equal(await rotating(store).reseal(rev), true);
+      const after = createBackend(store, { prefix, factory: FACTORY, stack: "stack", encrypter: newKey });
+      assert.deepEqual(
+        (await after.current()).entries.map((e) => e.address),
+        ["kept"],
+      );
+    });
+
     t.it("invalid names are refused before any I/O", async () => {
       const store = await options.makeStore();
       const { store: recorded, calls } = recordingStore(store);
