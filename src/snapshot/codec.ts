@@ -4,6 +4,9 @@ import { newRevision } from "./revision.js";
 import { type Entry, type FactoryInfo, FORMAT_VERSION, MAX_SNAPSHOT_BYTES, type Snapshot } from "./types.js";
 import { describeEntry, notJsonToError, validateSnapshot } from "./validate.js";
 
+/** Where a backend records the rev a revision replaced (see `EncodeOptions.parentRevision`). */
+const PARENT_FIELD = "parent-revision";
+
 /** Seed JSON name → in-memory name for the optional entry fields (all omitted when empty). */
 const OPTIONAL_ENTRY_FIELDS = [
   ["kind", "kind"],
@@ -55,12 +58,26 @@ function toSeedEntry(e: Entry): Record<string, unknown> {
   return out;
 }
 
+export interface EncodeOptions {
+  /**
+   * The rev that was current when this revision was written (`""` for a stack's first commit),
+   * stored as `parent-revision` so `verify` can follow the line of history and tell commits that
+   * never became current. Only the backend sets it; readers of the format ignore the field.
+   */
+  parentRevision?: string;
+  /** Refuse an encoding larger than this many bytes. Default `MAX_SNAPSHOT_BYTES`. */
+  maxBytes?: number;
+}
+
 /**
- * Validates, then writes the seed's format: pretty JSON (2 spaces), keys sorted at every depth,
- * a trailing newline, empty optional fields omitted. Two encodes of equal snapshots are
- * byte-identical. A non-JSON value anywhere is `E_INVALID_SNAPSHOT` naming where it was.
+ * Validates, then writes the format unobin's localstate and s3state write: pretty JSON
+ * (2 spaces), keys sorted at every depth, a trailing newline, empty optional fields omitted. Two
+ * encodes of equal snapshots are byte-identical. A non-JSON value anywhere is
+ * `E_INVALID_SNAPSHOT` naming where it was. An encoding over the size limit is `E_TOO_LARGE`:
+ * what is written must be readable again, and every reader caps what it decodes.
  */
-export function encodeSnapshot(s: Snapshot): Uint8Array {
+export function encodeSnapshot(s: Snapshot, options: EncodeOptions = {}): Uint8Array {
+  const maxBytes = options.maxBytes ?? MAX_SNAPSHOT_BYTES;
   validateSnapshot(s, { deep: false });
   const doc: Record<string, unknown> = {
     "format-version": s.formatVersion,
@@ -74,10 +91,14 @@ export function encodeSnapshot(s: Snapshot): Uint8Array {
     entries: s.entries.map(toSeedEntry),
   };
   if (!isEmpty(s.outputs)) doc.outputs = s.outputs;
+  if (options.parentRevision !== undefined) doc[PARENT_FIELD] = options.parentRevision;
   let text: string;
   try {
     text = serializeSorted(doc);
   } catch (e) {
+    // V8 cannot hold a string that long: the encoding is far over any limit.
+    if (e instanceof RangeError)
+      throw tooLarge(`snapshot is too large to encode (over ${maxBytes} bytes)`, maxBytes);
     if (!(e instanceof NotJsonError)) throw e;
     // Re-anchor the path on the entry so the message names its address.
     const [top, index, ...rest] = e.path;
@@ -85,7 +106,22 @@ export function encodeSnapshot(s: Snapshot): Uint8Array {
       throw notJsonToError(new NotJsonError(rest, e.reason), describeEntry(index, s.entries[index]?.address));
     throw notJsonToError(e, "snapshot");
   }
+  // Every UTF-16 unit is at least one UTF-8 byte, so a long text is over the limit without
+  // counting; either way the check comes before the encoded copy is allocated.
+  const size = text.length >= maxBytes ? text.length + 1 : Buffer.byteLength(text, "utf8") + 1;
+  if (size > maxBytes)
+    throw tooLarge(
+      `snapshot encodes to ${text.length >= maxBytes ? "more than " : ""}${size} bytes, over the ${maxBytes}-byte limit that every reader enforces`,
+      maxBytes,
+      size,
+    );
   return new TextEncoder().encode(`${text}\n`);
+}
+
+function tooLarge(message: string, maxBytes: number, size?: number): StateKeeperError {
+  return new StateKeeperError("E_TOO_LARGE", message, {
+    details: { maxBytes, ...(size === undefined ? {} : { size }) },
+  });
 }
 
 export interface DecodeOptions {
@@ -190,6 +226,25 @@ function fromSeedDocument(doc: Record<string, unknown>): Record<string, unknown>
  * `E_INVALID_SNAPSHOT`. Unknown fields are ignored. Only StateKeeperErrors escape.
  */
 export function decodeSnapshot(input: Uint8Array | string, options: DecodeOptions = {}): Snapshot {
+  return decodeStoredSnapshot(input, options).snapshot;
+}
+
+/** A snapshot as a revision stores it: the snapshot, and the rev it was written to replace. */
+export interface StoredSnapshot {
+  snapshot: Snapshot;
+  /**
+   * The rev that was current when this revision was written; `""` for a stack's first commit;
+   * `undefined` when the revision does not say (written before statekeeper recorded it, or by
+   * another tool).
+   */
+  parentRevision: string | undefined;
+}
+
+/** `decodeSnapshot`, also returning the `parent-revision` a backend stored with the snapshot. */
+export function decodeStoredSnapshot(
+  input: Uint8Array | string,
+  options: DecodeOptions = {},
+): StoredSnapshot {
   const maxBytes = options.maxBytes ?? MAX_SNAPSHOT_BYTES;
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 0)
     invalidArgument("maxBytes must be a non-negative integer");
@@ -209,7 +264,8 @@ export function decodeSnapshot(input: Uint8Array | string, options: DecodeOption
     checkFormatVersion(doc);
     const snapshot = fromSeedDocument(doc);
     validateSnapshot(snapshot);
-    return snapshot;
+    const parent = own(doc, PARENT_FIELD);
+    return { snapshot, parentRevision: typeof parent === "string" ? parent : undefined };
   } catch (e) {
     if (isStateKeeperError(e)) throw e;
     // Deliberately no `cause`: engine errors can quote the (possibly secret) input.

@@ -1,5 +1,5 @@
-export type { DecodeOptions } from "./codec.js";
-export { decodeSnapshot, encodeSnapshot, newSnapshot } from "./codec.js";
+export type { DecodeOptions, EncodeOptions, StoredSnapshot } from "./codec.js";
+export { decodeSnapshot, decodeStoredSnapshot, encodeSnapshot, newSnapshot } from "./codec.js";
 export type { DiffOptions, EntryDiff, FieldChange, SnapshotDiff, ValueChange } from "./diff.js";
 export { diffSnapshots, hasChanges, maskSensitive, SENSITIVE_MASK } from "./diff.js";
 export { MAX_JSON_DEPTH } from "./json.js";
