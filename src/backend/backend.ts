@@ -1,11 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { inspectEnvelope } from "../crypto/index.js";
 import type { Encrypter } from "../crypto/types.js";
-import { FencedError, type LockHolder, StateKeeperError } from "../errors.js";
+import { type ErrorCode, FencedError, hasErrorCode, type LockHolder, StateKeeperError } from "../errors.js";
+import { mapBounded } from "../internal/bounded.js";
 import { validateKey } from "../objectstore/keys.js";
 import { isStoreError, type ObjectStore } from "../objectstore/types.js";
 import {
-  decodeSnapshot,
+  decodeStoredSnapshot,
   encodeSnapshot,
   MAX_REVISION_ATTEMPTS,
   newRevision,
@@ -16,9 +17,10 @@ import {
 import { assertStoreSupported } from "./capabilities.js";
 import {
   type CurrentPointer,
-  decodeCurrentPointer,
+  decodeCurrentObject,
   decodeLockRecord,
   encodeJsonObject,
+  type Fence,
   type LockRecord,
   SNAPSHOT_SUFFIX,
   type StackLayout,
@@ -45,6 +47,18 @@ export interface BackendOptions {
   lockDefaults?: Pick<LockOptions, "leaseMs" | "pollMs">;
 }
 
+/** Options of `write` and `commit`. */
+export interface CommitOptions {
+  /**
+   * Write even though the current revision cannot be opened with this backend's encrypter, or
+   * fails verification (digest mismatch, missing, unreadable pointer). Without it such a write is
+   * refused, so plaintext never lands on encrypted history and nothing is silently stacked on top
+   * of state nobody can read. For deliberate repairs (the CLI's `rollback --repair`); to change
+   * keys, re-seal the history instead (`statekeeper rekey`).
+   */
+  replaceUnreadableCurrent?: boolean;
+}
+
 /** What the lock object says, for `lock status`. */
 export interface LockInfo extends LockHolder {
   leaseMs: number;
@@ -58,9 +72,58 @@ export interface RevisionInfo {
   lastModified: Date | undefined;
 }
 
+/** One revision, opened: the snapshot, the rev it was written to replace, the key that sealed it. */
+export interface RevisionContent {
+  rev: string;
+  snapshot: Snapshot;
+  /** The rev that was current when it was written; `""` for a first commit; undefined if unrecorded. */
+  parentRevision: string | undefined;
+  /** Key id in the envelope header (`noop`, `key:…`, `passphrase`, `kms:…`). */
+  sealedWith: string;
+  /** Size of the sealed object in bytes. */
+  size: number;
+}
+
+/** A revision that cannot be read as valid state, and why (an `E_CORRUPT`, `E_DECRYPT`, … code). */
+export interface RevisionProblem {
+  code: ErrorCode;
+  message: string;
+}
+
+/** One row of `history()`. The opened fields are present when `open` was asked and it opened. */
+export interface HistoryEntry extends RevisionInfo {
+  current: boolean;
+  sealedWith?: string;
+  parentRevision?: string;
+  entries?: number;
+  generatedAt?: string;
+  problem?: RevisionProblem;
+}
+
+export interface HistoryOptions {
+  /** Open every revision (digest of the current one checked) to report entries, parents and problems. */
+  open?: boolean;
+  /** Revisions opened at once. Default 4. */
+  concurrency?: number;
+  /** Called after each opened revision. */
+  onProgress?: (done: number, total: number) => void;
+  /** Stops opening further revisions; the call rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** The revisions of a stack with what `current` says about them. */
+export interface StackHistory {
+  /** The current rev, or null when the stack has none (or its pointer cannot be read). */
+  current: string | null;
+  /** Why `current` cannot be trusted: an unreadable pointer, or a pointer naming a missing revision. */
+  currentProblem?: RevisionProblem;
+  /** Oldest first. */
+  revisions: HistoryEntry[];
+}
+
 /**
- * One stack's versioned state over any ObjectStore: the seed's `Backend`, with leased locks and
- * fenced commits. See docs/architecture.md for the commit protocol.
+ * One stack's versioned state over any ObjectStore: unobin's `Backend` contract, with leased
+ * locks and fenced commits. See docs/design.md for the commit protocol.
  */
 export interface Backend {
   readonly factory: string;
@@ -72,10 +135,19 @@ export interface Backend {
   currentRev(): Promise<string>;
   /** The raw `current` pointer (rev, digest, who moved it when), or undefined when never set. */
   currentPointer(): Promise<CurrentPointer | undefined>;
-  /** One revision. `E_NOT_FOUND` for an unknown rev. */
+  /**
+   * One revision. `E_NOT_FOUND` for an unknown rev. The current rev is checked against the
+   * digest in `current` (`E_CORRUPT` on a mismatch, or when `current` names a missing revision).
+   */
   get(rev: string): Promise<Snapshot>;
-  /** Stores a new revision and returns its rev. Never moves `current`. */
-  write(snapshot: Snapshot): Promise<string>;
+  /** `get`, with the revision's parent and sealing key. */
+  readRevision(rev: string): Promise<RevisionContent>;
+  /**
+   * Stores a new revision and returns its rev. Never moves `current`. Refused when the current
+   * revision cannot be opened with this backend's encrypter or fails verification (see
+   * `CommitOptions.replaceUnreadableCurrent`), and when the encoding is over the size limit.
+   */
+  write(snapshot: Snapshot, options?: CommitOptions): Promise<string>;
   /**
    * Points `current` at an existing rev, as compare-and-swap against the `current` this backend
    * last saw (when its lock was taken, or by its own last `setCurrent`; without a lock, its last
@@ -83,14 +155,19 @@ export interface Backend {
    */
   setCurrent(rev: string): Promise<void>;
   /** `write` then `setCurrent`: one commit. Returns the new rev. */
-  commit(snapshot: Snapshot): Promise<string>;
+  commit(snapshot: Snapshot, options?: CommitOptions): Promise<string>;
   /** Every rev, oldest first. */
   list(): Promise<string[]>;
   /** Size and time of every revision, oldest first (one listing, no reads). */
   revisions(): Promise<RevisionInfo[]>;
+  /** The revisions with the current one marked; with `open`, what each holds and which cannot be read. */
+  history(options?: HistoryOptions): Promise<StackHistory>;
   /** Removes a revision; a missing rev is fine. The current rev is refused (`E_INVALID_ARGUMENT`). */
   delete(rev: string): Promise<void>;
-  /** Blocks until the stack's lock is held (see `LockOptions`). */
+  /**
+   * Blocks until the stack's lock is held (see `LockOptions`), then fences `current`: no write
+   * prepared under an earlier lock can land after this returns.
+   */
   lock(opts?: LockOptions): Promise<Lock>;
   /** Removes the lock whoever holds it; returns who held it (undefined when unlocked). */
   forceUnlock(): Promise<LockHolder | undefined>;
@@ -99,10 +176,10 @@ export interface Backend {
   /** The sealed bytes of a revision, unopened (for verify and migrate). `E_NOT_FOUND` when missing. */
   readSealed(rev: string): Promise<Uint8Array>;
   /**
-   * Stores `snapshot` at exactly `rev` (migration keeps rev names). Create-only: an existing rev
-   * with the same content is accepted, with other content it is `E_ALREADY_EXISTS`.
+   * Stores `snapshot` at exactly `rev` (migration keeps rev names and parents). Create-only: an
+   * existing rev with the same content is accepted, with other content it is `E_ALREADY_EXISTS`.
    */
-  importRevision(rev: string, snapshot: Snapshot): Promise<void>;
+  importRevision(rev: string, snapshot: Snapshot, parentRevision?: string): Promise<void>;
   /**
    * Re-seals one revision with the encrypter's primary key (compare-and-swap on the object; the
    * `current` digest follows when it is the current rev). Returns false when it was already
@@ -122,6 +199,23 @@ export function createBackend(store: ObjectStore, options: BackendOptions): Back
     );
   return new StoreBackend(store, stackLayout(prefix, factory, stack), factory, stack, options);
 }
+
+/** How often a lock holder retries raising the fence while `current` keeps changing under it. */
+const FENCE_ATTEMPTS = 10;
+/** Revisions `history({ open: true })` opens at once. */
+const HISTORY_CONCURRENCY = 4;
+/** At most this much of an unreadable pointer is kept when a fence replaces it. */
+const MAX_KEPT_UNREADABLE_BYTES = 16 * 1024;
+
+/** Codes meaning a stored revision cannot be read as valid state: findings, not outages. */
+const UNREADABLE_CODES: readonly ErrorCode[] = [
+  "E_CORRUPT",
+  "E_DECRYPT",
+  "E_FORMAT_VERSION",
+  "E_TOO_LARGE",
+  "E_INVALID_SNAPSHOT",
+];
+const isUnreadable = (e: unknown): e is StateKeeperError => hasErrorCode(e, ...UNREADABLE_CODES);
 
 function noCurrent(factory: string, stack: string): StateKeeperError {
   return new StateKeeperError("E_NO_CURRENT", `no current snapshot for ${factory}/${stack}`, {
@@ -144,6 +238,29 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }
 
+/** `current` as one read saw it. Unreadable pointers are kept as an error, not thrown, so a lock can still fence them. */
+interface SeenCurrent {
+  /** Etag to compare-and-swap against; null when the object was absent. */
+  etag: string | null;
+  pointer: CurrentPointer | undefined;
+  fence: Fence | undefined;
+  /** Why the pointer cannot be trusted; with the raw text to keep when a fence replaces it. */
+  unreadable?: { error: StateKeeperError; kept: string };
+}
+
+const ABSENT: SeenCurrent = { etag: null, pointer: undefined, fence: undefined };
+
+function pointerFields(p: CurrentPointer): Record<string, unknown> {
+  return {
+    rev: p.rev,
+    sha256: p.sha256,
+    ...(p.alsoSha256 === undefined ? {} : { alsoSha256: p.alsoSha256 }),
+    size: p.size,
+    updated: p.updated,
+    by: p.by,
+  };
+}
+
 class StoreBackend implements Backend {
   readonly factory: string;
   readonly stack: string;
@@ -154,13 +271,15 @@ class StoreBackend implements Backend {
   readonly #lockDefaults: Pick<LockOptions, "leaseMs" | "pollMs">;
   #lock: HeldLock | undefined;
   /**
-   * The etag of `current` that the next `setCurrent` must replace: `null` when `current` was
-   * seen absent, `undefined` when not seen yet. Fixed at lock time while a lock is held.
+   * The `current` the next `setCurrent` must replace. Fixed by the fence while a lock is held;
+   * without a lock, the last one read (undefined: not read yet).
    */
-  #expectedCurrent: string | null | undefined;
+  #expected: SeenCurrent | undefined;
+  /** The current rev this backend has opened (or sealed) itself, so writes need not re-check it. */
+  #verifiedRev: string | undefined;
   #primaryIdentityPromise: Promise<string> | undefined;
   #lastAllocated: { base: string; suffix: number } | undefined;
-  /** Digests of revisions this backend wrote, so `setCurrent` need not read them back. */
+  /** Digests of revisions this backend sealed, so `setCurrent` need not read them back. */
   readonly #digests = new Map<string, { sha256: string; size: number }>();
 
   constructor(
@@ -179,77 +298,144 @@ class StoreBackend implements Backend {
     this.#lockDefaults = options.lockDefaults ?? {};
   }
 
+  get #name(): string {
+    return `${this.factory}/${this.stack}`;
+  }
+
   #holding(): boolean {
     return this.#lock !== undefined && !this.#lock.lost;
   }
 
-  #observeCurrent(etag: string | null): void {
-    if (!this.#holding()) this.#expectedCurrent = etag;
+  /**
+   * Reads `current`. With `observe`, an unlocked backend adopts it as the expectation of its next
+   * `setCurrent` (optimistic concurrency); reads of other revisions never move the expectation.
+   */
+  async #readCurrent(observe: boolean): Promise<SeenCurrent> {
+    const got = await this.store.get(this.#layout.current);
+    const seen = got === undefined ? ABSENT : this.#decodeSeen(got.etag, got.body);
+    if (observe && !this.#holding()) this.#expected = seen;
+    return seen;
   }
 
-  async #readPointer(): Promise<{ pointer: CurrentPointer; etag: string } | undefined> {
-    const got = await this.store.get(this.#layout.current);
-    if (got === undefined) {
-      this.#observeCurrent(null);
-      return undefined;
+  #decodeSeen(etag: string, body: Uint8Array): SeenCurrent {
+    try {
+      return { etag, ...decodeCurrentObject(this.#layout.current, body) };
+    } catch (e) {
+      if (!hasErrorCode(e, "E_CORRUPT")) throw e;
+      let kept: string | undefined;
+      try {
+        // A pointer an earlier fence already found unreadable keeps what that fence kept.
+        const o = JSON.parse(new TextDecoder().decode(body)) as { unreadable?: unknown };
+        if (typeof o.unreadable === "string") kept = o.unreadable;
+      } catch {
+        // Not JSON: keep the raw bytes below.
+      }
+      kept ??= Buffer.from(body.subarray(0, MAX_KEPT_UNREADABLE_BYTES)).toString("base64");
+      return { etag, pointer: undefined, fence: undefined, unreadable: { error: e, kept } };
     }
-    const pointer = decodeCurrentPointer(this.#layout.current, got.body);
-    this.#observeCurrent(got.etag);
-    return pointer === undefined ? undefined : { pointer, etag: got.etag };
+  }
+
+  #pointerOf(seen: SeenCurrent): CurrentPointer | undefined {
+    if (seen.unreadable !== undefined) throw seen.unreadable.error;
+    return seen.pointer;
   }
 
   async currentPointer(): Promise<CurrentPointer | undefined> {
-    return (await this.#readPointer())?.pointer;
+    return this.#pointerOf(await this.#readCurrent(true));
   }
 
   async currentRev(): Promise<string> {
-    const read = await this.#readPointer();
-    if (read === undefined) throw noCurrent(this.factory, this.stack);
-    return read.pointer.rev;
+    const pointer = this.#pointerOf(await this.#readCurrent(true));
+    if (pointer === undefined) throw noCurrent(this.factory, this.stack);
+    return pointer.rev;
   }
 
   async current(): Promise<Snapshot> {
-    const read = await this.#readPointer();
-    if (read === undefined) throw noCurrent(this.factory, this.stack);
-    const { rev, sha256, alsoSha256 } = read.pointer;
-    const got = await this.store.get(this.#layout.snapshot(rev));
-    if (got === undefined)
-      throw new StateKeeperError("E_CORRUPT", `current names revision ${rev}, but that revision is missing`, {
-        details: { rev },
-      });
-    const actual = sha256Hex(got.body);
-    if (actual !== sha256 && actual !== alsoSha256)
-      throw new StateKeeperError(
-        "E_CORRUPT",
-        `revision ${rev} does not match the digest recorded in current (expected sha256 ${sha256}, found ${actual})`,
-        { details: { rev, expected: sha256, actual } },
-      );
-    return this.#open(rev, got.body);
+    const pointer = this.#pointerOf(await this.#readCurrent(true));
+    if (pointer === undefined) throw noCurrent(this.factory, this.stack);
+    const sealed = await this.#fetchVerified(pointer.rev, pointer);
+    return (await this.#openRevision(pointer.rev, sealed, pointer)).snapshot;
   }
 
-  async #open(rev: string, sealed: Uint8Array): Promise<Snapshot> {
-    const plaintext = await this.#encrypter.open(sealed, this.#layout.sealLocation(rev));
-    return decodeSnapshot(plaintext);
+  /**
+   * The sealed bytes of `rev`. When `pointer` names it, they must match its digest, and their
+   * absence is corruption (current names a missing revision), not "not found".
+   */
+  async #fetchVerified(rev: string, pointer: CurrentPointer | undefined): Promise<Uint8Array> {
+    return this.#verifySealed(rev, await this.store.get(this.#layout.snapshot(rev)), pointer);
   }
 
-  async readSealed(rev: string): Promise<Uint8Array> {
-    const got = await this.store.get(this.#layout.snapshot(validateRev(rev)));
-    if (got === undefined)
-      throw new StateKeeperError("E_NOT_FOUND", `no revision ${rev} in ${this.factory}/${this.stack}`, {
-        details: { rev },
-      });
+  #verifySealed(
+    rev: string,
+    got: { body: Uint8Array } | undefined,
+    pointer: CurrentPointer | undefined,
+  ): Uint8Array {
+    const isCurrent = pointer?.rev === rev;
+    if (got === undefined) {
+      if (isCurrent)
+        throw new StateKeeperError(
+          "E_CORRUPT",
+          `current names revision ${rev}, but that revision is missing`,
+          {
+            details: { rev },
+          },
+        );
+      throw new StateKeeperError("E_NOT_FOUND", `no revision ${rev} in ${this.#name}`, { details: { rev } });
+    }
+    if (isCurrent) {
+      const actual = sha256Hex(got.body);
+      if (actual !== pointer.sha256 && actual !== pointer.alsoSha256)
+        throw new StateKeeperError(
+          "E_CORRUPT",
+          `revision ${rev} does not match the digest recorded in current (expected sha256 ${pointer.sha256}, found ${actual})`,
+          { details: { rev, expected: pointer.sha256, actual } },
+        );
+    }
     return got.body;
   }
 
+  async #openRevision(
+    rev: string,
+    sealed: Uint8Array,
+    pointer: CurrentPointer | undefined,
+  ): Promise<RevisionContent> {
+    const plaintext = await this.#encrypter.open(sealed, this.#layout.sealLocation(rev));
+    const { snapshot, parentRevision } = decodeStoredSnapshot(plaintext);
+    if (pointer?.rev === rev) this.#verifiedRev = rev;
+    return {
+      rev,
+      snapshot,
+      parentRevision,
+      sealedWith: inspectEnvelope(sealed).keyId,
+      size: sealed.byteLength,
+    };
+  }
+
+  async readRevision(rev: string): Promise<RevisionContent> {
+    validateRev(rev);
+    // The pointer is read beside the object, not adopted as an expectation: when this rev is the
+    // current one, its digest is checked as `current()` checks it.
+    const [seen, got] = await Promise.all([
+      this.#readCurrent(false),
+      this.store.get(this.#layout.snapshot(rev)),
+    ]);
+    const pointer = seen.unreadable === undefined ? seen.pointer : undefined;
+    return this.#openRevision(rev, this.#verifySealed(rev, got, pointer), pointer);
+  }
+
   async get(rev: string): Promise<Snapshot> {
-    return this.#open(rev, await this.readSealed(rev));
+    return (await this.readRevision(rev)).snapshot;
+  }
+
+  async readSealed(rev: string): Promise<Uint8Array> {
+    return this.#fetchVerified(validateRev(rev), undefined);
   }
 
   #checkOwnership(snapshot: Snapshot): void {
     if (snapshot?.stack !== this.stack || snapshot.factory?.name !== this.factory)
       throw new StateKeeperError(
         "E_INVALID_SNAPSHOT",
-        `snapshot belongs to ${snapshot?.factory?.name}/${snapshot?.stack}, not to ${this.factory}/${this.stack}`,
+        `snapshot belongs to ${snapshot?.factory?.name}/${snapshot?.stack}, not to ${this.#name}`,
         { details: { factory: snapshot?.factory?.name, stack: snapshot?.stack } },
       );
   }
@@ -259,10 +445,61 @@ class StoreBackend implements Backend {
     await assertStoreSupported(this.store);
   }
 
-  async write(snapshot: Snapshot): Promise<string> {
+  /**
+   * Refuses to stack a new revision on a current one this backend cannot open (another key, or
+   * none: plaintext over encrypted history) or that fails verification. Opening it once is
+   * enough: a backend remembers the current rev it opened or wrote.
+   */
+  async #assertCanExtend(seen: SeenCurrent, options: CommitOptions): Promise<void> {
+    if (options.replaceUnreadableCurrent === true) return;
+    if (seen.unreadable !== undefined) throw this.#refusal(undefined, seen.unreadable.error);
+    const pointer = seen.pointer;
+    if (pointer === undefined || pointer.rev === this.#verifiedRev) return;
+    try {
+      await this.#openRevision(pointer.rev, await this.#fetchVerified(pointer.rev, pointer), pointer);
+    } catch (e) {
+      if (isUnreadable(e)) throw this.#refusal(pointer.rev, e);
+      throw e;
+    }
+  }
+
+  #refusal(rev: string | undefined, cause: StateKeeperError): StateKeeperError {
+    const what = rev === undefined ? "its current pointer" : `its current revision ${rev}`;
+    let message: string;
+    if (cause.code === "E_DECRYPT") {
+      const { sealedWith, hint } = cause.details;
+      const key =
+        typeof sealedWith !== "string"
+          ? "a key"
+          : typeof hint === "string"
+            ? `${sealedWith} (${hint})`
+            : sealedWith;
+      message =
+        `refusing to write to ${this.#name}: ${what} is sealed with ${key}, which this backend's ` +
+        `encrypter (${this.#encrypter.keyId}) cannot open, so the commit would mix keys in one history ` +
+        `(${cause.message}). Use the key that sealed it, or change keys for the whole history with 'statekeeper rekey'`;
+    } else
+      message =
+        `refusing to write to ${this.#name} on top of ${what}, which fails verification: ${cause.message}. ` +
+        "To replace it deliberately, commit with replaceUnreadableCurrent (CLI: rollback --repair)";
+    return new StateKeeperError(cause.code, message, {
+      cause,
+      details: { ...cause.details, ...(rev === undefined ? {} : { rev }) },
+    });
+  }
+
+  /** What a new revision records as its parent: the current it is meant to replace. */
+  #parentFor(seen: SeenCurrent): string | undefined {
+    return seen.unreadable === undefined ? (seen.pointer?.rev ?? "") : undefined;
+  }
+
+  async write(snapshot: Snapshot, options: CommitOptions = {}): Promise<string> {
     this.#checkOwnership(snapshot);
-    const plaintext = encodeSnapshot(snapshot);
     await this.#beforeWrite();
+    const seen = this.#expected ?? (await this.#readCurrent(true));
+    await this.#assertCanExtend(seen, options);
+    const parentRevision = this.#parentFor(seen);
+    const plaintext = encodeSnapshot(snapshot, parentRevision === undefined ? {} : { parentRevision });
     const base = newRevision(this.#clock);
     // Suffixes this backend already took for the same instant are skipped, so a stuck clock costs
     // one create per write rather than one per earlier collision.
@@ -299,13 +536,9 @@ class StoreBackend implements Backend {
     if (known !== undefined) return known;
     const got = await this.store.get(this.#layout.snapshot(rev));
     if (got === undefined)
-      throw new StateKeeperError(
-        "E_NOT_FOUND",
-        `set-current ${rev}: no such revision in ${this.factory}/${this.stack}`,
-        {
-          details: { rev },
-        },
-      );
+      throw new StateKeeperError("E_NOT_FOUND", `set-current ${rev}: no such revision in ${this.#name}`, {
+        details: { rev },
+      });
     return { sha256: sha256Hex(got.body), size: got.body.byteLength };
   }
 
@@ -316,12 +549,37 @@ class StoreBackend implements Backend {
     await this.#advanceCurrent(rev, digest);
   }
 
+  /**
+   * Compare-and-swap of `current` from `expectedEtag` (null: create-only) to `body`. A write
+   * whose response was lost is retried; the retry then fails its precondition, and reading back
+   * settles it: `body` carries a fresh write id, so only our own write has exactly these bytes.
+   * Returns the new etag, or what `current` holds now when someone else's write is there.
+   */
+  async #swapCurrent(
+    body: Uint8Array,
+    expectedEtag: string | null,
+  ): Promise<{ etag: string } | { refused: { body: Uint8Array; etag: string } | undefined; cause: unknown }> {
+    try {
+      return await retryTransient(() =>
+        this.store.put(
+          this.#layout.current,
+          body,
+          expectedEtag === null ? { ifNoneMatch: "*" } : { ifMatch: expectedEtag },
+        ),
+      );
+    } catch (e) {
+      if (!isStoreError(e, "PRECONDITION_FAILED", "CONFLICT")) throw e;
+      const now = await retryTransient(() => this.store.get(this.#layout.current));
+      if (now !== undefined && equalBytes(now.body, body)) return { etag: now.etag };
+      return { refused: now, cause: e };
+    }
+  }
+
   async #advanceCurrent(
     rev: string,
     digest: { sha256: string; size: number; alsoSha256?: string },
   ): Promise<void> {
-    if (this.#expectedCurrent === undefined) await this.#readPointer();
-    const expected = this.#expectedCurrent ?? null;
+    const seen = this.#expected ?? (await this.#readCurrent(true));
     const pointer: CurrentPointer = {
       rev,
       sha256: digest.sha256,
@@ -330,42 +588,48 @@ class StoreBackend implements Backend {
       updated: new Date().toISOString(),
       by: whoAmI().who,
     };
-    // A per-write id makes these bytes unique, so "the stored bytes are mine" (how a lost response
-    // is resolved, here and in drivers) can never be fooled by another writer's identical pointer.
-    const body = encodeJsonObject({ ...pointer, writeId: randomBytes(8).toString("hex") });
-    let etag: string;
-    try {
-      ({ etag } = await retryTransient(() =>
-        this.store.put(
-          this.#layout.current,
-          body,
-          expected === null ? { ifNoneMatch: "*" } : { ifMatch: expected },
-        ),
-      ));
-    } catch (e) {
-      if (!isStoreError(e, "PRECONDITION_FAILED", "CONFLICT")) throw e;
-      // Our own write may have landed with its response lost: only our exact bytes count.
-      const now = await retryTransient(() => this.store.get(this.#layout.current));
-      if (now === undefined || !equalBytes(now.body, body)) {
-        let by = "";
-        try {
-          const p = now === undefined ? undefined : decodeCurrentPointer(this.#layout.current, now.body);
-          if (p !== undefined) by = ` (it now names ${p.rev}, set by ${p.by} at ${p.updated})`;
-        } catch {
-          // An unreadable pointer is reported by the next read; the fence holds either way.
-        }
-        throw new FencedError(
-          `refusing to set current to ${rev}: ${this.factory}/${this.stack} was advanced by someone else since this writer last saw it${by}`,
-          { cause: e, details: { rev } },
-        );
-      }
-      etag = now.etag;
+    const body = encodeJsonObject({
+      ...pointerFields(pointer),
+      ...(seen.fence === undefined ? {} : { fence: seen.fence }),
+      writeId: randomBytes(8).toString("hex"),
+    });
+    const swapped = await this.#swapCurrent(body, seen.etag);
+    if ("etag" in swapped) {
+      this.#expected = { etag: swapped.etag, pointer, fence: seen.fence };
+      if (this.#digests.has(rev)) this.#verifiedRev = rev;
+      return;
     }
-    this.#expectedCurrent = etag;
+    const why = this.#describeAdvance(swapped.refused, seen.fence);
+    // A holder that is fenced out has lost its lock, whatever its lease timer says.
+    if (this.#holding()) this.#lock?.lose(`fenced out of ${this.#name}: ${why}`);
+    throw new FencedError(`refusing to set current to ${rev}: ${why}`, {
+      cause: swapped.cause,
+      details: { rev },
+    });
   }
 
-  async commit(snapshot: Snapshot): Promise<string> {
-    const rev = await this.write(snapshot);
+  /** Who moved `current` since this writer last saw it, as far as the object tells. */
+  #describeAdvance(now: { body: Uint8Array; etag: string } | undefined, ourFence: Fence | undefined): string {
+    const base = `${this.#name} was advanced by someone else since this writer last saw it`;
+    if (now === undefined) return `${base} (current was removed)`;
+    let seen: SeenCurrent;
+    try {
+      seen = this.#decodeSeen(now.etag, now.body);
+    } catch {
+      return base;
+    }
+    const fence = seen.fence;
+    if (fence !== undefined && fence.lock !== ourFence?.lock)
+      return (
+        `${this.#name} was fenced by a newer lock (epoch ${fence.epoch}, taken by ${fence.by} at ${fence.at}): ` +
+        "this writer's lock was taken over or force-unlocked"
+      );
+    const p = seen.pointer;
+    return p === undefined ? base : `${base} (it now names ${p.rev}, set by ${p.by} at ${p.updated})`;
+  }
+
+  async commit(snapshot: Snapshot, options: CommitOptions = {}): Promise<string> {
+    const rev = await this.write(snapshot, options);
     await this.setCurrent(rev);
     return rev;
   }
@@ -378,11 +642,52 @@ class StoreBackend implements Backend {
       const rev = name.slice(0, -SNAPSHOT_SUFFIX.length);
       byRev.set(rev, { rev, size: o.size, lastModified: o.lastModified });
     }
-    return sortRevisions([...byRev.keys()]).map((rev) => byRev.get(rev)!);
+    return sortRevisions([...byRev.keys()]).map((rev) => byRev.get(rev) as RevisionInfo);
   }
 
   async list(): Promise<string[]> {
     return (await this.revisions()).map((r) => r.rev);
+  }
+
+  async history(options: HistoryOptions = {}): Promise<StackHistory> {
+    const [seen, infos] = await Promise.all([this.#readCurrent(false), this.revisions()]);
+    const pointer = seen.pointer;
+    const revisions: HistoryEntry[] = infos.map((info) => ({ ...info, current: info.rev === pointer?.rev }));
+    const history: StackHistory = { current: pointer?.rev ?? null, revisions };
+    if (seen.unreadable !== undefined)
+      history.currentProblem = { code: seen.unreadable.error.code, message: seen.unreadable.error.message };
+    else if (pointer !== undefined && !revisions.some((r) => r.current))
+      history.currentProblem = {
+        code: "E_CORRUPT",
+        message: `current names revision ${pointer.rev}, but that revision is missing`,
+      };
+    if (options.open !== true) return history;
+    let done = 0;
+    await mapBounded(revisions, options.concurrency ?? HISTORY_CONCURRENCY, async (row) => {
+      options.signal?.throwIfAborted();
+      try {
+        const opened = await this.#openRevision(
+          row.rev,
+          await this.#fetchVerified(row.rev, pointer),
+          pointer,
+        );
+        row.sealedWith = opened.sealedWith;
+        if (opened.parentRevision !== undefined) row.parentRevision = opened.parentRevision;
+        row.entries = opened.snapshot.entries.length;
+        row.generatedAt = opened.snapshot.generatedAt;
+      } catch (e) {
+        if (!isUnreadable(e)) throw e;
+        row.problem = { code: e.code, message: e.message };
+        try {
+          // Which key sealed it still helps the operator, even when it cannot be opened.
+          row.sealedWith = inspectEnvelope(await this.#fetchVerified(row.rev, undefined)).keyId;
+        } catch {
+          // Not an envelope at all: the problem already says so.
+        }
+      }
+      options.onProgress?.(++done, revisions.length);
+    });
+    return history;
   }
 
   async delete(rev: string): Promise<void> {
@@ -392,7 +697,7 @@ class StoreBackend implements Backend {
     if (pointer?.rev === rev)
       throw new StateKeeperError(
         "E_INVALID_ARGUMENT",
-        `refusing to delete ${rev}: it is the current revision of ${this.factory}/${this.stack}`,
+        `refusing to delete ${rev}: it is the current revision of ${this.#name}`,
         { details: { rev } },
       );
     await this.store.delete(this.#layout.snapshot(rev));
@@ -403,18 +708,16 @@ class StoreBackend implements Backend {
     if (this.#holding())
       throw new StateKeeperError(
         "E_INVALID_ARGUMENT",
-        `this backend already holds the lock on ${this.factory}/${this.stack}; unlock it first`,
+        `this backend already holds the lock on ${this.#name}; unlock it first`,
       );
     const caps = await assertStoreSupported(this.store);
     const held = await acquireLock(this.store, caps, this.#layout.lock, { ...this.#lockDefaults, ...opts });
     this.#lock = held;
     try {
-      // Fence from here: the next setCurrent must replace exactly the current we see now.
-      const got = await this.store.head(this.#layout.current);
-      this.#expectedCurrent = got === undefined ? null : got.etag;
+      await this.#raiseFence(held);
     } catch (e) {
-      await held.unlock().catch(() => undefined);
       this.#lock = undefined;
+      await held.unlock().catch(() => undefined);
       throw e;
     }
     return {
@@ -437,11 +740,48 @@ class StoreBackend implements Backend {
         if (this.#lock === held) {
           this.#lock = undefined;
           // The next unlocked writer fences against what it reads, not what this holder saw.
-          this.#expectedCurrent = undefined;
+          this.#expected = undefined;
         }
         return held.unlock();
       },
     };
+  }
+
+  /**
+   * Takes `current` for the new lock by compare-and-swap: the pointer is kept, the fence epoch
+   * raised and stamped with this lock's id. From then on every write prepared under an earlier
+   * lock (a holder paused past its lease, a request stuck in the network) carries an etag that no
+   * longer matches, so it fails instead of landing after the takeover. A stale write that lands
+   * before the fence just makes the fence retry on what it wrote.
+   */
+  async #raiseFence(held: HeldLock): Promise<void> {
+    for (let attempt = 1; attempt <= FENCE_ATTEMPTS; attempt++) {
+      held.assertHeld();
+      const seen = await this.#readCurrent(false);
+      const fence: Fence = {
+        epoch: (seen.fence?.epoch ?? 0) + 1,
+        lock: held.id,
+        by: whoAmI().who,
+        at: new Date().toISOString(),
+      };
+      const kept =
+        seen.unreadable !== undefined
+          ? { unreadable: seen.unreadable.kept }
+          : seen.pointer === undefined
+            ? {}
+            : pointerFields(seen.pointer);
+      const body = encodeJsonObject({ ...kept, fence, writeId: randomBytes(8).toString("hex") });
+      const swapped = await this.#swapCurrent(body, seen.etag);
+      if ("etag" in swapped) {
+        this.#expected = { ...seen, etag: swapped.etag, fence };
+        return;
+      }
+    }
+    throw new StateKeeperError(
+      "E_CONFLICT",
+      `could not fence ${this.#name} for the new lock: current changed ${FENCE_ATTEMPTS} times in a row ` +
+        "(are writers committing without the lock?)",
+    );
   }
 
   async #readLock(): Promise<LockRecord | undefined> {
@@ -465,17 +805,18 @@ class StoreBackend implements Backend {
     return holder;
   }
 
-  async importRevision(rev: string, snapshot: Snapshot): Promise<void> {
+  async importRevision(rev: string, snapshot: Snapshot, parentRevision?: string): Promise<void> {
     validateRev(rev);
     this.#checkOwnership(snapshot);
-    const plaintext = encodeSnapshot(snapshot);
     await this.#beforeWrite();
+    await this.#assertCanExtend(this.#expected ?? (await this.#readCurrent(true)), {});
+    const plaintext = encodeSnapshot(snapshot, parentRevision === undefined ? {} : { parentRevision });
     const key = this.#layout.snapshot(rev);
     const sealed = await this.#encrypter.seal(plaintext, this.#layout.sealLocation(rev));
     if (await this.#createOnly(key, sealed)) return;
     // Already there: fine if it holds the same snapshot (a re-run migration), else refuse.
     const existing = await this.get(rev);
-    if (!equalBytes(encodeSnapshot(existing), plaintext))
+    if (!equalBytes(encodeSnapshot(existing), encodeSnapshot(snapshot)))
       throw new StateKeeperError("E_ALREADY_EXISTS", `revision ${rev} already exists with other content`, {
         details: { rev },
       });
@@ -498,22 +839,21 @@ class StoreBackend implements Backend {
     const key = this.#layout.snapshot(rev);
     const got = await this.store.get(key);
     if (got === undefined)
-      throw new StateKeeperError("E_NOT_FOUND", `no revision ${rev} in ${this.factory}/${this.stack}`, {
-        details: { rev },
-      });
+      throw new StateKeeperError("E_NOT_FOUND", `no revision ${rev} in ${this.#name}`, { details: { rev } });
     const location = this.#layout.sealLocation(rev);
     const plaintext = await this.#encrypter.open(got.body, location);
     if (envelopeIdentity(got.body) === (await this.#primaryIdentity())) return false;
     const sealed = await this.#encrypter.seal(plaintext, location);
     const digest = { sha256: sha256Hex(sealed), size: sealed.byteLength };
-    const isCurrent = (await this.#readPointer())?.pointer.rev === rev;
+    const seen = this.#expected ?? (await this.#readCurrent(true));
+    const isCurrent = this.#pointerOf(seen)?.rev === rev;
     // The current rev's object and its digest in `current` cannot change in one step, so the
     // pointer first accepts both digests, then the object is replaced, then the old digest goes.
     // A crash between any two steps leaves a current that opens and verifies.
     if (isCurrent) await this.#advanceCurrent(rev, { ...digest, alsoSha256: sha256Hex(got.body) });
     await this.store.put(key, sealed, { ifMatch: got.etag });
-    if (isCurrent) await this.#advanceCurrent(rev, digest);
     this.#digests.set(rev, digest);
+    if (isCurrent) await this.#advanceCurrent(rev, digest);
     return true;
   }
 }

@@ -1,7 +1,18 @@
-export type { Backend, BackendOptions, LockInfo, RevisionInfo } from "./backend.js";
+export type {
+  Backend,
+  BackendOptions,
+  CommitOptions,
+  HistoryEntry,
+  HistoryOptions,
+  LockInfo,
+  RevisionContent,
+  RevisionInfo,
+  RevisionProblem,
+  StackHistory,
+} from "./backend.js";
 export { createBackend } from "./backend.js";
 export { assertStoreSupported, storeCapabilities } from "./capabilities.js";
-export type { CurrentPointer, StackLayout } from "./layout.js";
+export type { CurrentPointer, Fence, StackLayout } from "./layout.js";
 export { stackLayout } from "./layout.js";
 export type { Lock, LockOptions } from "./lock.js";
 export { DEFAULT_LEASE_MS, DEFAULT_POLL_MS, describeHolder } from "./lock.js";

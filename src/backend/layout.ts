@@ -42,6 +42,28 @@ export interface CurrentPointer {
   by: string;
 }
 
+/**
+ * The fence in `current`: the lock whose holder alone may move the pointer. Every lock
+ * acquisition bumps the epoch by compare-and-swap on `current` before the holder reads state, so
+ * a write prepared under an earlier lock (its holder paused, its request delayed) fails its
+ * precondition instead of landing after the takeover.
+ */
+export interface Fence {
+  epoch: number;
+  /** Id of the lock that raised this epoch. */
+  lock: string;
+  /** `user@host` of that lock's holder, and when it fenced. */
+  by: string;
+  at: string;
+}
+
+/** What the `current` object holds. */
+export interface CurrentObject {
+  /** Undefined when the stack has no current revision (never committed, or only fenced). */
+  pointer: CurrentPointer | undefined;
+  fence: Fence | undefined;
+}
+
 // Pointer and lock bodies are tiny; anything larger is not ours.
 const MAX_SMALL_OBJECT_BYTES = 64 * 1024;
 
@@ -71,16 +93,50 @@ function parseSmallObject(what: string, key: string, bytes: Uint8Array): Record<
   return parsed as Record<string, unknown>;
 }
 
-/** Parses `current`; an empty object means "no current" (as in the original), anything malformed is E_CORRUPT. */
-export function decodeCurrentPointer(key: string, bytes: Uint8Array): CurrentPointer | undefined {
+function decodeFence(key: string, raw: unknown): Fence | undefined {
+  if (raw === undefined) return undefined;
+  const f = raw as Record<string, unknown>;
+  if (
+    typeof raw !== "object" ||
+    raw === null ||
+    !Number.isSafeInteger(f.epoch) ||
+    (f.epoch as number) < 1 ||
+    typeof f.lock !== "string" ||
+    f.lock === ""
+  )
+    throw new StateKeeperError("E_CORRUPT", `current pointer ${key} has a malformed fence`, {
+      details: { key },
+    });
+  return {
+    epoch: f.epoch as number,
+    lock: f.lock,
+    by: typeof f.by === "string" ? f.by : "",
+    at: typeof f.at === "string" ? f.at : "",
+  };
+}
+
+/**
+ * Parses `current`. Empty, or without a `rev` (only fenced so far), means "no current revision";
+ * anything malformed is `E_CORRUPT`, and so is a pointer a fence found unreadable (its original
+ * bytes are kept in `unreadable`, base64, for the operator).
+ */
+export function decodeCurrentObject(key: string, bytes: Uint8Array): CurrentObject {
   const o = parseSmallObject("current pointer", key, bytes);
-  if (o === undefined) return undefined;
+  if (o === undefined) return { pointer: undefined, fence: undefined };
+  const fence = decodeFence(key, o.fence);
+  if (typeof o.unreadable === "string")
+    throw new StateKeeperError(
+      "E_CORRUPT",
+      `current pointer ${key} was unreadable when lock ${fence?.lock ?? "?"} fenced it (its original bytes are kept in the field "unreadable"); commit with a repair to replace it`,
+      { details: { key } },
+    );
+  if (!("rev" in o) && !("sha256" in o)) return { pointer: undefined, fence };
   const { rev, sha256, alsoSha256, size, updated, by } = o;
   if (typeof rev !== "string" || rev === "" || typeof sha256 !== "string" || !/^[0-9a-f]{64}$/.test(sha256))
     throw new StateKeeperError("E_CORRUPT", `current pointer ${key} lacks a valid rev and sha256`, {
       details: { key },
     });
-  return {
+  const pointer: CurrentPointer = {
     rev,
     sha256,
     ...(typeof alsoSha256 === "string" && /^[0-9a-f]{64}$/.test(alsoSha256) ? { alsoSha256 } : {}),
@@ -88,6 +144,12 @@ export function decodeCurrentPointer(key: string, bytes: Uint8Array): CurrentPoi
     updated: typeof updated === "string" ? updated : "",
     by: typeof by === "string" ? by : "",
   };
+  return { pointer, fence };
+}
+
+/** The pointer alone (see `decodeCurrentObject`). */
+export function decodeCurrentPointer(key: string, bytes: Uint8Array): CurrentPointer | undefined {
+  return decodeCurrentObject(key, bytes).pointer;
 }
 
 /** What a lock object records: the holder, and the lease the holder promised to renew within. */

@@ -41,9 +41,12 @@ export interface Lock {
   unlock(): Promise<boolean>;
 }
 
-/** Throws `LockLostError` if the lease was lost or lapsed; called before every commit step. */
+/** The backend's side of a held lock. */
 export interface HeldLock extends Lock {
+  /** Throws `LockLostError` if the lease was lost or lapsed; called before every commit step. */
   assertHeld(): void;
+  /** Marks the lock lost (aborting `signal`), e.g. when a commit found the stack fenced by a newer lock. */
+  lose(why: string): void;
 }
 
 function holderOf(r: LockRecord): LockHolder {
@@ -267,6 +270,10 @@ class LeasedLock implements HeldLock {
         cause: reason,
       });
     }
+  }
+
+  lose(why: string): void {
+    this.#markLost(why);
   }
 
   #markLost(why: string): void {

@@ -379,6 +379,185 @@ export function backendConformance(
       },
     );
 
+    t.it(
+      "the takeover fences: a commit delayed past its lease cannot land after a new holder took over",
+      async () => {
+        const { store, make, layout } = await setup();
+        await make().commit(snapshotFor("stack", ["v1"]));
+        // A's writes to `lock` and `current` stall (a network stall, a GC or VM pause) after it
+        // passed its lease check; B takes the lock over and reads state; then A's writes arrive.
+        let stalled = false;
+        let release = () => {};
+        const gate = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        let reachedCurrent = () => {};
+        const aAtCurrent = new Promise<void>((resolve) => {
+          reachedCurrent = resolve;
+        });
+        const stalling = interceptStore(store, async (call) => {
+          if (!stalled || call.op !== "put" || (call.key !== layout.current && call.key !== layout.lock))
+            return undefined;
+          if (call.key === layout.current) reachedCurrent();
+          await gate;
+          return undefined;
+        });
+        const a = make({}, stalling);
+        const la = await a.lock({ operation: "apply" });
+        await a.current();
+        stalled = true;
+        const staleCommit = a.commit(snapshotFor("stack", ["stale-from-a"]));
+        staleCommit.catch(() => {});
+        await aAtCurrent;
+        const b = make();
+        const lb = await b.lock({ operation: "apply", timeoutMs: 4 * leaseMs + 2000 });
+        assert.equal(lb.tookOverFrom?.id, la.id);
+        assert.deepEqual(
+          (await b.current()).entries.map((e) => e.address),
+          ["v1"],
+        );
+        release();
+        await expectCode(staleCommit, "E_FENCED");
+        assert.equal(la.lost, true, "a holder fenced out knows its lock is lost");
+        const revB = await b.commit(snapshotFor("stack", ["from-b"]));
+        assert.equal(await lb.unlock(), true);
+        assert.equal(await make().currentRev(), revB);
+        assert.equal(await la.unlock(), false);
+      },
+    );
+
+    t.it("every lock raises the fence epoch in current, keeping the pointer", async () => {
+      const { store, make, layout } = await setup();
+      const fenceOf = async () => {
+        const got = await store.get(layout.current);
+        return got === undefined ? undefined : JSON.parse(new TextDecoder().decode(got.body));
+      };
+      const l1 = await make().lock();
+      const first = await fenceOf();
+      assert.equal(first?.fence?.epoch, 1);
+      assert.equal(first?.fence?.lock, l1.id);
+      assert.equal(first?.rev, undefined, "a fenced stack without commits still has no current");
+      await expectCode(make().current(), "E_NO_CURRENT");
+      await l1.unlock();
+      const rev = await make().commit(snapshotFor("stack", ["v1"]));
+      const l2 = await make().lock();
+      const second = await fenceOf();
+      assert.equal(second?.fence?.epoch, 2);
+      assert.equal(second?.fence?.lock, l2.id);
+      assert.equal(second?.rev, rev);
+      assert.equal(await make().currentRev(), rev);
+      await l2.unlock();
+    });
+
+    t.it(
+      "an unreadable current pointer is kept by the fence and refused until a deliberate repair",
+      async () => {
+        const { store, make, layout } = await setup();
+        await make().commit(snapshotFor("stack", ["v1"]));
+        await store.put(layout.current, new TextEncoder().encode("garbage, not a pointer"));
+        const b = make();
+        const lock = await b.lock();
+        await expectCode(b.current(), "E_CORRUPT");
+        await expectCode(b.commit(snapshotFor("stack", ["v2"])), "E_CORRUPT");
+        const kept = JSON.parse(new TextDecoder().decode((await store.get(layout.current))!.body));
+        assert.equal(Buffer.from(kept.unreadable, "base64").toString(), "garbage, not a pointer");
+        const repaired = await b.commit(snapshotFor("stack", ["v2"]), { replaceUnreadableCurrent: true });
+        await lock.unlock();
+        assert.equal(await make().currentRev(), repaired);
+      },
+    );
+
+    t.it(
+      "a commit whose key cannot open the current revision is refused, naming that key; nothing is written",
+      async () => {
+        const { make } = await setup();
+        const k1 = keyEncrypter({ key: randomBytes(32) });
+        const k2 = keyEncrypter({ key: randomBytes(32) });
+        const owner = make({ encrypter: k1 });
+        const rev = await owner.commit(snapshotFor("stack", ["secret"]));
+        const before = await owner.list();
+        for (const other of [noopEncrypter(), k2]) {
+          const b = make({ encrypter: other });
+          const err = (await expectCode(b.commit(snapshotFor("stack", ["plain"])), "E_DECRYPT")) as Error;
+          assert.ok(err.message.includes(k1.keyId), `the error names the sealing key: ${err.message}`);
+          assert.ok(err.message.includes("rekey"), err.message);
+          await expectCode(b.write(snapshotFor("stack", ["plain"])), "E_DECRYPT");
+          const lock = await b.lock();
+          await expectCode(b.commit(snapshotFor("stack", ["plain"])), "E_DECRYPT");
+          await lock.unlock();
+        }
+        assert.deepEqual(await owner.list(), before, "no revision was written");
+        assert.equal(await owner.currentRev(), rev);
+        // Rotation: a keyring that still opens the current revision commits with its primary key.
+        const rotated = await make({ encrypter: keyring(k2, k1) }).commit(snapshotFor("stack", ["rotated"]));
+        assert.deepEqual(
+          (await make({ encrypter: k2 }).current()).entries.map((e) => e.address),
+          ["rotated"],
+        );
+        // A deliberate change is possible, and says so.
+        const forced = await make({ encrypter: k1 }).commit(snapshotFor("stack", ["forced"]), {
+          replaceUnreadableCurrent: true,
+        });
+        assert.notEqual(forced, rotated);
+        assert.equal(await owner.currentRev(), forced);
+      },
+    );
+
+    t.it(
+      "reads verify the digest in current; nothing is committed on top of a current that fails it",
+      async () => {
+        const { store, make, layout } = await setup();
+        const b = make();
+        const old = await b.commit(snapshotFor("stack", ["old"]));
+        const rev = await b.commit(snapshotFor("stack", ["good"]));
+        const pointer = JSON.parse(new TextDecoder().decode((await store.get(layout.current))!.body));
+        await store.put(
+          layout.current,
+          new TextEncoder().encode(JSON.stringify({ ...pointer, sha256: "0".repeat(64) })),
+        );
+        const reader = make();
+        await expectCode(reader.get(rev), "E_CORRUPT");
+        await expectCode(reader.current(), "E_CORRUPT");
+        await expectCode(reader.readRevision(rev), "E_CORRUPT");
+        assert.deepEqual(
+          (await reader.get(old)).entries.map((e) => e.address),
+          ["old"],
+          "other revisions still read",
+        );
+        const revs = await reader.list();
+        await expectCode(reader.commit(snapshotFor("stack", ["on-top"])), "E_CORRUPT");
+        assert.deepEqual(await reader.list(), revs, "nothing was written");
+        // The current names a missing revision: corruption too, not "not found".
+        await store.put(layout.current, new TextEncoder().encode(JSON.stringify(pointer)));
+        await store.delete(layout.snapshot(rev));
+        await expectCode(make().get(rev), "E_CORRUPT");
+        await expectCode(make().current(), "E_CORRUPT");
+        const history = await make().history();
+        assert.equal(history.currentProblem?.code, "E_CORRUPT");
+      },
+    );
+
+    t.it("every revision records the rev it replaced; history follows the line", async () => {
+      const { make } = await setup();
+      const b = make();
+      const r1 = await b.commit(snapshotFor("stack", ["one"]));
+      const orphan = await make().write(snapshotFor("stack", ["never-current"]));
+      const r2 = await b.commit(snapshotFor("stack", ["two"]));
+      assert.equal((await b.readRevision(r1)).parentRevision, "");
+      assert.equal((await b.readRevision(r2)).parentRevision, r1);
+      assert.equal((await b.readRevision(orphan)).parentRevision, r1);
+      const history = await b.history({ open: true });
+      assert.equal(history.current, r2);
+      assert.deepEqual(
+        history.revisions.map((r) => [r.rev, r.current, r.parentRevision, r.entries]),
+        [
+          [r1, false, "", 1],
+          [orphan, false, r1, 1],
+          [r2, true, r1, 1],
+        ],
+      );
+    });
+
     t.it("unlocked writers that read the same current: exactly one setCurrent wins", async () => {
       const { make } = await setup();
       await make().commit(snapshotFor("stack", ["v1"]));
