@@ -89,7 +89,32 @@ export async function withStackLock<T>(
   try {
     return await work(lock);
   } finally {
-    const released = await lock.unlock().catch(() => false);
-    if (!released) warn("the lock was no longer ours when releasing it (taken over or force-unlocked)");
+    await release(backend, lock);
   }
+}
+
+/** Unlocks, and says what really happened when the lock could not be released cleanly. */
+async function release(backend: Backend, lock: Lock): Promise<void> {
+  let released: boolean;
+  try {
+    released = await lock.unlock();
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    warn(
+      `could not release the lock on ${backend.factory}/${backend.stack}: ${printable(why)}; ` +
+        "it expires after its lease, or remove it now with 'statekeeper lock force-unlock'",
+    );
+    return;
+  }
+  if (!released)
+    warn(
+      lock.lost
+        ? `the lock was no longer ours when releasing it: ${printable(lostReason(lock))}`
+        : "the lock was no longer ours when releasing it (taken over or force-unlocked)",
+    );
+}
+
+function lostReason(lock: Lock): string {
+  const reason: unknown = lock.signal.reason;
+  return reason instanceof Error ? reason.message : "taken over or force-unlocked";
 }

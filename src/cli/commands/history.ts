@@ -1,11 +1,11 @@
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { isStateKeeperError } from "../../errors.js";
 import { encodeSnapshot, maskSensitive, type Snapshot } from "../../snapshot/index.js";
 import { type CliContext, globalsOf, openStackBackend, sourceEncrypter } from "../context.js";
-import { EXIT, exitCodeFor } from "../exit-codes.js";
+import { EXIT } from "../exit-codes.js";
 import { examples } from "../options.js";
 import { formatBytes, formatValue, out, paint, printable, printJson, printTable, warn } from "../output.js";
+import { progress } from "../progress.js";
 import { age, resolveRev, revTime } from "../revs.js";
 
 export interface HistoryRow {
@@ -15,6 +15,8 @@ export interface HistoryRow {
   entries: number | null;
   generatedAt: string | null;
   current: boolean;
+  /** The rev this one was written to replace ("" for a first commit), null when unrecorded. */
+  parent: string | null;
   error?: { code: string; message: string };
 }
 
@@ -25,39 +27,40 @@ export function registerHistory(program: Command, ctx: CliContext): void {
     .option("--reverse", "newest first")
     .option(
       "--json",
-      "print JSON: {factory, stack, current, revisions: [{rev, time, size, entries, generatedAt, current}]}",
+      "print JSON: {factory, stack, current, currentProblem?, revisions: [{rev, time, size, entries, generatedAt, current, parent, error?}]}",
     )
     .action(async (opts: { reverse?: boolean; json?: boolean }, command: Command) => {
       const g = globalsOf(command);
       const backend = await openStackBackend(g, sourceEncrypter(ctx, g));
-      const [pointer, infos] = await Promise.all([backend.currentPointer(), backend.revisions()]);
-      const rows: HistoryRow[] = [];
-      for (const info of infos) {
-        const row: HistoryRow = {
-          rev: info.rev,
-          time: revTime(info.rev),
-          size: info.size,
-          entries: null,
-          generatedAt: null,
-          current: info.rev === pointer?.rev,
-        };
-        try {
-          const snapshot = await backend.get(info.rev);
-          row.entries = snapshot.entries.length;
-          row.generatedAt = snapshot.generatedAt;
-        } catch (e) {
-          if (!isStateKeeperError(e) || exitCodeFor(e) !== EXIT.integrity) throw e;
-          row.error = { code: e.code, message: e.message };
-          ctx.exitCode = EXIT.integrity;
-        }
-        rows.push(row);
-      }
+      let bar: ReturnType<typeof progress> | undefined;
+      const history = await backend.history({
+        open: true,
+        onProgress: (done, total) => {
+          bar ??= progress("reading", total);
+          bar.tick();
+          if (done === total) bar.done();
+        },
+      });
+      const rows: HistoryRow[] = history.revisions.map((r) => ({
+        rev: r.rev,
+        time: revTime(r.rev),
+        size: r.size,
+        entries: r.entries ?? null,
+        generatedAt: r.generatedAt ?? null,
+        current: r.current,
+        parent: r.parentRevision ?? null,
+        ...(r.problem === undefined ? {} : { error: r.problem }),
+      }));
+      if (history.currentProblem !== undefined || rows.some((r) => r.error !== undefined))
+        ctx.exitCode = EXIT.integrity;
+      const pointer = history.current;
       if (opts.reverse) rows.reverse();
       if (opts.json)
         return printJson({
           factory: backend.factory,
           stack: backend.stack,
-          current: pointer?.rev ?? null,
+          current: pointer,
+          ...(history.currentProblem === undefined ? {} : { currentProblem: history.currentProblem }),
           revisions: rows,
         });
       if (rows.length === 0) return out(`no revisions in ${backend.factory}/${backend.stack}`);
@@ -75,7 +78,8 @@ export function registerHistory(program: Command, ctx: CliContext): void {
         ]),
       );
       for (const r of rows) if (r.error !== undefined) warn(`${r.rev}: ${r.error.message}`);
-      if (pointer === undefined) out(paint("dim", "(no current revision)"));
+      if (history.currentProblem !== undefined) warn(`current: ${history.currentProblem.message}`);
+      else if (pointer === null) out(paint("dim", "(no current revision)"));
     });
   examples(history, "history --factory webshop --stack prod", "history --reverse --json");
 

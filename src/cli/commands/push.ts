@@ -31,6 +31,16 @@ function parseInput(file: string, bytes: Uint8Array): Snapshot {
   }
 }
 
+/** The rev `current` names, or null: for a repair, whose pointer may be unreadable. */
+async function pointerRevOrNull(backend: { currentRev(): Promise<string> }): Promise<string | null> {
+  try {
+    return await backend.currentRev();
+  } catch (e) {
+    if (hasErrorCode(e, "E_NO_CURRENT", "E_CORRUPT")) return null;
+    throw e;
+  }
+}
+
 /** The current rev, or null for a stack that has none yet. */
 async function currentOrNull(backend: { currentRev(): Promise<string> }): Promise<string | null> {
   try {
@@ -84,20 +94,38 @@ export function registerPush(program: Command, ctx: CliContext): void {
     .command("rollback")
     .description("commit a NEW revision with the content of an older one (history is never rewritten)")
     .requiredOption("--to <rev>", "the revision whose content becomes current (a rev, or current~N)")
+    .option(
+      "--repair",
+      "commit even though the current revision fails verification or cannot be opened with the given key (replaces it; history keeps it)",
+    )
     .option("--json", "print JSON: {rev, from, previous}");
-  withLockTimeout(rollback).action(async (opts: { to: string; json?: boolean }, command: Command) => {
-    const g = globalsOf(command);
-    const backend = await openStackBackend(g, sourceEncrypter(ctx, g));
-    const result = await withStackLock(backend, g, "rollback", async () => {
-      const from = await resolveRev(backend, opts.to);
-      const previous = await currentOrNull(backend);
-      const snapshot = await backend.get(from);
-      if (from === previous) return { rev: previous, from, previous, unchanged: true };
-      return { rev: await backend.commit(snapshot), from, previous, unchanged: false };
-    });
-    if (opts.json) printJson(result);
-    else if (result.unchanged) out(`${result.from} is already the current revision; nothing committed`);
-    else out(result.rev);
-  });
-  examples(rollback, "rollback --to 2026-05-12T15:30:00.123456789Z", "rollback --to current~1 --json");
+  withLockTimeout(rollback).action(
+    async (opts: { to: string; repair?: boolean; json?: boolean }, command: Command) => {
+      const g = globalsOf(command);
+      const backend = await openStackBackend(g, sourceEncrypter(ctx, g));
+      const repair = opts.repair === true;
+      const result = await withStackLock(backend, g, "rollback", async () => {
+        // A repair names its target explicitly: `current~N` needs a current that can be read.
+        const from = await resolveRev(backend, opts.to);
+        const previous = repair ? await pointerRevOrNull(backend) : await currentOrNull(backend);
+        const snapshot = await backend.get(from);
+        if (from === previous && !repair) return { rev: previous, from, previous, unchanged: true };
+        return {
+          rev: await backend.commit(snapshot, { replaceUnreadableCurrent: repair }),
+          from,
+          previous,
+          unchanged: false,
+        };
+      });
+      if (opts.json) printJson(result);
+      else if (result.unchanged) out(`${result.from} is already the current revision; nothing committed`);
+      else out(result.rev);
+    },
+  );
+  examples(
+    rollback,
+    "rollback --to 2026-05-12T15:30:00.123456789Z",
+    "rollback --to current~1 --json",
+    "rollback --to 2026-05-12T15:30:00.123456789Z --repair   # current fails verify",
+  );
 }

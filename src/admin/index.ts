@@ -1,0 +1,2 @@
+export type { VerifyOptions, VerifyProblem, VerifyReport } from "./verify.js";
+export { verifyStack } from "./verify.js";
