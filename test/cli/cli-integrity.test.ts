@@ -207,6 +207,12 @@ describe("statekeeper keys and integrity", { concurrency: true }, () => {
       dst.revisions.map((r: { rev: string }) => r.rev),
       src.revisions.map((r: { rev: string }) => r.rev),
     );
+    assert.deepEqual(
+      dst.revisions.map((r: { parent: string | null }) => r.parent),
+      src.revisions.map((r: { parent: string | null }) => r.parent),
+      "the copy keeps each revision's parent, so verify follows the same line",
+    );
+    assert.equal(src.revisions[1].parent, src.revisions[0].rev);
     assert.equal(dst.current, src.current);
     for (const { rev } of src.revisions as Array<{ rev: string }>) {
       const a = await sk(["pull", rev, "--key-env", "K"], { cwd, env });

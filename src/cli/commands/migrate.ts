@@ -97,9 +97,10 @@ export function registerMigrate(program: Command, ctx: CliContext): void {
         for (const rev of revs) {
           if (lock.lost) throw lock.signal.reason;
           if (!present.has(rev)) {
-            const snapshot = await source.get(rev);
+            // The parent travels with the revision, so verify follows the same line in the copy.
+            const { snapshot, parentRevision } = await source.readRevision(rev);
             digests.set(rev, digestOf(encodeSnapshot(snapshot)));
-            await target.importRevision(rev, snapshot);
+            await target.importRevision(rev, snapshot, parentRevision);
           }
           copying.tick();
         }
