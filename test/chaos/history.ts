@@ -1,0 +1,275 @@
+// The history checker of the chaos suite: a pure function from what the clients were told
+// (acknowledged and refused commits) and what the store holds (every revision, and current) to
+// the invariants a state store must keep whatever was killed or paused:
+//  1. every acknowledged entry is in the final state exactly once;
+//  2. following the parent each revision's newest entry records, from current back to the first
+//     commit, gives one line in which every revision is its parent plus exactly one new entry;
+//  3. every acknowledged rev is on that line, holding its own entry as its newest, and no two
+//     acknowledged commits extend the same parent (a fork);
+//  4. a commit refused for certain (E_FENCED, E_LOCK_LOST) never became current;
+//  5. every revision opens, and current opens and matches its digest (read by the caller).
+// Revisions off the line (orphans: writes of killed, paused or fenced writers) are counted, and
+// must themselves extend a revision, but are not failures.
+import type { Entry } from "../../src/snapshot/index.js";
+import { type ChaosCommit, readChaosEntry } from "../fixtures/chaos/stack.js";
+
+export interface AckedCommit {
+  address: string;
+  rev: string;
+}
+
+export interface RefusedCommit {
+  address: string;
+  code: string;
+  /** The revision written before the refusal (E_FENCED names it), when known. */
+  rev?: string;
+}
+
+/** What the clients were told. */
+export interface ClientHistory {
+  acks: readonly AckedCommit[];
+  refused: readonly RefusedCommit[];
+}
+
+/** A store read that failed: which object, and the error code and message. */
+export interface ReadFailure {
+  rev: string;
+  code: string;
+  message: string;
+}
+
+/** What the store holds. */
+export interface StoredHistory {
+  /** Every listed revision that opened, by rev. */
+  revisions: ReadonlyMap<string, readonly Entry[]>;
+  /** Listed revisions that did not open. */
+  unreadable: readonly ReadFailure[];
+  /**
+   * `current` as read with its digest verified: undefined when it was never set; `entries`
+   * missing when it did not open (`error` says why; `rev` is what the pointer named, if known).
+   */
+  current: { rev: string | undefined; entries?: readonly Entry[]; error?: ReadFailure } | undefined;
+}
+
+export type ViolationKind =
+  | "unreadable-revision"
+  | "unreadable-current"
+  | "malformed-entry"
+  | "broken-line"
+  | "not-an-extension"
+  | "current-differs"
+  | "ack-unknown-rev"
+  | "ack-mismatch"
+  | "ack-off-line"
+  | "fork"
+  | "refused-landed";
+
+export interface Violation {
+  kind: ViolationKind;
+  detail: string;
+}
+
+export interface HistoryReport {
+  /** The committed history, oldest first. */
+  line: string[];
+  /** Revisions off the line (readable or not). */
+  orphans: string[];
+  acknowledged: number;
+  /** Entries on the line no client was told about (killed before its ack, or a lost response). */
+  unacknowledgedOnLine: number;
+  /** Acknowledged addresses missing from the final state. */
+  lost: string[];
+  /** Addresses found more than once in the final state, or added by more than one revision on the line. */
+  duplicated: string[];
+  violations: Violation[];
+}
+
+/** JSON with object keys sorted, so two decodings of one entry compare equal as text. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value !== null && typeof value === "object")
+    return `{${Object.keys(value)
+      .sort()
+      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+      .join(",")}}`;
+  return JSON.stringify(value);
+}
+
+interface Parsed {
+  entries: readonly Entry[];
+  /** The entry with the highest seq: what the revision's commit added. */
+  newest: ChaosCommit | undefined;
+  /** Canonical text of every entry but the newest, sorted: must equal the parent's `all`. */
+  rest: string;
+  all: string;
+}
+
+function parseRevision(rev: string, entries: readonly Entry[], violations: Violation[]): Parsed {
+  let newest: ChaosCommit | undefined;
+  let newestIndex = -1;
+  for (const [i, e] of entries.entries()) {
+    const c = readChaosEntry(e);
+    if (c === undefined) {
+      violations.push({ kind: "malformed-entry", detail: `${rev}: entry ${JSON.stringify(e.address)}` });
+      continue;
+    }
+    if (newest === undefined || c.seq > newest.seq) {
+      newest = c;
+      newestIndex = i;
+    }
+  }
+  const texts = entries.map(canonical);
+  const rest = texts.filter((_, i) => i !== newestIndex).sort();
+  return { entries, newest, rest: rest.join("\n"), all: [...texts].sort().join("\n") };
+}
+
+function differences(child: Parsed, parent: Parsed | undefined): string {
+  const mine = new Set(child.rest === "" ? [] : child.rest.split("\n"));
+  const theirs = new Set(parent === undefined || parent.all === "" ? [] : parent.all.split("\n"));
+  const address = (t: string) => (JSON.parse(t) as Entry).address;
+  const missing = [...theirs].filter((t) => !mine.has(t)).map(address);
+  const extra = [...mine].filter((t) => !theirs.has(t)).map(address);
+  return `missing from it: [${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ", …" : ""}], not in the parent: [${extra.slice(0, 5).join(", ")}${extra.length > 5 ? ", …" : ""}]`;
+}
+
+export function checkHistory(client: ClientHistory, stored: StoredHistory): HistoryReport {
+  const violations: Violation[] = [];
+  const duplicated = new Set<string>();
+  for (const u of stored.unreadable)
+    violations.push({ kind: "unreadable-revision", detail: `${u.rev}: ${u.code} ${u.message}` });
+
+  const parsed = new Map<string, Parsed>();
+  for (const [rev, entries] of stored.revisions) parsed.set(rev, parseRevision(rev, entries, violations));
+  const unreadable = new Set(stored.unreadable.map((u) => u.rev));
+
+  // Invariant 2, for every readable revision: it is its parent plus exactly one new entry. Orphans
+  // too: each was built on a revision its writer read through current().
+  for (const [rev, p] of parsed) {
+    if (p.newest === undefined) {
+      violations.push({ kind: "not-an-extension", detail: `${rev}: holds no chaos entry` });
+      continue;
+    }
+    const { parent, address, seq } = p.newest;
+    const base = parent === "" ? undefined : parsed.get(parent);
+    if (parent !== "" && base === undefined) {
+      // An unreadable parent is reported as such; a missing one breaks the history.
+      if (!unreadable.has(parent))
+        violations.push({
+          kind: "broken-line",
+          detail: `${rev} names parent ${parent}, which is not stored`,
+        });
+      continue;
+    }
+    if (base?.entries.some((e) => e.address === address)) {
+      duplicated.add(address);
+      continue;
+    }
+    const expectedSeq = (base?.newest?.seq ?? 0) + 1;
+    if (seq !== expectedSeq || p.rest !== (base?.all ?? ""))
+      violations.push({
+        kind: "not-an-extension",
+        detail: `${rev} (adds ${address} as seq ${seq}) is not ${parent === "" ? "the first commit" : parent} plus one entry (seq ${expectedSeq}): ${differences(p, base)}`,
+      });
+  }
+
+  // The line: from current back through the recorded parents.
+  const line: string[] = [];
+  const current = stored.current;
+  if (current?.error !== undefined)
+    violations.push({
+      kind: "unreadable-current",
+      detail: `current (${current.rev ?? "pointer unreadable"}): ${current.error.code} ${current.error.message}`,
+    });
+  if (current?.rev !== undefined) {
+    const onLine = new Set<string>();
+    for (let rev = current.rev; rev !== ""; ) {
+      if (onLine.has(rev)) {
+        violations.push({ kind: "broken-line", detail: `the parents loop back to ${rev}` });
+        break;
+      }
+      const p = parsed.get(rev);
+      if (p?.newest === undefined) {
+        // An unreadable revision or one without a chaos entry is already reported above.
+        if (p === undefined && !unreadable.has(rev))
+          violations.push({ kind: "broken-line", detail: `the line reaches ${rev}, which is not stored` });
+        break;
+      }
+      onLine.add(rev);
+      line.unshift(rev);
+      rev = p.newest.parent;
+    }
+    const stated = current.entries === undefined ? undefined : parseRevision("current", current.entries, []);
+    if (stated !== undefined && stated.all !== parsed.get(current.rev)?.all)
+      violations.push({
+        kind: "current-differs",
+        detail: `current() opened other entries than revision ${current.rev} holds`,
+      });
+  }
+  const onLine = new Set(line);
+  const lineAdds = new Map<string, string>();
+  for (const rev of line) {
+    const address = parsed.get(rev)?.newest?.address as string;
+    if (lineAdds.has(address)) duplicated.add(address);
+    lineAdds.set(address, rev);
+  }
+
+  // Invariants 1 and 3.
+  const finalCount = new Map<string, number>();
+  for (const e of current?.entries ?? []) finalCount.set(e.address, (finalCount.get(e.address) ?? 0) + 1);
+  for (const [address, n] of finalCount) if (n > 1) duplicated.add(address);
+  const lost: string[] = [];
+  const ackedByParent = new Map<string, AckedCommit[]>();
+  for (const ack of client.acks) {
+    if ((finalCount.get(ack.address) ?? 0) === 0) lost.push(ack.address);
+    const p = parsed.get(ack.rev);
+    if (p === undefined) {
+      if (!unreadable.has(ack.rev))
+        violations.push({
+          kind: "ack-unknown-rev",
+          detail: `${ack.address} was acknowledged as ${ack.rev}, which is not stored`,
+        });
+      continue;
+    }
+    if (p.newest?.address !== ack.address)
+      violations.push({
+        kind: "ack-mismatch",
+        detail: `${ack.address} was acknowledged as ${ack.rev}, whose newest entry is ${p.newest?.address}`,
+      });
+    if (!onLine.has(ack.rev))
+      violations.push({ kind: "ack-off-line", detail: `${ack.address} (${ack.rev}) is not on the line` });
+    if (p.newest !== undefined && p.newest.address === ack.address) {
+      const siblings = ackedByParent.get(p.newest.parent) ?? [];
+      siblings.push(ack);
+      ackedByParent.set(p.newest.parent, siblings);
+    }
+  }
+  for (const [parent, acks] of ackedByParent)
+    if (acks.length > 1)
+      violations.push({
+        kind: "fork",
+        detail: `acknowledged commits ${acks.map((a) => `${a.address} (${a.rev})`).join(", ")} all extend ${parent === "" ? "the empty stack" : parent}`,
+      });
+
+  // Invariant 4.
+  for (const r of client.refused) {
+    const landed = (finalCount.get(r.address) ?? 0) > 0 || (r.rev !== undefined && onLine.has(r.rev));
+    if (landed)
+      violations.push({
+        kind: "refused-landed",
+        detail: `${r.address} was refused with ${r.code}${r.rev === undefined ? "" : ` (rev ${r.rev})`}, yet it is in the committed history`,
+      });
+  }
+
+  const acked = new Set(client.acks.map((a) => a.address));
+  const orphans = [...parsed.keys(), ...unreadable].filter((rev) => !onLine.has(rev)).sort();
+  return {
+    line,
+    orphans,
+    acknowledged: client.acks.length,
+    unacknowledgedOnLine: [...lineAdds.keys()].filter((a) => !acked.has(a)).length,
+    lost,
+    duplicated: [...duplicated].sort(),
+    violations,
+  };
+}
