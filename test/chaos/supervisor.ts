@@ -1,0 +1,232 @@
+// The chaos supervisor: keeps N worker processes (test/fixtures/chaos/worker.ts) committing to one
+// stack, and at random moments kill -9s one (and starts a fresh one with a new id) or SIGSTOPs one
+// for a random pause, from a few milliseconds to several lease lengths, so leases lapse and locks
+// are taken over while their holders sleep. It records what every worker reported.
+import { createInterface } from "node:readline";
+import { setTimeout as sleep } from "node:timers/promises";
+import { kill9, startWorker, type Worker } from "../fixtures/backend/spawn.js";
+import type { WorkerConfig, WorkerEventKind, WorkerMessage } from "../fixtures/chaos/stack.js";
+import type { AckedCommit, RefusedCommit } from "./history.js";
+
+export interface ChaosSchedule {
+  durationMs: number;
+  workers: number;
+  /** Time between two chaos actions, uniformly random in [min, max]. */
+  gapMs: { min: number; max: number };
+  /** Chance that an action is a kill -9 rather than a pause. */
+  killChance: number;
+  /** Length of a SIGSTOP, log-uniform in [min, max], so tiny and multi-lease pauses both occur. */
+  pauseMs: { min: number; max: number };
+  /**
+   * Chance that an action hits the worker holding the lock (when one does) rather than any
+   * worker: a paused waiter proves little, a holder paused mid-commit past its lease is the case
+   * the fence exists for.
+   */
+  holderChance: number;
+  /** Seeds the schedule (which worker, which action, when); the outcome still depends on timing. */
+  seed: number;
+}
+
+/** Everything but the worker id, which the supervisor assigns. */
+export type WorkerSettings = Omit<WorkerConfig, "worker">;
+
+export interface WorkerReport {
+  worker: number;
+  during: string;
+  code: string;
+  message: string;
+}
+
+export interface SupervisorResult {
+  acks: AckedCommit[];
+  refused: RefusedCommit[];
+  /** Commits whose outcome the worker could not know (a transient error in `commit()`). */
+  unknown: number;
+  events: Record<WorkerEventKind, number>;
+  /** Violations the workers reported, and workers that ended on their own. */
+  violations: WorkerReport[];
+  started: number;
+  kills: number;
+  pauses: number;
+  /** Actions that hit the worker holding the lock at that moment. */
+  holderHits: number;
+  /** Total time workers spent stopped. */
+  pausedMs: number;
+  /** Wall time of the chaos itself, from all first workers ready to all workers gone. */
+  elapsedMs: number;
+}
+
+/** mulberry32: a small seeded generator, so a schedule can be replayed from its seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Running {
+  id: number;
+  worker: Worker;
+  ready: boolean;
+  paused: { since: number; resume: NodeJS.Timeout } | undefined;
+  killed: boolean;
+}
+
+/**
+ * Runs the chaos for `schedule.durationMs`, then SIGCONTs and kills every worker. `lockHolder`
+ * tells which pid holds the lock now (read from the store, outside the workers).
+ */
+export async function superviseChaos(
+  schedule: ChaosSchedule,
+  settings: WorkerSettings,
+  env: NodeJS.ProcessEnv,
+  lockHolder: () => Promise<number | undefined>,
+): Promise<SupervisorResult> {
+  const random = seededRandom(schedule.seed);
+  const result: SupervisorResult = {
+    acks: [],
+    refused: [],
+    unknown: 0,
+    events: {
+      locked: 0,
+      takeover: 0,
+      transient: 0,
+      "moved-while-read": 0,
+      "lease-lost": 0,
+      "unlock-not-ours": 0,
+    },
+    violations: [],
+    started: 0,
+    kills: 0,
+    pauses: 0,
+    holderHits: 0,
+    pausedMs: 0,
+    elapsedMs: 0,
+  };
+  const running = new Set<Running>();
+  const ended: Promise<unknown>[] = [];
+  let stopping = false;
+  let nextId = 0;
+
+  const onMessage = (r: Running, line: string) => {
+    let m: WorkerMessage;
+    try {
+      m = JSON.parse(line) as WorkerMessage;
+    } catch {
+      result.violations.push({ worker: r.id, during: "output", code: "BAD_LINE", message: line });
+      return;
+    }
+    switch (m.ev) {
+      case "ready":
+        r.ready = true;
+        break;
+      case "ack":
+        result.acks.push({ address: m.address, rev: m.rev });
+        break;
+      case "refused":
+        result.refused.push({
+          address: m.address,
+          code: m.code,
+          ...(m.rev === undefined ? {} : { rev: m.rev }),
+        });
+        break;
+      case "unknown":
+        result.unknown++;
+        break;
+      case "event":
+        result.events[m.kind]++;
+        break;
+      case "violation":
+        result.violations.push({ worker: r.id, during: m.during, code: m.code, message: m.message });
+        break;
+    }
+  };
+
+  const resume = (r: Running) => {
+    if (r.paused === undefined) return;
+    clearTimeout(r.paused.resume);
+    result.pausedMs += performance.now() - r.paused.since;
+    r.paused = undefined;
+    r.worker.child.kill("SIGCONT");
+  };
+
+  const start = (): Running => {
+    const id = ++nextId;
+    // startWorker runs fixtures from test/fixtures/backend/; the chaos worker lives beside it.
+    const worker = startWorker("../chaos/worker.ts", [JSON.stringify({ ...settings, worker: id })], env);
+    const r: Running = { id, worker, ready: false, paused: undefined, killed: false };
+    result.started++;
+    running.add(r);
+    const lines = createInterface({ input: worker.child.stdout as NodeJS.ReadableStream });
+    lines.on("line", (line) => onMessage(r, line));
+    ended.push(
+      worker.exited.then((exit) => {
+        running.delete(r);
+        if (r.paused !== undefined) clearTimeout(r.paused.resume);
+        if (r.killed) return;
+        // A worker ends on its own only after a violation (status 3, already reported) or a crash.
+        if (exit.code !== 3)
+          result.violations.push({
+            worker: id,
+            during: "exit",
+            code: `EXIT_${exit.code ?? exit.signal}`,
+            message: worker.stderr().slice(-2000),
+          });
+        if (!stopping) start();
+      }),
+    );
+    return r;
+  };
+
+  const killWorker = async (r: Running) => {
+    r.killed = true;
+    if (r.paused !== undefined) {
+      clearTimeout(r.paused.resume);
+      result.pausedMs += performance.now() - r.paused.since;
+      r.paused = undefined;
+    }
+    await kill9(r.worker);
+  };
+
+  const first = Array.from({ length: schedule.workers }, start);
+  await Promise.all(first.map((r) => r.worker.waitFor((line) => line.includes('"ev":"ready"'))));
+  const began = performance.now();
+  const uniform = (min: number, max: number) => min + random() * (max - min);
+  let actions = 0;
+  let firstWasKill = false;
+
+  while (performance.now() - began < schedule.durationMs) {
+    await sleep(uniform(schedule.gapMs.min, schedule.gapMs.max));
+    // The first two actions are one kill and one pause (in random order), so even a short run
+    // has both; after that each is drawn at random.
+    const kill: boolean = actions === 1 ? !firstWasKill : random() < schedule.killChance;
+    const candidates = [...running].filter((r) => r.ready && !r.killed && (kill || r.paused === undefined));
+    const holder = random() < schedule.holderChance ? await lockHolder().catch(() => undefined) : undefined;
+    const held = candidates.find((r) => r.worker.pid === holder);
+    const target = held ?? candidates[Math.floor(random() * candidates.length)];
+    if (held !== undefined) result.holderHits++;
+    if (target === undefined) continue;
+    if (actions++ === 0) firstWasKill = kill;
+    if (kill) {
+      result.kills++;
+      await killWorker(target);
+      start();
+    } else {
+      const ms = Math.exp(uniform(Math.log(schedule.pauseMs.min), Math.log(schedule.pauseMs.max)));
+      target.worker.child.kill("SIGSTOP");
+      target.paused = { since: performance.now(), resume: setTimeout(() => resume(target), ms) };
+      result.pauses++;
+    }
+  }
+
+  stopping = true;
+  for (const r of running) resume(r);
+  await Promise.all([...running].map((r) => killWorker(r)));
+  await Promise.all(ended);
+  result.elapsedMs = performance.now() - began;
+  return result;
+}
