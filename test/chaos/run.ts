@@ -1,7 +1,7 @@
 // One chaos configuration end to end: workers under the supervisor, then (once nothing can reach
 // the store any more) the history checker on what the store holds, `verify` through the CLI, and
 // the figures. Used by test/chaos/chaos-*.test.ts; `npm run chaos` runs the same tests longer.
-import { rmSync } from "node:fs";
+import { appendFileSync, rmSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { generateKey } from "../../src/crypto/index.js";
 import type { ObjectStore } from "../../src/objectstore/index.js";
@@ -34,6 +34,12 @@ export interface ChaosRun {
   schedule: ChaosSchedule;
   settings: Omit<WorkerSettings, "target">;
   proxy?: FaultProxy;
+  /**
+   * The chaos goes on past its duration (up to the schedule's maximum) until this many commits
+   * were acknowledged, something was killed and paused, and the proxy dropped requests and
+   * responses: a run that showed none of it proves nothing.
+   */
+  minAcknowledged: number;
 }
 
 export interface ChaosReport {
@@ -45,8 +51,11 @@ export interface ChaosReport {
   proxy: FaultCounts | undefined;
   /** Where the checked stack is (kept when the run failed). */
   store: ChaosTarget;
-  /** Wall time of the whole configuration: chaos, check and verify. */
+  /** Wall time of the whole configuration: start, chaos, check and verify. */
   totalMs: number;
+  /** Of which reading the store and checking the history, and running `verify`. */
+  checkMs: number;
+  verifyMs: number;
 }
 
 const number = (name: string, fallback: number): number => {
@@ -74,6 +83,7 @@ const range = (name: string, fallback: { min: number; max: number }) => {
 export function chaosSchedule(defaultSeconds: number): ChaosSchedule {
   return {
     durationMs: number("CHAOS_SECONDS", defaultSeconds) * 1000,
+    maxDurationMs: 3 * number("CHAOS_SECONDS", defaultSeconds) * 1000,
     workers: number("CHAOS_WORKERS", 4),
     gapMs: range("CHAOS_GAP_MS", { min: 500, max: 2000 }),
     killChance: number("CHAOS_KILL_CHANCE", 0.5),
@@ -82,6 +92,15 @@ export function chaosSchedule(defaultSeconds: number): ChaosSchedule {
     holderChance: number("CHAOS_HOLDER_CHANCE", 0.7),
     seed: number("CHAOS_SEED", Math.floor(Math.random() * 2 ** 31)),
   };
+}
+
+/**
+ * CHAOS_TRACE=<file>: every worker line and supervisor action, with a timestamp, appended to the
+ * file, for reconstructing what led to a failure.
+ */
+function traceTo(file: string | undefined, name: string): ((line: string) => void) | undefined {
+  if (file === undefined || file === "") return undefined;
+  return (line) => appendFileSync(file, `${new Date().toISOString()} ${name} ${line}\n`);
 }
 
 /** How workers use the lock: a short lease so that pauses outlast it and takeovers happen. */
@@ -119,17 +138,32 @@ export async function runChaos(run: ChaosRun): Promise<ChaosReport> {
   const key = generateKey();
   const store = await openChaosStore(run.checkTarget);
   const backend = openChaosBackend(store, { [CHAOS_KEY_ENV]: key });
+  const trace = traceTo(process.env.CHAOS_TRACE, run.name);
   const supervisor = await superviseChaos(
     run.schedule,
     { ...run.settings, target: run.workerTarget },
     { [CHAOS_KEY_ENV]: key },
-    async () => (await backend.lockInfo())?.pid,
+    {
+      lockHolder: async () => (await backend.lockInfo())?.pid,
+      enough: (sofar) => {
+        const faults = run.proxy?.counts();
+        return (
+          sofar.acks.length >= run.minAcknowledged &&
+          sofar.kills > 0 &&
+          sofar.pauses > 0 &&
+          (faults === undefined || (faults.droppedRequests > 0 && faults.droppedResponses > 0))
+        );
+      },
+      ...(trace === undefined ? {} : { trace }),
+    },
   );
   // Every worker is dead, but a request the proxy still holds could land after the history was
   // read; and the server may still be applying one whose client just died.
   await run.proxy?.idle();
   await sleep(300);
+  const checking = performance.now();
   const history = checkHistory(supervisor, await readStoredHistory(backend));
+  const verifying = performance.now();
   const verify = await runVerify(run.storeUrl, key);
   const report: ChaosReport = {
     name: run.name,
@@ -140,6 +174,8 @@ export async function runChaos(run: ChaosRun): Promise<ChaosReport> {
     proxy: run.proxy?.counts(),
     store: run.checkTarget,
     totalMs: performance.now() - began,
+    checkMs: verifying - checking,
+    verifyMs: performance.now() - verifying,
   };
   console.log(formatFigures(report));
   if (passed(report)) await removeStack(run.checkTarget, store);
@@ -147,14 +183,16 @@ export async function runChaos(run: ChaosRun): Promise<ChaosReport> {
   return report;
 }
 
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
 /** One line of figures per configuration. */
 export function formatFigures(r: ChaosReport): string {
   const s = r.supervisor;
   const h = r.history;
   const refused = (code: string) => s.refused.filter((x) => x.code === code).length;
   const parts = [
-    `chaos[${r.name}] ${(s.elapsedMs / 1000).toFixed(1)} s of chaos (${(r.totalMs / 1000).toFixed(1)} s in all), seed ${r.seed}, ${s.started} workers started`,
-    `acknowledged ${h.acknowledged}, outcome unknown ${s.unknown}, kills ${s.kills}, pauses ${s.pauses} (${(s.pausedMs / 1000).toFixed(1)} s stopped), ${s.holderHits} of them on the lock holder`,
+    `chaos[${r.name}] ${seconds(s.elapsedMs)} of chaos (${seconds(r.totalMs)} in all: start ${seconds(s.startupMs)}, check ${seconds(r.checkMs)}, verify ${seconds(r.verifyMs)}), seed ${r.seed}, ${s.started} workers started`,
+    `acknowledged ${h.acknowledged}, outcome unknown ${s.unknown}, kills ${s.kills}, pauses ${s.pauses} (${seconds(s.pausedMs)} stopped), ${s.holderHits} of them on the lock holder`,
     `takeovers ${s.events.takeover}, fenced ${refused("E_FENCED")}, lock lost ${refused("E_LOCK_LOST")} (+${s.events["lease-lost"]} between commits), lock timeouts ${s.events.locked}, transient errors ${s.events.transient}, current moved under the lock ${s.events["moved-while-read"]}, unlock found a successor ${s.events["unlock-not-ours"]}`,
     `line ${h.line.length} revisions (${h.unacknowledgedOnLine} never acknowledged), orphans ${h.orphans.length}`,
     `LOST ${h.lost.length}, DUPLICATED ${h.duplicated.length}, VIOLATIONS ${h.violations.length + s.violations.length}, verify exit ${r.verify.code}`,

@@ -9,7 +9,13 @@ import type { WorkerConfig, WorkerEventKind, WorkerMessage } from "../fixtures/c
 import type { AckedCommit, RefusedCommit } from "./history.js";
 
 export interface ChaosSchedule {
+  /** The chaos lasts at least this long… */
   durationMs: number;
+  /**
+   * …and on, up to this long, until `enough` says the run has shown something (on a loaded
+   * machine a short run may otherwise acknowledge almost nothing).
+   */
+  maxDurationMs: number;
   workers: number;
   /** Time between two chaos actions, uniformly random in [min, max]. */
   gapMs: { min: number; max: number };
@@ -54,6 +60,8 @@ export interface SupervisorResult {
   pausedMs: number;
   /** Wall time of the chaos itself, from all first workers ready to all workers gone. */
   elapsedMs: number;
+  /** Wall time until the first workers were all ready (process start, store open). */
+  startupMs: number;
 }
 
 /** mulberry32: a small seeded generator, so a schedule can be replayed from its seed. */
@@ -76,16 +84,26 @@ interface Running {
   killed: boolean;
 }
 
+export interface SupervisorHooks {
+  /** Which pid holds the lock now (read from the store, outside the workers). */
+  lockHolder: () => Promise<number | undefined>;
+  /** Whether the run has shown enough to stop once `durationMs` has passed. */
+  enough: (sofar: SupervisorResult) => boolean;
+  /** Receives every worker line and supervisor action. */
+  trace?: (line: string) => void;
+}
+
 /**
- * Runs the chaos for `schedule.durationMs`, then SIGCONTs and kills every worker. `lockHolder`
- * tells which pid holds the lock now (read from the store, outside the workers).
+ * Runs the chaos for `schedule.durationMs` (longer, up to `maxDurationMs`, until `enough`), then
+ * SIGCONTs and kills every worker.
  */
 export async function superviseChaos(
   schedule: ChaosSchedule,
   settings: WorkerSettings,
   env: NodeJS.ProcessEnv,
-  lockHolder: () => Promise<number | undefined>,
+  hooks: SupervisorHooks,
 ): Promise<SupervisorResult> {
+  const { lockHolder, enough, trace = () => {} } = hooks;
   const random = seededRandom(schedule.seed);
   const result: SupervisorResult = {
     acks: [],
@@ -106,6 +124,7 @@ export async function superviseChaos(
     holderHits: 0,
     pausedMs: 0,
     elapsedMs: 0,
+    startupMs: 0,
   };
   const running = new Set<Running>();
   const ended: Promise<unknown>[] = [];
@@ -113,6 +132,7 @@ export async function superviseChaos(
   let nextId = 0;
 
   const onMessage = (r: Running, line: string) => {
+    trace(`w${r.id} ${line}`);
     let m: WorkerMessage;
     try {
       m = JSON.parse(line) as WorkerMessage;
@@ -152,6 +172,7 @@ export async function superviseChaos(
     result.pausedMs += performance.now() - r.paused.since;
     r.paused = undefined;
     r.worker.child.kill("SIGCONT");
+    trace(`supervisor SIGCONT w${r.id}`);
   };
 
   const start = (): Running => {
@@ -159,6 +180,7 @@ export async function superviseChaos(
     // startWorker runs fixtures from test/fixtures/backend/; the chaos worker lives beside it.
     const worker = startWorker("../chaos/worker.ts", [JSON.stringify({ ...settings, worker: id })], env);
     const r: Running = { id, worker, ready: false, paused: undefined, killed: false };
+    trace(`supervisor started w${id} (pid ${worker.pid})`);
     result.started++;
     running.add(r);
     const lines = createInterface({ input: worker.child.stdout as NodeJS.ReadableStream });
@@ -192,14 +214,18 @@ export async function superviseChaos(
     await kill9(r.worker);
   };
 
+  const starting = performance.now();
   const first = Array.from({ length: schedule.workers }, start);
   await Promise.all(first.map((r) => r.worker.waitFor((line) => line.includes('"ev":"ready"'))));
   const began = performance.now();
+  result.startupMs = began - starting;
   const uniform = (min: number, max: number) => min + random() * (max - min);
   let actions = 0;
   let firstWasKill = false;
 
-  while (performance.now() - began < schedule.durationMs) {
+  for (;;) {
+    const elapsed = performance.now() - began;
+    if (elapsed >= schedule.maxDurationMs || (elapsed >= schedule.durationMs && enough(result))) break;
     await sleep(uniform(schedule.gapMs.min, schedule.gapMs.max));
     // The first two actions are one kill and one pause (in random order), so even a short run
     // has both; after that each is drawn at random.
@@ -213,6 +239,7 @@ export async function superviseChaos(
     if (actions++ === 0) firstWasKill = kill;
     if (kill) {
       result.kills++;
+      trace(`supervisor SIGKILL w${target.id}${held ? " (lock holder)" : ""}`);
       await killWorker(target);
       start();
     } else {
@@ -220,6 +247,7 @@ export async function superviseChaos(
       target.worker.child.kill("SIGSTOP");
       target.paused = { since: performance.now(), resume: setTimeout(() => resume(target), ms) };
       result.pauses++;
+      trace(`supervisor SIGSTOP w${target.id} for ${Math.round(ms)} ms${held ? " (lock holder)" : ""}`);
     }
   }
 
