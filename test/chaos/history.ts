@@ -10,6 +10,7 @@
 //  5. every revision opens, and current opens and matches its digest (read by the caller).
 // Revisions off the line (orphans: writes of killed, paused or fenced writers) are counted, and
 // must themselves extend a revision, but are not failures.
+import { createHash } from "node:crypto";
 import type { Entry } from "../../src/snapshot/index.js";
 import { type ChaosCommit, readChaosEntry } from "../fixtures/chaos/stack.js";
 
@@ -40,8 +41,8 @@ export interface ReadFailure {
 
 /** What the store holds. */
 export interface StoredHistory {
-  /** Every listed revision that opened, by rev. */
-  revisions: ReadonlyMap<string, readonly Entry[]>;
+  /** Every listed revision that opened, by rev (see summarizeRevision). */
+  revisions: ReadonlyMap<string, RevisionSummary>;
   /** Listed revisions that did not open. */
   unreadable: readonly ReadFailure[];
   /**
@@ -67,6 +68,9 @@ export type ViolationKind =
 export interface Violation {
   kind: ViolationKind;
   detail: string;
+  /** For not-an-extension: the revision and the parent it names, to compare them in the store. */
+  rev?: string;
+  parent?: string;
 }
 
 export interface HistoryReport {
@@ -85,7 +89,7 @@ export interface HistoryReport {
 }
 
 /** JSON with object keys sorted, so two decodings of one entry compare equal as text. */
-function canonical(value: unknown): string {
+export function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
   if (value !== null && typeof value === "object")
     return `{${Object.keys(value)
@@ -96,41 +100,59 @@ function canonical(value: unknown): string {
   return JSON.stringify(value);
 }
 
-interface Parsed {
-  entries: readonly Entry[];
-  /** The entry with the highest seq: what the revision's commit added. */
+/**
+ * A digest of a multiset of entries: the word-wise sum (mod 2^32) of their SHA-256 prefixes. It
+ * ignores order, and "all entries minus one" is a subtraction, so a revision is summarised in one
+ * pass and compared with its parent without keeping either's entries.
+ */
+type MultisetDigest = readonly [number, number, number, number];
+const EMPTY_DIGEST: MultisetDigest = [0, 0, 0, 0];
+
+function entryDigest(e: Entry): MultisetDigest {
+  const h = createHash("sha256").update(canonical(e)).digest();
+  return [h.readUInt32BE(0), h.readUInt32BE(4), h.readUInt32BE(8), h.readUInt32BE(12)];
+}
+
+const combine = (a: MultisetDigest, b: MultisetDigest, sign: 1 | -1): MultisetDigest =>
+  a.map((w, i) => (w + sign * (b[i] as number)) >>> 0) as unknown as MultisetDigest;
+const sameDigest = (a: MultisetDigest, b: MultisetDigest) => a.every((w, i) => w === b[i]);
+
+/**
+ * What the checker keeps of one revision. A long run stores thousands of revisions of thousands
+ * of entries each, so revisions are summarised as they are read rather than held.
+ */
+export interface RevisionSummary {
+  /** The entry with the highest seq: what this revision's commit added. */
   newest: ChaosCommit | undefined;
-  /** Canonical text of every entry but the newest, sorted: must equal the parent's `all`. */
-  rest: string;
-  all: string;
+  entryCount: number;
+  /** Digest of every entry: what a child's `rest` must equal. */
+  all: MultisetDigest;
+  /** Digest of every entry but the newest: must equal the parent's `all`. */
+  rest: MultisetDigest;
+  /** The newest entry's address is also held by another entry (one commit applied twice). */
+  repeatsNewest: boolean;
+  /** Addresses of entries that are not well-formed chaos entries. */
+  malformed: string[];
 }
 
-function parseRevision(rev: string, entries: readonly Entry[], violations: Violation[]): Parsed {
-  let newest: ChaosCommit | undefined;
-  let newestIndex = -1;
-  for (const [i, e] of entries.entries()) {
+export function summarizeRevision(entries: readonly Entry[]): RevisionSummary {
+  let newest: { commit: ChaosCommit; digest: MultisetDigest } | undefined;
+  let all = EMPTY_DIGEST;
+  const malformed: string[] = [];
+  const seen = new Set<string>();
+  const repeated = new Set<string>();
+  for (const e of entries) {
+    const digest = entryDigest(e);
+    all = combine(all, digest, 1);
+    if (seen.has(e.address)) repeated.add(e.address);
+    seen.add(e.address);
     const c = readChaosEntry(e);
-    if (c === undefined) {
-      violations.push({ kind: "malformed-entry", detail: `${rev}: entry ${JSON.stringify(e.address)}` });
-      continue;
-    }
-    if (newest === undefined || c.seq > newest.seq) {
-      newest = c;
-      newestIndex = i;
-    }
+    if (c === undefined) malformed.push(e.address);
+    else if (newest === undefined || c.seq > newest.commit.seq) newest = { commit: c, digest };
   }
-  const texts = entries.map(canonical);
-  const rest = texts.filter((_, i) => i !== newestIndex).sort();
-  return { entries, newest, rest: rest.join("\n"), all: [...texts].sort().join("\n") };
-}
-
-function differences(child: Parsed, parent: Parsed | undefined): string {
-  const mine = new Set(child.rest === "" ? [] : child.rest.split("\n"));
-  const theirs = new Set(parent === undefined || parent.all === "" ? [] : parent.all.split("\n"));
-  const address = (t: string) => (JSON.parse(t) as Entry).address;
-  const missing = [...theirs].filter((t) => !mine.has(t)).map(address);
-  const extra = [...mine].filter((t) => !theirs.has(t)).map(address);
-  return `missing from it: [${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ", …" : ""}], not in the parent: [${extra.slice(0, 5).join(", ")}${extra.length > 5 ? ", …" : ""}]`;
+  const rest = newest === undefined ? all : combine(all, newest.digest, -1);
+  const repeatsNewest = newest !== undefined && repeated.has(newest.commit.address);
+  return { newest: newest?.commit, entryCount: entries.length, all, rest, repeatsNewest, malformed };
 }
 
 export function checkHistory(client: ClientHistory, stored: StoredHistory): HistoryReport {
@@ -139,15 +161,17 @@ export function checkHistory(client: ClientHistory, stored: StoredHistory): Hist
   for (const u of stored.unreadable)
     violations.push({ kind: "unreadable-revision", detail: `${u.rev}: ${u.code} ${u.message}` });
 
-  const parsed = new Map<string, Parsed>();
-  for (const [rev, entries] of stored.revisions) parsed.set(rev, parseRevision(rev, entries, violations));
+  const parsed = stored.revisions;
+  for (const [rev, p] of parsed)
+    for (const address of p.malformed)
+      violations.push({ kind: "malformed-entry", detail: `${rev}: entry ${JSON.stringify(address)}` });
   const unreadable = new Set(stored.unreadable.map((u) => u.rev));
 
   // Invariant 2, for every readable revision: it is its parent plus exactly one new entry. Orphans
   // too: each was built on a revision its writer read through current().
   for (const [rev, p] of parsed) {
     if (p.newest === undefined) {
-      violations.push({ kind: "not-an-extension", detail: `${rev}: holds no chaos entry` });
+      violations.push({ kind: "not-an-extension", detail: `${rev}: holds no chaos entry`, rev });
       continue;
     }
     const { parent, address, seq } = p.newest;
@@ -161,15 +185,22 @@ export function checkHistory(client: ClientHistory, stored: StoredHistory): Hist
         });
       continue;
     }
-    if (base?.entries.some((e) => e.address === address)) {
+    if (p.repeatsNewest) {
       duplicated.add(address);
       continue;
     }
     const expectedSeq = (base?.newest?.seq ?? 0) + 1;
-    if (seq !== expectedSeq || p.rest !== (base?.all ?? ""))
+    const expectedCount = (base?.entryCount ?? 0) + 1;
+    if (
+      seq !== expectedSeq ||
+      p.entryCount !== expectedCount ||
+      !sameDigest(p.rest, base?.all ?? EMPTY_DIGEST)
+    )
       violations.push({
         kind: "not-an-extension",
-        detail: `${rev} (adds ${address} as seq ${seq}) is not ${parent === "" ? "the first commit" : parent} plus one entry (seq ${expectedSeq}): ${differences(p, base)}`,
+        detail: `${rev} (adds ${address} as seq ${seq}, ${p.entryCount} entries) is not ${parent === "" ? "the first commit" : `${parent} (${base?.entryCount} entries)`} plus one entry: ${seq !== expectedSeq ? `seq should be ${expectedSeq}` : "its other entries differ from the parent's"}`,
+        rev,
+        ...(parent === "" ? {} : { parent }),
       });
   }
 
@@ -199,8 +230,9 @@ export function checkHistory(client: ClientHistory, stored: StoredHistory): Hist
       line.unshift(rev);
       rev = p.newest.parent;
     }
-    const stated = current.entries === undefined ? undefined : parseRevision("current", current.entries, []);
-    if (stated !== undefined && stated.all !== parsed.get(current.rev)?.all)
+    const stated = current.entries === undefined ? undefined : summarizeRevision(current.entries);
+    const stored = parsed.get(current.rev);
+    if (stated !== undefined && stored !== undefined && !sameDigest(stated.all, stored.all))
       violations.push({
         kind: "current-differs",
         detail: `current() opened other entries than revision ${current.rev} holds`,

@@ -14,7 +14,7 @@ import {
 } from "../fixtures/chaos/stack.js";
 import type { FaultCounts, FaultProxy } from "../support/fault-proxy.js";
 import { checkHistory, type HistoryReport } from "./history.js";
-import { readStoredHistory, runVerify, type VerifyOutcome } from "./stored-history.js";
+import { describeDifference, readStoredHistory, runVerify, type VerifyOutcome } from "./stored-history.js";
 import {
   type ChaosSchedule,
   type SupervisorResult,
@@ -163,6 +163,8 @@ export async function runChaos(run: ChaosRun): Promise<ChaosReport> {
   await sleep(300);
   const checking = performance.now();
   const history = checkHistory(supervisor, await readStoredHistory(backend));
+  for (const v of history.violations.filter((x) => x.rev !== undefined).slice(0, 3))
+    v.detail += `; ${await describeDifference(backend, v.rev as string, v.parent).catch(String)}`;
   const verifying = performance.now();
   const verify = await runVerify(run.storeUrl, key);
   const report: ChaosReport = {

@@ -5,9 +5,14 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import type { Backend } from "../../src/backend/index.js";
 import { isStateKeeperError } from "../../src/errors.js";
-import type { Entry } from "../../src/snapshot/index.js";
 import { CHAOS_FACTORY, CHAOS_KEY_ENV, CHAOS_STACK } from "../fixtures/chaos/stack.js";
-import type { ReadFailure, StoredHistory } from "./history.js";
+import {
+  canonical,
+  type ReadFailure,
+  type RevisionSummary,
+  type StoredHistory,
+  summarizeRevision,
+} from "./history.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
@@ -17,20 +22,20 @@ function failure(rev: string, e: unknown): ReadFailure {
 }
 
 /**
- * Every revision (opened through `get`), and `current` (through `current()`, which verifies the
- * digest). Integrity failures are returned for the checker to report; a store that cannot be
+ * Every revision (opened through `get`, summarised at once), and `current` (through `current()`,
+ * which verifies the digest). Integrity failures are returned for the checker to report; a store that cannot be
  * read at all throws.
  */
 export async function readStoredHistory(backend: Backend, parallel = 8): Promise<StoredHistory> {
   const revs = await backend.list();
-  const revisions = new Map<string, readonly Entry[]>();
+  const revisions = new Map<string, RevisionSummary>();
   const unreadable: ReadFailure[] = [];
   let next = 0;
   const reader = async () => {
     for (let i = next++; i < revs.length; i = next++) {
       const rev = revs[i] as string;
       try {
-        revisions.set(rev, (await backend.get(rev)).entries);
+        revisions.set(rev, summarizeRevision((await backend.get(rev)).entries));
       } catch (e) {
         unreadable.push(failure(rev, e));
       }
@@ -46,6 +51,27 @@ export async function readStoredHistory(backend: Backend, parallel = 8): Promise
   } catch (e) {
     return { revisions, unreadable, current: { rev, error: failure(rev ?? "current", e) } };
   }
+}
+
+/**
+ * For a revision that is not its parent plus one entry: which entries differ, read again from
+ * the store (the checker keeps only digests).
+ */
+export async function describeDifference(
+  backend: Backend,
+  rev: string,
+  parent: string | undefined,
+): Promise<string> {
+  const texts = async (r: string | undefined) =>
+    new Map(r === undefined ? [] : (await backend.get(r)).entries.map((e) => [e.address, canonical(e)]));
+  const mine = await texts(rev);
+  const theirs = await texts(parent);
+  const list = (xs: string[]) =>
+    `[${xs.slice(0, 8).join(", ")}${xs.length > 8 ? `, … ${xs.length} in all` : ""}]`;
+  const missing = [...theirs.keys()].filter((a) => !mine.has(a));
+  const added = [...mine.keys()].filter((a) => !theirs.has(a));
+  const changed = [...mine.keys()].filter((a) => theirs.has(a) && theirs.get(a) !== mine.get(a));
+  return `${rev} vs ${parent ?? "nothing"}: missing ${list(missing)}, added ${list(added)}, changed ${list(changed)}`;
 }
 
 export interface VerifyOutcome {
