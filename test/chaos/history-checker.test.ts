@@ -8,6 +8,7 @@ import { chaosAddress, chaosEntry } from "../fixtures/chaos/stack.js";
 import {
   type AckedCommit,
   checkHistory,
+  type Intrusion,
   type RefusedCommit,
   type StoredHistory,
   summarizeRevision,
@@ -18,6 +19,7 @@ class FakeStack {
   readonly revisions = new Map<string, Entry[]>();
   readonly acks: AckedCommit[] = [];
   readonly refused: RefusedCommit[] = [];
+  readonly intrusions: Intrusion[] = [];
 
   /** Writes `rev` = `parent` + entry w<worker>-<n>; returns its address. */
   write(rev: string, parent: string, worker: number, n: number): string {
@@ -41,7 +43,10 @@ class FakeStack {
   }
 
   check(current: string, extra: Partial<StoredHistory> = {}) {
-    return checkHistory({ acks: this.acks, refused: this.refused }, this.stored(current, extra));
+    return checkHistory(
+      { acks: this.acks, refused: this.refused, intrusions: this.intrusions },
+      this.stored(current, extra),
+    );
   }
 }
 
@@ -167,6 +172,34 @@ describe("the chaos history checker", () => {
     );
     const r = s.check("r5");
     assert.deepEqual(kinds(r), ["refused-landed", "refused-landed"]);
+  });
+
+  test("a stale writer won: a holder whose lock nobody took over was fenced", () => {
+    const s = fourCommits();
+    // w1's commit landed after its lease lapsed; w3, the rightful holder, was fenced by it.
+    s.write("o5", "r4", 3, 1);
+    s.refused.push({ address: "w3-1", code: "E_FENCED", rev: "o5" });
+    s.intrusions.push({ worker: 3, lock: "1a2b3c4d", during: "commit", address: "w3-1" });
+    const r = s.check("r4");
+    assert.deepEqual(kinds(r), ["stale-writer-won"]);
+    assert.match(r.violations[0]?.detail ?? "", /w3 held lock 1a2b3c4d.*w3-1 was fenced/);
+    assert.deepEqual(r.lost, [], "no acknowledged commit was lost: the fence held");
+  });
+
+  test("two holders: a lock reported taken over that its old holder still finds as its own", () => {
+    const s = fourCommits();
+    s.intrusions.push({ worker: 3, lock: "1a2b3c4d", during: "read" });
+    const r = checkHistory(
+      {
+        acks: s.acks,
+        refused: [],
+        intrusions: s.intrusions,
+        takeovers: [{ worker: 2, lock: "99887766", from: "1a2b3c4d" }],
+      },
+      s.stored("r4"),
+    );
+    assert.deepEqual(kinds(r), ["two-holders"]);
+    assert.match(r.violations[0]?.detail ?? "", /w2 took lock 1a2b3c4d over \(as 99887766\), yet w3/);
   });
 
   test("a line that reaches a revision that is not stored, or loops", () => {

@@ -7,6 +7,8 @@
 //  3. every acknowledged rev is on that line, holding its own entry as its newest, and no two
 //     acknowledged commits extend the same parent (a fork);
 //  4. a commit refused for certain (E_FENCED, E_LOCK_LOST) never became current;
+//  4b. no stale writer wins: current never moves under a holder whose lock nobody took over
+//     (the holders report it, see Intrusion);
 //  5. every revision opens, and current opens and matches its digest (read by the caller).
 // Revisions off the line (orphans: writes of killed, paused or fenced writers) are counted, and
 // must themselves extend a revision, but are not failures.
@@ -26,10 +28,27 @@ export interface RefusedCommit {
   rev?: string;
 }
 
+/**
+ * A holder saw current move under its lock (it was fenced, or current changed between two of its
+ * reads) while the store still held its lock record, so nobody had taken the lock over.
+ */
+export interface Intrusion {
+  worker: number;
+  /** The holder's lock id (shortened). */
+  lock: string;
+  during: "read" | "commit";
+  /** The commit that was fenced, for `commit`. */
+  address?: string;
+}
+
 /** What the clients were told. */
 export interface ClientHistory {
   acks: readonly AckedCommit[];
   refused: readonly RefusedCommit[];
+  /** Reported by holders; each one is a violation (see Intrusion). */
+  intrusions?: readonly Intrusion[];
+  /** Locks taken over: `lock` (shortened id) was taken from the holder of `from`. */
+  takeovers?: readonly { worker: number; lock: string; from: string }[];
 }
 
 /** A store read that failed: which object, and the error code and message. */
@@ -63,7 +82,9 @@ export type ViolationKind =
   | "ack-mismatch"
   | "ack-off-line"
   | "fork"
-  | "refused-landed";
+  | "refused-landed"
+  | "stale-writer-won"
+  | "two-holders";
 
 export interface Violation {
   kind: ViolationKind;
@@ -291,6 +312,25 @@ export function checkHistory(client: ClientHistory, stored: StoredHistory): Hist
         kind: "refused-landed",
         detail: `${r.address} was refused with ${r.code}${r.rev === undefined ? "" : ` (rev ${r.rev})`}, yet it is in the committed history`,
       });
+  }
+
+  // Invariant 4b: with one writer at a time, only this holder may move current during its tenure.
+  const takenOver = new Map((client.takeovers ?? []).map((t) => [t.from, t]));
+  for (const i of client.intrusions ?? []) {
+    const successor = takenOver.get(i.lock);
+    // A lock record its holder still finds after someone reported taking it over was written back
+    // by that holder: two processes held the lock at once.
+    if (successor !== undefined) {
+      violations.push({
+        kind: "two-holders",
+        detail: `w${successor.worker} took lock ${i.lock} over (as ${successor.lock}), yet w${i.worker} later found ${i.lock} still in the store and current moved under it (${i.during === "commit" ? `its commit ${i.address} was fenced` : "between two of its reads"})`,
+      });
+      continue;
+    }
+    violations.push({
+      kind: "stale-writer-won",
+      detail: `w${i.worker} held lock ${i.lock}, which nobody had taken over, yet current moved under it (${i.during === "commit" ? `its commit ${i.address} was fenced` : "between two of its reads"}): a writer without the lock advanced current`,
+    });
   }
 
   const acked = new Set(client.acks.map((a) => a.address));

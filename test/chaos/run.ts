@@ -45,6 +45,7 @@ export interface ChaosRun {
 export interface ChaosReport {
   name: string;
   seed: number;
+  schedule: ChaosSchedule;
   supervisor: SupervisorResult;
   history: HistoryReport;
   verify: VerifyOutcome;
@@ -89,7 +90,9 @@ export function chaosSchedule(defaultSeconds: number): ChaosSchedule {
     killChance: number("CHAOS_KILL_CHANCE", 0.5),
     // From far below a lease to four of them: some pauses lapse the lease, most do not.
     pauseMs: range("CHAOS_PAUSE_MS", { min: 10, max: 4000 }),
-    holderChance: number("CHAOS_HOLDER_CHANCE", 0.7),
+    midCommitChance: number("CHAOS_MID_COMMIT_CHANCE", 0.4),
+    midCommitDelayMs: 40,
+    holderChance: number("CHAOS_HOLDER_CHANCE", 0.5),
     seed: number("CHAOS_SEED", Math.floor(Math.random() * 2 ** 31)),
   };
 }
@@ -170,6 +173,7 @@ export async function runChaos(run: ChaosRun): Promise<ChaosReport> {
   const report: ChaosReport = {
     name: run.name,
     seed: run.schedule.seed,
+    schedule: run.schedule,
     supervisor,
     history,
     verify,
@@ -187,23 +191,25 @@ export async function runChaos(run: ChaosRun): Promise<ChaosReport> {
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-/** One line of figures per configuration. */
+/** The figures of one configuration: a header line and one line per topic. */
 export function formatFigures(r: ChaosReport): string {
   const s = r.supervisor;
   const h = r.history;
   const refused = (code: string) => s.refused.filter((x) => x.code === code).length;
-  const parts = [
-    `chaos[${r.name}] ${seconds(s.elapsedMs)} of chaos (${seconds(r.totalMs)} in all: start ${seconds(s.startupMs)}, check ${seconds(r.checkMs)}, verify ${seconds(r.verifyMs)}), seed ${r.seed}, ${s.started} workers started`,
-    `acknowledged ${h.acknowledged}, outcome unknown ${s.unknown}, kills ${s.kills}, pauses ${s.pauses} (${seconds(s.pausedMs)} stopped), ${s.holderHits} of them on the lock holder`,
-    `takeovers ${s.events.takeover}, fenced ${refused("E_FENCED")}, lock lost ${refused("E_LOCK_LOST")} (+${s.events["lease-lost"]} between commits), lock timeouts ${s.events.locked}, transient errors ${s.events.transient}, current moved under the lock ${s.events["moved-while-read"]}, unlock found a successor ${s.events["unlock-not-ours"]}`,
-    `line ${h.line.length} revisions (${h.unacknowledgedOnLine} never acknowledged), orphans ${h.orphans.length}`,
-    `LOST ${h.lost.length}, DUPLICATED ${h.duplicated.length}, VIOLATIONS ${h.violations.length + s.violations.length}, verify exit ${r.verify.code}`,
+  const lines = [
+    `chaos[${r.name}] ${seconds(s.elapsedMs)} of chaos, ${seconds(r.totalMs)} in all (start ${seconds(s.startupMs)}, check ${seconds(r.checkMs)}, verify ${seconds(r.verifyMs)}), seed ${r.seed}, ${r.schedule.workers} workers at a time, ${s.started} started`,
+    `  commits  acknowledged ${h.acknowledged}, outcome unknown ${s.unknown}; the line holds ${h.line.length} (${h.unacknowledgedOnLine} never acknowledged), orphans ${h.orphans.length}`,
+    `  chaos    kills ${s.kills}, pauses ${s.pauses} (${seconds(s.pausedMs)} stopped); ${s.holderHits} hit the lock holder, ${s.midCommitHits} of them mid-commit`,
+    `  lock     taken ${s.locks} times, ${s.takeovers.length} over a lapsed lease; fenced ${refused("E_FENCED")}, lock lost ${refused("E_LOCK_LOST")} in commit + ${s.events["lease-lost"]} between commits, timeouts ${s.events.locked}, unlock found it gone ${s.unlockedNotOurs}, current moved during a read ${s.events["moved-while-read"]}, transient errors ${s.events.transient}`,
   ];
   if (r.proxy !== undefined)
-    parts.push(
-      `proxy: ${r.proxy.requests} requests, ${r.proxy.droppedRequests} dropped requests, ${r.proxy.droppedResponses} lost responses, ${r.proxy.delayed} delayed`,
+    lines.push(
+      `  proxy    ${r.proxy.requests} requests: ${r.proxy.droppedRequests} dropped, ${r.proxy.droppedResponses} responses lost after the server applied them, ${r.proxy.delayed} delayed`,
     );
-  return parts.join("; ");
+  lines.push(
+    `  result   LOST ${h.lost.length}, DUPLICATED ${h.duplicated.length}, VIOLATIONS ${h.violations.length + s.violations.length} (${h.violations.length} in the history, ${s.violations.length} seen by workers), verify exit ${r.verify.code}`,
+  );
+  return lines.join("\n");
 }
 
 /** What failed, with enough detail to start from (and where the store was kept). */

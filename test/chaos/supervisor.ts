@@ -6,7 +6,7 @@ import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { kill9, startWorker, type Worker } from "../fixtures/backend/spawn.js";
 import type { WorkerConfig, WorkerEventKind, WorkerMessage } from "../fixtures/chaos/stack.js";
-import type { AckedCommit, RefusedCommit } from "./history.js";
+import type { AckedCommit, Intrusion, RefusedCommit } from "./history.js";
 
 export interface ChaosSchedule {
   /** The chaos lasts at least this long… */
@@ -29,6 +29,13 @@ export interface ChaosSchedule {
    * the fence exists for.
    */
   holderChance: number;
+  /**
+   * Chance that an action instead waits for a worker to announce a commit, then strikes it a
+   * random 0–`midCommitDelayMs` later: between writing the snapshot and moving current, or while
+   * either write is in flight. Tried before `holderChance`.
+   */
+  midCommitChance: number;
+  midCommitDelayMs: number;
   /** Seeds the schedule (which worker, which action, when); the outcome still depends on timing. */
   seed: number;
 }
@@ -46,16 +53,24 @@ export interface WorkerReport {
 export interface SupervisorResult {
   acks: AckedCommit[];
   refused: RefusedCommit[];
+  intrusions: Intrusion[];
+  /** Locks taken over from a holder whose lease lapsed: `lock` from `from` (shortened ids). */
+  takeovers: { worker: number; lock: string; from: string }[];
   /** Commits whose outcome the worker could not know (a transient error in `commit()`). */
   unknown: number;
+  /** Locks taken (takeovers included). */
+  locks: number;
+  /** `unlock()` found the lock was no longer ours: its holder had lost it (paused, slow, taken over). */
+  unlockedNotOurs: number;
   events: Record<WorkerEventKind, number>;
   /** Violations the workers reported, and workers that ended on their own. */
   violations: WorkerReport[];
   started: number;
   kills: number;
   pauses: number;
-  /** Actions that hit the worker holding the lock at that moment. */
+  /** Actions that hit the worker holding the lock at that moment, and of those, mid-commit. */
   holderHits: number;
+  midCommitHits: number;
   /** Total time workers spent stopped. */
   pausedMs: number;
   /** Wall time of the chaos itself, from all first workers ready to all workers gone. */
@@ -108,20 +123,23 @@ export async function superviseChaos(
   const result: SupervisorResult = {
     acks: [],
     refused: [],
+    intrusions: [],
+    takeovers: [],
     unknown: 0,
+    locks: 0,
+    unlockedNotOurs: 0,
     events: {
       locked: 0,
-      takeover: 0,
       transient: 0,
       "moved-while-read": 0,
       "lease-lost": 0,
-      "unlock-not-ours": 0,
     },
     violations: [],
     started: 0,
     kills: 0,
     pauses: 0,
     holderHits: 0,
+    midCommitHits: 0,
     pausedMs: 0,
     elapsedMs: 0,
     startupMs: 0,
@@ -130,6 +148,21 @@ export async function superviseChaos(
   const ended: Promise<unknown>[] = [];
   let stopping = false;
   let nextId = 0;
+
+  let committingWaiters: ((r: Running) => void)[] = [];
+  /** The next worker to announce a commit, or undefined after `timeoutMs`. */
+  const nextCommitting = (timeoutMs: number) =>
+    new Promise<Running | undefined>((resolve) => {
+      const timer = setTimeout(() => {
+        committingWaiters = committingWaiters.filter((w) => w !== onCommitting);
+        resolve(undefined);
+      }, timeoutMs);
+      const onCommitting = (r: Running) => {
+        clearTimeout(timer);
+        resolve(r);
+      };
+      committingWaiters.push(onCommitting);
+    });
 
   const onMessage = (r: Running, line: string) => {
     trace(`w${r.id} ${line}`);
@@ -144,6 +177,19 @@ export async function superviseChaos(
       case "ready":
         r.ready = true;
         break;
+      case "committing": {
+        const waiters = committingWaiters;
+        committingWaiters = [];
+        for (const w of waiters) w(r);
+        break;
+      }
+      case "locked":
+        result.locks++;
+        if (m.from !== undefined) result.takeovers.push({ worker: r.id, lock: m.id, from: m.from });
+        break;
+      case "unlocked":
+        if (!m.released) result.unlockedNotOurs++;
+        break;
       case "ack":
         result.acks.push({ address: m.address, rev: m.rev });
         break;
@@ -152,6 +198,14 @@ export async function superviseChaos(
           address: m.address,
           code: m.code,
           ...(m.rev === undefined ? {} : { rev: m.rev }),
+        });
+        break;
+      case "intrusion":
+        result.intrusions.push({
+          worker: r.id,
+          lock: m.lock,
+          during: m.during,
+          ...(m.address === undefined ? {} : { address: m.address }),
         });
         break;
       case "unknown":
@@ -230,16 +284,35 @@ export async function superviseChaos(
     // The first two actions are one kill and one pause (in random order), so even a short run
     // has both; after that each is drawn at random.
     const kill: boolean = actions === 1 ? !firstWasKill : random() < schedule.killChance;
-    const candidates = [...running].filter((r) => r.ready && !r.killed && (kill || r.paused === undefined));
-    const holder = random() < schedule.holderChance ? await lockHolder().catch(() => undefined) : undefined;
-    const held = candidates.find((r) => r.worker.pid === holder);
-    const target = held ?? candidates[Math.floor(random() * candidates.length)];
-    if (held !== undefined) result.holderHits++;
+    const eligible = (r: Running) => r.ready && !r.killed && (kill || r.paused === undefined);
+    let target: Running | undefined;
+    let how = "";
+    const mode = random();
+    if (mode < schedule.midCommitChance) {
+      const delay = uniform(0, schedule.midCommitDelayMs);
+      const committing = await nextCommitting(1000);
+      await sleep(delay);
+      if (committing !== undefined && eligible(committing)) {
+        target = committing;
+        how = ` (${Math.round(delay)} ms into a commit)`;
+        result.holderHits++;
+        result.midCommitHits++;
+      }
+    } else if (mode < schedule.midCommitChance + (1 - schedule.midCommitChance) * schedule.holderChance) {
+      const holder = await lockHolder().catch(() => undefined);
+      target = [...running].find((r) => r.worker.pid === holder && eligible(r));
+      if (target !== undefined) {
+        how = " (lock holder)";
+        result.holderHits++;
+      }
+    }
+    const candidates = [...running].filter(eligible);
+    target ??= candidates[Math.floor(random() * candidates.length)];
     if (target === undefined) continue;
     if (actions++ === 0) firstWasKill = kill;
     if (kill) {
       result.kills++;
-      trace(`supervisor SIGKILL w${target.id}${held ? " (lock holder)" : ""}`);
+      trace(`supervisor SIGKILL w${target.id}${how}`);
       await killWorker(target);
       start();
     } else {
@@ -247,7 +320,7 @@ export async function superviseChaos(
       target.worker.child.kill("SIGSTOP");
       target.paused = { since: performance.now(), resume: setTimeout(() => resume(target), ms) };
       result.pauses++;
-      trace(`supervisor SIGSTOP w${target.id} for ${Math.round(ms)} ms${held ? " (lock holder)" : ""}`);
+      trace(`supervisor SIGSTOP w${target.id} for ${Math.round(ms)} ms${how}`);
     }
   }
 
