@@ -9,9 +9,9 @@ import { pathToFileURL } from "node:url";
 import { assertChaosHeld } from "./assert-chaos.js";
 import { CHAOS_WORKER_SETTINGS, chaosSchedule, runChaos } from "./run.js";
 
-const SHORT_SECONDS = 10;
+const SHORT_SECONDS = 8;
 /** The chaos runs on past its duration until at least this many commits were acknowledged. */
-const MIN_ACKNOWLEDGED = 20;
+const MIN_ACKNOWLEDGED = 15;
 
 test("chaos on the file store: kill -9 and SIGSTOP workers mid-commit; no acknowledged commit lost, one line of history, verify clean", async () => {
   const root = join(mkdtempSync(join(tmpdir(), "statekeeper-chaos-")), "store");

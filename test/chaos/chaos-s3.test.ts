@@ -11,9 +11,9 @@ import { assertChaosHeld } from "./assert-chaos.js";
 import { CHAOS_WORKER_SETTINGS, chaosSchedule, runChaos } from "./run.js";
 import { seededRandom } from "./supervisor.js";
 
-const SHORT_SECONDS = 10;
+const SHORT_SECONDS = 8;
 /** The chaos runs on past its duration until at least this many commits were acknowledged. */
-const MIN_ACKNOWLEDGED = 20;
+const MIN_ACKNOWLEDGED = 15;
 
 /** Per request: 3% never forwarded, 3% applied but unanswered, 20% held up to 250 ms. */
 const FAULTS = { dropRequest: 0.03, dropResponse: 0.03, delay: 0.2, delayMs: { minMs: 1, maxMs: 250 } };

@@ -44,7 +44,6 @@ export interface ChaosRun {
 
 export interface ChaosReport {
   name: string;
-  seed: number;
   schedule: ChaosSchedule;
   supervisor: SupervisorResult;
   history: HistoryReport;
@@ -172,7 +171,6 @@ export async function runChaos(run: ChaosRun): Promise<ChaosReport> {
   const verify = await runVerify(run.storeUrl, key);
   const report: ChaosReport = {
     name: run.name,
-    seed: run.schedule.seed,
     schedule: run.schedule,
     supervisor,
     history,
@@ -197,7 +195,7 @@ export function formatFigures(r: ChaosReport): string {
   const h = r.history;
   const refused = (code: string) => s.refused.filter((x) => x.code === code).length;
   const lines = [
-    `chaos[${r.name}] ${seconds(s.elapsedMs)} of chaos, ${seconds(r.totalMs)} in all (start ${seconds(s.startupMs)}, check ${seconds(r.checkMs)}, verify ${seconds(r.verifyMs)}), seed ${r.seed}, ${r.schedule.workers} workers at a time, ${s.started} started`,
+    `chaos[${r.name}] ${seconds(s.elapsedMs)} of chaos, ${seconds(r.totalMs)} in all (start ${seconds(s.startupMs)}, check ${seconds(r.checkMs)}, verify ${seconds(r.verifyMs)}), seed ${r.schedule.seed}, ${r.schedule.workers} workers at a time, ${s.started} started`,
     `  commits  acknowledged ${h.acknowledged}, outcome unknown ${s.unknown}; the line holds ${h.line.length} (${h.unacknowledgedOnLine} never acknowledged), orphans ${h.orphans.length}`,
     `  chaos    kills ${s.kills}, pauses ${s.pauses} (${seconds(s.pausedMs)} stopped); ${s.holderHits} hit the lock holder, ${s.midCommitHits} of them mid-commit`,
     `  lock     taken ${s.locks} times, ${s.takeovers.length} over a lapsed lease; fenced ${refused("E_FENCED")}, lock lost ${refused("E_LOCK_LOST")} in commit + ${s.events["lease-lost"]} between commits, timeouts ${s.events.locked}, unlock found it gone ${s.unlockedNotOurs}, current moved during a read ${s.events["moved-while-read"]}, transient errors ${s.events.transient}`,
@@ -214,7 +212,13 @@ export function formatFigures(r: ChaosReport): string {
 
 /** What failed, with enough detail to start from (and where the store was kept). */
 export function formatEvidence(r: ChaosReport): string {
-  const lines = [`chaos[${r.name}] FAILED (seed ${r.seed}); the stack was kept: ${JSON.stringify(r.store)}`];
+  const kept =
+    r.store.kind === "file"
+      ? `the store was kept in ${r.store.root}`
+      : `the stack was kept under ${r.store.prefix} (until the test server stops)`;
+  const lines = [
+    `chaos[${r.name}] FAILED (seed ${r.schedule.seed}); ${kept}; CHAOS_TRACE=<file> records the timeline`,
+  ];
   const cap = <T>(xs: readonly T[]) => xs.slice(0, 10);
   for (const a of cap(r.history.lost)) lines.push(`  lost: ${a}`);
   for (const a of cap(r.history.duplicated)) lines.push(`  duplicated: ${a}`);
