@@ -14,7 +14,8 @@ const SHORT_SECONDS = 8;
 const MIN_ACKNOWLEDGED = 15;
 
 test("chaos on the file store: kill -9 and SIGSTOP workers mid-commit; no acknowledged commit lost, one line of history, verify clean", async () => {
-  const root = join(mkdtempSync(join(tmpdir(), "statekeeper-chaos-")), "store");
+  // Removed after a passing run; kept (and named in the evidence) after a failing one.
+  const root = mkdtempSync(join(tmpdir(), "statekeeper-chaos-"));
   const target = { kind: "file", root } as const;
   const schedule = chaosSchedule(SHORT_SECONDS);
   const report = await runChaos({
