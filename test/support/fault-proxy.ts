@@ -2,6 +2,8 @@
 // the faults real stores produce: conditions ignored, throttling, latency, and writes that are
 // applied but whose response never arrives. Use path-style addressing through it (makeS3Store
 // does). Every request is logged, so tests can assert how many attempts an operation took.
+// Besides the scripted faults, `randomFaults` drops requests, drops responses and delays
+// requests at random, for the chaos suite (test/chaos/).
 import { createHash, createHmac } from "node:crypto";
 import { createServer, type IncomingMessage, request, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -27,9 +29,43 @@ export interface ProxiedRequest {
   path: string;
   /** The request headers as the client sent them (lower-case names). */
   headers: Record<string, string>;
-  /** The status the client saw; undefined when the response was dropped. */
+  /** The status the client saw; undefined when the request or the response was dropped. */
   status: number | undefined;
-  fault: InjectedError | "dropped-response" | "conditions-stripped" | undefined;
+  /**
+   * `dropped-request`: the connection was cut before forwarding (the server never saw it);
+   * `dropped-response`: forwarded and applied, then the connection was cut.
+   */
+  fault: InjectedError | "dropped-request" | "dropped-response" | "conditions-stripped" | undefined;
+  /** How long `randomFaults` held the request before forwarding it (0 when not delayed). */
+  delayedMs: number;
+}
+
+/**
+ * Faults drawn at random for every matching request, each with its own probability (0–1). A
+ * request is first maybe delayed, then maybe dropped before forwarding, else maybe forwarded and
+ * its response dropped. Scripted faults (failNext, dropResponse, …) take precedence.
+ */
+export interface RandomFaults {
+  /** Only requests matching this are affected (default: every request). */
+  match?: RequestMatch;
+  /** Cut the connection without forwarding: the client cannot know the request was never applied. */
+  dropRequest?: number;
+  /** Forward, let the server apply it, then cut the connection: the outcome is unknown to the client. */
+  dropResponse?: number;
+  /** Hold the request for a uniformly random time in `delayMs` before forwarding it. */
+  delay?: number;
+  delayMs?: { minMs: number; maxMs: number };
+  /** Source of randomness in [0, 1); default Math.random. */
+  random?: () => number;
+}
+
+/** How many requests the proxy saw and how many of them each kind of fault hit (since reset()). */
+export interface FaultCounts {
+  requests: number;
+  droppedRequests: number;
+  droppedResponses: number;
+  delayed: number;
+  injectedErrors: number;
 }
 
 export interface FaultProxy {
@@ -44,6 +80,10 @@ export interface FaultProxy {
   stripConditions: boolean;
   /** Added before forwarding each request: a uniformly random delay in [minMs, maxMs]. */
   latency: { minMs: number; maxMs: number } | undefined;
+  /** Random drops and delays on every matching request until reset() (see RandomFaults). */
+  randomFaults: RandomFaults | undefined;
+  /** Requests received whose handling has not finished (held, forwarded, or awaiting upstream). */
+  readonly inFlight: number;
   /** The next `count` matching requests are answered by the proxy with the error, not forwarded. */
   failNext(count: number, error?: InjectedError, match?: RequestMatch): void;
   /** Every `n`-th matching request (n, 2n, …) is answered with the error, until reset(). */
@@ -52,6 +92,13 @@ export interface FaultProxy {
   dropResponse(match: RequestMatch, count?: number): void;
   /** Requests in the log matching `match`. */
   count(match?: RequestMatch): number;
+  /** Totals of requests and faults since the last reset(). */
+  counts(): FaultCounts;
+  /**
+   * Resolves once no request is in flight: after its clients were killed, nothing the proxy still
+   * holds can reach the server later (a delayed write landing after the history was read).
+   */
+  idle(): Promise<void>;
   /** Clears every fault and the log. */
   reset(): void;
   close(): Promise<void>;
@@ -170,6 +217,8 @@ export async function startFaultProxy(opts: {
   }[] = [];
   let drops: { remaining: number; match: RequestMatch }[] = [];
   const log: ProxiedRequest[] = [];
+  let inFlight = 0;
+  let idleWaiters: (() => void)[] = [];
 
   const pickFailure = (e: ProxiedRequest): InjectedError | undefined => {
     for (const f of failures) {
@@ -198,6 +247,7 @@ export async function startFaultProxy(opts: {
       headers: { ...headers },
       status: undefined,
       fault: undefined,
+      delayedMs: 0,
     };
     log.push(entry);
     if (proxy.latency !== undefined) {
@@ -210,14 +260,29 @@ export async function startFaultProxy(opts: {
       entry.status = answerError(res, method, injected);
       return;
     }
+    const chance = proxy.randomFaults;
+    const randomly = chance !== undefined && matches(chance.match, entry);
+    const random = chance?.random ?? Math.random;
+    if (randomly && random() < (chance.delay ?? 0)) {
+      const { minMs, maxMs } = chance.delayMs ?? { minMs: 0, maxMs: 200 };
+      entry.delayedMs = minMs + random() * (maxMs - minMs);
+      await sleep(entry.delayedMs);
+    }
+    if (randomly && random() < (chance.dropRequest ?? 0)) {
+      // Never forwarded: to the client this looks exactly like a response lost in transit.
+      entry.fault = "dropped-request";
+      req.socket.destroy();
+      return;
+    }
     if (proxy.stripConditions && isConditional(headers) && method !== "GET" && method !== "HEAD") {
       if (opts.secretAccessKey === undefined)
         throw new Error("fault proxy: stripConditions needs the secret access key to re-sign requests");
       headers = resign(method, path, headers, ["if-match", "if-none-match"], opts.secretAccessKey);
       entry.fault = "conditions-stripped";
     }
-    const drop = drops.find((d) => d.remaining > 0 && matches(d.match, entry));
-    if (drop !== undefined) drop.remaining--;
+    const scripted = drops.find((d) => d.remaining > 0 && matches(d.match, entry));
+    if (scripted !== undefined) scripted.remaining--;
+    const drop = scripted !== undefined || (randomly && random() < (chance.dropResponse ?? 0));
 
     const upstream = request({
       host: target.hostname,
@@ -226,24 +291,46 @@ export async function startFaultProxy(opts: {
       path,
       headers: { ...headers, "content-length": String(body.byteLength) },
     });
-    upstream.on("response", async (up) => {
-      const upBody = await readBody(up);
-      if (drop !== undefined) {
-        // The server has applied the request; the client never learns the outcome.
-        entry.fault = "dropped-response";
+    // Resolves once the server has answered (or failed): only then is the request no longer in
+    // flight, whatever happened to the client's connection meanwhile.
+    await new Promise<void>((resolve) => {
+      upstream.on("response", async (up) => {
+        try {
+          const upBody = await readBody(up);
+          if (drop) {
+            // The server has applied the request; the client never learns the outcome.
+            entry.fault = "dropped-response";
+            req.socket.destroy();
+            return;
+          }
+          entry.status = up.statusCode;
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          res.end(upBody);
+        } catch {
+          req.socket.destroy();
+        } finally {
+          resolve();
+        }
+      });
+      upstream.on("error", () => {
         req.socket.destroy();
-        return;
-      }
-      entry.status = up.statusCode;
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      res.end(upBody);
+        resolve();
+      });
+      upstream.end(body);
     });
-    upstream.on("error", () => req.socket.destroy());
-    upstream.end(body);
   }
 
+  const settled = () => {
+    if (--inFlight > 0) return;
+    const waiters = idleWaiters;
+    idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  };
   const server = createServer((req, res) => {
-    handle(req, res).catch(() => req.socket.destroy());
+    inFlight++;
+    handle(req, res)
+      .catch(() => req.socket.destroy())
+      .finally(settled);
   });
   server.keepAliveTimeout = 1000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -254,6 +341,10 @@ export async function startFaultProxy(opts: {
     log,
     stripConditions: false,
     latency: undefined,
+    randomFaults: undefined,
+    get inFlight() {
+      return inFlight;
+    },
     failNext(count, error = "slowdown", match) {
       failures.push({ remaining: count, every: 0, seen: 0, error, ...(match ? { match } : {}) });
     },
@@ -266,12 +357,33 @@ export async function startFaultProxy(opts: {
     count(match) {
       return log.filter((e) => matches(match, e)).length;
     },
+    counts() {
+      const c: FaultCounts = {
+        requests: log.length,
+        droppedRequests: 0,
+        droppedResponses: 0,
+        delayed: 0,
+        injectedErrors: 0,
+      };
+      for (const e of log) {
+        if (e.fault === "dropped-request") c.droppedRequests++;
+        else if (e.fault === "dropped-response") c.droppedResponses++;
+        else if (e.fault !== undefined && e.fault !== "conditions-stripped") c.injectedErrors++;
+        if (e.delayedMs > 0) c.delayed++;
+      }
+      return c;
+    },
+    idle() {
+      if (inFlight === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => idleWaiters.push(resolve));
+    },
     reset() {
       failures = [];
       drops = [];
       log.length = 0;
       proxy.stripConditions = false;
       proxy.latency = undefined;
+      proxy.randomFaults = undefined;
     },
     close() {
       server.closeAllConnections();
