@@ -49,9 +49,9 @@ function etagOf(body: Uint8Array): string {
  * guarantees across processes on one machine as S3's conditional writes: every write goes to an
  * fsynced temp file in the root's one temp folder, then is renamed (or, create-only, linked) into
  * place, so readers see a whole old or whole new object; compare-and-swap, unconditional puts and
- * deletes of one key are serialised by a per-key mutex file that a killed holder cannot leave
- * blocked. Needs a local POSIX filesystem (one filesystem for the whole root) shared by processes
- * in one pid namespace; see docs/file-store.md.
+ * deletes of one key are serialised by a per-key mutex (a symlink, so it needs no free space) that
+ * a killed holder cannot leave blocked. Needs a local POSIX filesystem (one filesystem for the
+ * whole root) shared by processes in one pid namespace; see docs/file-store.md.
  */
 export function fileStore(root: string, options: FileStoreOptions = {}): ObjectStore {
   checkRootOption(root);
