@@ -1,6 +1,86 @@
 import { randomBytes } from "node:crypto";
 import type { Capabilities, ObjectStore } from "./types.js";
-import { isStoreError } from "./types.js";
+import { isStoreError, StoreError } from "./types.js";
+
+/** Every probe writes its scratch object under this prefix, one fresh random key per run. */
+export const PROBE_PREFIX = ".statekeeper-probe/";
+
+/** Runs per probe (each on a fresh scratch key) before an unsettled probe gives up. */
+const MAX_PROBE_RUNS = 3;
+
+export const probeScratchKey = (): string => `${PROBE_PREFIX}${randomBytes(8).toString("hex")}`;
+
+/**
+ * Runs one round of checks on scratch key `key`. `noteTransportFailure` is called for every
+ * request that failed in transit (a lost response, a 5xx, throttling), even when the driver
+ * retried or resolved it.
+ */
+export type ProbeRun<T extends { capabilities: Capabilities }> = (
+  key: string,
+  noteTransportFailure: () => void,
+) => Promise<T>;
+
+const CHECKS = [
+  ["createOnly", "create-only"],
+  ["compareAndSwap", "compare-and-swap"],
+  ["conditionalDelete", "conditional delete"],
+] as const;
+
+const refusedChecks = (caps: Capabilities): string[] =>
+  CHECKS.filter(([field]) => !caps[field]).map(([, name]) => name);
+
+/**
+ * Runs a probe until its verdict can be trusted, so that a lost response never becomes a
+ * "store refused" remembered for the life of the store object (`storeCapabilities` caches it).
+ *
+ * A lost response can make a check look refused (the retry meets the probe's own first write),
+ * never make an ignored condition look honoured. So a run in which some request failed in
+ * transit is kept only if every check says "honoured"; a run with a "no", or one that ended in a
+ * retryable error, is repeated on a fresh scratch key. After MAX_PROBE_RUNS unsettled runs the
+ * probe throws a retryable E_UNAVAILABLE, which no caller caches: the last run's own error when
+ * no run got as far as a verdict (it names the real cause: unreachable, disk full…).
+ */
+export async function settleProbe<T extends { capabilities: Capabilities }>(run: ProbeRun<T>): Promise<T> {
+  const repeated: string[] = [];
+  let lastFailure: unknown;
+  let lastNotes: string[] | undefined;
+  for (let attempt = 1; attempt <= MAX_PROBE_RUNS; attempt++) {
+    let disturbed = false;
+    let result: T;
+    try {
+      result = await run(probeScratchKey(), () => {
+        disturbed = true;
+      });
+    } catch (e) {
+      if (!isStoreError(e) || !e.retryable) throw e;
+      lastFailure = e;
+      repeated.push(
+        `probe: run ${attempt} failed in transit (${e.message}); repeated on a fresh scratch key`,
+      );
+      continue;
+    }
+    lastNotes = result.capabilities.notes;
+    const refused = refusedChecks(result.capabilities);
+    if (!disturbed || refused.length === 0) {
+      const notes = [...result.capabilities.notes, ...repeated];
+      return { ...result, capabilities: { ...result.capabilities, notes } };
+    }
+    repeated.push(
+      `probe: run ${attempt} met a transport failure, so its "no" for ${refused.join(", ")} was checked again on a fresh scratch key`,
+    );
+  }
+  if (lastNotes === undefined) throw lastFailure;
+  throw new StoreError(
+    "UNAVAILABLE",
+    `store probe inconclusive: each of ${MAX_PROBE_RUNS} runs met a transport failure (lost responses or server errors); try again`,
+    {
+      retryable: true,
+      // What the last run found, for whoever investigates; none of it was trusted.
+      details: { notes: [...lastNotes, ...repeated] },
+      ...(lastFailure === undefined ? {} : { cause: lastFailure }),
+    },
+  );
+}
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const decode = (b: Uint8Array | undefined): string | undefined =>
@@ -17,13 +97,8 @@ async function refused(attempt: () => Promise<unknown>): Promise<boolean> {
   }
 }
 
-/**
- * Checks with real conditional requests under a scratch key which preconditions `store` honours:
- * create-only on a missing and on an existing key, compare-and-swap with a wrong and with the
- * right etag, conditional delete with a wrong etag. Removes the scratch key afterwards.
- */
-export async function probeConditionalRequests(store: ObjectStore): Promise<Capabilities> {
-  const key = `.statekeeper-probe/${randomBytes(8).toString("hex")}`;
+/** One round of the generic checks on `key`; a request that fails in transit ends the round. */
+async function checkConditionalRequests(store: ObjectStore, key: string): Promise<Capabilities> {
   const notes: string[] = [];
   const body = async () => decode((await store.get(key))?.body);
   try {
@@ -53,4 +128,18 @@ export async function probeConditionalRequests(store: ObjectStore): Promise<Capa
   } finally {
     await store.delete(key).catch(() => {});
   }
+}
+
+/**
+ * Checks with real conditional requests under a scratch key which preconditions `store` honours:
+ * create-only on a missing and on an existing key, compare-and-swap with a wrong and with the
+ * right etag, conditional delete with a wrong etag. Removes the scratch key afterwards. A request that
+ * fails in transit (its outcome unknown) ends the run, which is repeated on a fresh key (see
+ * `settleProbe`): the driver's `put` owns resolving its own lost responses.
+ */
+export async function probeConditionalRequests(store: ObjectStore): Promise<Capabilities> {
+  const { capabilities } = await settleProbe(async (key) => ({
+    capabilities: await checkConditionalRequests(store, key),
+  }));
+  return capabilities;
 }

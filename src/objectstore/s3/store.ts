@@ -45,14 +45,20 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
   const fullKey = (key: string) => keyPrefix + validateKey(key);
   const sse =
     kmsKeyId === undefined ? {} : { ServerSideEncryption: "aws:kms" as const, SSEKMSKeyId: kmsKeyId };
+  /** `observe` hears of every failure that is retried or retryable (the probe's transport failures). */
   const retrying = <T>(
     op: string,
     key: string | undefined,
     fn: (s: { sdk: S3Sdk; client: S3Client }) => Promise<T>,
+    observe?: () => void,
   ) =>
     withRetries(
       policy,
-      (e) => mapS3Error(e, op, bucket, key),
+      (e) => {
+        const err = mapS3Error(e, op, bucket, key);
+        if (err.retryable) observe?.();
+        return err;
+      },
       async () => fn(await connect()),
     );
 
@@ -86,24 +92,21 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
       throw mapS3Error(e, "put", bucket, key);
     }
   };
-  /** A PUT retried blindly on throttling and transient errors: for the probe's own scratch object. */
-  const rawPut = (key: string, body: Uint8Array, cond: { ifNoneMatch?: "*"; ifMatch?: string }) =>
-    withRetries(
-      policy,
-      (e) => mapS3Error(e, "put", bucket, key),
-      () => sendPut(key, body, cond, randomBytes(12).toString("hex")),
-    );
-
-  const rawDelete = (key: string, ifMatch?: string) =>
-    retrying("delete", key, async ({ sdk, client }) => {
-      await client.send(
-        new sdk.DeleteObjectCommand({
-          Bucket: bucket,
-          Key: keyPrefix + key,
-          ...(ifMatch !== undefined ? { IfMatch: ifMatch } : {}),
-        }),
-      );
-    }).then(
+  const rawDelete = (key: string, ifMatch?: string, observe?: () => void) =>
+    retrying(
+      "delete",
+      key,
+      async ({ sdk, client }) => {
+        await client.send(
+          new sdk.DeleteObjectCommand({
+            Bucket: bucket,
+            Key: keyPrefix + key,
+            ...(ifMatch !== undefined ? { IfMatch: ifMatch } : {}),
+          }),
+        );
+      },
+      observe,
+    ).then(
       () => "deleted" as const,
       (e: StoreError) => {
         if (!isMissingObject(e)) throw e;
@@ -111,33 +114,43 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
       },
     );
 
-  async function get(key: string) {
+  async function get(key: string, observe?: () => void) {
     const k = fullKey(key);
     try {
-      return await retrying("get", key, async ({ sdk, client }) => {
-        const out = await client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: k }));
-        // Read inside the retried step: a body cut off mid-stream is retried like any failure.
-        const body = (await out.Body?.transformToByteArray()) ?? new Uint8Array();
-        return { body, etag: quoteEtag(out.ETag ?? "") };
-      });
+      return await retrying(
+        "get",
+        key,
+        async ({ sdk, client }) => {
+          const out = await client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: k }));
+          // Read inside the retried step: a body cut off mid-stream is retried like any failure.
+          const body = (await out.Body?.transformToByteArray()) ?? new Uint8Array();
+          return { body, etag: quoteEtag(out.ETag ?? "") };
+        },
+        observe,
+      );
     } catch (e) {
       if (isMissingObject(e as StoreError)) return undefined;
       throw e;
     }
   }
 
-  async function head(key: string): Promise<ObjectInfo | undefined> {
+  async function head(key: string, observe?: () => void): Promise<ObjectInfo | undefined> {
     const k = fullKey(key);
     try {
-      return await retrying("head", key, async ({ sdk, client }) => {
-        const out = await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: k }));
-        return {
-          key,
-          size: out.ContentLength ?? 0,
-          etag: quoteEtag(out.ETag ?? ""),
-          ...(out.LastModified !== undefined ? { lastModified: out.LastModified } : {}),
-        };
-      });
+      return await retrying(
+        "head",
+        key,
+        async ({ sdk, client }) => {
+          const out = await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: k }));
+          return {
+            key,
+            size: out.ContentLength ?? 0,
+            etag: quoteEtag(out.ETag ?? ""),
+            ...(out.LastModified !== undefined ? { lastModified: out.LastModified } : {}),
+          };
+        },
+        observe,
+      );
     } catch (e) {
       if (isMissingObject(e as StoreError)) return undefined;
       throw e;
@@ -166,22 +179,37 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
     }
   }
 
-  async function put(key: string, body: Uint8Array, putOpts: PutOptions = {}): Promise<{ etag: string }> {
-    validateKey(key);
-    checkPutOptions(putOpts);
+  /**
+   * One logical PUT under one write id, retried on throttling and transient failures. After an
+   * attempt whose outcome was unknown (connection lost after sending, 5xx, 409), a retry can fail
+   * its own precondition because that attempt did land: `resolveByReading` settles it by the write
+   * id. `adaptEtagForm`: a compare-and-swap learns whether the store wants the etag quoted (the
+   * probe sends its conditions verbatim instead, to find that out). `observe` hears of every
+   * failure in transit, resolved or not.
+   */
+  async function putResolved(
+    key: string,
+    body: Uint8Array,
+    putOpts: PutOptions,
+    mode: { adaptEtagForm: boolean; observe?: () => void },
+  ): Promise<{ etag: string }> {
     const conditional = putOpts.ifMatch !== undefined || putOpts.ifNoneMatch !== undefined;
     let form: EtagForm = etagForm ?? "quoted";
     let outcomeUnknown = false;
     const writeId = randomBytes(12).toString("hex");
     for (let attempt = 1; ; attempt++) {
+      const ifMatch =
+        putOpts.ifMatch === undefined || !mode.adaptEtagForm
+          ? putOpts.ifMatch
+          : formatEtag(putOpts.ifMatch, form);
       const cond = {
         ...(putOpts.ifNoneMatch !== undefined ? { ifNoneMatch: putOpts.ifNoneMatch } : {}),
-        ...(putOpts.ifMatch !== undefined ? { ifMatch: formatEtag(putOpts.ifMatch, form) } : {}),
+        ...(ifMatch !== undefined ? { ifMatch } : {}),
       };
       try {
         // One attempt per turn of this loop, so an unknown outcome is noticed and resolved.
         const etag = await sendPut(key, body, cond, writeId);
-        if (putOpts.ifMatch !== undefined) etagForm ??= form;
+        if (mode.adaptEtagForm && putOpts.ifMatch !== undefined) etagForm ??= form;
         return { etag };
       } catch (e) {
         let err = e as StoreError;
@@ -196,7 +224,12 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
             },
           );
         if (err.reason === "PRECONDITION_FAILED" && conditional) {
-          if (putOpts.ifMatch !== undefined && etagForm === undefined && form === "quoted") {
+          if (
+            mode.adaptEtagForm &&
+            putOpts.ifMatch !== undefined &&
+            etagForm === undefined &&
+            form === "quoted"
+          ) {
             const current = await head(key);
             if (current !== undefined && sameEtag(current.etag, putOpts.ifMatch)) {
               // The etag matches yet the store refused the quoted form: it wants it unquoted (RGW 16).
@@ -212,6 +245,7 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
           throw err;
         }
         const unknownOutcome = err.reason === "CONFLICT" || (err.reason === "UNAVAILABLE" && err.retryable);
+        if (unknownOutcome || err.retryable) mode.observe?.();
         if (unknownOutcome && conditional) outcomeUnknown = true;
         if ((err.retryable || (err.reason === "CONFLICT" && conditional)) && attempt < policy.maxAttempts) {
           await sleep(backoffDelayMs(policy, attempt));
@@ -224,6 +258,12 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
         throw err;
       }
     }
+  }
+
+  async function put(key: string, body: Uint8Array, putOpts: PutOptions = {}): Promise<{ etag: string }> {
+    validateKey(key);
+    checkPutOptions(putOpts);
+    return putResolved(key, body, putOpts, { adaptEtagForm: true });
   }
 
   async function remove(key: string, delOpts: DeleteOptions = {}): Promise<void> {
@@ -286,7 +326,14 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
     yield* items;
   }
 
-  const primitives: S3Primitives = { rawPut, rawDelete, get: (k) => get(k), head: (k) => head(k) };
+  /** The probe's requests: conditions sent verbatim, every failure in transit reported to `observe`. */
+  const probePrimitives = (observe: () => void): S3Primitives => ({
+    rawPut: async (key, body, cond) =>
+      (await putResolved(key, body, cond, { adaptEtagForm: false, observe })).etag,
+    rawDelete: (key, ifMatch) => rawDelete(key, ifMatch, observe),
+    get: (key) => get(key, observe),
+    head: (key) => head(key, observe),
+  });
 
   return {
     name: "s3",
@@ -296,7 +343,7 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
     delete: remove,
     list,
     async probe(): Promise<Capabilities> {
-      const found = await probeS3(primitives, kmsKeyId);
+      const found = await probeS3(probePrimitives, kmsKeyId);
       if (found.etagForm !== undefined) etagForm = found.etagForm;
       conditionalDelete = found.capabilities.conditionalDelete;
       return found.capabilities;

@@ -1,0 +1,90 @@
+// The S3 probe on the real server, through the fault proxy: a lost response never turns into
+// "the store ignores preconditions" (the probe resolves its own writes by their write id, and
+// does not trust a "no" seen during a transport failure), and nothing unsettled is ever cached.
+import assert from "node:assert/strict";
+import { after, before, beforeEach, describe, it } from "node:test";
+import { createBackend } from "../../src/backend/backend.js";
+import { storeCapabilities } from "../../src/backend/capabilities.js";
+import { noopEncrypter } from "../../src/crypto/noop.js";
+import { hasErrorCode } from "../../src/errors.js";
+import { PROBE_PREFIX } from "../../src/objectstore/probe.js";
+import type { ObjectStore } from "../../src/objectstore/types.js";
+import { isStoreError } from "../../src/objectstore/types.js";
+import { FACTORY, stampedSnapshot } from "../fixtures/backend/common.js";
+import { type FaultProxy, startFaultProxy } from "../support/fault-proxy.js";
+import { makeS3Store, s3TestEnv } from "../support/s3.js";
+
+let proxy: FaultProxy;
+before(async () => {
+  proxy = await startFaultProxy({ target: s3TestEnv().endpoint });
+});
+after(() => proxy.close());
+beforeEach(() => proxy.reset());
+
+const probeRequests = /\.statekeeper-probe\//;
+const store = () => makeS3Store({ endpoint: proxy.endpoint, maxAttempts: 4, retryBaseDelayMs: 5 });
+
+async function keys(s: ObjectStore, prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const o of s.list(prefix)) out.push(o.key);
+  return out;
+}
+
+/** No note blames create-only or compare-and-swap: each of their writes was resolved exactly. */
+function assertWritesResolved(notes: readonly string[]): void {
+  const why = notes.join("; ");
+  assert.ok(notes.includes("create-only: honoured"), why);
+  assert.ok(
+    notes.some((n) => n.startsWith("compare-and-swap: honoured")),
+    why,
+  );
+  assert.ok(!notes.some((n) => /"no" for .*(create-only|compare-and-swap)/.test(n)), why);
+}
+
+describe("s3 probe: a lost response never refuses a working store", () => {
+  it("the response to the probe's create-only PUT is lost: both honoured, and a backend on the store commits", async () => {
+    const s = await store();
+    proxy.dropResponse({ method: "PUT", path: probeRequests });
+    const backend = createBackend(s, { factory: FACTORY, stack: "s", encrypter: noopEncrypter() });
+    const lock = await backend.lock({ operation: "apply" });
+    const rev = await backend.commit(
+      stampedSnapshot("s", { seq: 1, parent: "", writer: process.pid, tag: "after-lost-probe" }, 32),
+    );
+    assert.equal(await lock.unlock(), true);
+    assert.equal((await backend.currentPointer())?.rev, rev);
+    assert.ok(
+      proxy.log.some((e) => e.fault === "dropped-response" && probeRequests.test(e.path)),
+      "a probe response was really lost",
+    );
+    const caps = await storeCapabilities(s);
+    assert.equal(caps.createOnly, true, caps.notes.join("; "));
+    assert.equal(caps.compareAndSwap, true, caps.notes.join("; "));
+    assertWritesResolved(caps.notes);
+    assert.deepEqual(await keys(s, PROBE_PREFIX), [], "no scratch object left");
+  });
+
+  it("the response to the probe's conditional DELETE is lost: create-only and compare-and-swap honoured", async () => {
+    const s = await store();
+    proxy.dropResponse({ method: "DELETE", path: probeRequests });
+    const caps = await s.probe();
+    assert.equal(caps.createOnly, true, caps.notes.join("; "));
+    assert.equal(caps.compareAndSwap, true, caps.notes.join("; "));
+    assert.equal(caps.conditionalDelete, s3TestEnv().conditionalDelete, caps.notes.join("; "));
+    assert.ok(proxy.log.some((e) => e.fault === "dropped-response"));
+  });
+
+  it("every probe PUT loses its response (no answer ever arrives): a retryable E_UNAVAILABLE, never cached", async () => {
+    const s = await store();
+    proxy.dropResponse({ method: "PUT", path: probeRequests }, 1_000);
+    await assert.rejects(
+      storeCapabilities(s),
+      (e: unknown) => hasErrorCode(e, "E_UNAVAILABLE") && isStoreError(e) && e.retryable,
+    );
+    assert.ok(proxy.count({ method: "PUT" }) >= 6, "the probe's PUTs went through the proxy");
+    proxy.reset();
+    const caps = await storeCapabilities(s);
+    assert.equal(caps.createOnly, true, caps.notes.join("; "));
+    assert.equal(caps.compareAndSwap, true, caps.notes.join("; "));
+    assert.deepEqual(await keys(s, PROBE_PREFIX), [], "no scratch object left");
+  });
+});
