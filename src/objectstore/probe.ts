@@ -1,9 +1,16 @@
 import { randomBytes } from "node:crypto";
-import type { Capabilities, ObjectStore } from "./types.js";
+import type { Capabilities, ObjectInfo, ObjectStore } from "./types.js";
 import { isStoreError, StoreError } from "./types.js";
 
 /** Every probe writes its scratch object under this prefix, one fresh random key per run. */
 export const PROBE_PREFIX = ".statekeeper-probe/";
+
+/**
+ * A scratch object last written this long before a probe's own, by the store's clock, was left by
+ * a probe that was killed before it could remove it. A probe takes seconds; ten minutes leaves a
+ * wide margin for a slow one still running elsewhere.
+ */
+export const STALE_PROBE_AGE_MS = 10 * 60_000;
 
 /** Runs per probe (each on a fresh scratch key) before an unsettled probe gives up. */
 const MAX_PROBE_RUNS = 3;
@@ -82,6 +89,50 @@ export async function settleProbe<T extends { capabilities: Capabilities }>(run:
   );
 }
 
+/**
+ * Which scratch objects in `listing` (of PROBE_PREFIX) are stale: written at least `maxAgeMs`
+ * before `ownKey`, the running probe's fresh object. Ages are judged by the store's clock alone
+ * (both lastModified values come from it); a local clock skewed against the store's would
+ * otherwise delete a running probe's object, or never delete anything. Without the own object's
+ * time, nothing is judged stale.
+ */
+export function staleProbeKeys(listing: readonly ObjectInfo[], ownKey: string, maxAgeMs: number): string[] {
+  const own = listing.find((o) => o.key === ownKey)?.lastModified?.getTime();
+  if (own === undefined) return [];
+  return listing
+    .filter(
+      (o) =>
+        o.key !== ownKey &&
+        o.key.startsWith(PROBE_PREFIX) &&
+        o.lastModified !== undefined &&
+        own - o.lastModified.getTime() >= maxAgeMs,
+    )
+    .map((o) => o.key);
+}
+
+/**
+ * Deletes the scratch objects of earlier probes that were killed before removing their own.
+ * Call it while the running probe's scratch object `ownKey` exists. Best effort: a failure here
+ * never fails the probe. Returns a note when it removed anything.
+ */
+export async function sweepStaleProbeObjects(
+  store: Pick<ObjectStore, "list"> & { delete(key: string): Promise<unknown> },
+  ownKey: string,
+  maxAgeMs: number,
+): Promise<string[]> {
+  try {
+    const listing: ObjectInfo[] = [];
+    for await (const o of store.list(PROBE_PREFIX)) listing.push(o);
+    const stale = staleProbeKeys(listing, ownKey, maxAgeMs);
+    for (const key of stale) await store.delete(key);
+    return stale.length === 0
+      ? []
+      : [`probe: removed ${stale.length} scratch object(s) left by interrupted probes`];
+  } catch {
+    return [];
+  }
+}
+
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const decode = (b: Uint8Array | undefined): string | undefined =>
   b === undefined ? undefined : new TextDecoder().decode(b);
@@ -103,6 +154,7 @@ async function checkConditionalRequests(store: ObjectStore, key: string): Promis
   const body = async () => decode((await store.get(key))?.body);
   try {
     const created = await store.put(key, text("probe-1"), { ifNoneMatch: "*" });
+    const swept = await sweepStaleProbeObjects(store, key, STALE_PROBE_AGE_MS);
     const createOnly =
       (await refused(() => store.put(key, text("probe-2"), { ifNoneMatch: "*" }))) &&
       (await body()) === "probe-1";
@@ -123,7 +175,7 @@ async function checkConditionalRequests(store: ObjectStore, key: string): Promis
     const conditionalDelete =
       (await refused(() => store.delete(key, { ifMatch: wrongEtag }))) &&
       (await store.head(key)) !== undefined;
-    notes.push(`conditional delete: ${conditionalDelete ? "honoured" : "ignored"}`);
+    notes.push(`conditional delete: ${conditionalDelete ? "honoured" : "ignored"}`, ...swept);
     return { createOnly, compareAndSwap, conditionalDelete, notes };
   } finally {
     await store.delete(key).catch(() => {});
@@ -133,7 +185,8 @@ async function checkConditionalRequests(store: ObjectStore, key: string): Promis
 /**
  * Checks with real conditional requests under a scratch key which preconditions `store` honours:
  * create-only on a missing and on an existing key, compare-and-swap with a wrong and with the
- * right etag, conditional delete with a wrong etag. Removes the scratch key afterwards. A request that
+ * right etag, conditional delete with a wrong etag. Removes the scratch key afterwards, and the
+ * scratch keys of earlier probes that were killed (see `sweepStaleProbeObjects`). A request that
  * fails in transit (its outcome unknown) ends the run, which is repeated on a fresh key (see
  * `settleProbe`): the driver's `put` owns resolving its own lost responses.
  */

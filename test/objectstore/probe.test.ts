@@ -1,7 +1,8 @@
 // The probe's verdict under lost responses (never a "no" caused by a fault, never a remembered
-// one), on the generic probe (file and memory stores).
+// one), and its sweep of scratch objects left by probes that were killed, on the generic probe
+// (file and memory stores) and as the pure age decision every driver's probe shares.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, utimesSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -9,8 +10,13 @@ import { storeCapabilities } from "../../src/backend/capabilities.js";
 import { hasErrorCode } from "../../src/errors.js";
 import { fileStore } from "../../src/objectstore/file.js";
 import { memoryStore } from "../../src/objectstore/memory.js";
-import { PROBE_PREFIX, probeConditionalRequests } from "../../src/objectstore/probe.js";
-import type { ObjectStore } from "../../src/objectstore/types.js";
+import {
+  PROBE_PREFIX,
+  probeConditionalRequests,
+  STALE_PROBE_AGE_MS,
+  staleProbeKeys,
+} from "../../src/objectstore/probe.js";
+import type { ObjectInfo, ObjectStore } from "../../src/objectstore/types.js";
 import { isStoreError } from "../../src/objectstore/types.js";
 import {
   ignoringPreconditionsStore,
@@ -22,6 +28,7 @@ const base = mkdtempSync(join(tmpdir(), "statekeeper-probe-"));
 after(() => rmSync(base, { recursive: true, force: true }));
 let counter = 0;
 const freshFileStore = () => fileStore(join(base, `root-${++counter}`));
+const bytes = (s: string) => new TextEncoder().encode(s);
 const isProbeCall = (call: StoreCall) => call.key.startsWith(PROBE_PREFIX) && call.op !== "list";
 
 async function keys(store: ObjectStore, prefix: string): Promise<string[]> {
@@ -94,5 +101,62 @@ describe("generic probe: a lost response never refuses a working store", () => {
     assert.equal(caps.createOnly, true);
     assert.equal(caps.compareAndSwap, true);
     assert.deepEqual(await keys(store, PROBE_PREFIX), [], "no scratch object left");
+  });
+});
+
+describe("stale probe objects", () => {
+  const at = (iso: string) => new Date(iso);
+  const object = (key: string, lastModified?: Date): ObjectInfo => ({
+    key,
+    size: 7,
+    etag: '"e"',
+    ...(lastModified === undefined ? {} : { lastModified }),
+  });
+
+  test("are judged by the store's clock: older than 10 minutes before the probe's own object", () => {
+    // A store whose clock is years behind the local one: by the local clock every object here
+    // would look stale; by the store's own clock only the first is.
+    const own = `${PROBE_PREFIX}own`;
+    const listing = [
+      object(`${PROBE_PREFIX}a-killed-probe`, at("2001-01-01T11:49:59Z")),
+      object(`${PROBE_PREFIX}b-slow-probe`, at("2001-01-01T11:50:01Z")),
+      object(`${PROBE_PREFIX}c-later-probe`, at("2001-01-01T12:00:05Z")),
+      object(`${PROBE_PREFIX}d-no-time`),
+      object(own, at("2001-01-01T12:00:00Z")),
+    ];
+    assert.equal(STALE_PROBE_AGE_MS >= 10 * 60_000, true);
+    assert.deepEqual(staleProbeKeys(listing, own, STALE_PROBE_AGE_MS), [`${PROBE_PREFIX}a-killed-probe`]);
+    assert.deepEqual(staleProbeKeys(listing.slice(0, 4), own, STALE_PROBE_AGE_MS), [], "own time unknown");
+    assert.deepEqual(
+      staleProbeKeys([object(own)], own, STALE_PROBE_AGE_MS),
+      [],
+      "own object without a time: nothing is judged",
+    );
+  });
+
+  test("file store: a probe removes scratch objects of killed probes older than 10 minutes, keeps younger ones", async () => {
+    const root = join(base, `root-${++counter}`);
+    const store = fileStore(root);
+    const killed = `${PROBE_PREFIX}0123456789abcdef`;
+    const recent = `${PROBE_PREFIX}fedcba9876543210`;
+    await store.put(killed, bytes("probe-1"));
+    await store.put(recent, bytes("probe-4"));
+    await store.put("f/s/current", bytes("not a probe object"));
+    const backdate = (key: string, ms: number) => {
+      const when = new Date(Date.now() - ms);
+      utimesSync(join(root, ...key.split("/")), when, when);
+    };
+    backdate(killed, 11 * 60_000);
+    backdate(recent, 9 * 60_000);
+    backdate("f/s/current", 60 * 60_000);
+
+    const caps = await store.probe();
+    assert.deepEqual(await keys(store, PROBE_PREFIX), [recent], "the killed probe's object is gone");
+    assert.deepEqual(await keys(store, "f/"), ["f/s/current"], "nothing outside the probe prefix is touched");
+    assert.ok(
+      caps.notes.includes("probe: removed 1 scratch object(s) left by interrupted probes"),
+      caps.notes.join("; "),
+    );
+    assert.equal(caps.createOnly, true);
   });
 });

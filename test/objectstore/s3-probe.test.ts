@@ -1,8 +1,10 @@
 // The S3 probe on the real server, through the fault proxy: a lost response never turns into
 // "the store ignores preconditions" (the probe resolves its own writes by their write id, and
-// does not trust a "no" seen during a transport failure), and nothing unsettled is ever cached.
+// does not trust a "no" seen during a transport failure), nothing unsettled is ever cached, and
+// scratch objects of probes that were killed are swept, judged by the store's clock.
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { createBackend } from "../../src/backend/backend.js";
 import { storeCapabilities } from "../../src/backend/capabilities.js";
 import { noopEncrypter } from "../../src/crypto/noop.js";
@@ -12,7 +14,7 @@ import type { ObjectStore } from "../../src/objectstore/types.js";
 import { isStoreError } from "../../src/objectstore/types.js";
 import { FACTORY, stampedSnapshot } from "../fixtures/backend/common.js";
 import { type FaultProxy, startFaultProxy } from "../support/fault-proxy.js";
-import { makeS3Store, s3TestEnv } from "../support/s3.js";
+import { makeS3Store, randomS3Prefix, s3TestEnv } from "../support/s3.js";
 
 let proxy: FaultProxy;
 before(async () => {
@@ -22,7 +24,9 @@ after(() => proxy.close());
 beforeEach(() => proxy.reset());
 
 const probeRequests = /\.statekeeper-probe\//;
-const store = () => makeS3Store({ endpoint: proxy.endpoint, maxAttempts: 4, retryBaseDelayMs: 5 });
+const bytes = (s: string) => new TextEncoder().encode(s);
+const store = (opts: { prefix?: string; probeStaleAfterMs?: number } = {}) =>
+  makeS3Store({ endpoint: proxy.endpoint, maxAttempts: 4, retryBaseDelayMs: 5, ...opts });
 
 async function keys(s: ObjectStore, prefix: string): Promise<string[]> {
   const out: string[] = [];
@@ -86,5 +90,38 @@ describe("s3 probe: a lost response never refuses a working store", () => {
     assert.equal(caps.createOnly, true, caps.notes.join("; "));
     assert.equal(caps.compareAndSwap, true, caps.notes.join("; "));
     assert.deepEqual(await keys(s, PROBE_PREFIX), [], "no scratch object left");
+  });
+});
+
+describe("s3 probe: scratch objects of killed probes", () => {
+  it("are removed when older than the threshold by the store's clock; younger ones are kept", async () => {
+    const prefix = randomS3Prefix("probe-sweep");
+    // Objects cannot be backdated on S3: a 2 s threshold (internal option) stands in for 10 min.
+    const s = await store({ prefix, probeStaleAfterMs: 2_000 });
+    const killed = `${PROBE_PREFIX}0123456789abcdef`;
+    const recent = `${PROBE_PREFIX}fedcba9876543210`;
+    await s.put(killed, bytes("probe-1"));
+    await s.put("f/s/current", bytes("not a probe object"));
+    await sleep(3_500);
+    await s.put(recent, bytes("probe-1"));
+    const caps = await s.probe();
+    assert.deepEqual(await keys(s, PROBE_PREFIX), [recent]);
+    assert.deepEqual(await keys(s, "f/"), ["f/s/current"]);
+    assert.ok(
+      caps.notes.includes("probe: removed 1 scratch object(s) left by interrupted probes"),
+      caps.notes.join("; "),
+    );
+    assert.ok(
+      proxy.log.some((e) => e.method === "DELETE" && e.path.includes("0123456789abcdef")),
+      "deleted through the store",
+    );
+  });
+
+  it("with the default threshold (10 minutes), a probe leaves fresh scratch objects alone", async () => {
+    const s = await store();
+    const other = `${PROBE_PREFIX}00000000000000aa`;
+    await s.put(other, bytes("probe-1"));
+    await s.probe();
+    assert.deepEqual(await keys(s, PROBE_PREFIX), [other]);
   });
 });

@@ -1,4 +1,4 @@
-import { settleProbe } from "../probe.js";
+import { STALE_PROBE_AGE_MS, settleProbe, sweepStaleProbeObjects } from "../probe.js";
 import type { Capabilities, ObjectInfo } from "../types.js";
 import { isStoreError } from "../types.js";
 import { type EtagForm, formatEtag } from "./etag.js";
@@ -13,6 +13,7 @@ export interface S3Primitives {
   rawDelete(key: string, ifMatch?: string): Promise<unknown>;
   get(key: string): Promise<{ body: Uint8Array; etag: string } | undefined>;
   head(key: string): Promise<ObjectInfo | undefined>;
+  list(prefix: string): AsyncIterable<ObjectInfo>;
 }
 
 export interface S3ProbeResult {
@@ -42,18 +43,25 @@ const text = (s: string) => new TextEncoder().encode(s);
  * which If-Match form it wants. Every "no" becomes `false` plus a note naming the check, so
  * the backend can refuse the store (E_UNSUPPORTED_STORE) before writing any state. Errors that
  * are not a "no" (access denied, no such bucket, unreachable) are thrown. Probe objects are
- * written like every other object (with SSE-KMS when configured), then removed. A "no" seen
+ * written like every other object (with SSE-KMS when configured), then removed, as are those of
+ * earlier probes that were killed (older than `staleAfterMs` by the store's clock). A "no" seen
  * while a request failed in transit is checked again on a fresh key (`settleProbe`).
  * `primitives(observe)` gives the requests of one run, reporting failures in transit to `observe`.
  */
 export function probeS3(
   primitives: (observe: () => void) => S3Primitives,
   kmsKeyId: string | undefined,
+  staleAfterMs = STALE_PROBE_AGE_MS,
 ): Promise<S3ProbeResult> {
-  return settleProbe((key, observe) => probeOnce(primitives(observe), key, kmsKeyId));
+  return settleProbe((key, observe) => probeOnce(primitives(observe), key, kmsKeyId, staleAfterMs));
 }
 
-async function probeOnce(p: S3Primitives, key: string, kmsKeyId: string | undefined): Promise<S3ProbeResult> {
+async function probeOnce(
+  p: S3Primitives,
+  key: string,
+  kmsKeyId: string | undefined,
+  staleAfterMs: number,
+): Promise<S3ProbeResult> {
   const notes: string[] = [];
   const bodyIs = async (expected: string) =>
     new TextDecoder().decode((await p.get(key))?.body ?? new Uint8Array()) === expected;
@@ -84,6 +92,11 @@ async function probeOnce(p: S3Primitives, key: string, kmsKeyId: string | undefi
       );
       if (!createOnly) etag = await p.rawPut(key, text("probe-1"), {});
     }
+    const swept = await sweepStaleProbeObjects(
+      { list: (prefix) => p.list(prefix), delete: (k) => p.rawDelete(k) },
+      key,
+      staleAfterMs,
+    );
 
     // 2. compare-and-swap: a wrong etag in either form must be refused, the right one accepted.
     const wrong = "0".repeat(32);
@@ -141,6 +154,7 @@ async function probeOnce(p: S3Primitives, key: string, kmsKeyId: string | undefi
     }
     notes.push(
       kmsKeyId === undefined ? "SSE-KMS: not configured" : `SSE-KMS: every PUT uses key ${kmsKeyId}`,
+      ...swept,
     );
     return { capabilities: { createOnly, compareAndSwap, conditionalDelete, notes }, etagForm };
   } finally {

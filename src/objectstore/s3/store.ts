@@ -30,6 +30,17 @@ const isMissingObject = (e: StoreError) => e.reason === "NOT_FOUND" && e.details
  * conditional DELETE is used only where `probe()` saw it honoured.
  */
 export function s3Store(options: S3StoreOptions): ObjectStore {
+  return s3StoreWithInternals(options, {});
+}
+
+/** Settings only tests need; neither the package nor `s3Store` exposes them. */
+export interface S3StoreInternals {
+  /** Age, by the store's clock, at which another probe's scratch object counts as stale. */
+  probeStaleAfterMs?: number;
+}
+
+/** `s3Store` with internal settings, for tests (see S3StoreInternals). */
+export function s3StoreWithInternals(options: S3StoreOptions, internals: S3StoreInternals): ObjectStore {
   const opts = resolveS3Options(options);
   const { bucket, keyPrefix, kmsKeyId } = opts;
   const policy = { maxAttempts: opts.maxAttempts, baseDelayMs: opts.retryBaseDelayMs };
@@ -333,6 +344,7 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
     rawDelete: (key, ifMatch) => rawDelete(key, ifMatch, observe),
     get: (key) => get(key, observe),
     head: (key) => head(key, observe),
+    list: (prefix) => list(prefix),
   });
 
   return {
@@ -343,7 +355,7 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
     delete: remove,
     list,
     async probe(): Promise<Capabilities> {
-      const found = await probeS3(probePrimitives, kmsKeyId);
+      const found = await probeS3(probePrimitives, kmsKeyId, internals.probeStaleAfterMs);
       if (found.etagForm !== undefined) etagForm = found.etagForm;
       conditionalDelete = found.capabilities.conditionalDelete;
       return found.capabilities;
