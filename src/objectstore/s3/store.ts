@@ -46,7 +46,17 @@ export function s3StoreWithInternals(options: S3StoreOptions, internals: S3Store
   const policy = { maxAttempts: opts.maxAttempts, baseDelayMs: opts.retryBaseDelayMs };
   let ready: Promise<{ sdk: S3Sdk; client: S3Client }> | undefined;
   const connect = () => {
-    ready ??= Promise.all([loadS3Sdk(), createS3Client(opts)]).then(([sdk, client]) => ({ sdk, client }));
+    if (ready === undefined) {
+      const connecting = Promise.all([loadS3Sdk(), createS3Client(opts)]).then(([sdk, client]) => ({
+        sdk,
+        client,
+      }));
+      // Not remembered when it fails (no region yet, a region lookup that timed out): the next request tries again.
+      connecting.catch(() => {
+        if (ready === connecting) ready = undefined;
+      });
+      ready = connecting;
+    }
     return ready;
   };
   // Learned from the store's answers; undefined until known.
