@@ -1,7 +1,7 @@
 // What an s3:// user sees when something is wrong before any request can succeed: no region, no
 // credentials, an error the driver does not know. Run with the real AWS SDK in a child process
 // whose environment holds no AWS settings at all (the test machine's AWS_* variables point at
-// the test server, so they are removed).
+// the test server, so they are removed). And no Node-version warning from the SDK on Node 20.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { hasErrorCode } from "../../src/errors.js";
 import { mapS3Error } from "../../src/objectstore/s3/errors.js";
+import { makeS3Url, s3TestEnv } from "../support/s3.js";
 
 const repoRoot = new URL("../..", import.meta.url).pathname;
 const fixture = join(repoRoot, "test", "fixtures", "objectstore", "s3-request.ts");
@@ -22,6 +23,7 @@ interface Outcome {
   message?: string;
   details?: Record<string, unknown>;
   body?: string;
+  warningSwitch: string | null;
 }
 
 /** The process environment without any AWS setting: no region, no credentials, no profile, no IMDS. */
@@ -104,5 +106,35 @@ describe("s3 errors say what went wrong and what to do", () => {
     assert.ok(hasErrorCode(auth, "E_AUTH"));
     assert.match(auth.message, /SignatureDoesNotMatch/);
     assert.ok(!auth.message.includes("AWS4-HMAC-SHA256"), auth.message);
+  });
+});
+
+describe("Node version warning", () => {
+  const env = () => {
+    const { credentials } = s3TestEnv();
+    assert.ok(credentials, "the test server's AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY must be set");
+    return envWithoutAws({
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    });
+  };
+  const warning = /NodeVersionSupportWarning|will require node/i;
+
+  it("an s3:// store on Node 20 prints no AWS SDK Node-version warning, and leaves the environment as it was", () => {
+    const { outcome, stderr } = runRequest(makeS3Url(), env());
+    assert.deepEqual({ ok: outcome.ok, body: outcome.body }, { ok: true, body: "v" }, outcome.message);
+    assert.doesNotMatch(stderr, warning);
+    assert.equal(outcome.warningSwitch, null, "the SDK's switch is not left set in the user's environment");
+  });
+
+  it("a user who set the SDK's switch keeps their choice (here: warnings on)", () => {
+    const { outcome, stderr } = runRequest(makeS3Url(), {
+      ...env(),
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "false",
+    });
+    assert.equal(outcome.ok, true, outcome.message);
+    assert.equal(outcome.warningSwitch, "false");
+    // The SDK warns only below its supported major version; on newer Node there is nothing to see.
+    if (Number(process.versions.node.split(".")[0]) < 22) assert.match(stderr, warning);
   });
 });
