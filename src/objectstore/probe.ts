@@ -19,8 +19,9 @@ export const probeScratchKey = (): string => `${PROBE_PREFIX}${randomBytes(8).to
 
 /**
  * Runs one round of checks on scratch key `key`. `noteTransportFailure` is called for every
- * request that failed in transit (a lost response, a 5xx, throttling), even when the driver
- * retried or resolved it.
+ * write whose outcome was unknown for a while (a lost response, a 5xx, a 409), even when the
+ * driver retried or resolved it. Throttling is not one (the store answered "not done"), nor is a
+ * failed read (it changes nothing).
  */
 export type ProbeRun<T extends { capabilities: Capabilities }> = (
   key: string,
@@ -41,8 +42,8 @@ const refusedChecks = (caps: Capabilities): string[] =>
  * "store refused" remembered for the life of the store object (`storeCapabilities` caches it).
  *
  * A lost response can make a check look refused (the retry meets the probe's own first write),
- * never make an ignored condition look honoured. So a run in which some request failed in
- * transit is kept only if every check says "honoured"; a run with a "no", or one that ended in a
+ * never make an ignored condition look honoured. So a run in which a write's outcome was
+ * unknown is kept only if every check says "honoured"; a run with a "no", or one that ended in a
  * retryable error, is repeated on a fresh scratch key. After MAX_PROBE_RUNS unsettled runs the
  * probe throws a retryable E_UNAVAILABLE, which no caller caches: the last run's own error when
  * no run got as far as a verdict (it names the real cause: unreachable, disk full…).

@@ -93,6 +93,26 @@ describe("s3 probe: a lost response never refuses a working store", () => {
   });
 });
 
+describe("s3 probe: throttling is an answer, not a lost response", () => {
+  it("429 and 503 SlowDown on every other probe request: the verdict stands after one run", async () => {
+    const s = await store();
+    proxy.failEvery(2, "slowdown", { path: probeRequests });
+    const caps = await s.probe();
+    assert.ok(
+      proxy.log.some((e) => e.fault === "slowdown"),
+      "requests were throttled",
+    );
+    assert.equal(caps.createOnly, true, caps.notes.join("; "));
+    assert.equal(caps.compareAndSwap, true, caps.notes.join("; "));
+    assert.ok(!caps.notes.some((n) => n.startsWith("probe: run")), caps.notes.join("; "));
+    proxy.reset();
+    proxy.failEvery(3, "too-many-requests", { path: probeRequests });
+    const again = await (await store()).probe();
+    assert.equal(again.createOnly, true, again.notes.join("; "));
+    assert.ok(!again.notes.some((n) => n.startsWith("probe: run")), again.notes.join("; "));
+  });
+});
+
 describe("s3 probe: scratch objects of killed probes", () => {
   it("are removed when older than the threshold by the store's clock; younger ones are kept", async () => {
     const prefix = randomS3Prefix("probe-sweep");

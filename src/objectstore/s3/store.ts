@@ -12,7 +12,7 @@ import {
   StoreError,
 } from "../types.js";
 import { createS3Client, loadS3Sdk, type S3Sdk } from "./client.js";
-import { mapS3Error } from "./errors.js";
+import { isOutcomeUnknown, mapS3Error } from "./errors.js";
 import { type EtagForm, formatEtag, quoteEtag, sameEtag } from "./etag.js";
 import { resolveS3Options, type S3StoreOptions, s3OptionsFromUrl } from "./options.js";
 import { probeS3, type S3Primitives } from "./probe.js";
@@ -66,7 +66,7 @@ export function s3StoreWithInternals(options: S3StoreOptions, internals: S3Store
   const fullKey = (key: string) => keyPrefix + validateKey(key);
   const sse =
     kmsKeyId === undefined ? {} : { ServerSideEncryption: "aws:kms" as const, SSEKMSKeyId: kmsKeyId };
-  /** `observe` hears of every failure that is retried or retryable (the probe's transport failures). */
+  /** `observe` hears of every failure whose outcome is unknown (the probe's transport failures). */
   const retrying = <T>(
     op: string,
     key: string | undefined,
@@ -77,7 +77,7 @@ export function s3StoreWithInternals(options: S3StoreOptions, internals: S3Store
       policy,
       (e) => {
         const err = mapS3Error(e, op, bucket, key);
-        if (err.retryable) observe?.();
+        if (isOutcomeUnknown(err)) observe?.();
         return err;
       },
       async () => fn(await connect()),
@@ -135,43 +135,33 @@ export function s3StoreWithInternals(options: S3StoreOptions, internals: S3Store
       },
     );
 
-  async function get(key: string, observe?: () => void) {
+  async function get(key: string) {
     const k = fullKey(key);
     try {
-      return await retrying(
-        "get",
-        key,
-        async ({ sdk, client }) => {
-          const out = await client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: k }));
-          // Read inside the retried step: a body cut off mid-stream is retried like any failure.
-          const body = (await out.Body?.transformToByteArray()) ?? new Uint8Array();
-          return { body, etag: quoteEtag(out.ETag ?? "") };
-        },
-        observe,
-      );
+      return await retrying("get", key, async ({ sdk, client }) => {
+        const out = await client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: k }));
+        // Read inside the retried step: a body cut off mid-stream is retried like any failure.
+        const body = (await out.Body?.transformToByteArray()) ?? new Uint8Array();
+        return { body, etag: quoteEtag(out.ETag ?? "") };
+      });
     } catch (e) {
       if (isMissingObject(e as StoreError)) return undefined;
       throw e;
     }
   }
 
-  async function head(key: string, observe?: () => void): Promise<ObjectInfo | undefined> {
+  async function head(key: string): Promise<ObjectInfo | undefined> {
     const k = fullKey(key);
     try {
-      return await retrying(
-        "head",
-        key,
-        async ({ sdk, client }) => {
-          const out = await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: k }));
-          return {
-            key,
-            size: out.ContentLength ?? 0,
-            etag: quoteEtag(out.ETag ?? ""),
-            ...(out.LastModified !== undefined ? { lastModified: out.LastModified } : {}),
-          };
-        },
-        observe,
-      );
+      return await retrying("head", key, async ({ sdk, client }) => {
+        const out = await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: k }));
+        return {
+          key,
+          size: out.ContentLength ?? 0,
+          etag: quoteEtag(out.ETag ?? ""),
+          ...(out.LastModified !== undefined ? { lastModified: out.LastModified } : {}),
+        };
+      });
     } catch (e) {
       if (isMissingObject(e as StoreError)) return undefined;
       throw e;
@@ -206,7 +196,7 @@ export function s3StoreWithInternals(options: S3StoreOptions, internals: S3Store
    * its own precondition because that attempt did land: `resolveByReading` settles it by the write
    * id. `adaptEtagForm`: a compare-and-swap learns whether the store wants the etag quoted (the
    * probe sends its conditions verbatim instead, to find that out). `observe` hears of every
-   * failure in transit, resolved or not.
+   * attempt whose outcome was unknown, resolved or not.
    */
   async function putResolved(
     key: string,
@@ -265,8 +255,8 @@ export function s3StoreWithInternals(options: S3StoreOptions, internals: S3Store
           }
           throw err;
         }
-        const unknownOutcome = err.reason === "CONFLICT" || (err.reason === "UNAVAILABLE" && err.retryable);
-        if (unknownOutcome || err.retryable) mode.observe?.();
+        const unknownOutcome = isOutcomeUnknown(err);
+        if (unknownOutcome) mode.observe?.();
         if (unknownOutcome && conditional) outcomeUnknown = true;
         if ((err.retryable || (err.reason === "CONFLICT" && conditional)) && attempt < policy.maxAttempts) {
           await sleep(backoffDelayMs(policy, attempt));
@@ -347,13 +337,14 @@ export function s3StoreWithInternals(options: S3StoreOptions, internals: S3Store
     yield* items;
   }
 
-  /** The probe's requests: conditions sent verbatim, every failure in transit reported to `observe`. */
+  /** The probe's requests: conditions sent verbatim; writes whose outcome was unknown reported to `observe`. */
   const probePrimitives = (observe: () => void): S3Primitives => ({
     rawPut: async (key, body, cond) =>
       (await putResolved(key, body, cond, { adaptEtagForm: false, observe })).etag,
     rawDelete: (key, ifMatch) => rawDelete(key, ifMatch, observe),
-    get: (key) => get(key, observe),
-    head: (key) => head(key, observe),
+    // Reads change nothing, so a retried read cannot have distorted a verdict.
+    get,
+    head,
     list: (prefix) => list(prefix),
   });
 
