@@ -3,14 +3,21 @@ import type { Capabilities, ObjectStore } from "../objectstore/types.js";
 
 const probed = new WeakMap<ObjectStore, Promise<Capabilities>>();
 
-/** The store's capabilities, probed once per store object and shared by every backend on it. */
+/**
+ * The store's capabilities, probed once per store object and shared by every backend on it.
+ * Only a settled verdict is remembered: a probe returns one only when no transport failure can
+ * have caused its "no" (see `settleProbe`), and throws otherwise. A failed probe (network down,
+ * responses lost) is not remembered: the next call probes again.
+ */
 export function storeCapabilities(store: ObjectStore): Promise<Capabilities> {
   let caps = probed.get(store);
   if (caps === undefined) {
-    caps = store.probe();
-    // A failed probe (network down) is not remembered: the next call probes again.
-    caps.catch(() => probed.delete(store));
-    probed.set(store, caps);
+    const probing = store.probe();
+    probing.catch(() => {
+      if (probed.get(store) === probing) probed.delete(store);
+    });
+    probed.set(store, probing);
+    caps = probing;
   }
   return caps;
 }

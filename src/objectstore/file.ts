@@ -11,6 +11,7 @@ import {
   unlinkQuietly,
 } from "./file/fs-ops.js";
 import { type KeyPlace, withKeyMutex } from "./file/mutex.js";
+import { checkRootOption, rootFolderCheck } from "./file/root.js";
 import { intoFolder, removeDeadTemps, TEMP_DIR_NAME, writeTemp } from "./file/temps.js";
 import { walkKeys } from "./file/walk.js";
 import { validateKey, validatePrefix } from "./keys.js";
@@ -48,15 +49,12 @@ function etagOf(body: Uint8Array): string {
  * guarantees across processes on one machine as S3's conditional writes: every write goes to an
  * fsynced temp file in the root's one temp folder, then is renamed (or, create-only, linked) into
  * place, so readers see a whole old or whole new object; compare-and-swap, unconditional puts and
- * deletes of one key are serialised by a per-key mutex file that a killed holder cannot leave
- * blocked. Needs a local POSIX filesystem (one filesystem for the whole root) shared by processes
- * in one pid namespace; see docs/file-store.md.
+ * deletes of one key are serialised by a per-key mutex (a symlink, so it needs no free space) that
+ * a killed holder cannot leave blocked. Needs a local POSIX filesystem (one filesystem for the
+ * whole root) shared by processes in one pid namespace; see docs/file-store.md.
  */
 export function fileStore(root: string, options: FileStoreOptions = {}): ObjectStore {
-  if (typeof root !== "string" || root === "")
-    throw new StateKeeperError("E_INVALID_CONFIG", "fileStore: root must be a non-empty path", {
-      details: { option: "root" },
-    });
+  checkRootOption(root);
   const mutexTimeoutMs = options.mutexTimeoutMs ?? 30_000;
   if (!Number.isFinite(mutexTimeoutMs) || mutexTimeoutMs < 0)
     throw new StateKeeperError(
@@ -69,6 +67,7 @@ export function fileStore(root: string, options: FileStoreOptions = {}): ObjectS
   const rootPath = resolve(root);
   const rootWithSep = rootPath.endsWith(sep) ? rootPath : `${rootPath}${sep}`;
   const tempDir = resolve(rootPath, TEMP_DIR_NAME);
+  const checkRoot = rootFolderCheck(rootPath);
 
   function locate(key: string): Located {
     validateKey(key);
@@ -143,6 +142,7 @@ export function fileStore(root: string, options: FileStoreOptions = {}): ObjectS
     async get(key) {
       const at = locate(key);
       try {
+        await checkRoot();
         const stored = await readFile(at.path);
         return stored === undefined ? undefined : { body: stored.body, etag: stored.etag };
       } catch (e) {
@@ -153,6 +153,7 @@ export function fileStore(root: string, options: FileStoreOptions = {}): ObjectS
     async head(key) {
       const at = locate(key);
       try {
+        await checkRoot();
         const stored = await readFile(at.path);
         return stored === undefined ? undefined : info(key, stored);
       } catch (e) {
@@ -166,6 +167,7 @@ export function fileStore(root: string, options: FileStoreOptions = {}): ObjectS
       if (!(body instanceof Uint8Array))
         throw new StoreError("UNSUPPORTED", `put ${key}: body must be a Uint8Array`, { key });
       try {
+        await checkRoot();
         await putFile(at, key, body, opts);
       } catch (e) {
         throw asStoreError(e, "put", key);
@@ -180,6 +182,7 @@ export function fileStore(root: string, options: FileStoreOptions = {}): ObjectS
       if (opts.ifMatch !== undefined && (typeof opts.ifMatch !== "string" || opts.ifMatch === ""))
         throw new StoreError("UNSUPPORTED", "delete: ifMatch must be a non-empty etag", { key });
       try {
+        await checkRoot();
         await deleteFile(at, key, opts.ifMatch);
       } catch (e) {
         throw asStoreError(e, "delete", key);
@@ -190,6 +193,7 @@ export function fileStore(root: string, options: FileStoreOptions = {}): ObjectS
       validatePrefix(prefix);
       let current = prefix;
       try {
+        await checkRoot();
         for await (const file of walkKeys(rootPath, prefix)) {
           current = file.key;
           const stored = await readFile(file.path);

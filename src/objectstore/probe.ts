@@ -1,6 +1,138 @@
 import { randomBytes } from "node:crypto";
-import type { Capabilities, ObjectStore } from "./types.js";
-import { isStoreError } from "./types.js";
+import type { Capabilities, ObjectInfo, ObjectStore } from "./types.js";
+import { isStoreError, StoreError } from "./types.js";
+
+/** Every probe writes its scratch object under this prefix, one fresh random key per run. */
+export const PROBE_PREFIX = ".statekeeper-probe/";
+
+/**
+ * A scratch object last written this long before a probe's own, by the store's clock, was left by
+ * a probe that was killed before it could remove it. A probe takes seconds; ten minutes leaves a
+ * wide margin for a slow one still running elsewhere.
+ */
+export const STALE_PROBE_AGE_MS = 10 * 60_000;
+
+/** Runs per probe (each on a fresh scratch key) before an unsettled probe gives up. */
+const MAX_PROBE_RUNS = 3;
+
+export const probeScratchKey = (): string => `${PROBE_PREFIX}${randomBytes(8).toString("hex")}`;
+
+/**
+ * Runs one round of checks on scratch key `key`. `noteTransportFailure` is called for every
+ * write whose outcome was unknown for a while (a lost response, a 5xx, a 409), even when the
+ * driver retried or resolved it. Throttling is not one (the store answered "not done"), nor is a
+ * failed read (it changes nothing).
+ */
+export type ProbeRun<T extends { capabilities: Capabilities }> = (
+  key: string,
+  noteTransportFailure: () => void,
+) => Promise<T>;
+
+const CHECKS = [
+  ["createOnly", "create-only"],
+  ["compareAndSwap", "compare-and-swap"],
+  ["conditionalDelete", "conditional delete"],
+] as const;
+
+const refusedChecks = (caps: Capabilities): string[] =>
+  CHECKS.filter(([field]) => !caps[field]).map(([, name]) => name);
+
+/**
+ * Runs a probe until its verdict can be trusted, so that a lost response never becomes a
+ * "store refused" remembered for the life of the store object (`storeCapabilities` caches it).
+ *
+ * A lost response can make a check look refused (the retry meets the probe's own first write),
+ * never make an ignored condition look honoured. So a run in which a write's outcome was
+ * unknown is kept only if every check says "honoured"; a run with a "no", or one that ended in a
+ * retryable error, is repeated on a fresh scratch key. After MAX_PROBE_RUNS unsettled runs the
+ * probe throws a retryable E_UNAVAILABLE, which no caller caches: the last run's own error when
+ * no run got as far as a verdict (it names the real cause: unreachable, disk full…).
+ */
+export async function settleProbe<T extends { capabilities: Capabilities }>(run: ProbeRun<T>): Promise<T> {
+  const repeated: string[] = [];
+  let lastFailure: unknown;
+  let lastNotes: string[] | undefined;
+  for (let attempt = 1; attempt <= MAX_PROBE_RUNS; attempt++) {
+    let disturbed = false;
+    let result: T;
+    try {
+      result = await run(probeScratchKey(), () => {
+        disturbed = true;
+      });
+    } catch (e) {
+      if (!isStoreError(e) || !e.retryable) throw e;
+      lastFailure = e;
+      repeated.push(
+        `probe: run ${attempt} failed in transit (${e.message}); repeated on a fresh scratch key`,
+      );
+      continue;
+    }
+    lastNotes = result.capabilities.notes;
+    const refused = refusedChecks(result.capabilities);
+    if (!disturbed || refused.length === 0) {
+      const notes = [...result.capabilities.notes, ...repeated];
+      return { ...result, capabilities: { ...result.capabilities, notes } };
+    }
+    repeated.push(
+      `probe: run ${attempt} met a transport failure, so its "no" for ${refused.join(", ")} was checked again on a fresh scratch key`,
+    );
+  }
+  if (lastNotes === undefined) throw lastFailure;
+  throw new StoreError(
+    "UNAVAILABLE",
+    `store probe inconclusive: each of ${MAX_PROBE_RUNS} runs met a transport failure (lost responses or server errors); try again`,
+    {
+      retryable: true,
+      // What the last run found, for whoever investigates; none of it was trusted.
+      details: { notes: [...lastNotes, ...repeated] },
+      ...(lastFailure === undefined ? {} : { cause: lastFailure }),
+    },
+  );
+}
+
+/**
+ * Which scratch objects in `listing` (of PROBE_PREFIX) are stale: written at least `maxAgeMs`
+ * before `ownKey`, the running probe's fresh object. Ages are judged by the store's clock alone
+ * (both lastModified values come from it); a local clock skewed against the store's would
+ * otherwise delete a running probe's object, or never delete anything. Without the own object's
+ * time, nothing is judged stale.
+ */
+export function staleProbeKeys(listing: readonly ObjectInfo[], ownKey: string, maxAgeMs: number): string[] {
+  const own = listing.find((o) => o.key === ownKey)?.lastModified?.getTime();
+  if (own === undefined) return [];
+  return listing
+    .filter(
+      (o) =>
+        o.key !== ownKey &&
+        o.key.startsWith(PROBE_PREFIX) &&
+        o.lastModified !== undefined &&
+        own - o.lastModified.getTime() >= maxAgeMs,
+    )
+    .map((o) => o.key);
+}
+
+/**
+ * Deletes the scratch objects of earlier probes that were killed before removing their own.
+ * Call it while the running probe's scratch object `ownKey` exists. Best effort: a failure here
+ * never fails the probe. Returns a note when it removed anything.
+ */
+export async function sweepStaleProbeObjects(
+  store: Pick<ObjectStore, "list"> & { delete(key: string): Promise<unknown> },
+  ownKey: string,
+  maxAgeMs: number,
+): Promise<string[]> {
+  try {
+    const listing: ObjectInfo[] = [];
+    for await (const o of store.list(PROBE_PREFIX)) listing.push(o);
+    const stale = staleProbeKeys(listing, ownKey, maxAgeMs);
+    for (const key of stale) await store.delete(key);
+    return stale.length === 0
+      ? []
+      : [`probe: removed ${stale.length} scratch object(s) left by interrupted probes`];
+  } catch {
+    return [];
+  }
+}
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const decode = (b: Uint8Array | undefined): string | undefined =>
@@ -17,17 +149,13 @@ async function refused(attempt: () => Promise<unknown>): Promise<boolean> {
   }
 }
 
-/**
- * Checks with real conditional requests under a scratch key which preconditions `store` honours:
- * create-only on a missing and on an existing key, compare-and-swap with a wrong and with the
- * right etag, conditional delete with a wrong etag. Removes the scratch key afterwards.
- */
-export async function probeConditionalRequests(store: ObjectStore): Promise<Capabilities> {
-  const key = `.statekeeper-probe/${randomBytes(8).toString("hex")}`;
+/** One round of the generic checks on `key`; a request that fails in transit ends the round. */
+async function checkConditionalRequests(store: ObjectStore, key: string): Promise<Capabilities> {
   const notes: string[] = [];
   const body = async () => decode((await store.get(key))?.body);
   try {
     const created = await store.put(key, text("probe-1"), { ifNoneMatch: "*" });
+    const swept = await sweepStaleProbeObjects(store, key, STALE_PROBE_AGE_MS);
     const createOnly =
       (await refused(() => store.put(key, text("probe-2"), { ifNoneMatch: "*" }))) &&
       (await body()) === "probe-1";
@@ -48,9 +176,24 @@ export async function probeConditionalRequests(store: ObjectStore): Promise<Capa
     const conditionalDelete =
       (await refused(() => store.delete(key, { ifMatch: wrongEtag }))) &&
       (await store.head(key)) !== undefined;
-    notes.push(`conditional delete: ${conditionalDelete ? "honoured" : "ignored"}`);
+    notes.push(`conditional delete: ${conditionalDelete ? "honoured" : "ignored"}`, ...swept);
     return { createOnly, compareAndSwap, conditionalDelete, notes };
   } finally {
     await store.delete(key).catch(() => {});
   }
+}
+
+/**
+ * Checks with real conditional requests under a scratch key which preconditions `store` honours:
+ * create-only on a missing and on an existing key, compare-and-swap with a wrong and with the
+ * right etag, conditional delete with a wrong etag. Removes the scratch key afterwards, and the
+ * scratch keys of earlier probes that were killed (see `sweepStaleProbeObjects`). A request that
+ * fails in transit (its outcome unknown) ends the run, which is repeated on a fresh key (see
+ * `settleProbe`): the driver's `put` owns resolving its own lost responses.
+ */
+export async function probeConditionalRequests(store: ObjectStore): Promise<Capabilities> {
+  const { capabilities } = await settleProbe(async (key) => ({
+    capabilities: await checkConditionalRequests(store, key),
+  }));
+  return capabilities;
 }

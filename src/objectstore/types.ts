@@ -84,7 +84,9 @@ export type StoreErrorReason =
   | "RATE_LIMITED"
   | "UNSUPPORTED"
   | "UNAVAILABLE"
-  | "INVALID_KEY";
+  | "INVALID_KEY"
+  /** The store cannot be used as configured (no region…); `details.option` names the setting. */
+  | "INVALID_CONFIG";
 
 const REASON_TO_CODE: Record<StoreErrorReason, ErrorCode> = {
   NOT_FOUND: "E_NOT_FOUND",
@@ -95,6 +97,7 @@ const REASON_TO_CODE: Record<StoreErrorReason, ErrorCode> = {
   UNSUPPORTED: "E_UNSUPPORTED_STORE",
   UNAVAILABLE: "E_UNAVAILABLE",
   INVALID_KEY: "E_INVALID_NAME",
+  INVALID_CONFIG: "E_INVALID_CONFIG",
 };
 
 const RETRYABLE: ReadonlySet<StoreErrorReason> = new Set(["RATE_LIMITED", "UNAVAILABLE"]);

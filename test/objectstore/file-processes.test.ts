@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { lstatSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -172,11 +172,15 @@ describe("file store across processes", () => {
       STATEKEEPER_FIXTURE_PAUSE_IN_MUTEX: "1",
     });
     await holder.waitFor("holding");
-    assert.ok(existsSync(join(root, "m", ".counter.mutex")));
-    await assert.rejects(store.put("m/counter", new TextEncoder().encode("9")), (e) =>
-      isStoreError(e, "UNAVAILABLE"),
-    );
-    await kill9(holder);
+    try {
+      // The mutex is a symlink pointing at nothing: lstat, not exists (which follows it).
+      assert.ok(lstatSync(join(root, "m", ".counter.mutex")).isSymbolicLink());
+      await assert.rejects(store.put("m/counter", new TextEncoder().encode("9")), (e) =>
+        isStoreError(e, "UNAVAILABLE"),
+      );
+    } finally {
+      await kill9(holder);
+    }
 
     // Several processes race to break the dead holder's mutex, then keep incrementing.
     const workers = Array.from({ length: 4 }, () => startWorker(["counter", root, "m/counter", "10"]));

@@ -1,9 +1,17 @@
 // Where the file store puts its temp files, observed by wrapping node:fs/promises: every temp
-// (object writes, mutex creation, mutex breaking) lives in the root's one temp folder, so a write
-// never reads the folder of its key, however many objects that folder holds.
+// (object writes, mutex breaking) lives in the root's one temp folder, so a write never reads the
+// folder of its key, however many objects that folder holds; a mutex is a symlink made in place.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { promises as fsPromises, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  promises as fsPromises,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -19,7 +27,7 @@ let counter = 0;
 const freshRoot = () => join(base, `root-${++counter}`);
 const bytes = (s: string) => new TextEncoder().encode(s);
 
-type FsOp = "readdir" | "open" | "link" | "rename";
+type FsOp = "readdir" | "open" | "link" | "rename" | "symlink";
 interface FsCall {
   op: FsOp;
   args: unknown[];
@@ -95,15 +103,15 @@ describe("file store: one temp folder per store", () => {
     assert.equal(readdirSync(snapshots).length, 5_000, "one created, one deleted, no temp left beside");
   });
 
-  test("write temps, mutex temps and a broken mutex's aside file are all made in the temp folder", async () => {
+  test("write temps and a broken mutex's aside file are made in the temp folder; a mutex is a symlink made in place", async () => {
     const root = freshRoot();
     const store = fileStore(root);
     const temps = join(root, TEMP_DIR_NAME);
     const { etag } = await store.put("d/k", bytes("v1"));
     const mutex = join(root, "d", ".k.mutex");
-    const calls = await observeFs(["open", "link", "rename"], async () => {
+    const calls = await observeFs(["open", "link", "rename", "symlink"], async () => {
       await store.put("d/created", bytes("c"), { ifNoneMatch: "*" });
-      writeFileSync(mutex, `${deadPid()} - deadtoken\n`);
+      symlinkSync(`${deadPid()} - 0-deadtoken`, mutex);
       await store.put("d/k", bytes("v2"), { ifMatch: etag });
       await store.put("d/k", bytes("v3"));
       await store.delete("d/created");
@@ -112,19 +120,24 @@ describe("file store: one temp folder per store", () => {
     const created = calls.filter((c) => c.op === "open" && c.args[1] === "wx").map((c) => pathArg(c));
     const links = calls.filter((c) => c.op === "link");
     const renames = calls.filter((c) => c.op === "rename");
-    assert.ok(created.length >= 5, "write and mutex temps were created");
+    const symlinks = calls.filter((c) => c.op === "symlink");
+    assert.equal(created.length, 3, "one temp per object write, none for a mutex");
     assert.deepEqual(
       created.filter((p) => !inTemps(p)),
       [],
       "every temp is created in the temp folder",
     );
     assert.deepEqual(
-      links.filter((c) => !inTemps(pathArg(c, 0))),
-      [],
-      "every link (create-only, mutex) is from the temp folder",
+      links.map((c) => [inTemps(pathArg(c, 0)), pathArg(c, 1)]),
+      [[true, join(root, "d", "created")]],
+      "the one link is the create-only put, from the temp folder",
     );
-    assert.ok(links.some((c) => pathArg(c, 1) === join(root, "d", "created")));
-    assert.ok(links.some((c) => pathArg(c, 1) === mutex));
+    assert.ok(symlinks.length >= 3, "each mutex (CAS, plain put, delete) was a symlink");
+    assert.deepEqual(
+      symlinks.filter((c) => pathArg(c, 1) !== mutex && pathArg(c, 1) !== join(root, "d", ".created.mutex")),
+      [],
+      "mutexes are made beside their key",
+    );
     // Each rename either places a written temp, or moves a stale mutex aside into the temp folder.
     for (const c of renames)
       assert.ok(

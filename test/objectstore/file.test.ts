@@ -2,12 +2,15 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import {
   existsSync,
+  lstatSync,
+  lutimesSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readlinkSync,
   rmSync,
   statSync,
-  utimesSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +19,7 @@ import { after, describe, test } from "node:test";
 import { threadId } from "node:worker_threads";
 import { hasErrorCode } from "../../src/errors.js";
 import { OWN_START_TIME, storeErrorFromFs } from "../../src/objectstore/file/fs-ops.js";
+import { withKeyMutex } from "../../src/objectstore/file/mutex.js";
 import { TEMP_DIR_NAME } from "../../src/objectstore/file/temps.js";
 import { fileStore } from "../../src/objectstore/file.js";
 import { isStoreError } from "../../src/objectstore/types.js";
@@ -30,6 +34,16 @@ async function keys(listing: AsyncIterable<{ key: string }>): Promise<string[]> 
   const out: string[] = [];
   for await (const o of listing) out.push(o.key);
   return out;
+}
+
+/** lstat, not exists: a mutex is a symlink pointing at nothing. */
+function pathExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The pid of a process that has exited and been reaped. */
@@ -100,6 +114,7 @@ describe("file store: bookkeeping files", () => {
     await store.put("d/k", bytes("v"));
     writeFileSync(join(root, "d", `.k.${process.pid}.abcdef.tmp`), "partial");
     writeFileSync(join(root, "d", ".k.mutex"), `${process.ppid} - token\n`);
+    symlinkSync(`${process.ppid} - 0-token`, join(root, "d", ".other.mutex"));
     writeFileSync(join(root, `.top.${process.pid}.0123.tmp`), "partial");
     writeFileSync(join(root, TEMP_DIR_NAME, `.write.${process.pid}.0123.tmp`), "partial");
     mkdirSync(join(root, TEMP_DIR_NAME, "sub"));
@@ -137,29 +152,38 @@ describe("file store: bookkeeping files", () => {
     const { etag } = await store.put("d/k", bytes("v1"));
     await store.put("d/keeps-the-folder", bytes("x"));
     const mutex = join(root, "d", ".k.mutex");
+    const placeMutex = (target: string) => {
+      rmSync(mutex, { force: true });
+      symlinkSync(target, mutex);
+    };
 
-    writeFileSync(mutex, `${deadPid()} - deadtoken\n`);
+    placeMutex(`${deadPid()} - 0-deadtoken`);
     const { etag: second } = await store.put("d/k", bytes("v2"), { ifMatch: etag });
-    assert.equal(existsSync(mutex), false);
+    assert.equal(pathExists(mutex), false);
     assert.deepEqual(readdirSync(join(root, TEMP_DIR_NAME)), [], "the broken mutex is not left aside");
     assert.deepEqual(readdirSync(join(root, "d")).sort(), ["k", "keeps-the-folder"]);
 
-    writeFileSync(mutex, "garbage from a power loss");
+    // An older version of this driver made the mutex a regular file: read and broken the same way.
+    writeFileSync(mutex, `${deadPid()} - deadtoken\n`);
+    const { etag: third } = await store.put("d/k", bytes("v2b"), { ifMatch: second });
+    assert.equal(pathExists(mutex), false);
+
+    placeMutex("garbage from a power loss");
     const old = new Date(Date.now() - 60_000);
-    utimesSync(mutex, old, old);
-    await store.delete("d/k", { ifMatch: second });
+    lutimesSync(mutex, old, old);
+    await store.delete("d/k", { ifMatch: third });
     assert.equal(await store.get("d/k"), undefined);
 
     // Our own pid with a token this thread does not hold: left by an earlier failure, stale.
-    writeFileSync(mutex, `${process.pid} ${OWN_START_TIME} ${threadId}-notheld\n`);
+    placeMutex(`${process.pid} ${OWN_START_TIME} ${threadId}-notheld`);
     await store.put("d/k", bytes("v3"));
 
     // A live process, or another worker thread of ours, holds it: writers wait, then fail.
     for (const holder of [
-      `${process.ppid} - livetoken`,
+      `${process.ppid} - 0-livetoken`,
       `${process.pid} ${OWN_START_TIME} ${threadId + 1}-other`,
     ]) {
-      writeFileSync(mutex, `${holder}\n`);
+      placeMutex(holder);
       await assert.rejects(store.put("d/k", bytes("v4")), (e) => isStoreError(e, "UNAVAILABLE"), holder);
     }
     assert.equal(new TextDecoder().decode((await store.get("d/k"))?.body), "v3");
@@ -167,6 +191,32 @@ describe("file store: bookkeeping files", () => {
     await assert.rejects(store.put("d/k", bytes("v5"), { ifNoneMatch: "*" }), (e) =>
       isStoreError(e, "PRECONDITION_FAILED"),
     );
+  });
+
+  test("the mutex is a symlink whose target names the holder, short enough to live in the inode", async () => {
+    const root = freshRoot();
+    const store = fileStore(root);
+    await store.put("d/k", bytes("v1"));
+    const mutex = join(root, "d", ".k.mutex");
+    let seen: { isSymlink: boolean; target: string } | undefined;
+    await withKeyMutex(
+      { tempDir: join(root, TEMP_DIR_NAME), dir: join(root, "d"), name: "k" },
+      "d/k",
+      1000,
+      async () => {
+        seen = { isSymlink: lstatSync(mutex).isSymbolicLink(), target: readlinkSync(mutex) };
+      },
+    );
+    assert.equal(seen?.isSymlink, true);
+    assert.match(
+      seen?.target ?? "",
+      new RegExp(`^${process.pid} ${OWN_START_TIME} ${threadId}-[0-9a-f]{24}$`),
+    );
+    // ext4 keeps a symlink target of under 60 bytes in the inode (no data block); it still fits
+    // with the longest pid (7 digits) and a start time of 12 digits (clock ticks since boot).
+    const holderToken = seen?.target.split(" ")[2] ?? "";
+    assert.ok(7 + 1 + 12 + 1 + holderToken.length < 60, holderToken);
+    assert.equal(pathExists(mutex), false, "released");
   });
 
   test("deletes prune empty folders without ever failing a concurrent write into them", async () => {
@@ -211,6 +261,8 @@ describe("file store: errors", () => {
       storeErrorFromFs(Object.assign(new Error("x"), { code: "ENOSPC" }), "put", "k").retryable,
       true,
     );
+    const full = storeErrorFromFs(Object.assign(new Error("x"), { code: "ENOSPC" }), "put", "k");
+    assert.match(full.message, /ENOSPC \(no space left on device/);
     const crossDevice = storeErrorFromFs(Object.assign(new Error("x"), { code: "EXDEV" }), "put", "k");
     assert.equal(crossDevice.retryable, false);
     assert.match(crossDevice.message, /mount points of other filesystems is not supported/);

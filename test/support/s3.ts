@@ -11,7 +11,7 @@
 import { randomBytes } from "node:crypto";
 import { S3Client } from "@aws-sdk/client-s3";
 import type { ObjectStore } from "../../src/objectstore/index.js";
-import { s3Store } from "../../src/objectstore/s3.js";
+import { s3StoreWithInternals } from "../../src/objectstore/s3/store.js";
 
 export interface S3TestEnv {
   endpoint: string;
@@ -64,23 +64,29 @@ export interface MakeS3StoreOptions {
   endpoint?: string;
   maxAttempts?: number;
   retryBaseDelayMs?: number;
+  /** Internal: the age at which the probe sweeps other probes' scratch objects (default 10 min). */
+  probeStaleAfterMs?: number;
 }
 
 /** An s3Store on the test bucket under a fresh random prefix (or `opts.prefix`). */
 export async function makeS3Store(opts: MakeS3StoreOptions = {}): Promise<ObjectStore> {
   const env = s3TestEnv();
-  return s3Store({
-    bucket: env.bucket,
-    prefix: opts.prefix ?? randomS3Prefix(),
-    region: env.region,
-    endpoint: opts.endpoint ?? env.endpoint,
-    forcePathStyle: env.forcePathStyle,
-    ...(env.credentials !== undefined ? { credentials: env.credentials } : {}),
-    ...(opts.kmsKeyId !== undefined ? { kmsKeyId: opts.kmsKeyId } : {}),
-    ...(opts.maxAttempts !== undefined ? { maxAttempts: opts.maxAttempts } : {}),
-    // Short backoff keeps fault-injection suites fast; the schedule's shape is the same.
-    retryBaseDelayMs: opts.retryBaseDelayMs ?? 20,
-  });
+  const internals = opts.probeStaleAfterMs === undefined ? {} : { probeStaleAfterMs: opts.probeStaleAfterMs };
+  return s3StoreWithInternals(
+    {
+      bucket: env.bucket,
+      prefix: opts.prefix ?? randomS3Prefix(),
+      region: env.region,
+      endpoint: opts.endpoint ?? env.endpoint,
+      forcePathStyle: env.forcePathStyle,
+      ...(env.credentials !== undefined ? { credentials: env.credentials } : {}),
+      ...(opts.kmsKeyId !== undefined ? { kmsKeyId: opts.kmsKeyId } : {}),
+      ...(opts.maxAttempts !== undefined ? { maxAttempts: opts.maxAttempts } : {}),
+      // Short backoff keeps fault-injection suites fast; the schedule's shape is the same.
+      retryBaseDelayMs: opts.retryBaseDelayMs ?? 20,
+    },
+    internals,
+  );
 }
 
 /**

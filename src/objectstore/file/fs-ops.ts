@@ -38,21 +38,29 @@ const TRANSIENT_CODES = new Set([
 const SHAPE_CODES = new Set(["ENOTDIR", "EISDIR", "ENAMETOOLONG", "ELOOP"]);
 const CROSS_DEVICE_HINT =
   "the key's folder is on another filesystem than the store root's temp folder: a root whose subfolders are mount points of other filesystems is not supported";
+const SHAPE_HINT = "a key cannot be both an object and a folder of other keys on a file store";
+/** What a code means to someone reading the message, and what to do about it where that is clear. */
+const DESCRIPTIONS: Record<string, string> = {
+  ENOSPC: "no space left on device: free space on the store's filesystem",
+  EDQUOT: "disk quota exceeded: free space or raise the quota",
+  EROFS: "read-only file system",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EIO: "I/O error",
+  EMFILE: "too many open files in this process",
+  ENFILE: "too many open files on this system",
+  EXDEV: CROSS_DEVICE_HINT,
+};
 
 /** Maps a filesystem error to a StoreError by its errno code, keeping the original as `cause`. */
 export function storeErrorFromFs(e: unknown, operation: string, key: string): StoreError {
   const code = errnoCode(e) ?? "unknown error";
-  const message = `file store: ${operation} ${key}: ${code}`;
+  const hint = SHAPE_CODES.has(code) ? SHAPE_HINT : DESCRIPTIONS[code];
+  const message = `file store: ${operation} ${key}: ${code}${hint === undefined ? "" : ` (${hint})`}`;
   if (AUTH_CODES.has(code)) return new StoreError("AUTH_FAILED", message, { key, cause: e });
-  if (code === "EXDEV")
-    return new StoreError("UNSUPPORTED", `${message} (${CROSS_DEVICE_HINT})`, { key, cause: e });
+  if (code === "EXDEV") return new StoreError("UNSUPPORTED", message, { key, cause: e });
   if (TRANSIENT_CODES.has(code)) return new StoreError("UNAVAILABLE", message, { key, cause: e });
-  if (SHAPE_CODES.has(code))
-    return new StoreError(
-      "INVALID_KEY",
-      `${message} (a key cannot be both an object and a folder of other keys on a file store)`,
-      { key, cause: e },
-    );
+  if (SHAPE_CODES.has(code)) return new StoreError("INVALID_KEY", message, { key, cause: e });
   return new StoreError("UNAVAILABLE", message, { key, cause: e, retryable: false });
 }
 

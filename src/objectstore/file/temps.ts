@@ -17,8 +17,11 @@ import {
  */
 export const TEMP_DIR_NAME = ".statekeeper.tmp";
 
-/** What a temp file is for: an object being written, a mutex being created, a mutex being broken. */
-export type TempKind = "write" | "mutex" | "aside";
+/**
+ * What a temp file is for: an object being written, or a stale mutex being broken. (Older
+ * versions also made `mutex` temps; the sweep removes any kind a dead process left.)
+ */
+export type TempKind = "write" | "aside";
 
 const TEMP_NAME = /^\.[a-z]+\.(\d+)\.[0-9a-f]+\.tmp$/;
 
@@ -27,21 +30,27 @@ export function tempName(kind: TempKind): string {
   return `.${kind}.${process.pid}.${randomSuffix()}.tmp`;
 }
 
-/** Writes `body` to a fresh temp file in `tempDir`, fsynced. Returns its path. */
+/**
+ * Writes `body` to a fresh temp file in `tempDir`, fsynced. Returns its path. If any step fails
+ * (ENOSPC, EIO…, also at close), the temp is removed and the original error thrown.
+ */
 export async function writeTemp(tempDir: string, body: Uint8Array | string): Promise<string> {
   const temp = tempName("write");
   const path = join(tempDir, temp);
   const handle = await createExclusive(tempDir, temp);
+  let written = false;
   try {
     await handle.writeFile(body);
     await handle.sync();
-  } catch (e) {
-    await handle.close().catch(() => {});
-    await unlinkQuietly(path);
-    throw e;
+    await handle.close();
+    written = true;
+    return path;
+  } finally {
+    if (!written) {
+      await handle.close().catch(() => {});
+      await unlinkQuietly(path).catch(() => {});
+    }
   }
-  await handle.close();
-  return path;
 }
 
 /**

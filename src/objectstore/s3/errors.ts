@@ -87,6 +87,14 @@ function reasonOf({ status, code }: S3ErrorFacts): { reason: StoreErrorReason; r
   return { reason: "UNAVAILABLE", retryable: false };
 }
 
+/**
+ * The request may or may not have been applied: the connection broke after sending, a 5xx, or
+ * a 409 ConditionalRequestConflict. Throttling (429, 503 SlowDown) is a definite "not done".
+ */
+export function isOutcomeUnknown(err: StoreError): boolean {
+  return err.reason === "CONFLICT" || (err.reason === "UNAVAILABLE" && err.retryable);
+}
+
 const DESCRIPTION: Record<StoreErrorReason, string> = {
   NOT_FOUND: "not found",
   PRECONDITION_FAILED: "precondition failed",
@@ -96,27 +104,60 @@ const DESCRIPTION: Record<StoreErrorReason, string> = {
   UNSUPPORTED: "not implemented by this store",
   UNAVAILABLE: "store unavailable or request failed",
   INVALID_KEY: "invalid key",
+  INVALID_CONFIG: "invalid store configuration",
 };
 
+const NO_CREDENTIALS =
+  "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE " +
+  "(a profile in ~/.aws/config or ~/.aws/credentials, e.g. after 'aws sso login'), or run where a " +
+  "role provides them (EC2 instance profile, ECS task role, web identity token)";
+
+/** What went wrong, for the person reading the message, and what to do where that is clear. */
+function describe(
+  { code }: S3ErrorFacts,
+  reason: StoreErrorReason,
+  retryable: boolean,
+  bucket: string,
+): string {
+  if (code === "NoSuchBucket") return `bucket ${bucket} does not exist`;
+  // The SDK's credential chain found nothing usable (thrown before any request is sent).
+  if (code === "CredentialsProviderError") return NO_CREDENTIALS;
+  if (reason === "UNAVAILABLE" && !retryable) return "request failed (not retryable)";
+  return DESCRIPTION[reason];
+}
+
 /**
- * Maps an SDK error to a `StoreError` by S3 error code and HTTP status — never by message text,
- * which differs between stores and SDK versions. The message names the operation, bucket and
- * key, the S3 code and status; it never includes the SDK's message (a SignatureDoesNotMatch
- * answer echoes the string-to-sign) nor any credential. `cause` keeps the original error.
+ * The codes a message may show. The store's answer: its S3 code and HTTP status. An error raised
+ * in this process (network, SDK, credentials): its code or name only, as its message may carry
+ * request details.
+ */
+function summary(e: unknown, { status, code }: S3ErrorFacts): string {
+  if (status !== undefined) return [code && `S3 ${code}`, `HTTP ${status}`].filter(Boolean).join(", ");
+  if (code !== undefined) return code;
+  const name = (e as { name?: unknown } | null)?.name;
+  return typeof name === "string" && name !== "" ? name : "unknown error";
+}
+
+/**
+ * Maps an SDK error to a `StoreError` by S3 error code, error name and HTTP status — never by
+ * message text, which differs between stores and SDK versions. The message names the operation,
+ * bucket and key, what went wrong (what to do, where that is clear), and the S3 code and status
+ * or the error's name; it never includes the SDK's message (a SignatureDoesNotMatch answer
+ * echoes the string-to-sign) nor any credential. `cause` keeps the original error.
  */
 export function mapS3Error(e: unknown, op: string, bucket: string, key?: string): StoreError {
   if (e instanceof StoreError) return e;
   const facts = s3ErrorFacts(e);
   const { reason, retryable } = reasonOf(facts);
   const where = key === undefined ? `bucket ${bucket}` : `${bucket}/${key}`;
-  const what = facts.code === "NoSuchBucket" ? `bucket ${bucket} does not exist` : DESCRIPTION[reason];
-  const codes = [facts.code && `S3 ${facts.code}`, facts.status && `HTTP ${facts.status}`]
-    .filter(Boolean)
-    .join(", ");
-  return new StoreError(reason, `s3 ${op} ${where}: ${what}${codes ? ` (${codes})` : ""}`, {
-    cause: e,
-    retryable,
-    ...(key === undefined ? {} : { key }),
-    details: { status: facts.status, s3Code: facts.code, bucket },
-  });
+  return new StoreError(
+    reason,
+    `s3 ${op} ${where}: ${describe(facts, reason, retryable, bucket)} (${summary(e, facts)})`,
+    {
+      cause: e,
+      retryable,
+      ...(key === undefined ? {} : { key }),
+      details: { status: facts.status, s3Code: facts.code, bucket },
+    },
+  );
 }

@@ -1,14 +1,19 @@
-import { randomBytes } from "node:crypto";
+import { STALE_PROBE_AGE_MS, settleProbe, sweepStaleProbeObjects } from "../probe.js";
 import type { Capabilities, ObjectInfo } from "../types.js";
 import { isStoreError } from "../types.js";
 import { type EtagForm, formatEtag } from "./etag.js";
 
-/** What the probe needs from the driver: requests with conditions sent exactly as given. */
+/**
+ * What the probe needs from the driver: requests with conditions sent exactly as given. `rawPut`
+ * is one logical write under one write id, whose lost responses the driver resolves (a retry's
+ * 412 caused by the write's own first attempt is recognised as success), as for every PUT.
+ */
 export interface S3Primitives {
   rawPut(key: string, body: Uint8Array, cond: { ifNoneMatch?: "*"; ifMatch?: string }): Promise<string>;
   rawDelete(key: string, ifMatch?: string): Promise<unknown>;
   get(key: string): Promise<{ body: Uint8Array; etag: string } | undefined>;
   head(key: string): Promise<ObjectInfo | undefined>;
+  list(prefix: string): AsyncIterable<ObjectInfo>;
 }
 
 export interface S3ProbeResult {
@@ -38,10 +43,25 @@ const text = (s: string) => new TextEncoder().encode(s);
  * which If-Match form it wants. Every "no" becomes `false` plus a note naming the check, so
  * the backend can refuse the store (E_UNSUPPORTED_STORE) before writing any state. Errors that
  * are not a "no" (access denied, no such bucket, unreachable) are thrown. Probe objects are
- * written like every other object (with SSE-KMS when configured), then removed.
+ * written like every other object (with SSE-KMS when configured), then removed, as are those of
+ * earlier probes that were killed (older than `staleAfterMs` by the store's clock). A "no" seen
+ * while a request failed in transit is checked again on a fresh key (`settleProbe`).
+ * `primitives(observe)` gives the requests of one run, reporting failures in transit to `observe`.
  */
-export async function probeS3(p: S3Primitives, kmsKeyId: string | undefined): Promise<S3ProbeResult> {
-  const key = `.statekeeper-probe/${randomBytes(8).toString("hex")}`;
+export function probeS3(
+  primitives: (observe: () => void) => S3Primitives,
+  kmsKeyId: string | undefined,
+  staleAfterMs = STALE_PROBE_AGE_MS,
+): Promise<S3ProbeResult> {
+  return settleProbe((key, observe) => probeOnce(primitives(observe), key, kmsKeyId, staleAfterMs));
+}
+
+async function probeOnce(
+  p: S3Primitives,
+  key: string,
+  kmsKeyId: string | undefined,
+  staleAfterMs: number,
+): Promise<S3ProbeResult> {
   const notes: string[] = [];
   const bodyIs = async (expected: string) =>
     new TextDecoder().decode((await p.get(key))?.body ?? new Uint8Array()) === expected;
@@ -72,6 +92,11 @@ export async function probeS3(p: S3Primitives, kmsKeyId: string | undefined): Pr
       );
       if (!createOnly) etag = await p.rawPut(key, text("probe-1"), {});
     }
+    const swept = await sweepStaleProbeObjects(
+      { list: (prefix) => p.list(prefix), delete: (k) => p.rawDelete(k) },
+      key,
+      staleAfterMs,
+    );
 
     // 2. compare-and-swap: a wrong etag in either form must be refused, the right one accepted.
     const wrong = "0".repeat(32);
@@ -129,6 +154,7 @@ export async function probeS3(p: S3Primitives, kmsKeyId: string | undefined): Pr
     }
     notes.push(
       kmsKeyId === undefined ? "SSE-KMS: not configured" : `SSE-KMS: every PUT uses key ${kmsKeyId}`,
+      ...swept,
     );
     return { capabilities: { createOnly, compareAndSwap, conditionalDelete, notes }, etagForm };
   } finally {

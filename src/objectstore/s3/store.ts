@@ -12,7 +12,7 @@ import {
   StoreError,
 } from "../types.js";
 import { createS3Client, loadS3Sdk, type S3Sdk } from "./client.js";
-import { mapS3Error } from "./errors.js";
+import { isOutcomeUnknown, mapS3Error } from "./errors.js";
 import { type EtagForm, formatEtag, quoteEtag, sameEtag } from "./etag.js";
 import { resolveS3Options, type S3StoreOptions, s3OptionsFromUrl } from "./options.js";
 import { probeS3, type S3Primitives } from "./probe.js";
@@ -30,12 +30,33 @@ const isMissingObject = (e: StoreError) => e.reason === "NOT_FOUND" && e.details
  * conditional DELETE is used only where `probe()` saw it honoured.
  */
 export function s3Store(options: S3StoreOptions): ObjectStore {
+  return s3StoreWithInternals(options, {});
+}
+
+/** Settings only tests need; neither the package nor `s3Store` exposes them. */
+export interface S3StoreInternals {
+  /** Age, by the store's clock, at which another probe's scratch object counts as stale. */
+  probeStaleAfterMs?: number;
+}
+
+/** `s3Store` with internal settings, for tests (see S3StoreInternals). */
+export function s3StoreWithInternals(options: S3StoreOptions, internals: S3StoreInternals): ObjectStore {
   const opts = resolveS3Options(options);
   const { bucket, keyPrefix, kmsKeyId } = opts;
   const policy = { maxAttempts: opts.maxAttempts, baseDelayMs: opts.retryBaseDelayMs };
   let ready: Promise<{ sdk: S3Sdk; client: S3Client }> | undefined;
   const connect = () => {
-    ready ??= Promise.all([loadS3Sdk(), createS3Client(opts)]).then(([sdk, client]) => ({ sdk, client }));
+    if (ready === undefined) {
+      const connecting = Promise.all([loadS3Sdk(), createS3Client(opts)]).then(([sdk, client]) => ({
+        sdk,
+        client,
+      }));
+      // Not remembered when it fails (no region yet, a region lookup that timed out): the next request tries again.
+      connecting.catch(() => {
+        if (ready === connecting) ready = undefined;
+      });
+      ready = connecting;
+    }
     return ready;
   };
   // Learned from the store's answers; undefined until known.
@@ -45,14 +66,20 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
   const fullKey = (key: string) => keyPrefix + validateKey(key);
   const sse =
     kmsKeyId === undefined ? {} : { ServerSideEncryption: "aws:kms" as const, SSEKMSKeyId: kmsKeyId };
+  /** `observe` hears of every failure whose outcome is unknown (the probe's transport failures). */
   const retrying = <T>(
     op: string,
     key: string | undefined,
     fn: (s: { sdk: S3Sdk; client: S3Client }) => Promise<T>,
+    observe?: () => void,
   ) =>
     withRetries(
       policy,
-      (e) => mapS3Error(e, op, bucket, key),
+      (e) => {
+        const err = mapS3Error(e, op, bucket, key);
+        if (isOutcomeUnknown(err)) observe?.();
+        return err;
+      },
       async () => fn(await connect()),
     );
 
@@ -86,24 +113,21 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
       throw mapS3Error(e, "put", bucket, key);
     }
   };
-  /** A PUT retried blindly on throttling and transient errors: for the probe's own scratch object. */
-  const rawPut = (key: string, body: Uint8Array, cond: { ifNoneMatch?: "*"; ifMatch?: string }) =>
-    withRetries(
-      policy,
-      (e) => mapS3Error(e, "put", bucket, key),
-      () => sendPut(key, body, cond, randomBytes(12).toString("hex")),
-    );
-
-  const rawDelete = (key: string, ifMatch?: string) =>
-    retrying("delete", key, async ({ sdk, client }) => {
-      await client.send(
-        new sdk.DeleteObjectCommand({
-          Bucket: bucket,
-          Key: keyPrefix + key,
-          ...(ifMatch !== undefined ? { IfMatch: ifMatch } : {}),
-        }),
-      );
-    }).then(
+  const rawDelete = (key: string, ifMatch?: string, observe?: () => void) =>
+    retrying(
+      "delete",
+      key,
+      async ({ sdk, client }) => {
+        await client.send(
+          new sdk.DeleteObjectCommand({
+            Bucket: bucket,
+            Key: keyPrefix + key,
+            ...(ifMatch !== undefined ? { IfMatch: ifMatch } : {}),
+          }),
+        );
+      },
+      observe,
+    ).then(
       () => "deleted" as const,
       (e: StoreError) => {
         if (!isMissingObject(e)) throw e;
@@ -166,22 +190,37 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
     }
   }
 
-  async function put(key: string, body: Uint8Array, putOpts: PutOptions = {}): Promise<{ etag: string }> {
-    validateKey(key);
-    checkPutOptions(putOpts);
+  /**
+   * One logical PUT under one write id, retried on throttling and transient failures. After an
+   * attempt whose outcome was unknown (connection lost after sending, 5xx, 409), a retry can fail
+   * its own precondition because that attempt did land: `resolveByReading` settles it by the write
+   * id. `adaptEtagForm`: a compare-and-swap learns whether the store wants the etag quoted (the
+   * probe sends its conditions verbatim instead, to find that out). `observe` hears of every
+   * attempt whose outcome was unknown, resolved or not.
+   */
+  async function putResolved(
+    key: string,
+    body: Uint8Array,
+    putOpts: PutOptions,
+    mode: { adaptEtagForm: boolean; observe?: () => void },
+  ): Promise<{ etag: string }> {
     const conditional = putOpts.ifMatch !== undefined || putOpts.ifNoneMatch !== undefined;
     let form: EtagForm = etagForm ?? "quoted";
     let outcomeUnknown = false;
     const writeId = randomBytes(12).toString("hex");
     for (let attempt = 1; ; attempt++) {
+      const ifMatch =
+        putOpts.ifMatch === undefined || !mode.adaptEtagForm
+          ? putOpts.ifMatch
+          : formatEtag(putOpts.ifMatch, form);
       const cond = {
         ...(putOpts.ifNoneMatch !== undefined ? { ifNoneMatch: putOpts.ifNoneMatch } : {}),
-        ...(putOpts.ifMatch !== undefined ? { ifMatch: formatEtag(putOpts.ifMatch, form) } : {}),
+        ...(ifMatch !== undefined ? { ifMatch } : {}),
       };
       try {
         // One attempt per turn of this loop, so an unknown outcome is noticed and resolved.
         const etag = await sendPut(key, body, cond, writeId);
-        if (putOpts.ifMatch !== undefined) etagForm ??= form;
+        if (mode.adaptEtagForm && putOpts.ifMatch !== undefined) etagForm ??= form;
         return { etag };
       } catch (e) {
         let err = e as StoreError;
@@ -196,7 +235,12 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
             },
           );
         if (err.reason === "PRECONDITION_FAILED" && conditional) {
-          if (putOpts.ifMatch !== undefined && etagForm === undefined && form === "quoted") {
+          if (
+            mode.adaptEtagForm &&
+            putOpts.ifMatch !== undefined &&
+            etagForm === undefined &&
+            form === "quoted"
+          ) {
             const current = await head(key);
             if (current !== undefined && sameEtag(current.etag, putOpts.ifMatch)) {
               // The etag matches yet the store refused the quoted form: it wants it unquoted (RGW 16).
@@ -211,7 +255,8 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
           }
           throw err;
         }
-        const unknownOutcome = err.reason === "CONFLICT" || (err.reason === "UNAVAILABLE" && err.retryable);
+        const unknownOutcome = isOutcomeUnknown(err);
+        if (unknownOutcome) mode.observe?.();
         if (unknownOutcome && conditional) outcomeUnknown = true;
         if ((err.retryable || (err.reason === "CONFLICT" && conditional)) && attempt < policy.maxAttempts) {
           await sleep(backoffDelayMs(policy, attempt));
@@ -224,6 +269,12 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
         throw err;
       }
     }
+  }
+
+  async function put(key: string, body: Uint8Array, putOpts: PutOptions = {}): Promise<{ etag: string }> {
+    validateKey(key);
+    checkPutOptions(putOpts);
+    return putResolved(key, body, putOpts, { adaptEtagForm: true });
   }
 
   async function remove(key: string, delOpts: DeleteOptions = {}): Promise<void> {
@@ -286,7 +337,16 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
     yield* items;
   }
 
-  const primitives: S3Primitives = { rawPut, rawDelete, get: (k) => get(k), head: (k) => head(k) };
+  /** The probe's requests: conditions sent verbatim; writes whose outcome was unknown reported to `observe`. */
+  const probePrimitives = (observe: () => void): S3Primitives => ({
+    rawPut: async (key, body, cond) =>
+      (await putResolved(key, body, cond, { adaptEtagForm: false, observe })).etag,
+    rawDelete: (key, ifMatch) => rawDelete(key, ifMatch, observe),
+    // Reads change nothing, so a retried read cannot have distorted a verdict.
+    get,
+    head,
+    list: (prefix) => list(prefix),
+  });
 
   return {
     name: "s3",
@@ -296,7 +356,7 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
     delete: remove,
     list,
     async probe(): Promise<Capabilities> {
-      const found = await probeS3(primitives, kmsKeyId);
+      const found = await probeS3(probePrimitives, kmsKeyId, internals.probeStaleAfterMs);
       if (found.etagForm !== undefined) etagForm = found.etagForm;
       conditionalDelete = found.capabilities.conditionalDelete;
       return found.capabilities;
