@@ -710,8 +710,8 @@ class StoreBackend implements Backend {
         "E_INVALID_ARGUMENT",
         `this backend already holds the lock on ${this.#name}; unlock it first`,
       );
-    const caps = await assertStoreSupported(this.store);
-    const held = await acquireLock(this.store, caps, this.#layout.lock, { ...this.#lockDefaults, ...opts });
+    await assertStoreSupported(this.store);
+    const held = await acquireLock(this.store, this.#layout.lock, { ...this.#lockDefaults, ...opts });
     this.#lock = held;
     try {
       await this.#raiseFence(held);

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { LockedError, type LockHolder, LockLostError, StateKeeperError } from "../errors.js";
-import { type Capabilities, isStoreError, type ObjectStore } from "../objectstore/types.js";
+import { isStoreError, type ObjectStore } from "../objectstore/types.js";
 import { decodeLockRecord, encodeJsonObject, type LockRecord, whoAmI } from "./layout.js";
 import { BACKEND_ATTEMPTS } from "./retry.js";
 
@@ -112,7 +112,6 @@ function validateLockOptions(opts: LockOptions): { leaseMs: number; pollMs: numb
  */
 export async function acquireLock(
   store: ObjectStore,
-  caps: Capabilities,
   key: string,
   opts: LockOptions = {},
 ): Promise<HeldLock> {
@@ -145,7 +144,7 @@ export async function acquireLock(
     try {
       try {
         const { etag } = await store.put(key, body, { ifNoneMatch: "*" });
-        return new LeasedLock(store, caps, key, record, etag, sentAt, undefined);
+        return new LeasedLock(store, key, record, etag, sentAt, undefined);
       } catch (e) {
         if (!isStoreError(e, "PRECONDITION_FAILED", "CONFLICT")) throw e;
         if (isStoreError(e, "CONFLICT")) maybeLandedAt ??= sentAt;
@@ -166,7 +165,7 @@ export async function acquireLock(
       const found = decodeLockRecord(key, existing.body);
       if (found.id === record.id) {
         // Our create was applied but its response was lost: the lock is ours.
-        return new LeasedLock(store, caps, key, found, existing.etag, maybeLandedAt ?? sentAt, undefined);
+        return new LeasedLock(store, key, found, existing.etag, maybeLandedAt ?? sentAt, undefined);
       }
       lastHolder = holderOf(found);
       const now = performance.now();
@@ -176,7 +175,7 @@ export async function acquireLock(
         sentAt = performance.now();
         try {
           const { etag } = await store.put(key, body, { ifMatch: existing.etag });
-          return new LeasedLock(store, caps, key, record, etag, sentAt, lastHolder);
+          return new LeasedLock(store, key, record, etag, sentAt, lastHolder);
         } catch (e) {
           // Another waiter won the takeover, or ours landed and its response was lost (the driver's
           // retry then fails its precondition): the next round reads the lock and tells which.
@@ -219,7 +218,6 @@ class LeasedLock implements HeldLock {
   readonly tookOverFrom: LockHolder | undefined;
   readonly #controller = new AbortController();
   readonly #store: ObjectStore;
-  readonly #caps: Capabilities;
   readonly #key: string;
   readonly #timer: NodeJS.Timeout;
   #record: LockRecord;
@@ -231,7 +229,6 @@ class LeasedLock implements HeldLock {
 
   constructor(
     store: ObjectStore,
-    caps: Capabilities,
     key: string,
     record: LockRecord,
     etag: string,
@@ -239,7 +236,6 @@ class LeasedLock implements HeldLock {
     tookOverFrom: LockHolder | undefined,
   ) {
     this.#store = store;
-    this.#caps = caps;
     this.#key = key;
     this.#record = record;
     this.#etag = etag;
@@ -333,22 +329,17 @@ class LeasedLock implements HeldLock {
     // Let an in-flight renewal settle so we delete against the newest etag.
     while (this.#renewing) await sleep(5, undefined);
     if (this.lost) return false;
-    if (this.#caps.conditionalDelete) {
-      // One request: it fails its precondition when the lock is gone or no longer ours.
-      try {
-        await this.#store.delete(this.#key, { ifMatch: this.#etag });
-        return true;
-      } catch (e) {
-        if (isStoreError(e, "PRECONDITION_FAILED")) return false;
-        throw e;
-      }
+    // Fails its precondition when the lock is gone or no longer ours. Where the store ignores
+    // If-Match on DELETE (Ceph RGW 16) the driver reads, compares and deletes, never re-sending
+    // a DELETE that may already have landed: that could remove a successor's fresh lock. The
+    // window between its read and its delete is only open to a takeover once our lease expired.
+    try {
+      await this.#store.delete(this.#key, { ifMatch: this.#etag });
+      return true;
+    } catch (e) {
+      if (isStoreError(e, "PRECONDITION_FAILED")) return false;
+      throw e;
     }
-    // Stores that ignore If-Match on DELETE (Ceph RGW 16): read, compare, delete. The window
-    // between the read and the delete is only open to a takeover if our lease expired meanwhile.
-    const now = await this.#store.get(this.#key);
-    if (now === undefined || safeDecode(this.#key, now.body)?.id !== this.id) return false;
-    await this.#store.delete(this.#key);
-    return true;
   }
 }
 

@@ -1,5 +1,6 @@
 import type { KMSClient } from "@aws-sdk/client-kms";
 import { StateKeeperError } from "../errors.js";
+import { withoutNodeVersionWarning } from "../internal/aws-sdk.js";
 import { DATA_KEY_BYTES, openWithKey, sealWithKey } from "./aead.js";
 import { decodeStrictBase64, type EnvelopeHeader, parseEnvelope } from "./envelope.js";
 import {
@@ -70,12 +71,14 @@ export function awsKmsEncrypter(options: AwsKmsEncrypterOptions): Encrypter {
   const getClient = (): Promise<KMSClient> => {
     client ??= givenClient
       ? Promise.resolve(givenClient)
-      : loadSdk().then(
-          (m) =>
-            new m.KMSClient({
-              ...(region === undefined ? {} : { region }),
-              ...(endpoint === undefined ? {} : { endpoint }),
-            }),
+      : loadSdk().then((m) =>
+          withoutNodeVersionWarning(
+            () =>
+              new m.KMSClient({
+                ...(region === undefined ? {} : { region }),
+                ...(endpoint === undefined ? {} : { endpoint }),
+              }),
+          ),
         );
     return client;
   };

@@ -25,12 +25,17 @@ export interface RunOptions {
   input?: string | Uint8Array;
 }
 
-/** The parent's environment without any STATEKEEPER_* setting, so tests see only what they pass. */
+/**
+ * The parent's environment without any STATEKEEPER_* setting, so tests see only what they pass,
+ * and without the switch the test runner sets to quiet the AWS SDK: the CLI must keep its own
+ * output clean, as users see it.
+ */
 function baseEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env))
     if ((v !== undefined && !k.startsWith("STATEKEEPER_")) || k.startsWith("STATEKEEPER_TEST_"))
       env[k] = v ?? "";
+  delete env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED;
   return env;
 }
 

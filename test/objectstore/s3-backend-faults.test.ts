@@ -137,4 +137,31 @@ describe("backend commits under injected faults", () => {
     assert.ok(revs.includes(rev2) && revs.includes(rev3));
     assert.equal((await currentStamp(backend))?.stamp.seq, 4);
   });
+
+  it("the unlock DELETE is applied but its response lost: a waiter's fresh lock is never deleted by a retry", async () => {
+    // The holder's DELETE lands, the waiter polling every 2 ms creates its lock at once, and the
+    // holder learns nothing: re-sending the DELETE would remove the waiter's lock.
+    for (let round = 0; round < 5; round++) {
+      const { backend, prefix } = await openStack();
+      const waiter = createBackend(await makeS3Store({ prefix, retryBaseDelayMs: 5 }), {
+        factory: FACTORY,
+        stack: "s",
+        encrypter: noopEncrypter(),
+      });
+      const held = await backend.lock({ operation: "holder" });
+      const waiting = waiter.lock({ operation: "waiter", pollMs: 2, timeoutMs: 20_000 });
+      proxy.dropResponse({ method: "DELETE", path: /\/lock(\?|$)/ });
+      proxy.latency = { minMs: 30, maxMs: 30 }; // the waiter's create lands before the retry
+      await held.unlock().catch(() => false);
+      const successor = await waiting;
+      proxy.reset();
+      assert.equal(
+        (await waiter.lockInfo())?.id,
+        successor.id,
+        `round ${round}: the successor's lock is still there`,
+      );
+      await commitNext(waiter, `after-${round}`);
+      assert.equal(await successor.unlock(), true);
+    }
+  });
 });

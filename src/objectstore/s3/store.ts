@@ -293,14 +293,44 @@ export function s3StoreWithInternals(options: S3StoreOptions, internals: S3Store
         throw missing();
       return;
     }
-    // Read-compare-delete: the store ignores (or was not probed for) If-Match on DELETE. A write
-    // landing between the HEAD and the DELETE is lost; see the probe's note. Callers that need
-    // strict safety check Capabilities.conditionalDelete.
-    const current = await head(key);
-    if (current === undefined) throw missing();
-    if (!sameEtag(current.etag, delOpts.ifMatch))
-      throw new StoreError("PRECONDITION_FAILED", `s3 delete ${bucket}/${key}: etag does not match`, { key });
-    await rawDelete(key);
+    await compareAndDelete(key, delOpts.ifMatch, missing);
+  }
+
+  /**
+   * Read-compare-delete, for stores that ignore If-Match on DELETE (Ceph RGW 16). A write landing
+   * between the HEAD and the DELETE is lost; see the probe's note (callers that need strict
+   * safety check Capabilities.conditionalDelete). What must never happen is a *retried* DELETE
+   * removing an object written after ours was deleted — a successor's lock, created the moment
+   * the lock we released disappeared. So the DELETE is sent once per comparison: after an
+   * unknown outcome the object is read again, and is deleted again only if it is still the
+   * version we compared; gone or replaced means our DELETE landed.
+   */
+  async function compareAndDelete(key: string, ifMatch: string, missing: () => StoreError): Promise<void> {
+    let sentOnce = false;
+    for (let attempt = 1; ; attempt++) {
+      const current = await head(key);
+      if (current === undefined) {
+        if (sentOnce) return;
+        throw missing();
+      }
+      if (!sameEtag(current.etag, ifMatch)) {
+        if (sentOnce) return;
+        throw new StoreError("PRECONDITION_FAILED", `s3 delete ${bucket}/${key}: etag does not match`, {
+          key,
+        });
+      }
+      try {
+        const { sdk, client } = await connect();
+        await client.send(new sdk.DeleteObjectCommand({ Bucket: bucket, Key: keyPrefix + key }));
+        return;
+      } catch (e) {
+        const err = mapS3Error(e, "delete", bucket, key);
+        if (isMissingObject(err)) return;
+        if (!err.retryable || attempt >= policy.maxAttempts) throw err;
+        if (isOutcomeUnknown(err)) sentOnce = true;
+        await sleep(backoffDelayMs(policy, attempt));
+      }
+    }
   }
 
   async function* list(prefix: string): AsyncIterable<ObjectInfo> {
