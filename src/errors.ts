@@ -4,32 +4,67 @@
  * Messages never contain key material, passphrases, credentials or sensitive values.
  */
 
-/** Stable error codes. Adding one is an API change; renaming one is a breaking change. */
-export type ErrorCode =
-  | "E_NO_CURRENT"
-  | "E_NOT_FOUND"
-  | "E_ALREADY_EXISTS"
-  | "E_LOCKED"
-  | "E_LOCK_LOST"
-  | "E_FENCED"
-  | "E_PRECONDITION_FAILED"
-  | "E_CONFLICT"
-  | "E_VERSION_CONFLICT"
-  | "E_DECRYPT"
-  | "E_CORRUPT"
-  | "E_TOO_LARGE"
-  | "E_FORMAT_VERSION"
-  | "E_INVALID_SNAPSHOT"
-  | "E_INVALID_RECORD"
-  | "E_INVALID_NAME"
-  | "E_INVALID_CONFIG"
-  | "E_INVALID_ARGUMENT"
-  | "E_UNSUPPORTED_STORE"
-  | "E_AUTH"
-  | "E_RATE_LIMITED"
-  | "E_UNAVAILABLE"
-  | "E_ABORTED"
-  | "E_INTERNAL";
+/** What kind of failure a code is: callers (and the CLI's exit codes) branch on the kind. */
+export type ErrorKind =
+  /** The caller asked for something invalid: a bad name, option, argument, input or store. Fix the call. */
+  | "invalid"
+  /** What was asked for does not exist. */
+  | "not-found"
+  /** Someone else holds the lock. Wait, or break a dead holder's lock. */
+  | "locked"
+  /** Someone else changed the state first, or this writer's lock was lost: re-read, then decide. */
+  | "conflict"
+  /** Stored data cannot be trusted or opened: corrupt, tampered with, or sealed with another key. */
+  | "integrity"
+  /** The store (or KMS) did not answer in time, throttled, or the call was aborted: try again later. */
+  | "unavailable"
+  /** Credentials are missing or refused. */
+  | "auth"
+  /** A bug in statekeeper. */
+  | "internal";
+
+/**
+ * Every error code, its kind, and what it means: the one table. Adding a code is an API change;
+ * renaming one is a breaking change.
+ */
+export const ERROR_CODES = {
+  E_INVALID_NAME: { kind: "invalid", meaning: "a factory, stack, prefix, id or store key is not acceptable" },
+  E_INVALID_CONFIG: { kind: "invalid", meaning: "an option, store URL or key configuration is wrong" },
+  E_INVALID_ARGUMENT: { kind: "invalid", meaning: "an argument of the call is wrong" },
+  E_INVALID_SNAPSHOT: { kind: "invalid", meaning: "a snapshot given to write does not validate" },
+  E_INVALID_RECORD: { kind: "invalid", meaning: "a record given to save does not validate" },
+  E_TOO_LARGE: { kind: "invalid", meaning: "the input is over the size limit every reader enforces" },
+  E_UNSUPPORTED_STORE: {
+    kind: "invalid",
+    meaning: "the store does not honour the conditional requests statekeeper needs, or lacks an operation",
+  },
+  E_NO_CURRENT: { kind: "not-found", meaning: "the stack has no current revision" },
+  E_NOT_FOUND: { kind: "not-found", meaning: "the revision, record, instance or object does not exist" },
+  E_LOCKED: { kind: "locked", meaning: "the lock is held by someone else" },
+  E_FENCED: { kind: "conflict", meaning: "someone else advanced the stack since this writer last saw it" },
+  E_LOCK_LOST: { kind: "conflict", meaning: "this writer's lock lapsed, was taken over or force-unlocked" },
+  E_CONFLICT: { kind: "conflict", meaning: "another writer won a race for the same object" },
+  E_CONTENDED: { kind: "conflict", meaning: "gave up after other writers won every one of many attempts" },
+  E_PRECONDITION_FAILED: { kind: "conflict", meaning: "a conditional store request found another version" },
+  E_VERSION_CONFLICT: { kind: "conflict", meaning: "the stored version is not the expected one" },
+  E_ALREADY_EXISTS: { kind: "conflict", meaning: "it exists already, with other content" },
+  E_CORRUPT: { kind: "integrity", meaning: "stored data is malformed, truncated or fails its digest" },
+  E_DECRYPT: { kind: "integrity", meaning: "a sealed file cannot be opened with the keys given" },
+  E_FORMAT_VERSION: { kind: "integrity", meaning: "stored data has a format version this build cannot read" },
+  E_UNAVAILABLE: { kind: "unavailable", meaning: "the store or KMS failed, or did not answer in time" },
+  E_RATE_LIMITED: { kind: "unavailable", meaning: "the store throttled the requests" },
+  E_ABORTED: { kind: "unavailable", meaning: "the caller's signal aborted the operation" },
+  E_AUTH: { kind: "auth", meaning: "credentials are missing, invalid or not allowed" },
+  E_INTERNAL: { kind: "internal", meaning: "an unexpected failure inside statekeeper" },
+} as const satisfies Record<string, { kind: ErrorKind; meaning: string }>;
+
+/** Stable error codes (see `ERROR_CODES`). */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The kind of a code (`"internal"` for a code this build does not know, from another version). */
+export function kindOf(code: string): ErrorKind {
+  return Object.hasOwn(ERROR_CODES, code) ? ERROR_CODES[code as ErrorCode].kind : "internal";
+}
 
 /** Brand shared by every copy of this package, so errors are recognised by shape, not class identity. */
 const BRAND = Symbol.for("statekeeper.error");
@@ -61,6 +96,11 @@ export function isStateKeeperError(e: unknown): e is StateKeeperError {
     (e as Record<symbol, unknown>)[BRAND] === true &&
     typeof (e as { code?: unknown }).code === "string"
   );
+}
+
+/** The kind of `e`: its code's kind for a statekeeper error, `"internal"` for anything else. */
+export function errorKind(e: unknown): ErrorKind {
+  return isStateKeeperError(e) ? kindOf(e.code) : "internal";
 }
 
 /** True when `e` is a statekeeper error with one of the given codes. */

@@ -1,7 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { inspectEnvelope } from "../crypto/index.js";
 import type { Encrypter } from "../crypto/types.js";
-import { type ErrorCode, FencedError, hasErrorCode, type LockHolder, StateKeeperError } from "../errors.js";
+import {
+  type ErrorCode,
+  errorKind,
+  FencedError,
+  hasErrorCode,
+  type LockHolder,
+  StateKeeperError,
+} from "../errors.js";
 import { mapBounded } from "../internal/bounded.js";
 import { validateKey } from "../objectstore/keys.js";
 import { isStoreError, type ObjectStore } from "../objectstore/types.js";
@@ -28,7 +35,7 @@ import {
   stackLayout,
   whoAmI,
 } from "./layout.js";
-import { acquireLock, type HeldLock, type Lock, type LockOptions } from "./lock.js";
+import { acquireLock, combineSignals, type HeldLock, type Lock, type LockOptions } from "./lock.js";
 import { normalizePrefix, validateName } from "./names.js";
 import { retryTransient } from "./retry.js";
 
@@ -207,15 +214,8 @@ const HISTORY_CONCURRENCY = 4;
 /** At most this much of an unreadable pointer is kept when a fence replaces it. */
 const MAX_KEPT_UNREADABLE_BYTES = 16 * 1024;
 
-/** Codes meaning a stored revision cannot be read as valid state: findings, not outages. */
-const UNREADABLE_CODES: readonly ErrorCode[] = [
-  "E_CORRUPT",
-  "E_DECRYPT",
-  "E_FORMAT_VERSION",
-  "E_TOO_LARGE",
-  "E_INVALID_SNAPSHOT",
-];
-const isUnreadable = (e: unknown): e is StateKeeperError => hasErrorCode(e, ...UNREADABLE_CODES);
+/** A stored revision that cannot be read as valid state: a finding (integrity), not an outage. */
+const isUnreadable = (e: unknown): e is StateKeeperError => errorKind(e) === "integrity";
 
 function noCurrent(factory: string, stack: string): StateKeeperError {
   return new StateKeeperError("E_NO_CURRENT", `no current snapshot for ${factory}/${stack}`, {
@@ -400,7 +400,19 @@ class StoreBackend implements Backend {
     pointer: CurrentPointer | undefined,
   ): Promise<RevisionContent> {
     const plaintext = await this.#encrypter.open(sealed, this.#layout.sealLocation(rev));
-    const { snapshot, parentRevision } = decodeStoredSnapshot(plaintext);
+    let stored: ReturnType<typeof decodeStoredSnapshot>;
+    try {
+      stored = decodeStoredSnapshot(plaintext);
+    } catch (e) {
+      // A stored revision that does not validate, or is over the limit, is corrupt state to a
+      // reader, whatever the decoder calls it for an input.
+      if (!hasErrorCode(e, "E_INVALID_SNAPSHOT", "E_TOO_LARGE")) throw e;
+      throw new StateKeeperError("E_CORRUPT", `revision ${rev} cannot be read as a snapshot: ${e.message}`, {
+        cause: e,
+        details: { rev, found: e.code },
+      });
+    }
+    const { snapshot, parentRevision } = stored;
     if (pointer?.rev === rev) this.#verifiedRev = rev;
     return {
       rev,
@@ -514,7 +526,7 @@ class StoreBackend implements Backend {
       }
     }
     throw new StateKeeperError(
-      "E_CONFLICT",
+      "E_CONTENDED",
       `could not allocate fresh revision after ${MAX_REVISION_ATTEMPTS} attempts (base ${base})`,
     );
   }
@@ -711,14 +723,27 @@ class StoreBackend implements Backend {
         `this backend already holds the lock on ${this.#name}; unlock it first`,
       );
     await assertStoreSupported(this.store);
-    const held = await acquireLock(this.store, this.#layout.lock, { ...this.#lockDefaults, ...opts });
-    this.#lock = held;
-    try {
-      await this.#raiseFence(held);
-    } catch (e) {
-      this.#lock = undefined;
-      await held.unlock().catch(() => undefined);
-      throw e;
+    // One deadline for waiting, fencing and waiting again.
+    const signal = combineSignals(opts.signal, opts.timeoutMs);
+    const { timeoutMs: _, ...rest } = opts;
+    let held: HeldLock;
+    for (;;) {
+      held = await acquireLock(this.store, this.#layout.lock, {
+        ...this.#lockDefaults,
+        ...rest,
+        ...(signal === undefined ? {} : { signal }),
+      });
+      this.#lock = held;
+      try {
+        await this.#raiseFence(held);
+        break;
+      } catch (e) {
+        this.#lock = undefined;
+        await held.unlock().catch(() => undefined);
+        // The lease lapsed while fencing (the process was paused, the store slow): the lock is
+        // not held yet, so wait for it again rather than fail a call that promises to block.
+        if (!hasErrorCode(e, "E_LOCK_LOST")) throw e;
+      }
     }
     return {
       get id() {
@@ -778,7 +803,7 @@ class StoreBackend implements Backend {
       }
     }
     throw new StateKeeperError(
-      "E_CONFLICT",
+      "E_CONTENDED",
       `could not fence ${this.#name} for the new lock: current changed ${FENCE_ATTEMPTS} times in a row ` +
         "(are writers committing without the lock?)",
     );

@@ -72,7 +72,8 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
-function combineSignals(
+/** One signal that aborts when `signal` does or `timeoutMs` has passed (a `TimeoutError` reason). */
+export function combineSignals(
   signal: AbortSignal | undefined,
   timeoutMs: number | undefined,
 ): AbortSignal | undefined {

@@ -101,7 +101,7 @@ export function backoff(attempt: number): Promise<void> {
 
 export function tooManyRaces(key: string, cause: unknown): StateKeeperError {
   return new StateKeeperError(
-    "E_CONFLICT",
+    "E_CONTENDED",
     `gave up writing ${key} after ${MAX_WRITE_ATTEMPTS} lost compare-and-swap races`,
     { cause, details: { key } },
   );

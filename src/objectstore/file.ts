@@ -165,7 +165,7 @@ export function fileStore(root: string, options: FileStoreOptions = {}): ObjectS
       const at = locate(key);
       checkPutOptions(opts);
       if (!(body instanceof Uint8Array))
-        throw new StoreError("UNSUPPORTED", `put ${key}: body must be a Uint8Array`, { key });
+        throw new StoreError("INVALID_ARGUMENT", `put ${key}: body must be a Uint8Array`, { key });
       try {
         await checkRoot();
         await putFile(at, key, body, opts);
@@ -180,7 +180,7 @@ export function fileStore(root: string, options: FileStoreOptions = {}): ObjectS
     async delete(key, opts = {}) {
       const at = locate(key);
       if (opts.ifMatch !== undefined && (typeof opts.ifMatch !== "string" || opts.ifMatch === ""))
-        throw new StoreError("UNSUPPORTED", "delete: ifMatch must be a non-empty etag", { key });
+        throw new StoreError("INVALID_ARGUMENT", "delete: ifMatch must be a non-empty etag", { key });
       try {
         await checkRoot();
         await deleteFile(at, key, opts.ifMatch);

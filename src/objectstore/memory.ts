@@ -107,14 +107,14 @@ export function memoryStore(name?: string): ObjectStore {
 /** Refuses contradictory conditions, shared by every driver. */
 export function checkPutOptions(opts: PutOptions): void {
   if (opts.ifMatch !== undefined && opts.ifNoneMatch !== undefined)
-    throw new StoreError("UNSUPPORTED", "put: give ifMatch or ifNoneMatch, not both");
+    throw new StoreError("INVALID_ARGUMENT", "put: give ifMatch or ifNoneMatch, not both");
   if (opts.ifNoneMatch !== undefined && opts.ifNoneMatch !== "*")
     throw new StoreError(
-      "UNSUPPORTED",
+      "INVALID_ARGUMENT",
       `put: ifNoneMatch must be "*" (got ${JSON.stringify(opts.ifNoneMatch)})`,
     );
   if (opts.ifMatch !== undefined && (typeof opts.ifMatch !== "string" || opts.ifMatch === ""))
-    throw new StoreError("UNSUPPORTED", "put: ifMatch must be a non-empty etag");
+    throw new StoreError("INVALID_ARGUMENT", "put: ifMatch must be a non-empty etag");
 }
 
 /** Byte order of the UTF-8 encoding — the order S3 lists keys in. */

@@ -1,4 +1,9 @@
-import { type ErrorCode, StateKeeperError, type StateKeeperErrorOptions } from "../errors.js";
+import {
+  type ErrorCode,
+  isStateKeeperError,
+  StateKeeperError,
+  type StateKeeperErrorOptions,
+} from "../errors.js";
 
 /** Metadata of one stored object. */
 export interface ObjectInfo {
@@ -85,6 +90,8 @@ export type StoreErrorReason =
   | "UNSUPPORTED"
   | "UNAVAILABLE"
   | "INVALID_KEY"
+  /** A call's options are wrong (contradictory or empty conditions, a body that is not bytes). */
+  | "INVALID_ARGUMENT"
   /** The store cannot be used as configured (no region…); `details.option` names the setting. */
   | "INVALID_CONFIG";
 
@@ -97,6 +104,7 @@ const REASON_TO_CODE: Record<StoreErrorReason, ErrorCode> = {
   UNSUPPORTED: "E_UNSUPPORTED_STORE",
   UNAVAILABLE: "E_UNAVAILABLE",
   INVALID_KEY: "E_INVALID_NAME",
+  INVALID_ARGUMENT: "E_INVALID_ARGUMENT",
   INVALID_CONFIG: "E_INVALID_CONFIG",
 };
 
@@ -130,10 +138,14 @@ export class StoreError extends StateKeeperError {
   }
 }
 
-/** True when `e` is a StoreError with one of the given reasons (recognised by shape). */
+/**
+ * True when `e` is a StoreError with one of the given reasons — recognised like every
+ * statekeeper error, by brand and shape (a `reason` this table knows), so errors from another
+ * copy of the package count too.
+ */
 export function isStoreError(e: unknown, ...reasons: StoreErrorReason[]): e is StoreError {
-  if (typeof e !== "object" || e === null) return false;
+  if (!isStateKeeperError(e)) return false;
   const reason = (e as { reason?: unknown }).reason;
-  if (typeof reason !== "string" || (e as { name?: unknown }).name !== "StoreError") return false;
+  if (typeof reason !== "string" || !Object.hasOwn(REASON_TO_CODE, reason)) return false;
   return reasons.length === 0 || reasons.includes(reason as StoreErrorReason);
 }

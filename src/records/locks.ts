@@ -116,7 +116,7 @@ export async function acquireLock(
     }
   }
   throw new StateKeeperError(
-    "E_CONFLICT",
+    "E_CONTENDED",
     `lock of resource ${JSON.stringify(id)} kept changing; try again`,
     {
       details: { id },

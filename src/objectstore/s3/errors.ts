@@ -104,6 +104,7 @@ const DESCRIPTION: Record<StoreErrorReason, string> = {
   UNSUPPORTED: "not implemented by this store",
   UNAVAILABLE: "store unavailable or request failed",
   INVALID_KEY: "invalid key",
+  INVALID_ARGUMENT: "invalid request arguments",
   INVALID_CONFIG: "invalid store configuration",
 };
 
