@@ -110,12 +110,15 @@ export function hasErrorCode(e: unknown, ...codes: ErrorCode[]): e is StateKeepe
 
 /** Who holds a lock, as recorded in the lock object. Never contains secrets. */
 export interface LockHolder {
+  /** Random id of this acquisition. */
   id: string;
-  who: string;
+  user: string;
   host: string;
   pid: number;
+  /** What the holder said it is doing ("apply", "push", …). */
   operation: string;
-  created: string;
+  /** When the lock was taken (the holder's wall clock, ISO 8601). */
+  since: string;
 }
 
 /** The lock is held by someone else (a lock wait timed out or was aborted, or a non-blocking lock failed). */

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { inspectEnvelope } from "../crypto/index.js";
 import type { Encrypter } from "../crypto/types.js";
 import {
@@ -10,7 +9,20 @@ import {
   StateKeeperError,
 } from "../errors.js";
 import { mapBounded } from "../internal/bounded.js";
-import { validateKey } from "../objectstore/keys.js";
+import type { LeaseClock } from "../lock/clock.js";
+import {
+  acquireLease,
+  breakLease,
+  combineSignals,
+  DEFAULT_LEASE_MS,
+  DEFAULT_POLL_MS,
+  type HeldLease,
+  readLease,
+  thisProcess,
+} from "../lock/lease.js";
+import { validateKey } from "../objectstore/kit.js";
+import { assertStoreSupported } from "../objectstore/probe.js";
+import type { TransactionalObject, Versioned } from "../objectstore/transactional.js";
 import { isStoreError, type ObjectStore } from "../objectstore/types.js";
 import {
   decodeStoredSnapshot,
@@ -21,23 +33,48 @@ import {
   type Snapshot,
   sortRevisions,
 } from "../snapshot/index.js";
-import { assertStoreSupported } from "./capabilities.js";
 import {
   type CurrentPointer,
-  decodeCurrentObject,
-  decodeLockRecord,
-  encodeJsonObject,
+  type CurrentState,
+  currentObject,
   type Fence,
-  type LockRecord,
-  SNAPSHOT_SUFFIX,
-  type StackLayout,
-  sha256Hex,
-  stackLayout,
-  whoAmI,
-} from "./layout.js";
-import { acquireLock, combineSignals, type HeldLock, type Lock, type LockOptions } from "./lock.js";
+  NO_CURRENT,
+  pointerOf,
+} from "./current.js";
+import { SNAPSHOT_SUFFIX, type StackLayout, sha256Hex, stackLayout } from "./layout.js";
 import { normalizePrefix, validateName } from "./names.js";
-import { retryTransient } from "./retry.js";
+
+export interface LockOptions {
+  /** Stop waiting when this aborts; the thrown `LockedError` keeps `signal.reason` as its `cause`. */
+  signal?: AbortSignal;
+  /** Stop waiting after this long (the `cause` is then a `TimeoutError`). Default: wait indefinitely. */
+  timeoutMs?: number;
+  /** What the holder is doing ("apply", "push", …), shown to anyone who waits. Default "lock". */
+  operation?: string;
+  /** How long the lock survives without renewal (a crashed holder is taken over after it). Default 30 s. */
+  leaseMs?: number;
+  /** Mean delay between attempts while waiting, jittered ±50%. Default 500 ms. */
+  pollMs?: number;
+  /** Called once when the lock is found held by someone else and this call starts waiting. */
+  onWait?: (holder: LockHolder) => void;
+}
+
+/** A held stack lock. The backend renews its lease in the background until `unlock()`. */
+export interface Lock {
+  readonly id: string;
+  readonly holder: LockHolder;
+  /** True once the lease was lost (taken over, force-unlocked, not renewed in time, or fenced out). */
+  readonly lost: boolean;
+  /** Aborts when the lease is lost, so long-running work can stop early. */
+  readonly signal: AbortSignal;
+  /** The holder whose expired lease this lock took over, if any. */
+  readonly tookOverFrom: LockHolder | undefined;
+  /**
+   * Releases the lock if it is still ours. Resolves `true` when released, `false` when the lock
+   * was no longer ours (taken over or force-unlocked) — a successor's lock is never removed.
+   */
+  unlock(): Promise<boolean>;
+}
 
 export interface BackendOptions {
   /** Key prefix inside the store (`team/prod`); each segment follows the name rules. */
@@ -52,6 +89,8 @@ export interface BackendOptions {
   clock?: () => bigint;
   /** Defaults for every `lock()` call on this backend. */
   lockDefaults?: Pick<LockOptions, "leaseMs" | "pollMs">;
+  /** The clock leases are measured on (tests pass `manualClock()`). Default: the system clock. */
+  lockClock?: LeaseClock;
 }
 
 /** Options of `write` and `commit`. */
@@ -211,8 +250,6 @@ export function createBackend(store: ObjectStore, options: BackendOptions): Back
 const FENCE_ATTEMPTS = 10;
 /** Revisions `history({ open: true })` opens at once. */
 const HISTORY_CONCURRENCY = 4;
-/** At most this much of an unreadable pointer is kept when a fence replaces it. */
-const MAX_KEPT_UNREADABLE_BYTES = 16 * 1024;
 
 /** A stored revision that cannot be read as valid state: a finding (integrity), not an outage. */
 const isUnreadable = (e: unknown): e is StateKeeperError => errorKind(e) === "integrity";
@@ -234,47 +271,42 @@ function envelopeIdentity(sealed: Uint8Array): string {
   return JSON.stringify([header.keyId, header.kdf?.salt ?? ""]);
 }
 
+/** `user@host` of this process, as `current` records who moved it. */
+function whoIsThis(): string {
+  const { user, host } = thisProcess();
+  return `${user}@${host}`;
+}
+
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }
 
-/** `current` as one read saw it. Unreadable pointers are kept as an error, not thrown, so a lock can still fence them. */
-interface SeenCurrent {
-  /** Etag to compare-and-swap against; null when the object was absent. */
+/** `current` as one read saw it, with the etag a compare-and-swap over it names (null: absent). */
+interface Seen {
+  state: CurrentState;
   etag: string | null;
-  pointer: CurrentPointer | undefined;
-  fence: Fence | undefined;
-  /** Why the pointer cannot be trusted; with the raw text to keep when a fence replaces it. */
-  unreadable?: { error: StateKeeperError; kept: string };
 }
 
-const ABSENT: SeenCurrent = { etag: null, pointer: undefined, fence: undefined };
-
-function pointerFields(p: CurrentPointer): Record<string, unknown> {
-  return {
-    rev: p.rev,
-    sha256: p.sha256,
-    ...(p.alsoSha256 === undefined ? {} : { alsoSha256: p.alsoSha256 }),
-    size: p.size,
-    updated: p.updated,
-    by: p.by,
-  };
-}
+const ABSENT: Seen = { state: NO_CURRENT, etag: null };
 
 class StoreBackend implements Backend {
   readonly factory: string;
   readonly stack: string;
   readonly store: ObjectStore;
   readonly #layout: StackLayout;
+  readonly #current: TransactionalObject<CurrentState>;
   readonly #encrypter: Encrypter;
   readonly #clock: (() => bigint) | undefined;
   readonly #lockDefaults: Pick<LockOptions, "leaseMs" | "pollMs">;
-  #lock: HeldLock | undefined;
+  readonly #lockClock: LeaseClock | undefined;
+  #lock: HeldLease | undefined;
   /**
    * The `current` the next `setCurrent` must replace. Fixed by the fence while a lock is held;
    * without a lock, the last one read (undefined: not read yet).
    */
-  #expected: SeenCurrent | undefined;
+  #expected: Seen | undefined;
+  /** A pointer this backend wrote whose outcome stayed unknown: the next write checks whether it landed. */
+  #uncertain: CurrentPointer | undefined;
   /** The current rev this backend has opened (or sealed) itself, so writes need not re-check it. */
   #verifiedRev: string | undefined;
   #primaryIdentityPromise: Promise<string> | undefined;
@@ -291,11 +323,13 @@ class StoreBackend implements Backend {
   ) {
     this.store = store;
     this.#layout = layout;
+    this.#current = currentObject(store, layout.current);
     this.factory = factory;
     this.stack = stack;
     this.#encrypter = options.encrypter;
     this.#clock = options.clock;
     this.#lockDefaults = options.lockDefaults ?? {};
+    this.#lockClock = options.lockClock;
   }
 
   get #name(): string {
@@ -310,48 +344,25 @@ class StoreBackend implements Backend {
    * Reads `current`. With `observe`, an unlocked backend adopts it as the expectation of its next
    * `setCurrent` (optimistic concurrency); reads of other revisions never move the expectation.
    */
-  async #readCurrent(observe: boolean): Promise<SeenCurrent> {
-    const got = await this.store.get(this.#layout.current);
-    const seen = got === undefined ? ABSENT : this.#decodeSeen(got.etag, got.body);
+  async #readCurrent(observe: boolean): Promise<Seen> {
+    const got = await this.#current.read();
+    const seen = got === undefined ? ABSENT : { state: got.value, etag: got.etag };
     if (observe && !this.#holding()) this.#expected = seen;
     return seen;
   }
 
-  #decodeSeen(etag: string, body: Uint8Array): SeenCurrent {
-    try {
-      return { etag, ...decodeCurrentObject(this.#layout.current, body) };
-    } catch (e) {
-      if (!hasErrorCode(e, "E_CORRUPT")) throw e;
-      let kept: string | undefined;
-      try {
-        // A pointer an earlier fence already found unreadable keeps what that fence kept.
-        const o = JSON.parse(new TextDecoder().decode(body)) as { unreadable?: unknown };
-        if (typeof o.unreadable === "string") kept = o.unreadable;
-      } catch {
-        // Not JSON: keep the raw bytes below.
-      }
-      kept ??= Buffer.from(body.subarray(0, MAX_KEPT_UNREADABLE_BYTES)).toString("base64");
-      return { etag, pointer: undefined, fence: undefined, unreadable: { error: e, kept } };
-    }
-  }
-
-  #pointerOf(seen: SeenCurrent): CurrentPointer | undefined {
-    if (seen.unreadable !== undefined) throw seen.unreadable.error;
-    return seen.pointer;
-  }
-
   async currentPointer(): Promise<CurrentPointer | undefined> {
-    return this.#pointerOf(await this.#readCurrent(true));
+    return pointerOf((await this.#readCurrent(true)).state);
   }
 
   async currentRev(): Promise<string> {
-    const pointer = this.#pointerOf(await this.#readCurrent(true));
+    const pointer = pointerOf((await this.#readCurrent(true)).state);
     if (pointer === undefined) throw noCurrent(this.factory, this.stack);
     return pointer.rev;
   }
 
   async current(): Promise<Snapshot> {
-    const pointer = this.#pointerOf(await this.#readCurrent(true));
+    const pointer = pointerOf((await this.#readCurrent(true)).state);
     if (pointer === undefined) throw noCurrent(this.factory, this.stack);
     const sealed = await this.#fetchVerified(pointer.rev, pointer);
     return (await this.#openRevision(pointer.rev, sealed, pointer)).snapshot;
@@ -423,6 +434,11 @@ class StoreBackend implements Backend {
     };
   }
 
+  /** The pointer of a read of `current` that other reads check digests against (none if it is unreadable). */
+  #trustedPointer(seen: Seen): CurrentPointer | undefined {
+    return seen.state.unreadable === undefined ? seen.state.pointer : undefined;
+  }
+
   async readRevision(rev: string): Promise<RevisionContent> {
     validateRev(rev);
     // The pointer is read beside the object, not adopted as an expectation: when this rev is the
@@ -431,7 +447,7 @@ class StoreBackend implements Backend {
       this.#readCurrent(false),
       this.store.get(this.#layout.snapshot(rev)),
     ]);
-    const pointer = seen.unreadable === undefined ? seen.pointer : undefined;
+    const pointer = this.#trustedPointer(seen);
     return this.#openRevision(rev, this.#verifySealed(rev, got, pointer), pointer);
   }
 
@@ -462,10 +478,10 @@ class StoreBackend implements Backend {
    * none: plaintext over encrypted history) or that fails verification. Opening it once is
    * enough: a backend remembers the current rev it opened or wrote.
    */
-  async #assertCanExtend(seen: SeenCurrent, options: CommitOptions): Promise<void> {
+  async #assertCanExtend(seen: Seen, options: CommitOptions): Promise<void> {
     if (options.replaceUnreadableCurrent === true) return;
-    if (seen.unreadable !== undefined) throw this.#refusal(undefined, seen.unreadable.error);
-    const pointer = seen.pointer;
+    const { unreadable, pointer } = seen.state;
+    if (unreadable !== undefined) throw this.#refusal(undefined, unreadable.error);
     if (pointer === undefined || pointer.rev === this.#verifiedRev) return;
     try {
       await this.#openRevision(pointer.rev, await this.#fetchVerified(pointer.rev, pointer), pointer);
@@ -501,8 +517,8 @@ class StoreBackend implements Backend {
   }
 
   /** What a new revision records as its parent: the current it is meant to replace. */
-  #parentFor(seen: SeenCurrent): string | undefined {
-    return seen.unreadable === undefined ? (seen.pointer?.rev ?? "") : undefined;
+  #parentFor(seen: Seen): string | undefined {
+    return seen.state.unreadable === undefined ? (seen.state.pointer?.rev ?? "") : undefined;
   }
 
   async write(snapshot: Snapshot, options: CommitOptions = {}): Promise<string> {
@@ -531,15 +547,14 @@ class StoreBackend implements Backend {
     );
   }
 
-  /** Create-only put; false when the key is taken by other bytes. A lost response is resolved by re-reading. */
+  /** Create-only put; false when the key is taken (the store has settled a lost response of ours). */
   async #createOnly(key: string, body: Uint8Array): Promise<boolean> {
     try {
-      await retryTransient(() => this.store.put(key, body, { ifNoneMatch: "*" }));
+      await this.store.put(key, body, { ifNoneMatch: "*" });
       return true;
     } catch (e) {
-      if (!isStoreError(e, "PRECONDITION_FAILED", "CONFLICT")) throw e;
-      const now = await retryTransient(() => this.store.get(key));
-      return now !== undefined && equalBytes(now.body, body);
+      if (isStoreError(e, "PRECONDITION_FAILED")) return false;
+      throw e;
     }
   }
 
@@ -562,81 +577,69 @@ class StoreBackend implements Backend {
   }
 
   /**
-   * Compare-and-swap of `current` from `expectedEtag` (null: create-only) to `body`. A write
-   * whose response was lost is retried; the retry then fails its precondition, and reading back
-   * settles it: `body` carries a fresh write id, so only our own write has exactly these bytes.
-   * Returns the new etag, or what `current` holds now when someone else's write is there.
+   * What the next compare-and-swap of `current` must name. After a write of ours whose outcome
+   * stayed unknown (the store could not even be read to settle it), `current` is read again: if
+   * it holds exactly the pointer we wrote (our rev, created only by us, and its digest), that
+   * write landed and its version is the one to replace.
    */
-  async #swapCurrent(
-    body: Uint8Array,
-    expectedEtag: string | null,
-  ): Promise<{ etag: string } | { refused: { body: Uint8Array; etag: string } | undefined; cause: unknown }> {
-    try {
-      return await retryTransient(() =>
-        this.store.put(
-          this.#layout.current,
-          body,
-          expectedEtag === null ? { ifNoneMatch: "*" } : { ifMatch: expectedEtag },
-        ),
-      );
-    } catch (e) {
-      if (!isStoreError(e, "PRECONDITION_FAILED", "CONFLICT")) throw e;
-      const now = await retryTransient(() => this.store.get(this.#layout.current));
-      if (now !== undefined && equalBytes(now.body, body)) return { etag: now.etag };
-      return { refused: now, cause: e };
+  async #expectation(): Promise<Seen> {
+    const uncertain = this.#uncertain;
+    if (uncertain !== undefined) {
+      this.#uncertain = undefined;
+      const now = await this.#readCurrent(false);
+      const p = now.state.pointer;
+      if (p?.rev === uncertain.rev && p.sha256 === uncertain.sha256) this.#expected = now;
     }
+    return this.#expected ?? (await this.#readCurrent(true));
   }
 
   async #advanceCurrent(
     rev: string,
     digest: { sha256: string; size: number; alsoSha256?: string },
   ): Promise<void> {
-    const seen = this.#expected ?? (await this.#readCurrent(true));
+    const seen = await this.#expectation();
     const pointer: CurrentPointer = {
       rev,
       sha256: digest.sha256,
       ...(digest.alsoSha256 === undefined ? {} : { alsoSha256: digest.alsoSha256 }),
       size: digest.size,
       updated: new Date().toISOString(),
-      by: whoAmI().who,
+      by: whoIsThis(),
     };
-    const body = encodeJsonObject({
-      ...pointerFields(pointer),
-      ...(seen.fence === undefined ? {} : { fence: seen.fence }),
-      writeId: randomBytes(8).toString("hex"),
-    });
-    const swapped = await this.#swapCurrent(body, seen.etag);
-    if ("etag" in swapped) {
-      this.#expected = { etag: swapped.etag, pointer, fence: seen.fence };
+    const next: CurrentState = { pointer, fence: seen.state.fence };
+    let swapped: Versioned<CurrentState> | undefined;
+    try {
+      swapped = await this.#current.swap(next, seen.etag);
+    } catch (e) {
+      if (isStoreError(e) && e.outcomeUnknown) this.#uncertain = pointer;
+      throw e;
+    }
+    if (swapped !== undefined) {
+      this.#expected = { state: swapped.value, etag: swapped.etag };
       if (this.#digests.has(rev)) this.#verifiedRev = rev;
       return;
     }
-    const why = this.#describeAdvance(swapped.refused, seen.fence);
+    const why = this.#describeAdvance(
+      await this.#readCurrent(false).catch(() => undefined),
+      seen.state.fence,
+    );
     // A holder that is fenced out has lost its lock, whatever its lease timer says.
     if (this.#holding()) this.#lock?.lose(`fenced out of ${this.#name}: ${why}`);
-    throw new FencedError(`refusing to set current to ${rev}: ${why}`, {
-      cause: swapped.cause,
-      details: { rev },
-    });
+    throw new FencedError(`refusing to set current to ${rev}: ${why}`, { details: { rev } });
   }
 
   /** Who moved `current` since this writer last saw it, as far as the object tells. */
-  #describeAdvance(now: { body: Uint8Array; etag: string } | undefined, ourFence: Fence | undefined): string {
+  #describeAdvance(now: Seen | undefined, ourFence: Fence | undefined): string {
     const base = `${this.#name} was advanced by someone else since this writer last saw it`;
-    if (now === undefined) return `${base} (current was removed)`;
-    let seen: SeenCurrent;
-    try {
-      seen = this.#decodeSeen(now.etag, now.body);
-    } catch {
-      return base;
-    }
-    const fence = seen.fence;
+    if (now === undefined) return base;
+    if (now.etag === null) return `${base} (current was removed)`;
+    const fence = now.state.fence;
     if (fence !== undefined && fence.lock !== ourFence?.lock)
       return (
         `${this.#name} was fenced by a newer lock (epoch ${fence.epoch}, taken by ${fence.by} at ${fence.at}): ` +
         "this writer's lock was taken over or force-unlocked"
       );
-    const p = seen.pointer;
+    const p = now.state.pointer;
     return p === undefined ? base : `${base} (it now names ${p.rev}, set by ${p.by} at ${p.updated})`;
   }
 
@@ -663,11 +666,12 @@ class StoreBackend implements Backend {
 
   async history(options: HistoryOptions = {}): Promise<StackHistory> {
     const [seen, infos] = await Promise.all([this.#readCurrent(false), this.revisions()]);
-    const pointer = seen.pointer;
+    const pointer = this.#trustedPointer(seen);
     const revisions: HistoryEntry[] = infos.map((info) => ({ ...info, current: info.rev === pointer?.rev }));
     const history: StackHistory = { current: pointer?.rev ?? null, revisions };
-    if (seen.unreadable !== undefined)
-      history.currentProblem = { code: seen.unreadable.error.code, message: seen.unreadable.error.message };
+    const unreadable = seen.state.unreadable;
+    if (unreadable !== undefined)
+      history.currentProblem = { code: unreadable.error.code, message: unreadable.error.message };
     else if (pointer !== undefined && !revisions.some((r) => r.current))
       history.currentProblem = {
         code: "E_CORRUPT",
@@ -725,13 +729,18 @@ class StoreBackend implements Backend {
     await assertStoreSupported(this.store);
     // One deadline for waiting, fencing and waiting again.
     const signal = combineSignals(opts.signal, opts.timeoutMs);
-    const { timeoutMs: _, ...rest } = opts;
-    let held: HeldLock;
+    let held: HeldLease;
     for (;;) {
-      held = await acquireLock(this.store, this.#layout.lock, {
-        ...this.#lockDefaults,
-        ...rest,
+      held = await acquireLease(this.store, this.#layout.lock, {
+        subject: `stack ${this.#name}`,
+        hint: "run 'statekeeper lock force-unlock' if the holder is gone",
+        wait: true,
+        operation: opts.operation ?? "lock",
+        leaseMs: opts.leaseMs ?? this.#lockDefaults.leaseMs ?? DEFAULT_LEASE_MS,
+        pollMs: opts.pollMs ?? this.#lockDefaults.pollMs ?? DEFAULT_POLL_MS,
         ...(signal === undefined ? {} : { signal }),
+        ...(opts.onWait === undefined ? {} : { onWait: opts.onWait }),
+        ...(this.#lockClock === undefined ? {} : { clock: this.#lockClock }),
       });
       this.#lock = held;
       try {
@@ -739,7 +748,7 @@ class StoreBackend implements Backend {
         break;
       } catch (e) {
         this.#lock = undefined;
-        await held.unlock().catch(() => undefined);
+        await held.release().catch(() => undefined);
         // The lease lapsed while fencing (the process was paused, the store slow): the lock is
         // not held yet, so wait for it again rather than fail a call that promises to block.
         if (!hasErrorCode(e, "E_LOCK_LOST")) throw e;
@@ -767,67 +776,46 @@ class StoreBackend implements Backend {
           // The next unlocked writer fences against what it reads, not what this holder saw.
           this.#expected = undefined;
         }
-        return held.unlock();
+        return held.release();
       },
     };
   }
 
   /**
-   * Takes `current` for the new lock by compare-and-swap: the pointer is kept, the fence epoch
-   * raised and stamped with this lock's id. From then on every write prepared under an earlier
-   * lock (a holder paused past its lease, a request stuck in the network) carries an etag that no
-   * longer matches, so it fails instead of landing after the takeover. A stale write that lands
-   * before the fence just makes the fence retry on what it wrote.
+   * Takes `current` for the new lock by compare-and-swap: the pointer is kept (an unreadable one
+   * too, its bytes preserved), the fence epoch raised and stamped with this lock's id. From then
+   * on every write prepared under an earlier lock (a holder paused past its lease, a request
+   * stuck in the network) names an etag that no longer exists, so it fails instead of landing
+   * after the takeover. A stale write that lands before the fence only makes it retry on top.
    */
-  async #raiseFence(held: HeldLock): Promise<void> {
-    for (let attempt = 1; attempt <= FENCE_ATTEMPTS; attempt++) {
-      held.assertHeld();
-      const seen = await this.#readCurrent(false);
-      const fence: Fence = {
-        epoch: (seen.fence?.epoch ?? 0) + 1,
-        lock: held.id,
-        by: whoAmI().who,
-        at: new Date().toISOString(),
-      };
-      const kept =
-        seen.unreadable !== undefined
-          ? { unreadable: seen.unreadable.kept }
-          : seen.pointer === undefined
-            ? {}
-            : pointerFields(seen.pointer);
-      const body = encodeJsonObject({ ...kept, fence, writeId: randomBytes(8).toString("hex") });
-      const swapped = await this.#swapCurrent(body, seen.etag);
-      if ("etag" in swapped) {
-        this.#expected = { ...seen, etag: swapped.etag, fence };
-        return;
-      }
-    }
-    throw new StateKeeperError(
-      "E_CONTENDED",
-      `could not fence ${this.#name} for the new lock: current changed ${FENCE_ATTEMPTS} times in a row ` +
-        "(are writers committing without the lock?)",
+  async #raiseFence(held: HeldLease): Promise<void> {
+    const { after } = await this.#current.update(
+      (now) => {
+        held.assertHeld();
+        const state = now?.value ?? NO_CURRENT;
+        const fence: Fence = {
+          epoch: (state.fence?.epoch ?? 0) + 1,
+          lock: held.id,
+          by: whoIsThis(),
+          at: new Date().toISOString(),
+        };
+        return { put: { ...state, fence } };
+      },
+      { maxAttempts: FENCE_ATTEMPTS },
     );
-  }
-
-  async #readLock(): Promise<LockRecord | undefined> {
-    const got = await this.store.get(this.#layout.lock);
-    return got === undefined ? undefined : decodeLockRecord(this.#layout.lock, got.body);
+    if (after === undefined) throw new StateKeeperError("E_INTERNAL", "fencing current wrote nothing");
+    this.#expected = { state: after.value, etag: after.etag };
   }
 
   async lockInfo(): Promise<LockInfo | undefined> {
-    return this.#readLock();
+    const found = await readLease(this.store, this.#layout.lock);
+    if (found === undefined) return undefined;
+    const { renewals, leaseMs, ...holder } = found.record;
+    return { ...holder, leaseMs: leaseMs ?? 0, renewals };
   }
 
-  async forceUnlock(): Promise<LockHolder | undefined> {
-    let holder: LockHolder | undefined;
-    try {
-      holder = await this.#readLock();
-    } catch (e) {
-      // An unreadable lock is exactly what force-unlock is for.
-      if (!(e instanceof StateKeeperError && e.code === "E_CORRUPT")) throw e;
-    }
-    await this.store.delete(this.#layout.lock);
-    return holder;
+  forceUnlock(): Promise<LockHolder | undefined> {
+    return breakLease(this.store, this.#layout.lock);
   }
 
   async importRevision(rev: string, snapshot: Snapshot, parentRevision?: string): Promise<void> {
@@ -870,8 +858,8 @@ class StoreBackend implements Backend {
     if (envelopeIdentity(got.body) === (await this.#primaryIdentity())) return false;
     const sealed = await this.#encrypter.seal(plaintext, location);
     const digest = { sha256: sha256Hex(sealed), size: sealed.byteLength };
-    const seen = this.#expected ?? (await this.#readCurrent(true));
-    const isCurrent = this.#pointerOf(seen)?.rev === rev;
+    const seen = await this.#expectation();
+    const isCurrent = pointerOf(seen.state)?.rev === rev;
     // The current rev's object and its digest in `current` cannot change in one step, so the
     // pointer first accepts both digests, then the object is replaced, then the old digest goes.
     // A crash between any two steps leaves a current that opens and verifies.

@@ -1,21 +1,23 @@
+export { DEFAULT_LEASE_MS, DEFAULT_POLL_MS, describeHolder } from "../lock/lease.js";
+export { assertStoreSupported, storeCapabilities } from "../objectstore/probe.js";
 export type {
   Backend,
   BackendOptions,
   CommitOptions,
   HistoryEntry,
   HistoryOptions,
+  Lock,
   LockInfo,
+  LockOptions,
   RevisionContent,
   RevisionInfo,
   RevisionProblem,
   StackHistory,
 } from "./backend.js";
 export { createBackend } from "./backend.js";
-export { assertStoreSupported, storeCapabilities } from "./capabilities.js";
-export type { CurrentPointer, Fence, StackLayout } from "./layout.js";
+export type { CurrentPointer, Fence } from "./current.js";
+export type { StackLayout } from "./layout.js";
 export { stackLayout } from "./layout.js";
-export type { Lock, LockOptions } from "./lock.js";
-export { DEFAULT_LEASE_MS, DEFAULT_POLL_MS, describeHolder } from "./lock.js";
 export { MAX_NAME_LENGTH, normalizePrefix, validateName } from "./names.js";
 export type { BackendContext, BackendType, ConfigField } from "./registry.js";
 export {

@@ -1,6 +1,6 @@
 import type { Encrypter } from "../crypto/types.js";
 import { StateKeeperError } from "../errors.js";
-import { validatePrefix } from "../objectstore/keys.js";
+import { validatePrefix } from "../objectstore/kit.js";
 import type { ObjectStore } from "../objectstore/types.js";
 import { openStore } from "../objectstore/url.js";
 import { claimForDeployment, initialiseAndClaim } from "./claims.js";

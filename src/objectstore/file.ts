@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { link, lstat, open, rename } from "node:fs/promises";
 import { basename, dirname, resolve, sep } from "node:path";
-import { InvalidNameError, isStateKeeperError, StateKeeperError } from "../errors.js";
+import { isStateKeeperError, StateKeeperError } from "../errors.js";
 import {
   errnoCode,
   fsyncDir,
@@ -14,8 +14,7 @@ import { type KeyPlace, withKeyMutex } from "./file/mutex.js";
 import { checkRootOption, rootFolderCheck } from "./file/root.js";
 import { intoFolder, removeDeadTemps, TEMP_DIR_NAME, writeTemp } from "./file/temps.js";
 import { walkKeys } from "./file/walk.js";
-import { validateKey, validatePrefix } from "./keys.js";
-import { checkPutOptions } from "./memory.js";
+import { checkDelete, checkPut, validateKey, validatePrefix } from "./kit.js";
 import { probeConditionalRequests } from "./probe.js";
 import { type ObjectInfo, type ObjectStore, type PutOptions, StoreError } from "./types.js";
 
@@ -72,15 +71,21 @@ export function fileStore(root: string, options: FileStoreOptions = {}): ObjectS
   function locate(key: string): Located {
     validateKey(key);
     if (key.split("/").some(isInternalName))
-      throw new InvalidNameError(
-        "store key",
-        key,
-        "names like '.x.tmp' and '.x.mutex' are reserved by the file store",
+      throw new StoreError(
+        "INVALID_KEY",
+        `invalid store key ${JSON.stringify(key)}: names like '.x.tmp' and '.x.mutex' are reserved by the file store`,
+        { key },
       );
     const path = resolve(rootPath, ...key.split("/"));
     // validateKey already refuses '..' and absolute keys; this catches anything it might miss.
     if (!path.startsWith(rootWithSep))
-      throw new InvalidNameError("store key", key, "resolves outside the store root");
+      throw new StoreError(
+        "INVALID_KEY",
+        `invalid store key ${JSON.stringify(key)}: resolves outside the store root`,
+        {
+          key,
+        },
+      );
     return { path, dir: dirname(path), name: basename(path), tempDir };
   }
 
@@ -163,9 +168,7 @@ export function fileStore(root: string, options: FileStoreOptions = {}): ObjectS
 
     async put(key, body, opts = {}) {
       const at = locate(key);
-      checkPutOptions(opts);
-      if (!(body instanceof Uint8Array))
-        throw new StoreError("INVALID_ARGUMENT", `put ${key}: body must be a Uint8Array`, { key });
+      checkPut(key, body, opts);
       try {
         await checkRoot();
         await putFile(at, key, body, opts);
@@ -179,8 +182,7 @@ export function fileStore(root: string, options: FileStoreOptions = {}): ObjectS
 
     async delete(key, opts = {}) {
       const at = locate(key);
-      if (opts.ifMatch !== undefined && (typeof opts.ifMatch !== "string" || opts.ifMatch === ""))
-        throw new StoreError("INVALID_ARGUMENT", "delete: ifMatch must be a non-empty etag", { key });
+      checkDelete(key, opts);
       try {
         await checkRoot();
         await deleteFile(at, key, opts.ifMatch);

@@ -1,6 +1,6 @@
 export type { FileStoreOptions } from "./file.js";
 export { fileStore } from "./file.js";
-export { MAX_KEY_BYTES, validateKey, validatePrefix } from "./keys.js";
+export { MAX_KEY_BYTES, validateKey, validatePrefix } from "./kit.js";
 export { memoryStore } from "./memory.js";
 export { probeConditionalRequests } from "./probe.js";
 // The S3 driver's module loads no SDK code until its first request.

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { validateKey, validatePrefix } from "./keys.js";
+import { checkDelete, checkPut, compareKeys, validateKey, validatePrefix } from "./kit.js";
 import {
   type Capabilities,
   type ObjectInfo,
@@ -8,22 +8,24 @@ import {
   StoreError,
 } from "./types.js";
 
-interface StoredObject {
+interface MemoryObject {
   body: Uint8Array;
   etag: string;
   lastModified: Date;
+  putId: string | undefined;
 }
 
-const namedStores = new Map<string, Map<string, StoredObject>>();
+const namedStores = new Map<string, Map<string, MemoryObject>>();
 
 /**
  * An in-process store: each check-and-write is atomic because it runs without yielding.
  * `memoryStore("name")` returns stores sharing one map per name (what `memory://name` opens);
  * `memoryStore()` is private to the caller. Objects are copied in and out, so callers cannot
- * mutate stored bytes.
+ * mutate stored bytes. It keeps each version's `putId`, so tests that lose responses on purpose
+ * exercise the same settling as a network store.
  */
 export function memoryStore(name?: string): ObjectStore {
-  let objects: Map<string, StoredObject>;
+  let objects: Map<string, MemoryObject>;
   if (name === undefined) objects = new Map();
   else {
     objects = namedStores.get(name) ?? new Map();
@@ -36,12 +38,16 @@ export function memoryStore(name?: string): ObjectStore {
   const nextEtag = (body: Uint8Array): string =>
     `"${createHash("sha256").update(body).update(String(++sequence)).digest("hex").slice(0, 32)}"`;
 
-  const info = (key: string, o: StoredObject): ObjectInfo => ({
+  const info = (key: string, o: MemoryObject): ObjectInfo => ({
     key,
     size: o.body.byteLength,
     etag: o.etag,
     lastModified: o.lastModified,
+    ...(o.putId === undefined ? {} : { putId: o.putId }),
   });
+
+  const failed = (key: string, why: string) =>
+    new StoreError("PRECONDITION_FAILED", `object ${key} ${why}`, { key });
 
   return {
     name: "memory",
@@ -49,7 +55,8 @@ export function memoryStore(name?: string): ObjectStore {
     async get(key) {
       validateKey(key);
       const o = objects.get(key);
-      return o === undefined ? undefined : { body: o.body.slice(), etag: o.etag };
+      if (o === undefined) return undefined;
+      return { body: o.body.slice(), etag: o.etag, ...(o.putId === undefined ? {} : { putId: o.putId }) };
     },
 
     async head(key) {
@@ -60,27 +67,28 @@ export function memoryStore(name?: string): ObjectStore {
 
     async put(key: string, body: Uint8Array, opts: PutOptions = {}) {
       validateKey(key);
-      checkPutOptions(opts);
+      checkPut(key, body, opts);
       const existing = objects.get(key);
-      if (opts.ifNoneMatch === "*" && existing !== undefined)
-        throw new StoreError("PRECONDITION_FAILED", `object ${key} already exists`, { key });
+      if (opts.ifNoneMatch === "*" && existing !== undefined) throw failed(key, "already exists");
       if (opts.ifMatch !== undefined && existing?.etag !== opts.ifMatch)
-        throw new StoreError("PRECONDITION_FAILED", `object ${key} does not have etag ${opts.ifMatch}`, {
-          key,
-        });
-      const stored = { body: Uint8Array.from(body), etag: nextEtag(body), lastModified: new Date() };
+        throw failed(key, `does not have etag ${opts.ifMatch}`);
+      const stored = {
+        body: Uint8Array.from(body),
+        etag: nextEtag(body),
+        lastModified: new Date(),
+        putId: opts.putId,
+      };
       objects.set(key, stored);
       return { etag: stored.etag };
     },
 
     async delete(key, opts = {}) {
       validateKey(key);
+      checkDelete(key, opts);
       const existing = objects.get(key);
       if (existing === undefined && opts.ifMatch === undefined) return;
       if (opts.ifMatch !== undefined && existing?.etag !== opts.ifMatch)
-        throw new StoreError("PRECONDITION_FAILED", `object ${key} does not have etag ${opts.ifMatch}`, {
-          key,
-        });
+        throw failed(key, `does not have etag ${opts.ifMatch}`);
       objects.delete(key);
     },
 
@@ -102,22 +110,4 @@ export function memoryStore(name?: string): ObjectStore {
       };
     },
   };
-}
-
-/** Refuses contradictory conditions, shared by every driver. */
-export function checkPutOptions(opts: PutOptions): void {
-  if (opts.ifMatch !== undefined && opts.ifNoneMatch !== undefined)
-    throw new StoreError("INVALID_ARGUMENT", "put: give ifMatch or ifNoneMatch, not both");
-  if (opts.ifNoneMatch !== undefined && opts.ifNoneMatch !== "*")
-    throw new StoreError(
-      "INVALID_ARGUMENT",
-      `put: ifNoneMatch must be "*" (got ${JSON.stringify(opts.ifNoneMatch)})`,
-    );
-  if (opts.ifMatch !== undefined && (typeof opts.ifMatch !== "string" || opts.ifMatch === ""))
-    throw new StoreError("INVALID_ARGUMENT", "put: ifMatch must be a non-empty etag");
-}
-
-/** Byte order of the UTF-8 encoding — the order S3 lists keys in. */
-export function compareKeys(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
 }

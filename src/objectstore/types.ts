@@ -15,14 +15,32 @@ export interface ObjectInfo {
   etag: string;
   /** When the store last wrote the object, by the store's clock, where the store reports it. */
   lastModified?: Date;
+  /** The `putId` of the write that stored this version, where the driver keeps it (see `PutOptions.putId`). */
+  putId?: string;
 }
 
-/** Conditions for `put`. At most one of the two may be given. */
+/** A stored object, as `get` returns it. */
+export interface StoredObject {
+  body: Uint8Array;
+  etag: string;
+  /** The `putId` of the write that stored this version, where the driver keeps it. */
+  putId?: string;
+}
+
+/** Conditions for `put`. At most one of `ifMatch` and `ifNoneMatch` may be given. */
 export interface PutOptions {
   /** Compare-and-swap: write only if the object's current etag is this one. */
   ifMatch?: string;
   /** Create-only: write only if no object exists at the key. */
   ifNoneMatch?: "*";
+  /**
+   * An id (1–64 of `[A-Za-z0-9_-]`) the driver stores with this version and returns from `get`
+   * and `head`, so a write whose outcome was unknown (a lost response, a 5xx after sending) can
+   * be settled by reading: the version carrying our id is our write, and nothing else is, however
+   * equal its bytes. `retryingStore` sets it on every write. Drivers whose writes always end with
+   * a known outcome (memory keeps it anyway; file does not) may ignore it.
+   */
+  putId?: string;
 }
 
 export interface DeleteOptions {
@@ -54,7 +72,7 @@ export interface ObjectStore {
   /** Driver name: "memory", "file", "s3", … */
   readonly name: string;
   /** The object and its etag, or `undefined` when the key does not exist. */
-  get(key: string): Promise<{ body: Uint8Array; etag: string } | undefined>;
+  get(key: string): Promise<StoredObject | undefined>;
   /** Metadata, or `undefined` when the key does not exist. */
   head(key: string): Promise<ObjectInfo | undefined>;
   /**
@@ -120,12 +138,18 @@ const RETRYABLE: ReadonlySet<StoreErrorReason> = new Set(["RATE_LIMITED", "UNAVA
 export class StoreError extends StateKeeperError {
   readonly reason: StoreErrorReason;
   readonly retryable: boolean;
+  /**
+   * The request may have been applied although it failed (its response was lost, a 5xx came
+   * after the request was sent, a 409 ConditionalRequestConflict): a write must be settled by
+   * reading before anyone concludes it did not happen. `retryingStore` settles writes by putId.
+   */
+  readonly outcomeUnknown: boolean;
   readonly key: string | undefined;
 
   constructor(
     reason: StoreErrorReason,
     message: string,
-    options: StateKeeperErrorOptions & { key?: string; retryable?: boolean } = {},
+    options: StateKeeperErrorOptions & { key?: string; retryable?: boolean; outcomeUnknown?: boolean } = {},
   ) {
     super(REASON_TO_CODE[reason], message, {
       ...options,
@@ -134,6 +158,7 @@ export class StoreError extends StateKeeperError {
     this.name = "StoreError";
     this.reason = reason;
     this.retryable = options.retryable ?? RETRYABLE.has(reason);
+    this.outcomeUnknown = options.outcomeUnknown ?? false;
     this.key = options.key;
   }
 }

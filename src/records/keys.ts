@@ -1,5 +1,5 @@
 import { InvalidNameError } from "../errors.js";
-import { validatePrefix } from "../objectstore/keys.js";
+import { validatePrefix } from "../objectstore/kit.js";
 
 /** Longest resource id, in UTF-8 bytes. Escaped, it takes at most three times as many. */
 export const MAX_RESOURCE_ID_BYTES = 256;

@@ -1,5 +1,5 @@
 import { isStateKeeperError, StateKeeperError, truncateForMessage } from "../errors.js";
-import { compareKeys } from "../objectstore/memory.js";
+import { compareKeys } from "../objectstore/kit.js";
 import type { ObjectStore } from "../objectstore/types.js";
 import { classifyKey } from "./keys.js";
 import {

@@ -1,16 +1,12 @@
 import type { Encrypter } from "../crypto/types.js";
-import { isStateKeeperError, StateKeeperError } from "../errors.js";
-import { type Capabilities, isStoreError, type ObjectStore } from "../objectstore/types.js";
+import { hasErrorCode, isStateKeeperError, StateKeeperError } from "../errors.js";
+import { assertStoreSupported } from "../objectstore/probe.js";
+import { TransactionalObject, type Versioned } from "../objectstore/transactional.js";
+import type { ObjectStore } from "../objectstore/types.js";
 import { normalizeRecordsPrefix, recordKey, validateResourceId } from "./keys.js";
 import { listRecords } from "./list.js";
 import { acquireLock, breakLock, type LockContext, readLock, releaseLock } from "./locks.js";
-import type {
-  DeleteRecordOptions,
-  IaCState,
-  RecordStore,
-  RecordWithEtag,
-  SaveRecordOptions,
-} from "./types.js";
+import type { DeleteRecordOptions, IaCState, RecordStore, SaveRecordOptions } from "./types.js";
 import { decodeStoredState, encodeState, validateStateInput } from "./validate.js";
 
 export interface RecordStoreOptions {
@@ -23,36 +19,14 @@ export interface RecordStoreOptions {
 /** How often a plain (unconditional) save re-reads and retries when another writer keeps winning. */
 const MAX_SAVE_ATTEMPTS = 10;
 
+/** A stored record as read for a save: its state, or why it cannot be read (it is then replaced). */
+type Stored = { state: IaCState } | { unreadable: StateKeeperError };
+
 /** Records over an existing store. Validates the options at once; probes the store before the first write. */
 export function createRecordStore(store: ObjectStore, opts: RecordStoreOptions = {}): RecordStore {
   const prefix = normalizeRecordsPrefix(opts.prefix ?? "iac-state/");
   const encrypter = opts.encrypter;
-  let probed: Promise<Capabilities> | undefined;
-
-  // Refuse, before anything is written, a store on which create-only or compare-and-swap is a
-  // no-op: the lock would exclude nothing and a conditional save would overwrite blindly.
-  const writable = (): Promise<Capabilities> => {
-    probed ??= store.probe().then((caps) => {
-      const failed = [
-        ...(caps.createOnly ? [] : ["create-only put (If-None-Match: *)"]),
-        ...(caps.compareAndSwap ? [] : ["compare-and-swap put (If-Match)"]),
-      ];
-      if (failed.length > 0)
-        throw new StateKeeperError(
-          "E_UNSUPPORTED_STORE",
-          `store ${store.name} does not honour ${failed.join(" and ")}; refusing to write records to it`,
-          { details: { store: store.name, failed, notes: caps.notes } },
-        );
-      return caps;
-    });
-    // A probe that failed for a transient reason (network) is tried again next time.
-    probed.catch((e: unknown) => {
-      if (!isStateKeeperError(e) || e.code !== "E_UNSUPPORTED_STORE") probed = undefined;
-    });
-    return probed;
-  };
-
-  const lockCtx: LockContext = { store, prefix, writable };
+  const lockCtx: LockContext = { store, prefix };
 
   const openBody = async (body: Uint8Array, key: string, id: string): Promise<IaCState> => {
     let plain = body;
@@ -70,12 +44,28 @@ export function createRecordStore(store: ObjectStore, opts: RecordStoreOptions =
     return decodeStoredState(plain, id);
   };
 
-  const readRecord = async (id: string): Promise<RecordWithEtag | undefined> => {
-    const key = recordKey(prefix, id);
-    const found = await store.get(key);
-    if (found === undefined) return undefined;
-    return { state: await openBody(found.body, key, id), etag: found.etag };
-  };
+  /**
+   * One record as a compare-and-swap object. A corrupt record reads as `unreadable` and is
+   * replaced by a save (its created_at is lost with it); one this store cannot decrypt throws,
+   * so a wrong key never overwrites records sealed with the right one.
+   */
+  const recordObject = (id: string) =>
+    new TransactionalObject<Stored>(store, recordKey(prefix, id), {
+      async decode(body, key) {
+        try {
+          return { state: await openBody(body, key, id) };
+        } catch (e) {
+          if (hasErrorCode(e, "E_CORRUPT", "E_TOO_LARGE")) return { unreadable: e };
+          throw e;
+        }
+      },
+      async encode(stored, key) {
+        if (!("state" in stored))
+          throw new StateKeeperError("E_INTERNAL", "records: cannot encode an unreadable record");
+        const plain = encodeState(stored.state);
+        return encrypter === undefined ? plain : encrypter.seal(plain, key);
+      },
+    });
 
   const conflict = (id: string, reason: string, cause?: unknown) =>
     new StateKeeperError("E_CONFLICT", `record ${JSON.stringify(id)} ${reason}; re-read it and try again`, {
@@ -83,70 +73,71 @@ export function createRecordStore(store: ObjectStore, opts: RecordStoreOptions =
       details: { id },
     });
 
+  /** The state a save stores: `created_at` kept from the stored record, `updated_at` now. */
+  const stateToSave = (
+    given: ReturnType<typeof validateStateInput>,
+    before: Stored | undefined,
+  ): IaCState => {
+    const now = new Date().toISOString();
+    const kept = before !== undefined && "state" in before ? before.state.created_at : undefined;
+    return {
+      ...given,
+      outputs: given.outputs ?? {},
+      config: given.config ?? {},
+      resource_type: given.resource_type ?? "",
+      provider: given.provider ?? "",
+      created_at: kept || given.created_at || now,
+      updated_at: now,
+    };
+  };
+
   return {
     prefix,
 
     async get(id) {
       validateResourceId(id);
-      return readRecord(id);
+      const found = await recordObject(id).read();
+      if (found === undefined) return undefined;
+      if ("unreadable" in found.value) throw found.value.unreadable;
+      return { state: found.value.state, etag: found.etag };
     },
 
     async save(input, opts: SaveRecordOptions = {}) {
       const given = validateStateInput(input);
       checkSaveOptions(opts);
       const id = given.resource_id;
-      const key = recordKey(prefix, id);
-      await writable();
-      for (let attempt = 0; attempt < MAX_SAVE_ATTEMPTS; attempt++) {
-        const existing = opts.ifNoneMatch === "*" ? undefined : await store.get(key);
-        if (opts.ifMatch !== undefined && existing === undefined) throw conflict(id, "no longer exists");
-        let createdAt = given.created_at;
-        if (existing !== undefined) {
-          // A corrupt record is replaced (its created_at is lost with it); one this store cannot
-          // decrypt is refused, so a wrong key never overwrites records sealed with the right one.
-          const previous = await openBody(existing.body, key, id).catch((e: unknown) => {
-            if (isStateKeeperError(e) && (e.code === "E_CORRUPT" || e.code === "E_TOO_LARGE"))
-              return undefined;
-            throw e;
-          });
-          if (previous?.created_at) createdAt = previous.created_at;
-        }
-        const now = new Date().toISOString();
-        const state: IaCState = {
-          ...given,
-          outputs: given.outputs ?? {},
-          config: given.config ?? {},
-          resource_type: given.resource_type ?? "",
-          provider: given.provider ?? "",
-          created_at: createdAt ?? now,
-          updated_at: now,
-        };
-        const plain = encodeState(state);
-        const body = encrypter === undefined ? plain : await encrypter.seal(plain, key);
-        // A plain save still writes conditionally on what it just read, so it can keep created_at
-        // without racing; losing that race only means reading again.
-        const condition =
-          opts.ifMatch !== undefined
-            ? { ifMatch: opts.ifMatch }
-            : existing !== undefined && opts.ifNoneMatch === undefined
-              ? { ifMatch: existing.etag }
-              : { ifNoneMatch: "*" as const };
-        try {
-          return (await store.put(key, body, condition)).etag;
-        } catch (e) {
-          // A driver reports CONFLICT only after checking (by its own write id) that our write did
-          // not land; comparing bytes here could only mistake another writer's identical record
-          // for ours. Both mean: someone else's write won.
-          if (!isStoreError(e, "PRECONDITION_FAILED", "CONFLICT")) throw e;
-          if (opts.ifNoneMatch === "*") throw conflict(id, "already exists", e);
-          if (opts.ifMatch !== undefined) throw conflict(id, `changed since etag ${opts.ifMatch}`, e);
-        }
+      const record = recordObject(id);
+      await assertStoreSupported(store);
+      if (opts.ifNoneMatch === "*") {
+        const created = await record.swap({ state: stateToSave(given, undefined) }, null);
+        if (created === undefined) throw conflict(id, "already exists");
+        return created.etag;
       }
-      throw new StateKeeperError(
-        "E_CONTENDED",
-        `record ${JSON.stringify(id)} kept changing during ${MAX_SAVE_ATTEMPTS} attempts to save it; try again`,
-        { details: { id } },
-      );
+      if (opts.ifMatch !== undefined) {
+        const before = await record.read();
+        if (before === undefined) throw conflict(id, "no longer exists");
+        const saved = await record.swap({ state: stateToSave(given, before.value) }, opts.ifMatch);
+        if (saved === undefined) throw conflict(id, `changed since etag ${opts.ifMatch}`);
+        return saved.etag;
+      }
+      // A plain save still writes conditionally on what it read, so it keeps created_at without
+      // racing; losing that race only means reading again.
+      try {
+        const { after } = await record.update(
+          (before) => ({ put: { state: stateToSave(given, before?.value) } }),
+          {
+            maxAttempts: MAX_SAVE_ATTEMPTS,
+          },
+        );
+        return (after as Versioned<Stored>).etag;
+      } catch (e) {
+        if (!hasErrorCode(e, "E_CONTENDED")) throw e;
+        throw new StateKeeperError(
+          "E_CONTENDED",
+          `record ${JSON.stringify(id)} kept changing during ${MAX_SAVE_ATTEMPTS} attempts to save it; try again`,
+          { cause: e, details: { id } },
+        );
+      }
     },
 
     list(filter) {
@@ -158,35 +149,23 @@ export function createRecordStore(store: ObjectStore, opts: RecordStoreOptions =
       if (opts.ifMatch !== undefined && (typeof opts.ifMatch !== "string" || opts.ifMatch === ""))
         throw new StateKeeperError("E_INVALID_ARGUMENT", "delete: ifMatch must be a non-empty etag");
       const key = recordKey(prefix, id);
-      const caps = await writable();
-      const found = await store.head(key);
+      await assertStoreSupported(store);
       const notFound = () =>
         new StateKeeperError("E_NOT_FOUND", `record ${JSON.stringify(id)} not found`, { details: { id } });
+      const found = await store.head(key);
       if (found === undefined) throw notFound();
       if (opts.ifMatch === undefined) return store.delete(key);
-      // Without a conditional DELETE (RGW ignores If-Match there) the best left is
-      // read-compare-delete, which leaves a short window; see docs/records.md.
-      if (!caps.conditionalDelete) {
-        if (found.etag !== opts.ifMatch) throw conflict(id, `changed since etag ${opts.ifMatch}`);
-        return store.delete(key);
-      }
-      try {
-        await store.delete(key, { ifMatch: opts.ifMatch });
-      } catch (e) {
-        if (!isStoreError(e, "PRECONDITION_FAILED")) throw e;
-        if ((await store.head(key)) === undefined) throw notFound();
-        throw conflict(id, `changed since etag ${opts.ifMatch}`, e);
-      }
+      // Where the store ignores a conditional DELETE (RGW), this is read-compare-delete, which
+      // leaves a short window; see docs/records.md.
+      if (await recordObject(id).remove(opts.ifMatch)) return;
+      if ((await store.head(key)) === undefined) throw notFound();
+      throw conflict(id, `changed since etag ${opts.ifMatch}`);
     },
 
     lock: (id, opts) => acquireLock(lockCtx, id, opts),
     unlock: (id, lock) => releaseLock(lockCtx, id, lock),
     forceUnlock: (id) => breakLock(lockCtx, id),
-
-    async lockInfo(id) {
-      validateResourceId(id);
-      return (await readLock(lockCtx, id))?.holder;
-    },
+    lockInfo: (id) => readLock(lockCtx, id),
   };
 }
 

@@ -101,8 +101,6 @@ export interface RecordLock {
   resourceId: string;
   /** Random 128-bit hex id of this acquisition; the lock object records it. */
   id: string;
-  /** Etag of the lock object as created. */
-  etag: string;
   holder: LockHolder;
 }
 

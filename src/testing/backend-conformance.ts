@@ -8,6 +8,7 @@ import { keyring } from "../crypto/keyring.js";
 import { noopEncrypter } from "../crypto/noop.js";
 import type { Encrypter } from "../crypto/types.js";
 import { hasErrorCode, isStateKeeperError, type LockedError } from "../errors.js";
+import { retryingStore } from "../objectstore/retrying.js";
 import type { ObjectStore } from "../objectstore/types.js";
 import { newSnapshot } from "../snapshot/codec.js";
 import type { Snapshot } from "../snapshot/types.js";
@@ -264,13 +265,17 @@ export function backendConformance(
     t.it("a lost response to the lock create is recognised as ours, and unlock removes it", async () => {
       const { store, make, layout } = await setup();
       let lose = true;
-      const flaky = interceptStore(store, (call) => {
-        if (lose && call.op === "put" && call.key === layout.lock && call.opts?.ifNoneMatch === "*") {
-          lose = false;
-          return "lose-response";
-        }
-        return undefined;
-      });
+      // The response is lost below the store's retry layer, where a network would lose it.
+      const flaky = retryingStore(
+        interceptStore(store, (call) => {
+          if (lose && call.op === "put" && call.key === layout.lock && call.opts?.ifNoneMatch === "*") {
+            lose = false;
+            return "lose-response";
+          }
+          return undefined;
+        }),
+        { baseDelayMs: 1 },
+      );
       const b = make({}, flaky);
       const l = await b.lock({ timeoutMs: 5000 });
       assert.equal((await b.lockInfo())?.id, l.id);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import * as nodeTest from "node:test";
 import { hasErrorCode, isStateKeeperError } from "../errors.js";
-import { compareKeys } from "../objectstore/memory.js";
+import { compareKeys } from "../objectstore/kit.js";
 import type { Capabilities, ObjectInfo, ObjectStore } from "../objectstore/types.js";
 import { isStoreError } from "../objectstore/types.js";
 

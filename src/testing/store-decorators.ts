@@ -27,7 +27,10 @@ export function interceptStore(
   hook: (call: StoreCall) => undefined | "lose-response" | Promise<undefined | "lose-response">,
 ): ObjectStore {
   const lost = (call: StoreCall) =>
-    new StoreError("UNAVAILABLE", `injected: response to ${call.op} ${call.key} lost`, { key: call.key });
+    new StoreError("UNAVAILABLE", `injected: response to ${call.op} ${call.key} lost`, {
+      key: call.key,
+      outcomeUnknown: call.op === "put" || call.op === "delete",
+    });
   return {
     name: inner.name,
     async get(key) {

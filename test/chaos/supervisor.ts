@@ -268,66 +268,79 @@ export async function superviseChaos(
     await kill9(r.worker);
   };
 
-  const starting = performance.now();
-  const first = Array.from({ length: schedule.workers }, start);
-  await Promise.all(first.map((r) => r.worker.waitFor((line) => line.includes('"ev":"ready"'))));
-  const began = performance.now();
-  result.startupMs = began - starting;
-  const uniform = (min: number, max: number) => min + random() * (max - min);
-  let actions = 0;
-  let firstWasKill = false;
-
-  for (;;) {
-    const elapsed = performance.now() - began;
-    if (elapsed >= schedule.maxDurationMs || (elapsed >= schedule.durationMs && enough(result))) break;
-    await sleep(uniform(schedule.gapMs.min, schedule.gapMs.max));
-    // The first two actions are one kill and one pause (in random order), so even a short run
-    // has both; after that each is drawn at random.
-    const kill: boolean = actions === 1 ? !firstWasKill : random() < schedule.killChance;
-    const eligible = (r: Running) => r.ready && !r.killed && (kill || r.paused === undefined);
-    let target: Running | undefined;
-    let how = "";
-    const mode = random();
-    if (mode < schedule.midCommitChance) {
-      const delay = uniform(0, schedule.midCommitDelayMs);
-      const committing = await nextCommitting(1000);
-      await sleep(delay);
-      if (committing !== undefined && eligible(committing)) {
-        target = committing;
-        how = ` (${Math.round(delay)} ms into a commit)`;
-        result.holderHits++;
-        result.midCommitHits++;
-      }
-    } else if (mode < schedule.midCommitChance + (1 - schedule.midCommitChance) * schedule.holderChance) {
-      const holder = await lockHolder().catch(() => undefined);
-      target = [...running].find((r) => r.worker.pid === holder && eligible(r));
-      if (target !== undefined) {
-        how = " (lock holder)";
-        result.holderHits++;
-      }
-    }
-    const candidates = [...running].filter(eligible);
-    target ??= candidates[Math.floor(random() * candidates.length)];
-    if (target === undefined) continue;
-    if (actions++ === 0) firstWasKill = kill;
-    if (kill) {
-      result.kills++;
-      trace(`supervisor SIGKILL w${target.id}${how}`);
-      await killWorker(target);
-      start();
-    } else {
-      const ms = Math.exp(uniform(Math.log(schedule.pauseMs.min), Math.log(schedule.pauseMs.max)));
-      target.worker.child.kill("SIGSTOP");
-      target.paused = { since: performance.now(), resume: setTimeout(() => resume(target), ms) };
-      result.pauses++;
-      trace(`supervisor SIGSTOP w${target.id} for ${Math.round(ms)} ms${how}`);
-    }
+  // However the run ends (a worker that failed at startup throws out of the wait below), no
+  // worker may outlive it: orphans would go on hammering the store and the machine.
+  const stopAll = async () => {
+    stopping = true;
+    for (const r of running) resume(r);
+    await Promise.all([...running].map((r) => killWorker(r)));
+    await Promise.all(ended);
+  };
+  try {
+    return await runSchedule();
+  } finally {
+    if (!stopping) await stopAll().catch(() => {});
   }
 
-  stopping = true;
-  for (const r of running) resume(r);
-  await Promise.all([...running].map((r) => killWorker(r)));
-  await Promise.all(ended);
-  result.elapsedMs = performance.now() - began;
-  return result;
+  async function runSchedule(): Promise<SupervisorResult> {
+    const starting = performance.now();
+    const first = Array.from({ length: schedule.workers }, start);
+    await Promise.all(first.map((r) => r.worker.waitFor((line) => line.includes('"ev":"ready"'))));
+    const began = performance.now();
+    result.startupMs = began - starting;
+    const uniform = (min: number, max: number) => min + random() * (max - min);
+    let actions = 0;
+    let firstWasKill = false;
+
+    for (;;) {
+      const elapsed = performance.now() - began;
+      if (elapsed >= schedule.maxDurationMs || (elapsed >= schedule.durationMs && enough(result))) break;
+      await sleep(uniform(schedule.gapMs.min, schedule.gapMs.max));
+      // The first two actions are one kill and one pause (in random order), so even a short run
+      // has both; after that each is drawn at random.
+      const kill: boolean = actions === 1 ? !firstWasKill : random() < schedule.killChance;
+      const eligible = (r: Running) => r.ready && !r.killed && (kill || r.paused === undefined);
+      let target: Running | undefined;
+      let how = "";
+      const mode = random();
+      if (mode < schedule.midCommitChance) {
+        const delay = uniform(0, schedule.midCommitDelayMs);
+        const committing = await nextCommitting(1000);
+        await sleep(delay);
+        if (committing !== undefined && eligible(committing)) {
+          target = committing;
+          how = ` (${Math.round(delay)} ms into a commit)`;
+          result.holderHits++;
+          result.midCommitHits++;
+        }
+      } else if (mode < schedule.midCommitChance + (1 - schedule.midCommitChance) * schedule.holderChance) {
+        const holder = await lockHolder().catch(() => undefined);
+        target = [...running].find((r) => r.worker.pid === holder && eligible(r));
+        if (target !== undefined) {
+          how = " (lock holder)";
+          result.holderHits++;
+        }
+      }
+      const candidates = [...running].filter(eligible);
+      target ??= candidates[Math.floor(random() * candidates.length)];
+      if (target === undefined) continue;
+      if (actions++ === 0) firstWasKill = kill;
+      if (kill) {
+        result.kills++;
+        trace(`supervisor SIGKILL w${target.id}${how}`);
+        await killWorker(target);
+        start();
+      } else {
+        const ms = Math.exp(uniform(Math.log(schedule.pauseMs.min), Math.log(schedule.pauseMs.max)));
+        target.worker.child.kill("SIGSTOP");
+        target.paused = { since: performance.now(), resume: setTimeout(() => resume(target), ms) };
+        result.pauses++;
+        trace(`supervisor SIGSTOP w${target.id} for ${Math.round(ms)} ms${how}`);
+      }
+    }
+
+    await stopAll();
+    result.elapsedMs = performance.now() - began;
+    return result;
+  }
 }

@@ -9,7 +9,7 @@ before(ensureBuilt);
 /** A store whose webshop/prod lock is held by a process that exited without releasing it. */
 async function lockedStack(): Promise<{
   cwd: string;
-  holder: { id: string; who: string; host: string; pid: number };
+  holder: { id: string; user: string; host: string; pid: number };
 }> {
   const cwd = tempDir();
   const pushed = await sk(["push", V1], { cwd, env: stackEnv() });
@@ -23,8 +23,8 @@ describe("statekeeper lock and prune", { concurrency: true }, () => {
     const { cwd, holder } = await lockedStack();
     const r = await sk(["push", V2, "--lock-timeout", "300ms"], { cwd, env: stackEnv() });
     assert.equal(r.code, 3, r.stderr);
-    assert.match(r.stderr, /statekeeper: timed out waiting for the lock: state locked by /);
-    assert.ok(r.stderr.includes(`pid ${holder.pid} on ${holder.host}`), r.stderr);
+    assert.match(r.stderr, /statekeeper: timed out waiting for the lock: stack webshop\/prod is locked by /);
+    assert.ok(r.stderr.includes(`${holder.user}@${holder.host} (pid ${holder.pid}`), r.stderr);
     assert.ok(r.stderr.includes('operation "apply"'), r.stderr);
     const rb = await sk(["rollback", "--to", "current", "--lock-timeout", "0"], { cwd, env: stackEnv() });
     assert.equal(rb.code, 3);
@@ -40,10 +40,25 @@ describe("statekeeper lock and prune", { concurrency: true }, () => {
     assert.equal(parsed.holder.operation, "apply");
     assert.equal(parsed.leaseMs, 120_000);
     const human = await sk(["lock", "status"], { cwd, env: stackEnv() });
-    assert.match(human.stdout, /webshop\/prod is locked by .* \(pid \d+ on .*, operation "apply"\) since /);
+    assert.match(
+      human.stdout,
+      /webshop\/prod is locked by [^@\s]+@[^@\s]+ \(pid \d+, operation "apply"\) since /,
+    );
     const stacks = JSON.parse((await sk(["stacks", "--json"], { cwd })).stdout);
     assert.equal(stacks.stacks[0].locked, true);
     assert.equal(stacks.stacks[0].holder.id, holder.id);
+    assert.deepEqual(Object.keys(stacks.stacks[0].holder).sort(), [
+      "host",
+      "id",
+      "operation",
+      "pid",
+      "since",
+      "user",
+    ]);
+    // The stacks table names the holder once as user@host (it used to print root@vm@vm).
+    const table = (await sk(["stacks"], { cwd })).stdout;
+    assert.ok(table.includes(`locked by ${holder.user}@${holder.host}`), table);
+    assert.ok(!table.includes(`@${holder.host}@`), table);
   });
 
   it("force-unlock without a terminal and without --yes is refused (exit 2) and leaves the lock", async () => {

@@ -124,15 +124,18 @@ describe("file store across processes", () => {
     }
   });
 
-  test("kill -9 during 4 MiB plain and CAS writes, 30 times: always one complete version; dead temps cleaned", async () => {
+  test("kill -9 during 4 MiB plain and CAS writes, 30 times or more: always one complete version; dead temps cleaned", async () => {
     const root = freshRoot();
     const size = 4 * 1024 * 1024;
     const store = fileStore(root);
     await store.put("big/object", selfVerifyingVersion(size));
     const killedPids: number[] = [];
     let interruptedWrites = 0;
+    // At least 30 kills; more (up to 90) until one landed mid-write, which a loaded machine can
+    // take a while to hit: a kill that lands between writes proves nothing.
+    const enough = () => killedPids.length >= 30 && (interruptedWrites > 0 || killedPids.length >= 90);
     const lane = async () => {
-      for (let round = 0; round < 10; round++) {
+      while (!enough()) {
         const worker = startWorker(["churn", root, "big/object", String(size)]);
         await worker.waitFor("ready");
         await sleep(20 + Math.random() * 200);
@@ -151,8 +154,8 @@ describe("file store across processes", () => {
       }
     };
     await Promise.all([lane(), lane(), lane()]);
-    assert.equal(killedPids.length, 30);
-    assert.ok(interruptedWrites > 0, "some kills landed in the middle of a write");
+    assert.ok(killedPids.length >= 30);
+    assert.ok(interruptedWrites > 0, `some of ${killedPids.length} kills landed in the middle of a write`);
 
     // The next write of that key breaks any stale mutex; any write removes the dead writers' temps.
     const last = await store.get("big/object");

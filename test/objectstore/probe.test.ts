@@ -6,7 +6,6 @@ import { mkdtempSync, rmSync, utimesSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { storeCapabilities } from "../../src/backend/capabilities.js";
 import { hasErrorCode } from "../../src/errors.js";
 import { fileStore } from "../../src/objectstore/file.js";
 import { memoryStore } from "../../src/objectstore/memory.js";
@@ -15,6 +14,7 @@ import {
   probeConditionalRequests,
   STALE_PROBE_AGE_MS,
   staleProbeKeys,
+  storeCapabilities,
 } from "../../src/objectstore/probe.js";
 import type { ObjectInfo, ObjectStore } from "../../src/objectstore/types.js";
 import { isStoreError } from "../../src/objectstore/types.js";

@@ -18,7 +18,7 @@ export function recordLockConformance(makeStore: MakeStore): void {
       assert.ok(e instanceof LockedError);
       assert.equal(e.code, "E_LOCKED");
       assert.deepEqual(e.holder, held.holder);
-      assert.ok(e.message.includes(held.holder.created), e.message);
+      assert.ok(e.message.includes(held.holder.since), e.message);
       assert.ok(e.message.includes(hostname()), e.message);
       assert.ok(e.message.includes("apply"), e.message);
       return true;

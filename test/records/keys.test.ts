@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { hasErrorCode } from "../../src/errors.js";
-import { MAX_KEY_BYTES, validateKey } from "../../src/objectstore/keys.js";
+import { MAX_KEY_BYTES, validateKey } from "../../src/objectstore/kit.js";
 import {
   classifyKey,
   escapeResourceId,

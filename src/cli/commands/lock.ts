@@ -17,7 +17,7 @@ export function registerLock(program: Command, _ctx: CliContext): void {
     .description("who holds the stack's lock, since when, doing what")
     .option(
       "--json",
-      "print JSON: {locked, holder: {id, who, host, pid, operation, created} | null, leaseMs, renewals}",
+      "print JSON: {locked, holder: {id, user, host, pid, operation, since} | null, leaseMs, renewals}",
     )
     .action(async (opts: { json?: boolean }, command: Command) => {
       // The lock object is plain JSON: no key is needed to read it.

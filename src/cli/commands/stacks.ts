@@ -54,7 +54,7 @@ export function registerStacks(program: Command, _ctx: CliContext): void {
           String(r.revisions),
           r.holder === null
             ? "-"
-            : paint("yellow", `locked by ${printable(r.holder.who)}@${printable(r.holder.host)}`),
+            : paint("yellow", `locked by ${printable(r.holder.user)}@${printable(r.holder.host)}`),
         ]),
       );
     });
@@ -62,5 +62,5 @@ export function registerStacks(program: Command, _ctx: CliContext): void {
 }
 
 export function toHolder(h: LockHolder): LockHolder {
-  return { id: h.id, who: h.who, host: h.host, pid: h.pid, operation: h.operation, created: h.created };
+  return { id: h.id, user: h.user, host: h.host, pid: h.pid, operation: h.operation, since: h.since };
 }

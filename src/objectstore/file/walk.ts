@@ -1,8 +1,7 @@
 import type { Dirent } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { validateKey } from "../keys.js";
-import { compareKeys } from "../memory.js";
+import { compareKeys, validateKey } from "../kit.js";
 import { errnoCode, isInternalName } from "./fs-ops.js";
 
 export interface WalkedFile {

@@ -87,14 +87,6 @@ function reasonOf({ status, code }: S3ErrorFacts): { reason: StoreErrorReason; r
   return { reason: "UNAVAILABLE", retryable: false };
 }
 
-/**
- * The request may or may not have been applied: the connection broke after sending, a 5xx, or
- * a 409 ConditionalRequestConflict. Throttling (429, 503 SlowDown) is a definite "not done".
- */
-export function isOutcomeUnknown(err: StoreError): boolean {
-  return err.reason === "CONFLICT" || (err.reason === "UNAVAILABLE" && err.retryable);
-}
-
 const DESCRIPTION: Record<StoreErrorReason, string> = {
   NOT_FOUND: "not found",
   PRECONDITION_FAILED: "precondition failed",
@@ -157,6 +149,10 @@ export function mapS3Error(e: unknown, op: string, bucket: string, key?: string)
     {
       cause: e,
       retryable,
+      // Only a write can have been applied without our knowing.
+      outcomeUnknown:
+        (op === "put" || op === "delete") &&
+        (reason === "CONFLICT" || (reason === "UNAVAILABLE" && retryable)),
       ...(key === undefined ? {} : { key }),
       details: { status: facts.status, s3Code: facts.code, bucket },
     },

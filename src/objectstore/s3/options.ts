@@ -1,6 +1,6 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { StateKeeperError } from "../../errors.js";
-import { validateKey } from "../keys.js";
+import { validateKey } from "../kit.js";
 
 /** Static credentials, or a provider the SDK calls (as in the AWS SDK's own `credentials` option). */
 export type S3Credentials =

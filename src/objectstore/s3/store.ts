@@ -1,25 +1,26 @@
-import { randomBytes } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { validateKey, validatePrefix } from "../keys.js";
-import { checkPutOptions, compareKeys } from "../memory.js";
+import { checkDelete, checkPut, compareKeys, validateKey, validatePrefix } from "../kit.js";
+import { type RetryPolicy, retryingStore, withRetries } from "../retrying.js";
 import {
   type Capabilities,
   type DeleteOptions,
   type ObjectInfo,
   type ObjectStore,
   type PutOptions,
+  type StoredObject,
   StoreError,
 } from "../types.js";
 import { createS3Client, loadS3Sdk, type S3Sdk } from "./client.js";
-import { isOutcomeUnknown, mapS3Error } from "./errors.js";
+import { mapS3Error } from "./errors.js";
 import { type EtagForm, formatEtag, quoteEtag, sameEtag } from "./etag.js";
 import { resolveS3Options, type S3StoreOptions, s3OptionsFromUrl } from "./options.js";
 import { probeS3, type S3Primitives } from "./probe.js";
-import { backoffDelayMs, withRetries } from "./retry.js";
 
-/** User metadata naming the logical write that stored an object (x-amz-meta-statekeeper-write). */
-const WRITE_ID_METADATA = "statekeeper-write";
+/**
+ * User metadata carrying the put id of the write that stored an object
+ * (x-amz-meta-statekeeper-write): how `retryingStore` settles a write whose response was lost.
+ */
+const PUT_ID_METADATA = "statekeeper-write";
 const isMissingObject = (e: StoreError) => e.reason === "NOT_FOUND" && e.details.s3Code !== "NoSuchBucket";
 
 /**
@@ -27,7 +28,8 @@ const isMissingObject = (e: StoreError) => e.reason === "NOT_FOUND" && e.details
  * `prefix/`. Options are checked at once (E_INVALID_CONFIG naming the option); the AWS SDK is
  * loaded on the first request. Conditional writes use If-None-Match / If-Match; which ETag
  * form the store wants is learned (by `probe()` or on the first compare-and-swap), and
- * conditional DELETE is used only where `probe()` saw it honoured.
+ * conditional DELETE is used only where `probe()` saw it honoured. Every request makes one
+ * attempt here; retries and the settling of lost responses are `retryingStore`'s.
  */
 export function s3Store(options: S3StoreOptions): ObjectStore {
   return s3StoreWithInternals(options, {});
@@ -39,11 +41,16 @@ export interface S3StoreInternals {
   probeStaleAfterMs?: number;
 }
 
+/** What the driver has learned about the store from its answers; undefined until known. */
+interface Learned {
+  etagForm: EtagForm | undefined;
+  conditionalDelete: boolean | undefined;
+}
+
 /** `s3Store` with internal settings, for tests (see S3StoreInternals). */
 export function s3StoreWithInternals(options: S3StoreOptions, internals: S3StoreInternals): ObjectStore {
   const opts = resolveS3Options(options);
-  const { bucket, keyPrefix, kmsKeyId } = opts;
-  const policy = { maxAttempts: opts.maxAttempts, baseDelayMs: opts.retryBaseDelayMs };
+  const policy: RetryPolicy = { maxAttempts: opts.maxAttempts, baseDelayMs: opts.retryBaseDelayMs };
   let ready: Promise<{ sdk: S3Sdk; client: S3Client }> | undefined;
   const connect = () => {
     if (ready === undefined) {
@@ -59,90 +66,92 @@ export function s3StoreWithInternals(options: S3StoreOptions, internals: S3Store
     }
     return ready;
   };
-  // Learned from the store's answers; undefined until known.
-  let etagForm: EtagForm | undefined;
-  let conditionalDelete: boolean | undefined;
+  const learned: Learned = { etagForm: undefined, conditionalDelete: undefined };
+  const requests = { opts, policy, connect, learned };
 
+  const store = retryingStore(
+    {
+      ...s3Requests(requests, { verbatim: false }),
+      async probe(): Promise<Capabilities> {
+        // The probe's requests send conditions exactly as given (it is finding out which form
+        // works) and are settled like every other write; their unknown outcomes make it doubt.
+        const found = await probeS3(
+          (observe) =>
+            probePrimitives(
+              retryingStore(
+                { ...s3Requests(requests, { verbatim: true }), probe: notProbing },
+                { ...policy, onUnknownOutcome: observe },
+              ),
+            ),
+          opts.kmsKeyId,
+          internals.probeStaleAfterMs,
+        );
+        if (found.etagForm !== undefined) learned.etagForm = found.etagForm;
+        learned.conditionalDelete = found.capabilities.conditionalDelete;
+        return found.capabilities;
+      },
+    },
+    policy,
+  );
+  return store;
+}
+
+/** The probe's own requests are never asked to probe. */
+const notProbing = (): Promise<Capabilities> =>
+  Promise.reject(new StoreError("UNSUPPORTED", "s3: the probe's requests cannot probe the store themselves"));
+
+/** The probe's view of a (retrying) store: conditions as given, a conditional delete sent as one. */
+function probePrimitives(store: ObjectStore): S3Primitives {
+  return {
+    rawPut: async (key, body, cond) => (await store.put(key, body, cond)).etag,
+    rawDelete: (key, ifMatch) => store.delete(key, ifMatch === undefined ? {} : { ifMatch }),
+    get: (key) => store.get(key),
+    head: (key) => store.head(key),
+    list: (prefix) => store.list(prefix),
+  };
+}
+
+interface RequestContext {
+  opts: ReturnType<typeof resolveS3Options>;
+  policy: RetryPolicy;
+  connect: () => Promise<{ sdk: S3Sdk; client: S3Client }>;
+  learned: Learned;
+}
+
+/**
+ * The S3 requests, one attempt each, errors mapped (a write whose outcome is unknown says so).
+ * `verbatim`: send If-Match exactly as given and a conditional DELETE as such, for the probe;
+ * otherwise adapt If-Match to the form the store wants, and read-compare-delete where the store
+ * ignores a conditional DELETE.
+ */
+function s3Requests(ctx: RequestContext, mode: { verbatim: boolean }): Omit<ObjectStore, "probe"> {
+  const { bucket, keyPrefix, kmsKeyId } = ctx.opts;
+  const { learned } = ctx;
   const fullKey = (key: string) => keyPrefix + validateKey(key);
   const sse =
     kmsKeyId === undefined ? {} : { ServerSideEncryption: "aws:kms" as const, SSEKMSKeyId: kmsKeyId };
-  /** `observe` hears of every failure whose outcome is unknown (the probe's transport failures). */
-  const retrying = <T>(
+
+  async function send<T>(
     op: string,
     key: string | undefined,
     fn: (s: { sdk: S3Sdk; client: S3Client }) => Promise<T>,
-    observe?: () => void,
-  ) =>
-    withRetries(
-      policy,
-      (e) => {
-        const err = mapS3Error(e, op, bucket, key);
-        if (isOutcomeUnknown(err)) observe?.();
-        return err;
-      },
-      async () => fn(await connect()),
-    );
-
-  /**
-   * One PUT attempt, conditions sent verbatim, errors mapped. `writeId` (the same on every retry
-   * of one logical write) is stored as user metadata so an ambiguous outcome can be resolved
-   * exactly: see `resolveByReading`.
-   */
-  const sendPut = async (
-    key: string,
-    body: Uint8Array,
-    cond: { ifNoneMatch?: "*"; ifMatch?: string },
-    writeId: string,
-  ) => {
+  ): Promise<T> {
     try {
-      const { sdk, client } = await connect();
-      const out = await client.send(
-        new sdk.PutObjectCommand({
-          Bucket: bucket,
-          Key: keyPrefix + key,
-          Body: body,
-          ContentLength: body.byteLength,
-          Metadata: { [WRITE_ID_METADATA]: writeId },
-          ...(cond.ifNoneMatch !== undefined ? { IfNoneMatch: cond.ifNoneMatch } : {}),
-          ...(cond.ifMatch !== undefined ? { IfMatch: cond.ifMatch } : {}),
-          ...sse,
-        }),
-      );
-      return quoteEtag(out.ETag ?? "");
+      return await fn(await ctx.connect());
     } catch (e) {
-      throw mapS3Error(e, "put", bucket, key);
+      throw mapS3Error(e, op, bucket, key);
     }
-  };
-  const rawDelete = (key: string, ifMatch?: string, observe?: () => void) =>
-    retrying(
-      "delete",
-      key,
-      async ({ sdk, client }) => {
-        await client.send(
-          new sdk.DeleteObjectCommand({
-            Bucket: bucket,
-            Key: keyPrefix + key,
-            ...(ifMatch !== undefined ? { IfMatch: ifMatch } : {}),
-          }),
-        );
-      },
-      observe,
-    ).then(
-      () => "deleted" as const,
-      (e: StoreError) => {
-        if (!isMissingObject(e)) throw e;
-        return "missing" as const;
-      },
-    );
+  }
 
-  async function get(key: string) {
+  async function get(key: string): Promise<StoredObject | undefined> {
     const k = fullKey(key);
     try {
-      return await retrying("get", key, async ({ sdk, client }) => {
+      return await send("get", key, async ({ sdk, client }) => {
         const out = await client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: k }));
-        // Read inside the retried step: a body cut off mid-stream is retried like any failure.
+        // Read in the same attempt: a body cut off mid-stream fails (and is retried) like the request.
         const body = (await out.Body?.transformToByteArray()) ?? new Uint8Array();
-        return { body, etag: quoteEtag(out.ETag ?? "") };
+        const putId = out.Metadata?.[PUT_ID_METADATA];
+        return { body, etag: quoteEtag(out.ETag ?? ""), ...(putId === undefined ? {} : { putId }) };
       });
     } catch (e) {
       if (isMissingObject(e as StoreError)) return undefined;
@@ -153,13 +162,15 @@ export function s3StoreWithInternals(options: S3StoreOptions, internals: S3Store
   async function head(key: string): Promise<ObjectInfo | undefined> {
     const k = fullKey(key);
     try {
-      return await retrying("head", key, async ({ sdk, client }) => {
+      return await send("head", key, async ({ sdk, client }) => {
         const out = await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: k }));
+        const putId = out.Metadata?.[PUT_ID_METADATA];
         return {
           key,
           size: out.ContentLength ?? 0,
           etag: quoteEtag(out.ETag ?? ""),
           ...(out.LastModified !== undefined ? { lastModified: out.LastModified } : {}),
+          ...(putId === undefined ? {} : { putId }),
         };
       });
     } catch (e) {
@@ -168,168 +179,111 @@ export function s3StoreWithInternals(options: S3StoreOptions, internals: S3Store
     }
   }
 
-  /**
-   * After a write whose outcome was unknown (connection lost after sending, 5xx, 409), a retry
-   * can fail its own precondition because the first attempt did land. Whether it did is read
-   * from the write id every PUT stores as user metadata: comparing bytes instead would count
-   * another writer's byte-identical write as ours, and two claimers writing the same content
-   * would both "win". Anything else is a real precondition failure.
-   */
-  async function resolveByReading(key: string, writeId: string): Promise<{ etag: string } | undefined> {
-    const k = fullKey(key);
-    try {
-      return await retrying("head", key, async ({ sdk, client }) => {
-        const out = await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: k }));
-        return out.Metadata?.[WRITE_ID_METADATA] === writeId
-          ? { etag: quoteEtag(out.ETag ?? "") }
-          : undefined;
-      });
-    } catch (e) {
-      if (isMissingObject(e as StoreError)) return undefined;
-      throw e;
-    }
-  }
-
-  /**
-   * One logical PUT under one write id, retried on throttling and transient failures. After an
-   * attempt whose outcome was unknown (connection lost after sending, 5xx, 409), a retry can fail
-   * its own precondition because that attempt did land: `resolveByReading` settles it by the write
-   * id. `adaptEtagForm`: a compare-and-swap learns whether the store wants the etag quoted (the
-   * probe sends its conditions verbatim instead, to find that out). `observe` hears of every
-   * attempt whose outcome was unknown, resolved or not.
-   */
-  async function putResolved(
+  const sendPut = (
     key: string,
     body: Uint8Array,
-    putOpts: PutOptions,
-    mode: { adaptEtagForm: boolean; observe?: () => void },
-  ): Promise<{ etag: string }> {
-    const conditional = putOpts.ifMatch !== undefined || putOpts.ifNoneMatch !== undefined;
-    let form: EtagForm = etagForm ?? "quoted";
-    let outcomeUnknown = false;
-    const writeId = randomBytes(12).toString("hex");
-    for (let attempt = 1; ; attempt++) {
-      const ifMatch =
-        putOpts.ifMatch === undefined || !mode.adaptEtagForm
-          ? putOpts.ifMatch
-          : formatEtag(putOpts.ifMatch, form);
-      const cond = {
-        ...(putOpts.ifNoneMatch !== undefined ? { ifNoneMatch: putOpts.ifNoneMatch } : {}),
-        ...(ifMatch !== undefined ? { ifMatch } : {}),
-      };
-      try {
-        // One attempt per turn of this loop, so an unknown outcome is noticed and resolved.
-        const etag = await sendPut(key, body, cond, writeId);
-        if (mode.adaptEtagForm && putOpts.ifMatch !== undefined) etagForm ??= form;
-        return { etag };
-      } catch (e) {
-        let err = e as StoreError;
-        // S3 answers If-Match on a missing key with 404; the contract calls that a failed condition.
-        if (putOpts.ifMatch !== undefined && isMissingObject(err))
-          err = new StoreError(
-            "PRECONDITION_FAILED",
-            `s3 put ${bucket}/${key}: no object to compare-and-swap`,
-            {
-              key,
-              cause: err,
-            },
-          );
-        if (err.reason === "PRECONDITION_FAILED" && conditional) {
-          if (
-            mode.adaptEtagForm &&
-            putOpts.ifMatch !== undefined &&
-            etagForm === undefined &&
-            form === "quoted"
-          ) {
-            const current = await head(key);
-            if (current !== undefined && sameEtag(current.etag, putOpts.ifMatch)) {
-              // The etag matches yet the store refused the quoted form: it wants it unquoted (RGW 16).
-              form = "unquoted";
-              attempt--;
-              continue;
-            }
-          }
-          if (outcomeUnknown) {
-            const ours = await resolveByReading(key, writeId);
-            if (ours !== undefined) return ours;
-          }
-          throw err;
-        }
-        const unknownOutcome = isOutcomeUnknown(err);
-        if (unknownOutcome) mode.observe?.();
-        if (unknownOutcome && conditional) outcomeUnknown = true;
-        if ((err.retryable || (err.reason === "CONFLICT" && conditional)) && attempt < policy.maxAttempts) {
-          await sleep(backoffDelayMs(policy, attempt));
-          continue;
-        }
-        if (outcomeUnknown) {
-          const ours = await resolveByReading(key, writeId).catch(() => undefined);
-          if (ours !== undefined) return ours;
-        }
-        throw err;
-      }
-    }
-  }
+    cond: { ifNoneMatch?: "*"; ifMatch?: string },
+    putId?: string,
+  ) =>
+    send("put", key, async ({ sdk, client }) => {
+      const out = await client.send(
+        new sdk.PutObjectCommand({
+          Bucket: bucket,
+          Key: keyPrefix + key,
+          Body: body,
+          ContentLength: body.byteLength,
+          ...(putId === undefined ? {} : { Metadata: { [PUT_ID_METADATA]: putId } }),
+          ...(cond.ifNoneMatch !== undefined ? { IfNoneMatch: cond.ifNoneMatch } : {}),
+          ...(cond.ifMatch !== undefined ? { IfMatch: cond.ifMatch } : {}),
+          ...sse,
+        }),
+      );
+      return { etag: quoteEtag(out.ETag ?? "") };
+    });
 
   async function put(key: string, body: Uint8Array, putOpts: PutOptions = {}): Promise<{ etag: string }> {
     validateKey(key);
-    checkPutOptions(putOpts);
-    return putResolved(key, body, putOpts, { adaptEtagForm: true });
+    checkPut(key, body, putOpts);
+    const { ifMatch, ifNoneMatch, putId } = putOpts;
+    const form: EtagForm = mode.verbatim ? "quoted" : (learned.etagForm ?? "quoted");
+    const attempt = (f: EtagForm) =>
+      sendPut(
+        key,
+        body,
+        {
+          ...(ifNoneMatch === undefined ? {} : { ifNoneMatch }),
+          ...(ifMatch === undefined ? {} : { ifMatch: mode.verbatim ? ifMatch : formatEtag(ifMatch, f) }),
+        },
+        putId,
+      );
+    try {
+      const done = await attempt(form);
+      if (ifMatch !== undefined && !mode.verbatim) learned.etagForm ??= form;
+      return done;
+    } catch (e) {
+      let err = e as StoreError;
+      // S3 answers If-Match on a missing key with 404; the contract calls that a failed condition.
+      if (ifMatch !== undefined && isMissingObject(err))
+        err = new StoreError(
+          "PRECONDITION_FAILED",
+          `s3 put ${bucket}/${key}: no object to compare-and-swap`,
+          {
+            key,
+            cause: err,
+          },
+        );
+      if (err.reason !== "PRECONDITION_FAILED" || ifMatch === undefined || mode.verbatim) throw err;
+      if (learned.etagForm !== undefined || form !== "quoted") throw err;
+      // A definite 412 although the etag matches: the store wants it unquoted (Ceph RGW 16).
+      // Learned now, so a retry of this write (if the next attempt fails) uses that form too.
+      const current = await head(key);
+      if (current === undefined || !sameEtag(current.etag, ifMatch)) throw err;
+      learned.etagForm = "unquoted";
+      return attempt("unquoted");
+    }
   }
+
+  const sendDelete = (key: string, ifMatch?: string) =>
+    send("delete", key, async ({ sdk, client }) => {
+      await client.send(
+        new sdk.DeleteObjectCommand({
+          Bucket: bucket,
+          Key: keyPrefix + key,
+          ...(ifMatch !== undefined ? { IfMatch: ifMatch } : {}),
+        }),
+      );
+    });
 
   async function remove(key: string, delOpts: DeleteOptions = {}): Promise<void> {
     validateKey(key);
-    if (delOpts.ifMatch === undefined) {
-      await rawDelete(key);
-      return;
-    }
-    const missing = () =>
-      new StoreError("PRECONDITION_FAILED", `s3 delete ${bucket}/${key}: no object to compare against`, {
-        key,
-      });
-    if (conditionalDelete === true) {
-      // A conditional DELETE of a missing key is a failed condition, as for PUT (S3 answers 404).
-      if ((await rawDelete(key, formatEtag(delOpts.ifMatch, etagForm ?? "quoted"))) === "missing")
-        throw missing();
-      return;
-    }
-    await compareAndDelete(key, delOpts.ifMatch, missing);
-  }
-
-  /**
-   * Read-compare-delete, for stores that ignore If-Match on DELETE (Ceph RGW 16). A write landing
-   * between the HEAD and the DELETE is lost; see the probe's note (callers that need strict
-   * safety check Capabilities.conditionalDelete). What must never happen is a *retried* DELETE
-   * removing an object written after ours was deleted — a successor's lock, created the moment
-   * the lock we released disappeared. So the DELETE is sent once per comparison: after an
-   * unknown outcome the object is read again, and is deleted again only if it is still the
-   * version we compared; gone or replaced means our DELETE landed.
-   */
-  async function compareAndDelete(key: string, ifMatch: string, missing: () => StoreError): Promise<void> {
-    let sentOnce = false;
-    for (let attempt = 1; ; attempt++) {
-      const current = await head(key);
-      if (current === undefined) {
-        if (sentOnce) return;
-        throw missing();
-      }
-      if (!sameEtag(current.etag, ifMatch)) {
-        if (sentOnce) return;
-        throw new StoreError("PRECONDITION_FAILED", `s3 delete ${bucket}/${key}: etag does not match`, {
+    checkDelete(key, delOpts);
+    const { ifMatch } = delOpts;
+    const failed = (why: string) =>
+      new StoreError("PRECONDITION_FAILED", `s3 delete ${bucket}/${key}: ${why}`, { key });
+    try {
+      if (ifMatch === undefined) return await sendDelete(key);
+      if (mode.verbatim || learned.conditionalDelete === true)
+        return await sendDelete(
           key,
-        });
-      }
-      try {
-        const { sdk, client } = await connect();
-        await client.send(new sdk.DeleteObjectCommand({ Bucket: bucket, Key: keyPrefix + key }));
-        return;
-      } catch (e) {
-        const err = mapS3Error(e, "delete", bucket, key);
-        if (isMissingObject(err)) return;
-        if (!err.retryable || attempt >= policy.maxAttempts) throw err;
-        if (isOutcomeUnknown(err)) sentOnce = true;
-        await sleep(backoffDelayMs(policy, attempt));
-      }
+          mode.verbatim ? ifMatch : formatEtag(ifMatch, learned.etagForm ?? "quoted"),
+        );
+    } catch (e) {
+      if (!isMissingObject(e as StoreError)) throw e;
+      // Deleting a missing key is fine; a conditional DELETE of one is a failed condition, as for PUT.
+      if (ifMatch === undefined) return;
+      throw failed("no object to compare against");
+    }
+    // Read-compare-delete, for stores that ignore If-Match on DELETE (Ceph RGW 16). A write
+    // landing between the HEAD and the DELETE is lost; see the probe's note (callers that need
+    // strict safety check Capabilities.conditionalDelete). A DELETE whose answer is lost is not
+    // re-sent blindly: retryingStore compares again first, so it never removes a successor.
+    const current = await head(key);
+    if (current === undefined) throw failed("no object to compare against");
+    if (!sameEtag(current.etag, ifMatch)) throw failed("etag does not match");
+    try {
+      await sendDelete(key);
+    } catch (e) {
+      if (!isMissingObject(e as StoreError)) throw e;
     }
   }
 
@@ -338,13 +292,17 @@ export function s3StoreWithInternals(options: S3StoreOptions, internals: S3Store
     const items: ObjectInfo[] = [];
     let token: string | undefined;
     do {
-      const page = await retrying("list", prefix, async ({ sdk, client }) =>
-        client.send(
-          new sdk.ListObjectsV2Command({
-            Bucket: bucket,
-            Prefix: keyPrefix + prefix,
-            ...(token !== undefined ? { ContinuationToken: token } : {}),
-          }),
+      // Pages are retried one by one (a failure on page 5 does not restart the listing); a
+      // failure that outlasts the retries throws, never a partial listing.
+      const page = await withRetries(ctx.policy, () =>
+        send("list", prefix, ({ sdk, client }) =>
+          client.send(
+            new sdk.ListObjectsV2Command({
+              Bucket: bucket,
+              Prefix: keyPrefix + prefix,
+              ...(token !== undefined ? { ContinuationToken: token } : {}),
+            }),
+          ),
         ),
       );
       for (const o of page.Contents ?? []) {
@@ -367,31 +325,7 @@ export function s3StoreWithInternals(options: S3StoreOptions, internals: S3Store
     yield* items;
   }
 
-  /** The probe's requests: conditions sent verbatim; writes whose outcome was unknown reported to `observe`. */
-  const probePrimitives = (observe: () => void): S3Primitives => ({
-    rawPut: async (key, body, cond) =>
-      (await putResolved(key, body, cond, { adaptEtagForm: false, observe })).etag,
-    rawDelete: (key, ifMatch) => rawDelete(key, ifMatch, observe),
-    // Reads change nothing, so a retried read cannot have distorted a verdict.
-    get,
-    head,
-    list: (prefix) => list(prefix),
-  });
-
-  return {
-    name: "s3",
-    get,
-    head,
-    put,
-    delete: remove,
-    list,
-    async probe(): Promise<Capabilities> {
-      const found = await probeS3(probePrimitives, kmsKeyId, internals.probeStaleAfterMs);
-      if (found.etagForm !== undefined) etagForm = found.etagForm;
-      conditionalDelete = found.capabilities.conditionalDelete;
-      return found.capabilities;
-    },
-  };
+  return { name: "s3", get, head, put, delete: remove, list };
 }
 
 /** `s3://bucket/prefix?region=…&endpoint=…&forcePathStyle=true&kmsKeyId=…`; credentials from the AWS chain. */

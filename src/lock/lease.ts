@@ -1,0 +1,422 @@
+import { randomBytes } from "node:crypto";
+import { hostname, userInfo } from "node:os";
+import { LockedError, type LockHolder, LockLostError, StateKeeperError } from "../errors.js";
+import { isStoreError, type ObjectStore } from "../objectstore/types.js";
+import { type LeaseClock, systemClock } from "./clock.js";
+
+/**
+ * The one lock protocol: a lock is an object created only if absent (create-only PUT), holding
+ * who holds it. Stack locks carry a lease the holder renews by compare-and-swap and a waiter may
+ * take over once it has seen the very same lock object unchanged for a whole lease on its own
+ * monotonic clock (no wall clock is ever compared across machines). Record locks are the same
+ * object without a lease: held until released or broken, never waited for.
+ */
+
+export const DEFAULT_LEASE_MS = 30_000;
+export const DEFAULT_POLL_MS = 500;
+const MIN_LEASE_MS = 100;
+/** Largest lock body parsed; a real one is a few hundred bytes. */
+const MAX_LOCK_BYTES = 64 * 1024;
+
+export interface LeaseOptions {
+  /** How messages name what is locked: `stack webshop/prod`, `resource "db"`. */
+  subject: string;
+  /** What the holder is doing ("apply", "push", …), shown to anyone who finds it held. */
+  operation?: string;
+  /**
+   * How long the lock survives without renewal; the holder renews it three times per lease. A
+   * crashed holder's lock is taken over one lease after a waiter first saw it. Undefined: no
+   * lease — the lock is never renewed, never expires, and is held until released or broken.
+   */
+  leaseMs?: number;
+  /** Wait while someone else holds it; false: fail at once with `LockedError` naming the holder. */
+  wait?: boolean;
+  /** Mean delay between attempts while waiting, jittered ±50%. Default 500 ms. */
+  pollMs?: number;
+  /** Stop waiting after this long (the `LockedError`'s cause is then a `TimeoutError`). */
+  timeoutMs?: number;
+  /** Stop waiting when this aborts; the `LockedError` keeps `signal.reason` as its cause. */
+  signal?: AbortSignal;
+  /** Called once when the lock is found held by someone else and this call starts waiting. */
+  onWait?: (holder: LockHolder) => void;
+  /** Appended to `LockedError` messages, e.g. what to run when the holder is gone. */
+  hint?: string;
+  clock?: LeaseClock;
+}
+
+/** A lock this process holds. */
+export interface HeldLease {
+  readonly id: string;
+  readonly holder: LockHolder;
+  /** True once the lease was lost (taken over, force-unlocked, not renewed in time, fenced out). */
+  readonly lost: boolean;
+  /** Aborts when the lease is lost, so long-running work can stop early. */
+  readonly signal: AbortSignal;
+  /** The holder whose expired lease this lock took over, if any. */
+  readonly tookOverFrom: LockHolder | undefined;
+  /** Throws `LockLostError` if the lease was lost or has lapsed; call it before every write it guards. */
+  assertHeld(): void;
+  /** Marks the lease lost (e.g. the holder found itself fenced out by a newer lock). */
+  lose(why: string): void;
+  /**
+   * Releases the lock if it is still ours. `true` when released, `false` when it was no longer
+   * ours (taken over or force-unlocked): a successor's lock is never removed.
+   */
+  release(): Promise<boolean>;
+}
+
+/** What a lock object records. */
+export interface LeaseRecord extends LockHolder {
+  /** Absent for a lock without a lease. */
+  leaseMs?: number;
+  /** Bumped on every renewal, so a renewal always changes the object (and its etag) on every store. */
+  renewals: number;
+}
+
+/** `user@host (pid …, operation "…") since …`: a holder, for messages. */
+export function describeHolder(h: LockHolder): string {
+  return `${h.user}@${h.host} (pid ${h.pid}, operation ${JSON.stringify(h.operation)}) since ${h.since}`;
+}
+
+/** This process as a lock holder: user, host and pid, without failing where there is no user database. */
+export function thisProcess(): { user: string; host: string; pid: number } {
+  let user = process.env.USER ?? process.env.USERNAME ?? "unknown";
+  try {
+    user = userInfo().username;
+  } catch {
+    // Containers without a passwd entry: keep the environment's answer.
+  }
+  return { user, host: hostname(), pid: process.pid };
+}
+
+function corruptLock(key: string, why: string, cause?: unknown): StateKeeperError {
+  return new StateKeeperError("E_CORRUPT", `lock ${key} ${why}`, { details: { key }, cause });
+}
+
+/**
+ * Parses a lock object; anything that is not a holder record is `E_CORRUPT`. Reads the fields of
+ * earlier versions too: `who` as `user@host` (stack locks) or `user` (record locks), `created`.
+ */
+export function decodeLeaseRecord(key: string, bytes: Uint8Array): LeaseRecord {
+  if (bytes.byteLength > MAX_LOCK_BYTES)
+    throw corruptLock(key, `is ${bytes.byteLength} bytes, more than any lock`);
+  let o: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+      throw new Error("not an object");
+    o = parsed as Record<string, unknown>;
+  } catch (cause) {
+    throw corruptLock(key, "is not a JSON object", cause);
+  }
+  const { id, host, pid, operation, leaseMs, renewals } = o;
+  if (typeof id !== "string" || id === "") throw corruptLock(key, "lacks a holder id");
+  if (leaseMs !== undefined && (typeof leaseMs !== "number" || !Number.isFinite(leaseMs) || leaseMs <= 0))
+    throw corruptLock(key, "has an invalid leaseMs");
+  const hostName = typeof host === "string" ? host : "unknown";
+  const who = typeof o.who === "string" ? o.who : undefined;
+  const user =
+    typeof o.user === "string"
+      ? o.user
+      : who?.endsWith(`@${hostName}`)
+        ? who.slice(0, -hostName.length - 1)
+        : (who ?? "unknown");
+  const since = typeof o.since === "string" ? o.since : typeof o.created === "string" ? o.created : "unknown";
+  return {
+    id,
+    user,
+    host: hostName,
+    pid: typeof pid === "number" ? pid : 0,
+    operation: typeof operation === "string" ? operation : "",
+    since,
+    ...(typeof leaseMs === "number" ? { leaseMs } : {}),
+    renewals: typeof renewals === "number" ? renewals : 0,
+  };
+}
+
+function encodeLeaseRecord(r: LeaseRecord): Uint8Array {
+  return new TextEncoder().encode(`${JSON.stringify(r)}\n`);
+}
+
+export function holderOf(r: LeaseRecord): LockHolder {
+  return { id: r.id, user: r.user, host: r.host, pid: r.pid, operation: r.operation, since: r.since };
+}
+
+/** The lock object at `key` with its etag, or undefined when unlocked. Unparseable → `E_CORRUPT`. */
+export async function readLease(
+  store: ObjectStore,
+  key: string,
+): Promise<{ record: LeaseRecord; etag: string } | undefined> {
+  const got = await store.get(key);
+  return got === undefined ? undefined : { record: decodeLeaseRecord(key, got.body), etag: got.etag };
+}
+
+/** Removes whatever lock is at `key`; returns its holder (undefined when unlocked or unreadable). */
+export async function breakLease(store: ObjectStore, key: string): Promise<LockHolder | undefined> {
+  let holder: LockHolder | undefined;
+  try {
+    const found = await readLease(store, key);
+    holder = found === undefined ? undefined : holderOf(found.record);
+  } catch (e) {
+    // An unreadable lock is exactly what breaking is for.
+    if (!(e instanceof StateKeeperError && e.code === "E_CORRUPT")) throw e;
+  }
+  await store.delete(key);
+  return holder;
+}
+
+/** One signal that aborts when `signal` does or `timeoutMs` has passed (a `TimeoutError` reason). */
+export function combineSignals(
+  signal: AbortSignal | undefined,
+  timeoutMs: number | undefined,
+): AbortSignal | undefined {
+  const signals: AbortSignal[] = [];
+  if (signal !== undefined) signals.push(signal);
+  if (timeoutMs !== undefined) signals.push(AbortSignal.timeout(timeoutMs));
+  if (signals.length <= 1) return signals[0];
+  return AbortSignal.any(signals);
+}
+
+function validate(opts: LeaseOptions): { leaseMs: number | undefined; pollMs: number; operation: string } {
+  const { leaseMs } = opts;
+  const pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
+  const operation = opts.operation ?? "";
+  const invalid = (m: string) => new StateKeeperError("E_INVALID_ARGUMENT", `lock: ${m}`);
+  if (leaseMs !== undefined && (!Number.isFinite(leaseMs) || leaseMs < MIN_LEASE_MS))
+    throw invalid(`leaseMs must be a number >= ${MIN_LEASE_MS}`);
+  if (!Number.isFinite(pollMs) || pollMs <= 0) throw invalid("pollMs must be a positive number");
+  if (opts.timeoutMs !== undefined && (!Number.isFinite(opts.timeoutMs) || opts.timeoutMs < 0))
+    throw invalid("timeoutMs must be a non-negative number");
+  if (typeof operation !== "string" || operation.length > 200)
+    throw invalid("operation must be a string of at most 200 characters");
+  return { leaseMs, pollMs, operation };
+}
+
+function lockedError(
+  subject: string,
+  holder: LockHolder | undefined,
+  opts: { reason?: unknown; hint?: string | undefined; cause?: unknown },
+): LockedError {
+  const { reason } = opts;
+  const waited =
+    reason === undefined
+      ? ""
+      : reason instanceof Error && reason.name === "TimeoutError"
+        ? "timed out waiting for the lock: "
+        : "lock wait aborted: ";
+  const by =
+    holder === undefined ? "an unreadable lock object (inspect it, or break it)" : describeHolder(holder);
+  return new LockedError(
+    `${waited}${subject} is locked by ${by}${opts.hint === undefined ? "" : `; ${opts.hint}`}`,
+    holder,
+    {
+      cause: reason ?? opts.cause,
+    },
+  );
+}
+
+/**
+ * Takes the lock at `key`: a create-only PUT; if a lock is there, recognise our own (a create
+ * whose response was lost and that the store settled as failed), else fail (`wait: false`) or
+ * wait — polling, and taking over a lease that a waiter saw unchanged for its whole length —
+ * until `timeoutMs` or `signal` ends the wait.
+ */
+export async function acquireLease(store: ObjectStore, key: string, opts: LeaseOptions): Promise<HeldLease> {
+  const { leaseMs, pollMs, operation } = validate(opts);
+  const clock = opts.clock ?? systemClock;
+  const signal = combineSignals(opts.signal, opts.timeoutMs);
+  const record: LeaseRecord = {
+    id: randomBytes(16).toString("hex"),
+    ...thisProcess(),
+    operation,
+    since: clock.now().toISOString(),
+    ...(leaseMs === undefined ? {} : { leaseMs }),
+    renewals: 0,
+  };
+  const body = encodeLeaseRecord(record);
+  let observed: { etag: string; since: number } | undefined;
+  let lastHolder: LockHolder | undefined;
+  let waitingReported = false;
+
+  for (;;) {
+    // The lease runs from the moment a write that may have created the lock was sent.
+    const sentAt = clock.monotonic();
+    try {
+      const { etag } = await store.put(key, body, { ifNoneMatch: "*" });
+      return new LeaseLock(store, key, record, etag, sentAt, undefined, clock);
+    } catch (e) {
+      if (!isStoreError(e, "PRECONDITION_FAILED")) throw e;
+    }
+    let existing: { record: LeaseRecord; etag: string } | undefined;
+    try {
+      existing = await readLease(store, key);
+    } catch (e) {
+      // Never "acquired": a waiter would wait on a lock nobody renews, so it says what is wrong
+      // (E_CORRUPT); a non-waiting caller hears that the resource is locked, by an unreadable lock.
+      if (opts.wait === true || !(e instanceof StateKeeperError && e.code === "E_CORRUPT")) throw e;
+      throw lockedError(opts.subject, undefined, { hint: opts.hint, cause: e });
+    }
+    if (existing !== undefined) {
+      const found = existing.record;
+      if (found.id === record.id)
+        return new LeaseLock(store, key, found, existing.etag, sentAt, undefined, clock);
+      lastHolder = holderOf(found);
+      if (opts.wait !== true) throw lockedError(opts.subject, lastHolder, { hint: opts.hint });
+      const now = clock.monotonic();
+      if (observed === undefined || observed.etag !== existing.etag)
+        observed = { etag: existing.etag, since: now };
+      else if (found.leaseMs !== undefined && now - observed.since >= found.leaseMs) {
+        const takeoverSentAt = clock.monotonic();
+        try {
+          const { etag } = await store.put(key, body, { ifMatch: existing.etag });
+          return new LeaseLock(store, key, record, etag, takeoverSentAt, lastHolder, clock);
+        } catch (e) {
+          // Another waiter won the takeover: the next round reads who.
+          if (!isStoreError(e, "PRECONDITION_FAILED")) throw e;
+          continue;
+        }
+      }
+      if (!waitingReported) {
+        waitingReported = true;
+        opts.onWait?.(lastHolder);
+      }
+    }
+    if (signal?.aborted)
+      throw lockedError(opts.subject, lastHolder, { reason: signal.reason, hint: opts.hint });
+    // A lock deleted between our create and our read: try again at once.
+    if (existing !== undefined) await clock.sleep(pollMs * (0.5 + Math.random()), signal);
+    if (signal?.aborted)
+      throw lockedError(opts.subject, lastHolder, { reason: signal.reason, hint: opts.hint });
+  }
+}
+
+class LeaseLock implements HeldLease {
+  readonly id: string;
+  readonly holder: LockHolder;
+  readonly tookOverFrom: LockHolder | undefined;
+  readonly #controller = new AbortController();
+  readonly #store: ObjectStore;
+  readonly #key: string;
+  readonly #clock: LeaseClock;
+  readonly #stopRenewing: () => void;
+  #record: LeaseRecord;
+  #etag: string;
+  /** Monotonic time the last confirmed write of our lock was *sent*: the lease runs from there. */
+  #confirmedSentAt: number;
+  #renewing: Promise<void> | undefined;
+  #released = false;
+
+  constructor(
+    store: ObjectStore,
+    key: string,
+    record: LeaseRecord,
+    etag: string,
+    sentAt: number,
+    tookOverFrom: LockHolder | undefined,
+    clock: LeaseClock,
+  ) {
+    this.#store = store;
+    this.#key = key;
+    this.#clock = clock;
+    this.#record = record;
+    this.#etag = etag;
+    this.#confirmedSentAt = sentAt;
+    this.id = record.id;
+    this.holder = holderOf(record);
+    this.tookOverFrom = tookOverFrom;
+    const leaseMs = record.leaseMs;
+    this.#stopRenewing =
+      leaseMs === undefined
+        ? () => {}
+        : clock.every(Math.max(10, Math.floor(leaseMs / 3)), () => {
+            this.#renewing ??= this.#renew().finally(() => {
+              this.#renewing = undefined;
+            });
+          });
+  }
+
+  get lost(): boolean {
+    return this.#controller.signal.aborted;
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  #lapsed(): boolean {
+    const { leaseMs } = this.#record;
+    return leaseMs !== undefined && this.#clock.monotonic() - this.#confirmedSentAt >= leaseMs;
+  }
+
+  assertHeld(): void {
+    if (this.#released) throw new LockLostError("the lock was already released");
+    if (!this.lost && this.#lapsed())
+      this.lose("the lease lapsed without a successful renewal (was the process paused?)");
+    if (this.lost) {
+      const reason: unknown = this.#controller.signal.reason;
+      throw new LockLostError(`lock lost: ${reason instanceof Error ? reason.message : String(reason)}`, {
+        cause: reason,
+      });
+    }
+  }
+
+  lose(why: string): void {
+    if (this.lost) return;
+    this.#stopRenewing();
+    this.#controller.abort(new LockLostError(why));
+  }
+
+  async #renew(): Promise<void> {
+    if (this.lost || this.#released) return;
+    if (this.#lapsed()) return this.lose("the lease lapsed before it could be renewed");
+    const next: LeaseRecord = { ...this.#record, renewals: this.#record.renewals + 1 };
+    const sentAt = this.#clock.monotonic();
+    try {
+      const { etag } = await this.#store.put(this.#key, encodeLeaseRecord(next), { ifMatch: this.#etag });
+      this.#record = next;
+      this.#etag = etag;
+      this.#confirmedSentAt = sentAt;
+    } catch (e) {
+      // Transient: the next tick tries again, and the lease check ends it if it lasts too long.
+      if (!isStoreError(e, "PRECONDITION_FAILED")) return;
+      let found: { record: LeaseRecord; etag: string } | undefined;
+      try {
+        found = await readLease(this.#store, this.#key);
+      } catch {
+        found = undefined;
+      }
+      // Our own renewal, whose response was lost, on a store that could not settle it: only this
+      // lock's id with this renewal count can have been written by us.
+      if (found?.record.id === next.id && found.record.renewals === next.renewals) {
+        this.#record = next;
+        this.#etag = found.etag;
+        this.#confirmedSentAt = sentAt;
+        return;
+      }
+      this.lose(
+        found === undefined
+          ? "the lock was removed (force-unlocked?)"
+          : `the lock was taken over by ${describeHolder(holderOf(found.record))}`,
+      );
+    }
+  }
+
+  async release(): Promise<boolean> {
+    if (this.#released) return false;
+    this.#released = true;
+    this.#stopRenewing();
+    // Let an in-flight renewal settle so we delete against the newest etag.
+    await this.#renewing;
+    if (this.lost) return false;
+    // Fails its precondition when the lock is gone or no longer ours. Where the store ignores
+    // If-Match on DELETE (Ceph RGW 16) the driver reads, compares and deletes, and never
+    // re-sends a DELETE that may have landed: that could remove a successor's fresh lock.
+    try {
+      await this.#store.delete(this.#key, { ifMatch: this.#etag });
+      return true;
+    } catch (e) {
+      if (isStoreError(e, "PRECONDITION_FAILED")) return false;
+      throw e;
+    }
+  }
+}
