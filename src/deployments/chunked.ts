@@ -1,16 +1,8 @@
 import { StateKeeperError } from "../errors.js";
-import {
-  backoff,
-  isWriteRace,
-  jsonSize,
-  MAX_WRITE_ATTEMPTS,
-  ownValue,
-  setOwn,
-  stampRecord,
-  tooManyRaces,
-  unstampRecord,
-} from "./codec.js";
-import { type ObjectFormat, putConditionally, readObject, updateObject } from "./compare-and-swap.js";
+import { backoffDelayMs, CONTENTION_BACKOFF, sleep } from "../internal/backoff.js";
+import { contended, DEFAULT_UPDATE_ATTEMPTS } from "../objectstore/transactional.js";
+import { jsonSize, ownValue, setOwn, withoutLegacyWriteId } from "./codec.js";
+import { type ObjectFormat, objectAt, readObject, updateObject } from "./compare-and-swap.js";
 import type { Change, LayoutContext, RecordLayout, UpdateResult } from "./layout.js";
 
 /** Where a record sits: `<kind>_c<chunkNumber>.json`, position `indexInChunk`. */
@@ -123,14 +115,13 @@ export function chunkedLayout<T>(
     async read(id) {
       const found = await locate(id, await readIndex());
       const stored = found === undefined ? undefined : found.chunk.records[found.position];
-      return stored === undefined ? undefined : unstampRecord(stored);
+      return stored === undefined ? undefined : withoutLegacyWriteId(stored);
     },
 
     async update(id: string, decide: (current: T | undefined) => Change<T>): Promise<UpdateResult<T>> {
       // Its own loop, not `updateObject`: the object written (a new chunk when the last is full)
       // may not be the one read, and the index must be rebuilt after every write that lands.
-      let lastRace: unknown;
-      for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      for (let attempt = 1; attempt <= DEFAULT_UPDATE_ATTEMPTS; attempt++) {
         const index = await readIndex();
         let target = await locate(id, index);
         if (target === undefined) {
@@ -140,7 +131,7 @@ export function chunkedLayout<T>(
         }
         const { chunk, position } = target;
         const stored = position < 0 ? undefined : chunk.records[position];
-        const before = stored === undefined ? undefined : unstampRecord(stored);
+        const before = stored === undefined ? undefined : withoutLegacyWriteId(stored);
         const change = decide(before === undefined ? undefined : structuredClone(before));
         if ("keep" in change) return { before, after: before };
         if ("remove" in change && position < 0) return { before, after: undefined };
@@ -148,25 +139,22 @@ export function chunkedLayout<T>(
         let written = chunk;
         if ("remove" in change) written = { ...chunk, records: chunk.records.toSpliced(position, 1) };
         else {
-          const put = stampRecord(change.put);
+          const put = change.put;
           if (position >= 0) written = { ...chunk, records: chunk.records.with(position, put) };
           else if (chunk.records.length > 0 && jsonSize([...chunk.records, put]) > ctx.maxChunkBytes)
             written = { number: chunk.number + 1, records: [put], etag: undefined };
           else written = { ...chunk, records: [...chunk.records, put] };
         }
 
-        try {
-          await putConditionally(ctx, chunkKey(written.number), chunkFormat, written.records, written.etag);
-        } catch (e) {
-          if (!isWriteRace(e)) throw e;
-          lastRace = e;
-          await backoff(attempt);
+        const chunkObject = objectAt(ctx, chunkKey(written.number), chunkFormat);
+        if ((await chunkObject.swap(written.records, written.etag ?? null)) === undefined) {
+          await sleep(backoffDelayMs(CONTENTION_BACKOFF, attempt));
           continue;
         }
         await reindex(written.number);
         return { before, after: "put" in change ? change.put : undefined };
       }
-      throw tooManyRaces(`${ctx.prefix}${kind}_c*.json`, lastRace);
+      throw contended(`${ctx.prefix}${kind}_c*.json`, DEFAULT_UPDATE_ATTEMPTS);
     },
 
     async all() {
@@ -174,7 +162,7 @@ export function chunkedLayout<T>(
       for (let n = 0; ; n++) {
         const chunk = await readChunk(n);
         if (chunk === undefined) return records;
-        records.push(...chunk.records.map(unstampRecord));
+        records.push(...chunk.records.map(withoutLegacyWriteId));
       }
     },
   };

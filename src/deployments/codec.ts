@@ -1,7 +1,5 @@
-import { randomBytes } from "node:crypto";
 import type { Encrypter } from "../crypto/types.js";
 import { InvalidNameError, StateKeeperError } from "../errors.js";
-import { isStoreError } from "../objectstore/types.js";
 
 /** Longest id or name accepted, in characters (the encoded key must stay under S3's 1024 bytes). */
 export const MAX_NAME_LENGTH = 256;
@@ -85,44 +83,17 @@ export function jsonSize(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value), "utf8");
 }
 
-/** A lost compare-and-swap or create-only race: re-read and decide again. */
-export function isWriteRace(e: unknown): boolean {
-  return isStoreError(e, "PRECONDITION_FAILED", "CONFLICT");
-}
-
-/** How many times a read-modify-write retries a lost race before giving up with `E_CONFLICT`. */
-export const MAX_WRITE_ATTEMPTS = 200;
-
-/** Short jittered pause between attempts so racing writers spread out instead of colliding again. */
-export function backoff(attempt: number): Promise<void> {
-  const ms = Math.min(50, 1 + attempt * 2) * Math.random();
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-export function tooManyRaces(key: string, cause: unknown): StateKeeperError {
-  return new StateKeeperError(
-    "E_CONTENDED",
-    `gave up writing ${key} after ${MAX_WRITE_ATTEMPTS} lost compare-and-swap races`,
-    { cause, details: { key } },
-  );
-}
-
-/** Reserved field every stored record carries: a random id of the write that stored it. */
-export const WRITE_ID_FIELD = "_writeId";
-
 /**
- * Gives each write distinct bytes, as defence in depth for drivers that settle a conditional
- * write of unknown outcome by comparing bytes (statekeeper's S3 driver uses a write id in the
- * object's metadata instead): two claimers writing the same version and status in the same
- * second must never both be told they won.
+ * A field earlier versions stamped on every stored record (a random write id, for drivers that
+ * settled lost responses by comparing bytes). Writes no longer add it — lost responses are
+ * settled by put id in the store's retry layer — and reads drop it from records that still have it.
  */
-export function stampRecord<T>(record: T): T {
-  return { ...record, [WRITE_ID_FIELD]: randomBytes(12).toString("hex") };
-}
+const LEGACY_WRITE_ID_FIELD = "_writeId";
 
-/** The record without its write id (what callers see). */
-export function unstampRecord<T>(stored: T): T {
-  if (typeof stored !== "object" || stored === null || !Object.hasOwn(stored, WRITE_ID_FIELD)) return stored;
-  const { [WRITE_ID_FIELD]: _writeId, ...record } = stored as Record<string, unknown>;
+/** The record without the legacy write id (what callers see). */
+export function withoutLegacyWriteId<T>(stored: T): T {
+  if (typeof stored !== "object" || stored === null || !Object.hasOwn(stored, LEGACY_WRITE_ID_FIELD))
+    return stored;
+  const { [LEGACY_WRITE_ID_FIELD]: _writeId, ...record } = stored as Record<string, unknown>;
   return record as T;
 }

@@ -1,11 +1,5 @@
-import {
-  backoff,
-  decodeObject,
-  encodeObject,
-  isWriteRace,
-  MAX_WRITE_ATTEMPTS,
-  tooManyRaces,
-} from "./codec.js";
+import { TransactionalObject, type Versioned } from "../objectstore/transactional.js";
+import { decodeObject, encodeObject } from "./codec.js";
 import type { Change, LayoutContext, UpdateResult } from "./layout.js";
 
 /** How one kind of stored JSON object maps to the value its callers work with. */
@@ -16,46 +10,31 @@ export interface ObjectFormat<V> {
   encode(value: V): unknown;
 }
 
-/** A stored value with the etag a compare-and-swap of it must match. */
-export interface VersionedValue<V> {
-  value: V;
-  etag: string;
+/** The JSON object at `key` (sealed with the context's encrypter, if any), as a compare-and-swap object. */
+export function objectAt<V>(
+  ctx: LayoutContext,
+  key: string,
+  format: ObjectFormat<V>,
+): TransactionalObject<V> {
+  return new TransactionalObject<V>(ctx.store, key, {
+    decode: async (body, k) => format.decode(await decodeObject(body, k, ctx.encrypter), k),
+    encode: (value, k) => encodeObject(format.encode(value), k, ctx.encrypter),
+  });
 }
 
 /** The object at `key` with its etag, or `undefined` when there is none. */
-export async function readObject<V>(
+export function readObject<V>(
   ctx: LayoutContext,
   key: string,
   format: ObjectFormat<V>,
-): Promise<VersionedValue<V> | undefined> {
-  const got = await ctx.store.get(key);
-  if (got === undefined) return undefined;
-  return { value: format.decode(await decodeObject(got.body, key, ctx.encrypter), key), etag: got.etag };
-}
-
-/** Writes `value` create-only when `etag` is `undefined`, else only over the version with that etag. */
-export async function putConditionally<V>(
-  ctx: LayoutContext,
-  key: string,
-  format: ObjectFormat<V>,
-  value: V,
-  etag: string | undefined,
-): Promise<void> {
-  const body = await encodeObject(format.encode(value), key, ctx.encrypter);
-  await ctx.store.put(key, body, etag === undefined ? { ifNoneMatch: "*" } : { ifMatch: etag });
-}
-
-/** Deletes the version with `etag`; unconditionally where the store ignores a delete's `ifMatch`. */
-export async function deleteConditionally(ctx: LayoutContext, key: string, etag: string): Promise<void> {
-  await ctx.store.delete(key, ctx.conditionalDelete ? { ifMatch: etag } : {});
+): Promise<Versioned<V> | undefined> {
+  return objectAt(ctx, key, format).read();
 }
 
 /**
- * Read-modify-write of one object with compare-and-swap: reads the freshest value, asks `decide`
- * what to do with it, and writes only over exactly that version (create-only when there was
- * none). On a lost race it backs off, re-reads and asks again, so writers in other processes
- * never lose each other's changes. `decide` may throw to abort without writing; `keep`, and
- * removing what is absent, write nothing.
+ * Read-modify-write of one object (`TransactionalObject.update`): `decide` sees the freshest
+ * value and may throw to abort without writing; on a lost race it is asked again, so writers in
+ * other processes never lose each other's changes.
  */
 export async function updateObject<V>(
   ctx: LayoutContext,
@@ -63,24 +42,6 @@ export async function updateObject<V>(
   format: ObjectFormat<V>,
   decide: (current: V | undefined) => Change<V> | Promise<Change<V>>,
 ): Promise<UpdateResult<V>> {
-  let lastRace: unknown;
-  for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-    const stored = await readObject(ctx, key, format);
-    const before = stored?.value;
-    const change = await decide(before);
-    if ("keep" in change) return { before, after: before };
-    try {
-      if ("put" in change) {
-        await putConditionally(ctx, key, format, change.put, stored?.etag);
-        return { before, after: change.put };
-      }
-      if (stored !== undefined) await deleteConditionally(ctx, key, stored.etag);
-      return { before, after: undefined };
-    } catch (e) {
-      if (!isWriteRace(e)) throw e;
-      lastRace = e;
-      await backoff(attempt);
-    }
-  }
-  throw tooManyRaces(key, lastRace);
+  const { before, after } = await objectAt(ctx, key, format).update((current) => decide(current?.value));
+  return { before: before?.value, after: after?.value };
 }

@@ -32,7 +32,5 @@ export interface LayoutContext {
   /** Key prefix, empty or ending in `/`. */
   prefix: string;
   encrypter: Encrypter | undefined;
-  /** The store honours `delete(…, { ifMatch })` (from `probe()`). */
-  conditionalDelete: boolean;
   maxChunkBytes: number;
 }

@@ -1,20 +1,8 @@
 import { StateKeeperError } from "../errors.js";
-import {
-  asRecord,
-  backoff,
-  checkName,
-  encodeSegment,
-  isWriteRace,
-  MAX_WRITE_ATTEMPTS,
-  tooManyRaces,
-} from "./codec.js";
-import {
-  deleteConditionally,
-  type ObjectFormat,
-  putConditionally,
-  readObject,
-  updateObject,
-} from "./compare-and-swap.js";
+import { backoffDelayMs, CONTENTION_BACKOFF, sleep } from "../internal/backoff.js";
+import { contended, DEFAULT_UPDATE_ATTEMPTS } from "../objectstore/transactional.js";
+import { asRecord, checkName, encodeSegment } from "./codec.js";
+import { type ObjectFormat, objectAt, readObject, updateObject } from "./compare-and-swap.js";
 import type { LayoutContext } from "./layout.js";
 
 const nameRecordFormat: ObjectFormat<string> = {
@@ -50,19 +38,15 @@ export class NameRecords {
    */
   async create(name: string, instanceId: string): Promise<string> {
     const key = this.key(name);
-    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-      try {
-        await putConditionally(this.ctx, key, nameRecordFormat, instanceId, undefined);
-        return instanceId;
-      } catch (e) {
-        if (!isWriteRace(e)) throw e;
-        const holder = await this.read(name);
-        // Removed again between our put and our read: try the create once more.
-        if (holder !== undefined) return holder.instanceId;
-        await backoff(attempt);
-      }
+    const record = objectAt(this.ctx, key, nameRecordFormat);
+    for (let attempt = 1; attempt <= DEFAULT_UPDATE_ATTEMPTS; attempt++) {
+      if ((await record.swap(instanceId, null)) !== undefined) return instanceId;
+      const holder = await this.read(name);
+      // Removed again between our put and our read: try the create once more.
+      if (holder !== undefined) return holder.instanceId;
+      await sleep(backoffDelayMs(CONTENTION_BACKOFF, attempt));
     }
-    throw tooManyRaces(key, undefined);
+    throw contended(key, DEFAULT_UPDATE_ATTEMPTS);
   }
 
   /**
@@ -82,15 +66,10 @@ export class NameRecords {
     });
   }
 
-  /** Removes the record if (and only if) it still points at `instanceId`. */
+  /** Removes the record if (and only if) it still points at `instanceId`; re-pointed meanwhile, it is left to its new owner. */
   async release(name: string, instanceId: string): Promise<void> {
     const holder = await this.read(name);
     if (holder === undefined || holder.instanceId !== instanceId) return;
-    try {
-      await deleteConditionally(this.ctx, this.key(name), holder.etag);
-    } catch (e) {
-      // Re-pointed meanwhile by another writer: the record is theirs now.
-      if (!isWriteRace(e)) throw e;
-    }
+    await objectAt(this.ctx, this.key(name), nameRecordFormat).remove(holder.etag);
   }
 }

@@ -1,6 +1,7 @@
 import type { Encrypter } from "../crypto/types.js";
 import { StateKeeperError } from "../errors.js";
 import { validatePrefix } from "../objectstore/kit.js";
+import { assertStoreSupported } from "../objectstore/probe.js";
 import type { ObjectStore } from "../objectstore/types.js";
 import { openStore } from "../objectstore/url.js";
 import { claimForDeployment, initialiseAndClaim } from "./claims.js";
@@ -106,21 +107,10 @@ export async function openDeploymentStore(
   const clock = options.clock ?? (() => new Date());
 
   const store = typeof urlOrStore === "string" ? await openStore(urlOrStore) : urlOrStore;
-  const capabilities = await store.probe();
-  if (!capabilities.createOnly || !capabilities.compareAndSwap)
-    throw new StateKeeperError(
-      "E_UNSUPPORTED_STORE",
-      `store ${store.name} does not honour ${!capabilities.createOnly ? "create-only" : "compare-and-swap"} writes; deployment claims would not be safe`,
-      { details: { store: store.name, notes: capabilities.notes } },
-    );
+  // Claims are only safe where create-only and compare-and-swap writes are honoured.
+  await assertStoreSupported(store);
 
-  const ctx: LayoutContext = {
-    store,
-    prefix,
-    encrypter: options.encrypter,
-    conditionalDelete: capabilities.conditionalDelete,
-    maxChunkBytes,
-  };
+  const ctx: LayoutContext = { store, prefix, encrypter: options.encrypter, maxChunkBytes };
   const core = new DeploymentCore(ctx, layout, clock);
   const changesets = new Collection<Changeset>(ctx, layout, "changesets", (r) => r.id);
   const validations = new Collection<BlueprintValidation>(ctx, layout, "validations", (r) => r.id);

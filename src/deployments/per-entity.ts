@@ -1,4 +1,4 @@
-import { asRecord, encodeSegment, stampRecord, unstampRecord } from "./codec.js";
+import { asRecord, encodeSegment, withoutLegacyWriteId } from "./codec.js";
 import { type ObjectFormat, readObject, updateObject } from "./compare-and-swap.js";
 import type { Change, LayoutContext, RecordLayout, UpdateResult } from "./layout.js";
 
@@ -7,8 +7,8 @@ export function perEntityLayout<T>(ctx: LayoutContext, kind: string): RecordLayo
   const folder = `${ctx.prefix}${kind}/`;
   const keyOf = (id: string) => `${folder}${encodeSegment(id)}.json`;
   const recordFormat: ObjectFormat<T> = {
-    decode: (parsed, key) => unstampRecord(asRecord<T>(parsed, key)),
-    encode: stampRecord,
+    decode: (parsed, key) => withoutLegacyWriteId(asRecord<T>(parsed, key)),
+    encode: (record) => record,
   };
 
   return {

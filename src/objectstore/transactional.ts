@@ -126,10 +126,15 @@ export class TransactionalObject<T> {
       }
       await sleep(backoffDelayMs(CONTENTION_BACKOFF, attempt), options.signal);
     }
-    throw new StateKeeperError(
-      "E_CONTENDED",
-      `gave up updating ${this.key}: other writers changed it ${maxAttempts} times in a row`,
-      { details: { key: this.key, attempts: maxAttempts } },
-    );
+    throw contended(this.key, maxAttempts);
   }
+}
+
+/** Giving up after other writers won `attempts` races in a row for `key`. */
+export function contended(key: string, attempts: number, cause?: unknown): StateKeeperError {
+  return new StateKeeperError(
+    "E_CONTENDED",
+    `gave up writing ${key}: other writers changed it ${attempts} times in a row`,
+    { details: { key, attempts }, ...(cause === undefined ? {} : { cause }) },
+  );
 }

@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { InstanceStatus, openDeploymentStore } from "../../src/deployments/index.js";
 import { hasErrorCode } from "../../src/errors.js";
+import { memoryStore } from "../../src/objectstore/memory.js";
+import { retryingStore } from "../../src/objectstore/retrying.js";
 import type { ObjectStore } from "../../src/objectstore/types.js";
+import { interceptStore } from "../../src/testing/store-decorators.js";
 import { type Combo, code, interceptFirstCas, type MakeStore, openFresh, sampleInstance } from "./support.js";
 
 /** Instances, claims and initialisation (§5.13, §5.14). */
@@ -174,14 +177,29 @@ export function instanceConformance(makeStore: MakeStore, combo: Combo): void {
     assert.deepEqual(fresh?.metadata, { touched: true }, "the concurrent save is kept");
   });
 
-  test("two writes of the same record store different bytes (a write is never mistaken for another)", async () => {
-    const { ds, raw, prefix } = await openFresh(makeStore, combo);
-    await ds.instances.save(sampleInstance("i", "I"));
-    const first = await snapshotStore(raw, prefix);
-    await ds.instances.save(sampleInstance("i", "I"));
-    const second = await snapshotStore(raw, prefix);
-    assert.notDeepEqual(second, first);
-    assert.equal(JSON.stringify(await ds.instances.get("i")).includes("_writeId"), false);
+  test("a claim whose response is lost is applied once: settled by put id, never run twice", async () => {
+    // The store keeps put ids (memory does; S3 keeps them in metadata; a local file never loses
+    // a response). The first put after setup lands and its answer is lost.
+    const inner = memoryStore();
+    const prefix = "lost-claim";
+    const setup = await openDeploymentStore(inner, { ...combo, prefix });
+    await setup.instances.save(sampleInstance("i", "I", { version: 1 }));
+    let lose = true;
+    const lossy = retryingStore(
+      interceptStore(inner, (call) => {
+        if (call.op !== "put" || !lose) return undefined;
+        lose = false;
+        return "lose-response";
+      }),
+      { baseDelayMs: 1 },
+    );
+    const ds = await openDeploymentStore(lossy, { ...combo, prefix });
+    assert.equal(await ds.claimForDeployment("i", 1, InstanceStatus.Deploying), 2);
+    assert.equal(lose, false, "a response was lost");
+    const got = await (await openDeploymentStore(inner, { ...combo, prefix })).instances.get("i");
+    assert.equal(got?.version, 2, "claimed once");
+    assert.equal(got?.status, InstanceStatus.Deploying);
+    assert.equal(JSON.stringify(got).includes("_writeId"), false, "no write id in the record body");
   });
 
   test("claim: a missing instance is E_NOT_FOUND", async () => {
