@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import http from "node:http";
 import { S3Client } from "@aws-sdk/client-s3";
-import { s3Store } from "../../src/objectstore/s3.js";
+import { s3Store } from "../../src/objectstore/s3/index.js";
 import type { ObjectStore } from "../../src/objectstore/types.js";
 import type { S3Server } from "./server.js";
 

@@ -1,22 +1,15 @@
 import { StateKeeperError } from "../errors.js";
-import { fileStore } from "../objectstore/file.js";
-import { memoryStore } from "../objectstore/memory.js";
+import { type ConfigField, openStore, STORE_SCHEMES } from "../objectstore/schemes.js";
 import type { ObjectStore } from "../objectstore/types.js";
-import { openStore } from "../objectstore/url.js";
 import { type Backend, type BackendOptions, createBackend } from "./backend.js";
 
-/** One field of a backend type's configuration (the operator's `state:` block). */
-export interface ConfigField {
-  type: "string" | "boolean" | "number";
-  required?: boolean;
-  description: string;
-}
+export type { ConfigField } from "../objectstore/schemes.js";
 
 /** What every backend needs besides its type's configuration. */
 export type BackendContext = Omit<BackendOptions, "prefix">;
 
 /**
- * A kind of state backend a library ships, as in the seed's `BackendType`: a name, a description,
+ * A kind of state backend a library ships, as in unobin's `BackendType`: a name, a description,
  * the schema of its configuration, and a factory. The configuration is validated against the
  * schema before `openStore` sees it.
  */
@@ -67,7 +60,7 @@ export function validateBackendConfig(type: BackendType, config: unknown): Recor
   return given;
 }
 
-/** Opens a backend from a registered type's configuration (the seed's `BackendType.New`). */
+/** Opens a backend from a registered type's configuration (unobin's `BackendType.New`). */
 export async function openBackendFromConfig(
   typeName: string,
   config: unknown,
@@ -94,35 +87,11 @@ export async function openBackend(
   return createBackend(await openStore(url), context);
 }
 
-registerBackendType({
-  name: "local",
-  description: "A folder on this machine (the embedded default).",
-  configuration: { path: { type: "string", required: true, description: "the folder that holds the state" } },
-  openStore: async (config) => fileStore(config.path as string),
-});
-
-registerBackendType({
-  name: "s3",
-  description:
-    "An S3-compatible bucket (AWS S3, R2, Spaces, MinIO, Ceph RGW); credentials from the AWS chain.",
-  configuration: {
-    bucket: { type: "string", required: true, description: "the bucket, which must exist" },
-    prefix: { type: "string", description: "key prefix inside the bucket" },
-    region: { type: "string", description: "the bucket's region" },
-    endpoint: { type: "string", description: "an S3-compatible endpoint URL" },
-    forcePathStyle: { type: "boolean", description: "path-style addressing (most S3-compatible stores)" },
-    kmsKeyId: { type: "string", description: "SSE-KMS key for every object written" },
-  },
-  // Imported on use, so local users never load the AWS SDK.
-  openStore: async (config) => {
-    const { s3Store } = await import("../objectstore/s3.js");
-    return s3Store(config as unknown as Parameters<typeof s3Store>[0]);
-  },
-});
-
-registerBackendType({
-  name: "memory",
-  description: "In-process memory, for tests; stores opened with one name share objects.",
-  configuration: { name: { type: "string", description: "stores with the same name share objects" } },
-  openStore: async (config) => memoryStore(typeof config.name === "string" ? config.name : undefined),
-});
+// One backend type per driver in the scheme table (local, memory, s3).
+for (const driver of STORE_SCHEMES)
+  registerBackendType({
+    name: driver.typeName,
+    description: driver.description,
+    configuration: driver.configuration,
+    openStore: async (config) => driver.fromConfig(config),
+  });

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { type Backend, createBackend, describeHolder, type Lock, validateName } from "../backend/index.js";
 import type { Encrypter } from "../crypto/types.js";
 import { StateKeeperError } from "../errors.js";
-import { openStore } from "../objectstore/url.js";
+import { openStore } from "../objectstore/schemes.js";
 import type { ExitCode } from "./exit-codes.js";
 import { defaultEncrypter, encrypterFromSpecs, type KeySpec } from "./keys.js";
 import { parseDuration, printable, warn } from "./output.js";

@@ -1,6 +1,6 @@
 import type { Encrypter } from "../crypto/types.js";
 import { StateKeeperError } from "../errors.js";
-import { s3Store } from "../objectstore/s3.js";
+import { storeScheme } from "../objectstore/schemes.js";
 import { normalizeRecordsPrefix } from "./keys.js";
 import { createRecordStore } from "./store.js";
 import type { RecordStore } from "./types.js";
@@ -104,7 +104,10 @@ export function resolveSpacesConfig(
  */
 export function spacesRecordStore(options: SpacesRecordStoreOptions): RecordStore {
   const config = resolveSpacesConfig(options);
-  return createRecordStore(s3Store(config.s3), {
+  // The S3 driver from the scheme table: records never import a driver.
+  const s3 = storeScheme("s3");
+  if (s3 === undefined) throw new StateKeeperError("E_INTERNAL", "no s3 driver in the scheme table");
+  return createRecordStore(s3.fromConfig(config.s3), {
     prefix: config.prefix,
     ...(options.encrypter === undefined ? {} : { encrypter: options.encrypter }),
   });

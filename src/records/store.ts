@@ -190,6 +190,6 @@ export async function openRecordStore(
 ): Promise<RecordStore> {
   const prefix = normalizeRecordsPrefix(opts.prefix ?? "iac-state/");
   if (typeof urlOrStore !== "string") return createRecordStore(urlOrStore, { ...opts, prefix });
-  const { openStore } = await import("../objectstore/url.js");
+  const { openStore } = await import("../objectstore/schemes.js");
   return createRecordStore(await openStore(urlOrStore), { ...opts, prefix });
 }

@@ -5,9 +5,9 @@ import { spawnSync } from "node:child_process";
 import { type AddressInfo, createServer } from "node:net";
 import { describe, it } from "node:test";
 import { hasErrorCode } from "../../src/errors.js";
-import { s3OptionsFromUrl, s3Store } from "../../src/objectstore/s3.js";
+import { s3OptionsFromUrl, s3Store } from "../../src/objectstore/s3/index.js";
+import { openStore } from "../../src/objectstore/schemes.js";
 import { isStoreError } from "../../src/objectstore/types.js";
-import { openStore } from "../../src/objectstore/url.js";
 import { startFaultProxy } from "../support/fault-proxy.js";
 import { makeS3Store, makeS3Url, randomS3Prefix, s3TestEnv } from "../support/s3.js";
 

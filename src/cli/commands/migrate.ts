@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { Command } from "commander";
 import type { Backend } from "../../backend/index.js";
 import { StateKeeperError } from "../../errors.js";
-import { describeStoreUrl } from "../../objectstore/url.js";
+import { describeStoreUrl } from "../../objectstore/schemes.js";
 import { encodeSnapshot } from "../../snapshot/index.js";
 import { type CliContext, globalsOf, openStackBackend, sourceEncrypter, withStackLock } from "../context.js";
 import { encrypterFromSpecs } from "../keys.js";

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { describeStoreUrl, openStore } from "../../objectstore/url.js";
+import { describeStoreUrl, openStore } from "../../objectstore/schemes.js";
 import { type CliContext, globalsOf } from "../context.js";
 import { EXIT } from "../exit-codes.js";
 import { examples } from "../options.js";

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { createBackend, listStacks } from "../../backend/index.js";
 import { noopEncrypter } from "../../crypto/index.js";
 import type { LockHolder } from "../../errors.js";
-import { openStore } from "../../objectstore/url.js";
+import { openStore } from "../../objectstore/schemes.js";
 import { type CliContext, globalsOf } from "../context.js";
 import { examples } from "../options.js";
 import { paint, printable, printJson, printTable } from "../output.js";

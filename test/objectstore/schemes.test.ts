@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { hasErrorCode } from "../../src/errors.js";
-import { describeStoreUrl, openStore } from "../../src/objectstore/url.js";
+import { describeStoreUrl, openStore } from "../../src/objectstore/schemes.js";
 
 const base = mkdtempSync(join(tmpdir(), "statekeeper-url-"));
 after(() => rmSync(base, { recursive: true, force: true }));
