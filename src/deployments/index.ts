@@ -1,3 +1,5 @@
+// The package entry `statekeeper/deployments`: the deployment state container after Bluelink's
+// object-store state container, with compare-and-swap claims (docs/deployments.md).
 export type { LayoutName } from "./collection.js";
 export type { LinksContainer, ResourcesContainer } from "./elements.js";
 export type { EventsContainer, StreamEventsParams } from "./events.js";
@@ -19,7 +21,7 @@ export type {
   CleanupOperation,
   Durations,
   ElementStatusInfo,
-  Event as DeploymentEvent,
+  Event as DeploymentEvent, // not `Event`: that would shadow the global Event type where imported
   ExportState,
   InstanceState,
   InstanceStatusInfo,
@@ -33,5 +35,5 @@ export type {
   ResourceDriftState,
   ResourceState,
 } from "./types.js";
-// The records layer has its own (string) ResourceStatus; these are the deployment model's numeric ones.
-export { InstanceStatus, LinkStatus, ResourceStatus as DeploymentResourceStatus } from "./types.js";
+// Numeric, as Bluelink stores them (statekeeper/records has its own string ResourceStatus).
+export { InstanceStatus, LinkStatus, ResourceStatus } from "./types.js";

@@ -1,23 +1,8 @@
-export {
-  classifyKey,
-  escapeResourceId,
-  LOCK_SUFFIX,
-  lockKey,
-  MAX_RECORDS_PREFIX_BYTES,
-  MAX_RESOURCE_ID_BYTES,
-  normalizeRecordsPrefix,
-  RECORD_SUFFIX,
-  recordKey,
-  unescapeResourceId,
-  validateResourceId,
-} from "./keys.js";
-export { matchesFilter, validateFilter } from "./list.js";
-export {
-  resolveSpacesConfig,
-  type SpacesConfig,
-  type SpacesRecordStoreOptions,
-  spacesRecordStore,
-} from "./spaces.js";
+// The package entry `statekeeper/records`: one record per infrastructure resource, with
+// compare-and-swap saves and advisory record locks (docs/records.md). DigitalOcean's Spaces
+// state store, kept compatible and made safe.
+export { MAX_RESOURCE_ID_BYTES, validateResourceId } from "./keys.js";
+export { type SpacesRecordStoreOptions, spacesRecordStore } from "./spaces.js";
 export { createRecordStore, openRecordStore, type RecordStoreOptions } from "./store.js";
 export {
   type DeleteRecordOptions,
@@ -35,11 +20,4 @@ export {
   type SaveRecordOptions,
   type UnreadableRecord,
 } from "./types.js";
-export {
-  decodeStoredState,
-  encodeState,
-  isResourceStatus,
-  isRfc3339,
-  MAX_RECORD_BYTES,
-  validateStateInput,
-} from "./validate.js";
+export { isResourceStatus, MAX_RECORD_BYTES, validateStateInput } from "./validate.js";

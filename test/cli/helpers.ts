@@ -103,12 +103,12 @@ function newestMtime(dir: string): number {
 }
 
 /**
- * `npm test` builds before testing; a run of these files alone rebuilds dist/ when the CLI
+ * `npm test` builds before testing; a run of these files alone rebuilds dist/ when any
  * sources are newer than it. Test files run in parallel, so one builds while the others wait.
  */
 export async function ensureBuilt(): Promise<void> {
   const main = join(ROOT, "dist", "cli", "main.js");
-  const fresh = () => existsSync(main) && statSync(main).mtimeMs >= newestMtime(join(ROOT, "src", "cli"));
+  const fresh = () => existsSync(main) && statSync(main).mtimeMs >= newestMtime(join(ROOT, "src"));
   if (fresh()) return;
   const lockDir = join(tmpdir(), "statekeeper-cli-test-build.lock");
   for (;;) {
