@@ -1,4 +1,5 @@
 import { isStateKeeperError, StateKeeperError, truncateForMessage } from "../errors.js";
+import { mapBounded } from "../internal/bounded.js";
 import { compareKeys } from "../objectstore/kit.js";
 import type { ObjectStore } from "../objectstore/types.js";
 import { classifyKey } from "./keys.js";
@@ -83,27 +84,23 @@ export async function listRecords(ctx: ListContext, rawFilter?: RecordFilter): P
   }
 
   const records: RecordWithEtag[] = [];
-  let next = 0;
-  const worker = async () => {
-    for (let item = pending[next++]; item !== undefined; item = pending[next++]) {
-      const found = await ctx.store.get(item.key);
-      if (found === undefined) continue; // deleted since it was listed: gone, not unreadable
-      try {
-        const state = await ctx.read(found.body, item.key, item.id);
-        if (matchesFilter(state, filter)) records.push({ state, etag: found.etag });
-      } catch (e) {
-        // A transient failure (a KMS outage) says nothing about the record: the listing fails instead.
-        if (isStateKeeperError(e) && (e.code === "E_UNAVAILABLE" || e.code === "E_RATE_LIMITED")) throw e;
-        const error = isStateKeeperError(e)
-          ? e
-          : new StateKeeperError("E_CORRUPT", `record ${JSON.stringify(item.id)} is unreadable`, {
-              cause: e,
-            });
-        unreadable.push({ id: item.id, key: item.key, error });
-      }
+  await mapBounded(pending, LIST_CONCURRENCY, async (item) => {
+    const found = await ctx.store.get(item.key);
+    if (found === undefined) return; // deleted since it was listed: gone, not unreadable
+    try {
+      const state = await ctx.read(found.body, item.key, item.id);
+      if (matchesFilter(state, filter)) records.push({ state, etag: found.etag });
+    } catch (e) {
+      // A transient failure (a KMS outage) says nothing about the record: the listing fails instead.
+      if (isStateKeeperError(e) && (e.code === "E_UNAVAILABLE" || e.code === "E_RATE_LIMITED")) throw e;
+      const error = isStateKeeperError(e)
+        ? e
+        : new StateKeeperError("E_CORRUPT", `record ${JSON.stringify(item.id)} is unreadable`, {
+            cause: e,
+          });
+      unreadable.push({ id: item.id, key: item.key, error });
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(LIST_CONCURRENCY, pending.length) }, worker));
+  });
 
   records.sort((a, b) => compareKeys(a.state.resource_id, b.state.resource_id));
   unreadable.sort((a, b) => compareKeys(a.key, b.key));
