@@ -2,7 +2,7 @@ import { checkName } from "./codec.js";
 import type { Collection } from "./collection.js";
 import type { BlueprintValidation, Changeset, CleanupOperation, ReconciliationResult } from "./types.js";
 
-/** Records of the seed's `manage` package: get/save/remove plus age-based cleanup. */
+/** Records of Bluelink's `manage` package: get/save/remove plus age-based cleanup. */
 export interface ManagedRecords<T> {
   get(id: string): Promise<T | undefined>;
   /** Creates or replaces the record. */

@@ -1,9 +1,9 @@
 /**
- * The deployment state model, after Bluelink's `state` and `manage` packages (seed 004).
- * Timestamps are Unix seconds, as in the seed. Maps are plain objects keyed by id or name.
+ * The deployment state model, after Bluelink's `state` and `manage` packages.
+ * Timestamps are Unix seconds, as in Bluelink. Maps are plain objects keyed by id or name.
  */
 
-/** Where an instance is in its lifecycle. Numeric, as in the seed, so stored records stay compatible. */
+/** Where an instance is in its lifecycle. Numeric, as in Bluelink, so stored records stay compatible. */
 export const InstanceStatus = {
   Preparing: 0,
   Deploying: 1,
@@ -28,7 +28,7 @@ export const InstanceStatus = {
 } as const;
 export type InstanceStatus = (typeof InstanceStatus)[keyof typeof InstanceStatus];
 
-/** Status of one resource (also used for links). Numeric, as in the seed. */
+/** Status of one resource (also used for links). Numeric, as in Bluelink. */
 export const ResourceStatus = {
   Unknown: 0,
   Creating: 1,
@@ -62,7 +62,7 @@ export interface ResourceState {
   type: string;
   instanceId: string;
   status: ResourceStatus;
-  /** Finer-grained status reported by the provider (seed: `PreciseStatus`). */
+  /** Finer-grained status reported by the provider (Bluelink: `PreciseStatus`). */
   preciseStatus?: number;
   templateName?: string;
   lastStatusUpdateTimestamp?: number;

@@ -5,7 +5,7 @@ import { normalizeRecordsPrefix } from "./keys.js";
 import { createRecordStore } from "./store.js";
 import type { RecordStore } from "./types.js";
 
-/** The seed's `NewSpacesIaCStateStore` options. */
+/** The options of DigitalOcean's `NewSpacesIaCStateStore`. */
 export interface SpacesRecordStoreOptions {
   /** DO region, e.g. "nyc3"; gives the endpoint `https://<region>.digitaloceanspaces.com`. */
   region?: string;
@@ -49,7 +49,7 @@ function optionalString(value: unknown, option: string): string | undefined {
 }
 
 /**
- * Resolves the seed's defaults without touching the network: endpoint from the region, the
+ * Resolves DigitalOcean's defaults without touching the network: endpoint from the region, the
  * credentials from the options or `DO_SPACES_ACCESS_KEY` / `DO_SPACES_SECRET_KEY`. Errors name
  * the option, never a credential's value.
  */
@@ -99,7 +99,7 @@ export function resolveSpacesConfig(
 }
 
 /**
- * Records on a DigitalOcean Space (or any S3-compatible endpoint) with the seed's defaults. The
+ * Records on a DigitalOcean Space (or any S3-compatible endpoint) with DigitalOcean's defaults. The
  * AWS SDK is loaded on first use; the store is probed before the first write.
  */
 export function spacesRecordStore(options: SpacesRecordStoreOptions): RecordStore {

@@ -12,7 +12,7 @@ export const RESOURCE_STATUSES = [
 export type ResourceStatus = (typeof RESOURCE_STATUSES)[number];
 
 /**
- * The state of one infrastructure resource, with the seed's snake_case JSON names so records
+ * The state of one infrastructure resource, with the snake_case JSON names of DigitalOcean's Spaces store so records
  * round-trip with the engines (`workflow`'s `module.IaCState`).
  */
 export interface IaCState {

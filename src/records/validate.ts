@@ -150,7 +150,7 @@ function freeForm(o: Record<string, unknown>, field: string): Record<string, unk
   return value as Record<string, unknown>;
 }
 
-/** The stored JSON: the seed's field order, optional fields left out when empty (Go's `omitempty`). */
+/** The stored JSON: DigitalOcean's Spaces store's field order, optional fields left out when empty (Go's `omitempty`). */
 export function encodeState(state: IaCState): Uint8Array {
   const ordered: Record<string, unknown> = {};
   for (const field of FIELDS) if (state[field] !== undefined) ordered[field] = state[field];

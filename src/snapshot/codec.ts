@@ -7,7 +7,7 @@ import { describeEntry, notJsonToError, validateSnapshot } from "./validate.js";
 /** Where a backend records the rev a revision replaced (see `EncodeOptions.parentRevision`). */
 const PARENT_FIELD = "parent-revision";
 
-/** Seed JSON name → in-memory name for the optional entry fields (all omitted when empty). */
+/** unobin's JSON name → in-memory name for the optional entry fields (all omitted when empty). */
 const OPTIONAL_ENTRY_FIELDS = [
   ["kind", "kind"],
   ["schema-version", "schemaVersion"],

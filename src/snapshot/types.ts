@@ -1,5 +1,5 @@
 /**
- * The in-memory snapshot model (camelCase). The encoded form uses the seed's JSON names
+ * The in-memory snapshot model (camelCase). The encoded form uses unobin's JSON names
  * (`format-version`, `stack` for the factory info, `deployment-id`, …); see `codec.ts`.
  */
 

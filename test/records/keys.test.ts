@@ -36,7 +36,7 @@ test("escaping round-trips, is injective, and always yields a valid store key", 
   );
 });
 
-test("the seed's collisions are gone: a/b, a_b, a%2Fb, a\\b map to distinct keys", () => {
+test("DigitalOcean's key collisions are gone: a/b, a_b, a%2Fb, a\\b map to distinct keys", () => {
   const keys = ["a/b", "a_b", "a%2Fb", "a\\b", "a%5Cb"].map((id) => recordKey("iac-state/", id));
   assert.equal(new Set(keys).size, keys.length);
   assert.equal(recordKey("iac-state/", "a/b"), "iac-state/a%2Fb.json");

@@ -50,7 +50,7 @@ test("the probe runs once per record store, on the first write", async () => {
   assert.equal(calls.filter((c) => c === "probe").length, 1);
 });
 
-test("openRecordStore opens URLs and stores, with the seed's default prefix", async () => {
+test("openRecordStore opens URLs and stores, with DigitalOcean's default prefix", async () => {
   const url = pathToFileURL(root).href;
   const rs = await openRecordStore(url);
   assert.equal(rs.prefix, "iac-state/");

@@ -33,7 +33,7 @@ test("records written by the Go engines read back: null maps, omitted fields, un
   });
 });
 
-test("encoding uses the seed's names and order and leaves empty optional fields out", () => {
+test("encoding uses DigitalOcean's names and order and leaves empty optional fields out", () => {
   const state: IaCState = {
     resource_id: "db",
     resource_type: "database",
