@@ -1,15 +1,15 @@
 import type { Encrypter } from "../crypto/types.js";
 import { InvalidNameError, StateKeeperError } from "../errors.js";
 
-/** Longest id or name accepted, in characters (the encoded key must stay under S3's 1024 bytes). */
-export const MAX_NAME_LENGTH = 256;
+/** Longest deployment id or name (instance, resource, link…) accepted, in characters (the encoded key must stay under S3's 1024 bytes). */
+export const MAX_ID_LENGTH = 256;
 
 /** Refuses an id or name before any I/O: empty, over-long, not a string or not well-formed. */
 export function checkName(what: string, name: unknown): string {
   if (typeof name !== "string" || name.length === 0)
     throw new InvalidNameError(what, String(name), "must be a non-empty string");
-  if (name.length > MAX_NAME_LENGTH)
-    throw new InvalidNameError(what, name, `longer than ${MAX_NAME_LENGTH} characters`);
+  if (name.length > MAX_ID_LENGTH)
+    throw new InvalidNameError(what, name, `longer than ${MAX_ID_LENGTH} characters`);
   if (!name.isWellFormed()) throw new InvalidNameError(what, name, "must be well-formed unicode");
   return name;
 }
