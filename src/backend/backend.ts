@@ -250,16 +250,7 @@ export function createBackend(store: ObjectStore, options: BackendOptions): Back
       "E_INVALID_CONFIG",
       "createBackend: encrypter is not an Encrypter (use noopEncrypter() for unencrypted state)",
     );
-  const backend = new StoreBackend(store, stackLayout(prefix, factory, stack), factory, stack, options);
-  registerBackendInternals(backend, {
-    encrypter,
-    currentPointer: () => backend.currentPointer(),
-    revisions: () => backend.revisions(),
-    readSealed: (rev) => backend.readSealed(rev),
-    importRevision: (rev, snapshot, parentRevision) => backend.importRevision(rev, snapshot, parentRevision),
-    reseal: (rev) => backend.reseal(rev),
-  });
-  return backend;
+  return new StoreBackend(store, stackLayout(prefix, factory, stack), factory, stack, options);
 }
 
 /** How often a lock holder retries raising the fence while `current` keeps changing under it. */
@@ -340,6 +331,15 @@ class StoreBackend implements Backend {
     this.#clock = options.clock;
     this.#lockDefaults = options.lockDefaults ?? {};
     this.#lockClock = options.lockClock;
+    // The admin operations are private methods, reachable only through `backendInternals(this)`.
+    registerBackendInternals(this, {
+      encrypter: options.encrypter,
+      currentPointer: () => this.#currentPointer(),
+      revisions: () => this.#revisions(),
+      readSealed: (rev) => this.#readSealed(rev),
+      importRevision: (rev, snapshot, parentRevision) => this.#importRevision(rev, snapshot, parentRevision),
+      reseal: (rev) => this.reseal(rev),
+    });
   }
 
   get #name(): string {
@@ -374,7 +374,7 @@ class StoreBackend implements Backend {
     return seen;
   }
 
-  async currentPointer(): Promise<CurrentPointer | undefined> {
+  async #currentPointer(): Promise<CurrentPointer | undefined> {
     return pointerOf((await this.#readCurrent(true)).state);
   }
 
@@ -480,7 +480,7 @@ class StoreBackend implements Backend {
     return (await this.readRevision(rev)).snapshot;
   }
 
-  async readSealed(rev: string): Promise<Uint8Array> {
+  async #readSealed(rev: string): Promise<Uint8Array> {
     return this.#fetchVerified(validateRev(rev), undefined);
   }
 
@@ -675,7 +675,7 @@ class StoreBackend implements Backend {
     return rev;
   }
 
-  async revisions(): Promise<RevisionInfo[]> {
+  async #revisions(): Promise<RevisionInfo[]> {
     const byRev = new Map<string, RevisionInfo>();
     for await (const o of this.store.list(this.#layout.snapshotsPrefix)) {
       const name = o.key.slice(this.#layout.snapshotsPrefix.length);
@@ -687,12 +687,12 @@ class StoreBackend implements Backend {
   }
 
   async list(): Promise<string[]> {
-    return (await this.revisions()).map((r) => r.rev);
+    return (await this.#revisions()).map((r) => r.rev);
   }
 
   async history(options: HistoryOptions = {}): Promise<StackHistory> {
     if (options.open === true) this.#needEncrypter();
-    const [seen, infos] = await Promise.all([this.#readCurrent(false), this.revisions()]);
+    const [seen, infos] = await Promise.all([this.#readCurrent(false), this.#revisions()]);
     const pointer = this.#trustedPointer(seen);
     const revisions: HistoryEntry[] = infos.map((info) => ({ ...info, current: info.rev === pointer?.rev }));
     const history: StackHistory = { current: pointer?.rev ?? null, revisions };
@@ -736,7 +736,7 @@ class StoreBackend implements Backend {
   async delete(rev: string): Promise<void> {
     validateRev(rev);
     await assertStoreSupported(this.store);
-    const pointer = await this.currentPointer();
+    const pointer = await this.#currentPointer();
     if (pointer?.rev === rev)
       throw new StateKeeperError(
         "E_INVALID_ARGUMENT",
@@ -845,7 +845,7 @@ class StoreBackend implements Backend {
     return breakLease(this.store, this.#layout.lock);
   }
 
-  async importRevision(rev: string, snapshot: Snapshot, parentRevision?: string): Promise<void> {
+  async #importRevision(rev: string, snapshot: Snapshot, parentRevision?: string): Promise<void> {
     validateRev(rev);
     this.#needEncrypter();
     this.#checkOwnership(snapshot);
