@@ -92,7 +92,7 @@ export interface BackendOptions {
    * is refused (`E_INVALID_CONFIG`) before any I/O, so state is never written unencrypted by
    * omission.
    */
-  encrypter?: Encrypter;
+  encrypter?: Encrypter | undefined;
   /** Epoch-nanosecond clock for new revisions (tests freeze it). */
   clock?: () => bigint;
   /** Defaults for every `lock()` call on this backend. */
