@@ -2,7 +2,7 @@
 // snapshots and errors. Everything else has its own entry point (docs/architecture.md):
 //   statekeeper/records      per-resource records (unobin's record contract, DigitalOcean Spaces)
 //   statekeeper/deployments  the deployment state container (Bluelink's)
-//   statekeeper/admin        verify, migrate, rekey, prune, list stacks; envelopes and revisions
+//   statekeeper/admin        verify, migrate, rekey, prune, list stacks; inspect an envelope
 //   statekeeper/s3           the S3 driver (s3Store) — `openStore("s3://…")` needs no import
 //   statekeeper/testing      conformance suites and store decorators for driver authors
 

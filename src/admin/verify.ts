@@ -1,11 +1,18 @@
-import type { Backend, HistoryEntry } from "../backend/index.js";
+import type { Backend, HistoryEntry, StackHistory } from "../backend/index.js";
 import { compareRevisions } from "../snapshot/index.js";
+import {
+  type AdminOptions,
+  type AdminProgress,
+  abortedError,
+  checkpoint,
+  nameOf,
+  progressOf,
+} from "./common.js";
 
-export interface VerifyOptions {
-  /** Called after each revision is opened. */
-  onProgress?: (done: number, total: number) => void;
-  /** Stops the run; the call rejects with the signal's reason. */
-  signal?: AbortSignal;
+export type VerifyPhase = "verifying";
+export type VerifyProgress = AdminProgress<VerifyPhase>;
+
+export interface VerifyOptions extends AdminOptions<VerifyPhase> {
   /** Revisions opened at once. Default 4. */
   concurrency?: number;
 }
@@ -38,19 +45,33 @@ export interface VerifyReport {
  * Opens every revision of a stack and checks what `current` says: its pointer parses, it names
  * an existing revision whose sealed bytes match the recorded digest, and every revision opens
  * with the backend's encrypter and decodes as a valid snapshot. Findings are reported, not
- * thrown; a store failure (unreachable, denied) rejects the call.
+ * thrown; a store failure (unreachable, denied) rejects the call, and so does an abort of
+ * `signal` (`E_ABORTED`; verify only reads, so nothing is left half-done).
  *
  * The line of history is followed through the parent each revision records (the rev that was
  * current when it was written): revisions off that line are orphans. Revisions written before
  * parents were recorded cannot be placed; those older than `current` count as on the line.
  */
 export async function verifyStack(backend: Backend, options: VerifyOptions = {}): Promise<VerifyReport> {
-  const history = await backend.history({
-    open: true,
-    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
-    ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
-  });
+  const { signal } = options;
+  const what = `verification of ${nameOf(backend)}`;
+  checkpoint(what, signal);
+  const progress = progressOf(options.onProgress);
+  let history: StackHistory;
+  try {
+    history = await backend.history({
+      open: true,
+      onProgress: (done, total) => {
+        if (done === 1) progress("verifying", 0, total);
+        progress("verifying", done, total);
+      },
+      ...(signal === undefined ? {} : { signal }),
+      ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+    });
+  } catch (e) {
+    if (signal?.aborted === true) throw abortedError(what, signal);
+    throw e;
+  }
   const { revisions, current } = history;
   const problems: VerifyProblem[] = [];
   if (history.currentProblem !== undefined) problems.push({ rev: "current", ...history.currentProblem });

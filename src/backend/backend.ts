@@ -1,3 +1,4 @@
+import { sealingKeyMatches } from "../crypto/identity.js";
 import { inspectEnvelope } from "../crypto/index.js";
 import type { Encrypter } from "../crypto/types.js";
 import {
@@ -41,6 +42,7 @@ import {
   NO_CURRENT,
   pointerOf,
 } from "./current.js";
+import { registerBackendInternals } from "./internals.js";
 import { SNAPSHOT_SUFFIX, type StackLayout, sha256Hex, stackLayout } from "./layout.js";
 import { normalizePrefix, validateName } from "./names.js";
 
@@ -83,8 +85,14 @@ export interface BackendOptions {
   factory: string;
   /** The stack (deployment) name: second level of the layout. */
   stack: string;
-  /** Seals every snapshot. Required: pass `noopEncrypter()` explicitly for unencrypted state. */
-  encrypter: Encrypter;
+  /**
+   * Seals and opens every snapshot: pass `noopEncrypter()` explicitly for unencrypted state.
+   * Without one the backend handles metadata only — current rev, revisions, `history()` without
+   * `open`, locks, `setCurrent`, `delete` — and every call that would open or seal a snapshot
+   * is refused (`E_INVALID_CONFIG`) before any I/O, so state is never written unencrypted by
+   * omission.
+   */
+  encrypter?: Encrypter | undefined;
   /** Epoch-nanosecond clock for new revisions (tests freeze it). */
   clock?: () => bigint;
   /** Defaults for every `lock()` call on this backend. */
@@ -179,8 +187,6 @@ export interface Backend {
   current(): Promise<Snapshot>;
   /** The current rev. `E_NO_CURRENT` when never set. */
   currentRev(): Promise<string>;
-  /** The raw `current` pointer (rev, digest, who moved it when), or undefined when never set. */
-  currentPointer(): Promise<CurrentPointer | undefined>;
   /**
    * One revision. `E_NOT_FOUND` for an unknown rev. The current rev is checked against the
    * digest in `current` (`E_CORRUPT` on a mismatch, or when `current` names a missing revision).
@@ -204,8 +210,6 @@ export interface Backend {
   commit(snapshot: Snapshot, options?: CommitOptions): Promise<string>;
   /** Every rev, oldest first. */
   list(): Promise<string[]>;
-  /** Size and time of every revision, oldest first (one listing, no reads). */
-  revisions(): Promise<RevisionInfo[]>;
   /** The revisions with the current one marked; with `open`, what each holds and which cannot be read. */
   history(options?: HistoryOptions): Promise<StackHistory>;
   /** Removes a revision; a missing rev is fine. The current rev is refused (`E_INVALID_ARGUMENT`). */
@@ -219,17 +223,13 @@ export interface Backend {
   forceUnlock(): Promise<LockHolder | undefined>;
   /** Who holds the lock, or undefined. */
   lockInfo(): Promise<LockInfo | undefined>;
-  /** The sealed bytes of a revision, unopened (for verify and migrate). `E_NOT_FOUND` when missing. */
-  readSealed(rev: string): Promise<Uint8Array>;
-  /**
-   * Stores `snapshot` at exactly `rev` (migration keeps rev names and parents). Create-only: an
-   * existing rev with the same content is accepted, with other content it is `E_ALREADY_EXISTS`.
-   */
-  importRevision(rev: string, snapshot: Snapshot, parentRevision?: string): Promise<void>;
   /**
    * Re-seals one revision with the encrypter's primary key (compare-and-swap on the object; the
    * `current` digest follows when it is the current rev). Returns false when it was already
    * sealed with that key.
+   *
+   * @deprecated Re-key a whole stack with `rekeyStack` (`statekeeper/admin`). Kept on this
+   * interface only while the conformance suite (`statekeeper/testing`) still calls it directly.
    */
   reseal(rev: string): Promise<boolean>;
 }
@@ -238,10 +238,17 @@ export function createBackend(store: ObjectStore, options: BackendOptions): Back
   const factory = validateName("factory", options.factory);
   const stack = validateName("stack", options.stack);
   const prefix = normalizePrefix(options.prefix);
-  if (options.encrypter === undefined || typeof options.encrypter.seal !== "function")
+  const { encrypter } = options;
+  if (
+    encrypter !== undefined &&
+    (typeof encrypter !== "object" ||
+      encrypter === null ||
+      typeof encrypter.seal !== "function" ||
+      typeof encrypter.open !== "function")
+  )
     throw new StateKeeperError(
       "E_INVALID_CONFIG",
-      "createBackend: an encrypter is required (use noopEncrypter() for unencrypted state)",
+      "createBackend: encrypter is not an Encrypter (use noopEncrypter() for unencrypted state)",
     );
   return new StoreBackend(store, stackLayout(prefix, factory, stack), factory, stack, options);
 }
@@ -264,11 +271,6 @@ function validateRev(rev: unknown): string {
   if (typeof rev !== "string" || rev === "" || rev.includes("/") || rev.startsWith("."))
     throw new StateKeeperError("E_INVALID_ARGUMENT", `invalid revision ${JSON.stringify(String(rev))}`);
   return validateKey(rev, "revision");
-}
-
-function envelopeIdentity(sealed: Uint8Array): string {
-  const header = inspectEnvelope(sealed);
-  return JSON.stringify([header.keyId, header.kdf?.salt ?? ""]);
 }
 
 /** `user@host` of this process, as `current` records who moved it. */
@@ -295,7 +297,7 @@ class StoreBackend implements Backend {
   readonly store: ObjectStore;
   readonly #layout: StackLayout;
   readonly #current: TransactionalObject<CurrentState>;
-  readonly #encrypter: Encrypter;
+  readonly #encrypterOrNone: Encrypter | undefined;
   readonly #clock: (() => bigint) | undefined;
   readonly #lockDefaults: Pick<LockOptions, "leaseMs" | "pollMs">;
   readonly #lockClock: LeaseClock | undefined;
@@ -309,7 +311,6 @@ class StoreBackend implements Backend {
   #uncertain: CurrentPointer | undefined;
   /** The current rev this backend has opened (or sealed) itself, so writes need not re-check it. */
   #verifiedRev: string | undefined;
-  #primaryIdentityPromise: Promise<string> | undefined;
   #lastAllocated: { base: string; suffix: number } | undefined;
   /** Digests of revisions this backend sealed, so `setCurrent` need not read them back. */
   readonly #digests = new Map<string, { sha256: string; size: number }>();
@@ -326,14 +327,36 @@ class StoreBackend implements Backend {
     this.#current = currentObject(store, layout.current);
     this.factory = factory;
     this.stack = stack;
-    this.#encrypter = options.encrypter;
+    this.#encrypterOrNone = options.encrypter;
     this.#clock = options.clock;
     this.#lockDefaults = options.lockDefaults ?? {};
     this.#lockClock = options.lockClock;
+    // The admin operations are private methods, reachable only through `backendInternals(this)`.
+    registerBackendInternals(this, {
+      encrypter: options.encrypter,
+      currentPointer: () => this.#currentPointer(),
+      revisions: () => this.#revisions(),
+      readSealed: (rev) => this.#readSealed(rev),
+      importRevision: (rev, snapshot, parentRevision) => this.#importRevision(rev, snapshot, parentRevision),
+      reseal: (rev) => this.reseal(rev),
+    });
   }
 
   get #name(): string {
     return `${this.factory}/${this.stack}`;
+  }
+
+  /** The encrypter, for a call that opens or seals a snapshot; refused on a metadata-only backend. */
+  #needEncrypter(): Encrypter {
+    const encrypter = this.#encrypterOrNone;
+    if (encrypter === undefined)
+      throw new StateKeeperError(
+        "E_INVALID_CONFIG",
+        `this backend for ${this.#name} was created without an encrypter: it reads metadata (current rev, ` +
+          "revisions, history, lock) but cannot open or seal snapshots; pass encrypter " +
+          "(noopEncrypter() for unencrypted state)",
+      );
+    return encrypter;
   }
 
   #holding(): boolean {
@@ -351,7 +374,7 @@ class StoreBackend implements Backend {
     return seen;
   }
 
-  async currentPointer(): Promise<CurrentPointer | undefined> {
+  async #currentPointer(): Promise<CurrentPointer | undefined> {
     return pointerOf((await this.#readCurrent(true)).state);
   }
 
@@ -362,6 +385,7 @@ class StoreBackend implements Backend {
   }
 
   async current(): Promise<Snapshot> {
+    this.#needEncrypter();
     const pointer = pointerOf((await this.#readCurrent(true)).state);
     if (pointer === undefined) throw noCurrent(this.factory, this.stack);
     const sealed = await this.#fetchVerified(pointer.rev, pointer);
@@ -410,7 +434,7 @@ class StoreBackend implements Backend {
     sealed: Uint8Array,
     pointer: CurrentPointer | undefined,
   ): Promise<RevisionContent> {
-    const plaintext = await this.#encrypter.open(sealed, this.#layout.sealLocation(rev));
+    const plaintext = await this.#needEncrypter().open(sealed, this.#layout.sealLocation(rev));
     let stored: ReturnType<typeof decodeStoredSnapshot>;
     try {
       stored = decodeStoredSnapshot(plaintext);
@@ -441,6 +465,7 @@ class StoreBackend implements Backend {
 
   async readRevision(rev: string): Promise<RevisionContent> {
     validateRev(rev);
+    this.#needEncrypter();
     // The pointer is read beside the object, not adopted as an expectation: when this rev is the
     // current one, its digest is checked as `current()` checks it.
     const [seen, got] = await Promise.all([
@@ -455,7 +480,7 @@ class StoreBackend implements Backend {
     return (await this.readRevision(rev)).snapshot;
   }
 
-  async readSealed(rev: string): Promise<Uint8Array> {
+  async #readSealed(rev: string): Promise<Uint8Array> {
     return this.#fetchVerified(validateRev(rev), undefined);
   }
 
@@ -504,7 +529,7 @@ class StoreBackend implements Backend {
             : sealedWith;
       message =
         `refusing to write to ${this.#name}: ${what} is sealed with ${key}, which this backend's ` +
-        `encrypter (${this.#encrypter.keyId}) cannot open, so the commit would mix keys in one history ` +
+        `encrypter (${this.#needEncrypter().keyId}) cannot open, so the commit would mix keys in one history ` +
         `(${cause.message}). Use the key that sealed it, or change keys for the whole history with 'statekeeper rekey'`;
     } else
       message =
@@ -522,6 +547,7 @@ class StoreBackend implements Backend {
   }
 
   async write(snapshot: Snapshot, options: CommitOptions = {}): Promise<string> {
+    this.#needEncrypter();
     this.#checkOwnership(snapshot);
     await this.#beforeWrite();
     const seen = this.#expected ?? (await this.#readCurrent(true));
@@ -534,7 +560,7 @@ class StoreBackend implements Backend {
     const first = this.#lastAllocated?.base === base ? this.#lastAllocated.suffix + 1 : 0;
     for (let suffix = first; suffix < MAX_REVISION_ATTEMPTS; suffix++) {
       const rev = suffix === 0 ? base : revisionWithSuffix(base, suffix);
-      const sealed = await this.#encrypter.seal(plaintext, this.#layout.sealLocation(rev));
+      const sealed = await this.#needEncrypter().seal(plaintext, this.#layout.sealLocation(rev));
       if (await this.#createOnly(this.#layout.snapshot(rev), sealed)) {
         this.#lastAllocated = { base, suffix };
         this.#digests.set(rev, { sha256: sha256Hex(sealed), size: sealed.byteLength });
@@ -649,7 +675,7 @@ class StoreBackend implements Backend {
     return rev;
   }
 
-  async revisions(): Promise<RevisionInfo[]> {
+  async #revisions(): Promise<RevisionInfo[]> {
     const byRev = new Map<string, RevisionInfo>();
     for await (const o of this.store.list(this.#layout.snapshotsPrefix)) {
       const name = o.key.slice(this.#layout.snapshotsPrefix.length);
@@ -661,11 +687,12 @@ class StoreBackend implements Backend {
   }
 
   async list(): Promise<string[]> {
-    return (await this.revisions()).map((r) => r.rev);
+    return (await this.#revisions()).map((r) => r.rev);
   }
 
   async history(options: HistoryOptions = {}): Promise<StackHistory> {
-    const [seen, infos] = await Promise.all([this.#readCurrent(false), this.revisions()]);
+    if (options.open === true) this.#needEncrypter();
+    const [seen, infos] = await Promise.all([this.#readCurrent(false), this.#revisions()]);
     const pointer = this.#trustedPointer(seen);
     const revisions: HistoryEntry[] = infos.map((info) => ({ ...info, current: info.rev === pointer?.rev }));
     const history: StackHistory = { current: pointer?.rev ?? null, revisions };
@@ -709,7 +736,7 @@ class StoreBackend implements Backend {
   async delete(rev: string): Promise<void> {
     validateRev(rev);
     await assertStoreSupported(this.store);
-    const pointer = await this.currentPointer();
+    const pointer = await this.#currentPointer();
     if (pointer?.rev === rev)
       throw new StateKeeperError(
         "E_INVALID_ARGUMENT",
@@ -818,14 +845,15 @@ class StoreBackend implements Backend {
     return breakLease(this.store, this.#layout.lock);
   }
 
-  async importRevision(rev: string, snapshot: Snapshot, parentRevision?: string): Promise<void> {
+  async #importRevision(rev: string, snapshot: Snapshot, parentRevision?: string): Promise<void> {
     validateRev(rev);
+    this.#needEncrypter();
     this.#checkOwnership(snapshot);
     await this.#beforeWrite();
     await this.#assertCanExtend(this.#expected ?? (await this.#readCurrent(true)), {});
     const plaintext = encodeSnapshot(snapshot, parentRevision === undefined ? {} : { parentRevision });
     const key = this.#layout.snapshot(rev);
-    const sealed = await this.#encrypter.seal(plaintext, this.#layout.sealLocation(rev));
+    const sealed = await this.#needEncrypter().seal(plaintext, this.#layout.sealLocation(rev));
     if (await this.#createOnly(key, sealed)) return;
     // Already there: fine if it holds the same snapshot (a re-run migration), else refuse.
     const existing = await this.get(rev);
@@ -835,28 +863,20 @@ class StoreBackend implements Backend {
       });
   }
 
-  /**
-   * Which key `seal` uses now, as seen in an envelope header. Key ids alone are not enough:
-   * passphrase encrypters share one id, and differ by their KDF salt.
-   */
-  #primaryIdentity(): Promise<string> {
-    this.#primaryIdentityPromise ??= this.#encrypter
-      .seal(new Uint8Array(0), "statekeeper/identity-probe")
-      .then(envelopeIdentity);
-    return this.#primaryIdentityPromise;
-  }
-
   async reseal(rev: string): Promise<boolean> {
     validateRev(rev);
+    const encrypter = this.#needEncrypter();
     await this.#beforeWrite();
     const key = this.#layout.snapshot(rev);
     const got = await this.store.get(key);
     if (got === undefined)
       throw new StateKeeperError("E_NOT_FOUND", `no revision ${rev} in ${this.#name}`, { details: { rev } });
     const location = this.#layout.sealLocation(rev);
-    const plaintext = await this.#encrypter.open(got.body, location);
-    if (envelopeIdentity(got.body) === (await this.#primaryIdentity())) return false;
-    const sealed = await this.#encrypter.seal(plaintext, location);
+    const plaintext = await encrypter.open(got.body, location);
+    // Which key sealed it is in the header: key ids alone are not enough (passphrase encrypters
+    // share one id, and differ by their KDF salt), and nothing is sealed just to find out.
+    if (sealingKeyMatches(encrypter, inspectEnvelope(got.body))) return false;
+    const sealed = await encrypter.seal(plaintext, location);
     const digest = { sha256: sha256Hex(sealed), size: sealed.byteLength };
     const seen = await this.#expectation();
     const isCurrent = pointerOf(seen.state)?.rev === rev;

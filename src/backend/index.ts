@@ -27,5 +27,3 @@ export {
   registerBackendType,
   validateBackendConfig,
 } from "./registry.js";
-export type { StackSummary } from "./stacks.js";
-export { listStacks } from "./stacks.js";

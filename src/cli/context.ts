@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { type LockedAdminOptions, runLocked } from "../admin/common.js";
 import { type Backend, createBackend, describeHolder, type Lock, validateName } from "../backend/index.js";
 import type { Encrypter } from "../crypto/types.js";
 import { StateKeeperError } from "../errors.js";
@@ -51,10 +52,13 @@ function required(value: string | undefined, flag: string, envVar: string): stri
   return value;
 }
 
-/** The stack the global options name, on the store they name. */
+/**
+ * The stack the global options name, on the store they name. Without an encrypter the backend
+ * reads and manages metadata only (pointer, revisions, lock), and opens no snapshot.
+ */
 export async function openStackBackend(
   g: GlobalOptions,
-  encrypter: Encrypter,
+  encrypter: Encrypter | undefined,
   url: string = g.store,
 ): Promise<Backend> {
   const factory = required(g.factory, "--factory", "STATEKEEPER_FACTORY");
@@ -62,7 +66,11 @@ export async function openStackBackend(
   // Names are checked before the store is opened: an invalid name is a usage error with no I/O.
   validateName("factory", factory);
   validateName("stack", stack);
-  return createBackend(await openStore(url), { factory, stack, encrypter });
+  return createBackend(await openStore(url), {
+    factory,
+    stack,
+    ...(encrypter === undefined ? {} : { encrypter }),
+  });
 }
 
 export function lockTimeoutMs(g: GlobalOptions): number {
@@ -70,51 +78,28 @@ export function lockTimeoutMs(g: GlobalOptions): number {
 }
 
 /**
- * Runs `work` under the stack's lock and always releases it. Waiting is announced on stderr
- * (who holds it), so an operator is never left staring at a silent terminal.
+ * How an admin workflow waits for the stack's lock, as every CLI writer does: up to
+ * `--lock-timeout`, announcing who holds it on stderr, so an operator is never left staring at
+ * a silent terminal; a lock that could not be released cleanly is reported on stderr too.
  */
-export async function withStackLock<T>(
+export function lockOptionsOf(g: GlobalOptions): Pick<LockedAdminOptions, "lock" | "onWarning"> {
+  const timeoutMs = lockTimeoutMs(g);
+  return {
+    lock: {
+      timeoutMs,
+      onWait: (holder) =>
+        warn(`waiting up to ${timeoutMs / 1000}s for the lock held by ${printable(describeHolder(holder))}`),
+    },
+    onWarning: (message) => warn(printable(message)),
+  };
+}
+
+/** Runs `work` under the stack's lock and always releases it (see `lockOptionsOf`). */
+export function withStackLock<T>(
   backend: Backend,
   g: GlobalOptions,
   operation: string,
   work: (lock: Lock) => Promise<T>,
 ): Promise<T> {
-  const timeoutMs = lockTimeoutMs(g);
-  const lock = await backend.lock({
-    operation,
-    timeoutMs,
-    onWait: (holder) =>
-      warn(`waiting up to ${timeoutMs / 1000}s for the lock held by ${printable(describeHolder(holder))}`),
-  });
-  try {
-    return await work(lock);
-  } finally {
-    await release(backend, lock);
-  }
-}
-
-/** Unlocks, and says what really happened when the lock could not be released cleanly. */
-async function release(backend: Backend, lock: Lock): Promise<void> {
-  let released: boolean;
-  try {
-    released = await lock.unlock();
-  } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
-    warn(
-      `could not release the lock on ${backend.factory}/${backend.stack}: ${printable(why)}; ` +
-        "it expires after its lease, or remove it now with 'statekeeper lock force-unlock'",
-    );
-    return;
-  }
-  if (!released)
-    warn(
-      lock.lost
-        ? `the lock was no longer ours when releasing it: ${printable(lostReason(lock))}`
-        : "the lock was no longer ours when releasing it (taken over or force-unlocked)",
-    );
-}
-
-function lostReason(lock: Lock): string {
-  const reason: unknown = lock.signal.reason;
-  return reason instanceof Error ? reason.message : "taken over or force-unlocked";
+  return runLocked(backend, operation, lockOptionsOf(g), work);
 }

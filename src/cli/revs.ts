@@ -1,5 +1,5 @@
 import type { Backend } from "../backend/index.js";
-import { StateKeeperError } from "../errors.js";
+import { hasErrorCode, StateKeeperError } from "../errors.js";
 import { parseRevision } from "../snapshot/index.js";
 
 /**
@@ -20,6 +20,16 @@ export async function resolveRev(backend: Backend, given: string | undefined): P
       `${given}: there are only ${Math.max(at, 0)} revisions before the current one`,
     );
   return target;
+}
+
+/** The current rev, or null for a stack that has none yet. */
+export async function currentOrNull(backend: Pick<Backend, "currentRev">): Promise<string | null> {
+  try {
+    return await backend.currentRev();
+  } catch (e) {
+    if (hasErrorCode(e, "E_NO_CURRENT")) return null;
+    throw e;
+  }
 }
 
 /** The instant a rev names, as ISO-8601 with milliseconds (revs are UTC timestamps). */

@@ -80,6 +80,7 @@ export function keyEncrypter(options: KeyEncrypterOptions): Encrypter {
     keyId,
     readableKeyIds: [keyId],
     ...(hint === undefined ? {} : { hint }),
+    sealingKeyMatches: (h) => h.keyId === keyId && h.kdf === undefined,
     async seal(plaintext, location) {
       checkPlaintext(plaintext);
       checkLocation(location);

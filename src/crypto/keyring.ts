@@ -1,6 +1,7 @@
 import { hasErrorCode, type StateKeeperError } from "../errors.js";
 import { inspectEnvelope } from "./envelope.js";
 import { checkLocation, checkSealed, invalidConfig, wrongKey } from "./errors.js";
+import { sealingKeyMatches } from "./identity.js";
 import type { Encrypter } from "./types.js";
 
 function isEncrypter(e: unknown): e is Encrypter {
@@ -31,6 +32,7 @@ export function keyring(primary: Encrypter, ...fallbacks: Encrypter[]): Encrypte
     keyId: primary.keyId,
     readableKeyIds,
     ...(primary.hint === undefined ? {} : { hint: primary.hint }),
+    sealingKeyMatches: (header) => sealingKeyMatches(primary, header),
     seal: (plaintext, location) => primary.seal(plaintext, location),
     async open(sealed, location) {
       checkSealed(sealed);

@@ -88,6 +88,8 @@ export function awsKmsEncrypter(options: AwsKmsEncrypterOptions): Encrypter {
   return {
     keyId,
     readableKeyIds: [keyId],
+    // The configured key id, as every seal writes it: no KMS call is needed to tell.
+    sealingKeyMatches: (h) => h.keyId === keyId && h.kdf === undefined,
     async seal(plaintext, location) {
       checkPlaintext(plaintext);
       checkLocation(location);

@@ -20,6 +20,7 @@ export function noopEncrypter(): Encrypter {
   return {
     keyId: NOOP_KEY_ID,
     readableKeyIds: [NOOP_KEY_ID],
+    sealingKeyMatches: (h) => h.keyId === NOOP_KEY_ID && h.kdf === undefined,
     async seal(plaintext, location) {
       checkPlaintext(plaintext);
       checkLocation(location);

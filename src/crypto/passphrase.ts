@@ -111,6 +111,8 @@ export function passphraseEncrypter(options: PassphraseEncrypterOptions): Encryp
   return {
     keyId,
     readableKeyIds: [keyId],
+    // Every passphrase shares the key id: this instance's salt tells its files apart.
+    sealingKeyMatches: (h) => h.keyId === keyId && h.kdf?.salt === salt,
     async seal(plaintext, location) {
       checkPlaintext(plaintext);
       checkLocation(location);

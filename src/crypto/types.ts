@@ -1,3 +1,5 @@
+import type { EnvelopeHeader } from "./envelope.js";
+
 /**
  * Seals and opens stored files. Every snapshot (and any record a layer chooses to encrypt) is
  * sealed in a versioned, self-describing envelope whose header and `location` are authenticated,
@@ -32,4 +34,11 @@ export interface Encrypter {
    * into envelope headers so a failure can say more than the key id.
    */
   readonly hint?: string;
+  /**
+   * Optional: whether a file whose envelope header is `header` was sealed with the key `seal`
+   * uses now — the same key id and, for passphrases (which all share one key id), the same KDF
+   * salt. Answered from what the encrypter already knows, never by calling a KMS. Re-keying
+   * skips files for which it is true. Without it, the key id alone decides.
+   */
+  sealingKeyMatches?(header: EnvelopeHeader): boolean;
 }

@@ -78,6 +78,11 @@ export function describeHolder(h: LockHolder): string {
   return `${h.user}@${h.host} (pid ${h.pid}, operation ${JSON.stringify(h.operation)}) since ${h.since}`;
 }
 
+/** Only the `LockHolder` fields of a lock record (a `LockInfo` carries lease and renewals too). */
+export function holderFields(h: LockHolder): LockHolder {
+  return { id: h.id, user: h.user, host: h.host, pid: h.pid, operation: h.operation, since: h.since };
+}
+
 /** This process as a lock holder: user, host and pid, without failing where there is no user database. */
 export function thisProcess(): { user: string; host: string; pid: number } {
   let user = process.env.USER ?? process.env.USERNAME ?? "unknown";

@@ -4,6 +4,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import type { Backend } from "../../src/backend/index.js";
+import { backendInternals } from "../../src/backend/internals.js";
 import { isStateKeeperError } from "../../src/errors.js";
 import { CHAOS_FACTORY, CHAOS_KEY_ENV, CHAOS_STACK } from "../fixtures/chaos/stack.js";
 import {
@@ -45,7 +46,7 @@ export async function readStoredHistory(backend: Backend, parallel = 8): Promise
 
   let rev: string | undefined;
   try {
-    rev = (await backend.currentPointer())?.rev;
+    rev = (await backendInternals(backend).currentPointer())?.rev;
     if (rev === undefined) return { revisions, unreadable, current: undefined };
     return { revisions, unreadable, current: { rev, entries: (await backend.current()).entries } };
   } catch (e) {

@@ -68,9 +68,9 @@ describe("package entry points", () => {
     declared = declaredExports();
   });
 
-  test("root, records, deployments, s3 and testing are all entry points", () => {
+  test("root, records, deployments, admin, s3 and testing are all entry points", () => {
     const names = entries.map((e) => e.specifier).sort();
-    for (const sub of ["", "/deployments", "/records", "/s3", "/testing"])
+    for (const sub of ["", "/admin", "/deployments", "/records", "/s3", "/testing"])
       assert.ok(names.includes(`${pkg.name}${sub}`), `${pkg.name}${sub} is in package.json exports`);
   });
 

@@ -6,7 +6,7 @@ import { EXIT } from "../exit-codes.js";
 import { examples } from "../options.js";
 import { formatBytes, formatValue, out, paint, printable, printJson, printTable, warn } from "../output.js";
 import { progress } from "../progress.js";
-import { age, resolveRev, revTime } from "../revs.js";
+import { age, currentOrNull, resolveRev, revTime } from "../revs.js";
 
 export interface HistoryRow {
   rev: string;
@@ -100,11 +100,11 @@ export function registerHistory(program: Command, ctx: CliContext): void {
         const g = globalsOf(command);
         const backend = await openStackBackend(g, sourceEncrypter(ctx, g));
         const resolved = await resolveRev(backend, rev);
-        const [snapshot, pointer] = await Promise.all([backend.get(resolved), backend.currentPointer()]);
+        const [snapshot, current] = await Promise.all([backend.get(resolved), currentOrNull(backend)]);
         const shown: Snapshot = opts.showSensitive
           ? snapshot
           : { ...snapshot, entries: snapshot.entries.map(maskSensitive) };
-        const isCurrent = pointer?.rev === resolved;
+        const isCurrent = current === resolved;
         if (opts.json) return printJson({ rev: resolved, current: isCurrent, snapshot: shown });
         printShow(resolved, isCurrent, shown);
       },

@@ -1,12 +1,11 @@
 import type { Command } from "commander";
 import { describeHolder, type LockInfo } from "../../backend/index.js";
-import { noopEncrypter } from "../../crypto/index.js";
 import { hasErrorCode } from "../../errors.js";
+import { holderFields } from "../../lock/lease.js";
 import { type CliContext, globalsOf, openStackBackend } from "../context.js";
 import { examples } from "../options.js";
 import { out, paint, printable, printJson } from "../output.js";
 import { confirm } from "../prompt.js";
-import { toHolder } from "./stacks.js";
 
 export function registerLock(program: Command, _ctx: CliContext): void {
   const lock = program.command("lock").description("inspect or break the stack's lock");
@@ -21,12 +20,12 @@ export function registerLock(program: Command, _ctx: CliContext): void {
     )
     .action(async (opts: { json?: boolean }, command: Command) => {
       // The lock object is plain JSON: no key is needed to read it.
-      const backend = await openStackBackend(globalsOf(command), noopEncrypter());
+      const backend = await openStackBackend(globalsOf(command), undefined);
       const info = await backend.lockInfo();
       if (opts.json)
         return printJson({
           locked: info !== undefined,
-          holder: info === undefined ? null : toHolder(info),
+          holder: info === undefined ? null : holderFields(info),
           leaseMs: info?.leaseMs ?? null,
           renewals: info?.renewals ?? null,
         });
@@ -44,7 +43,7 @@ export function registerLock(program: Command, _ctx: CliContext): void {
     .option("-y, --yes", "do not ask; required when stdin is not a terminal")
     .option("--json", "print JSON: {removed, holder}")
     .action(async (opts: { yes?: boolean; json?: boolean }, command: Command) => {
-      const backend = await openStackBackend(globalsOf(command), noopEncrypter());
+      const backend = await openStackBackend(globalsOf(command), undefined);
       const name = `${backend.factory}/${backend.stack}`;
       let info: LockInfo | undefined;
       let unreadable = false;
@@ -62,12 +61,12 @@ export function registerLock(program: Command, _ctx: CliContext): void {
       const who = info === undefined ? "an unknown or unreadable holder" : printable(describeHolder(info));
       if (!(await confirm(`remove the lock on ${name} held by ${who}?`, opts.yes))) {
         if (opts.json)
-          return printJson({ removed: false, holder: info === undefined ? null : toHolder(info) });
+          return printJson({ removed: false, holder: info === undefined ? null : holderFields(info) });
         return out("lock left in place");
       }
       const holder = await backend.forceUnlock();
       if (opts.json)
-        return printJson({ removed: true, holder: holder === undefined ? null : toHolder(holder) });
+        return printJson({ removed: true, holder: holder === undefined ? null : holderFields(holder) });
       out(
         `removed the lock on ${name} held by ${holder === undefined ? who : printable(describeHolder(holder))}`,
       );

@@ -1,11 +1,10 @@
 import type { Command } from "commander";
-import type { Backend } from "../../backend/index.js";
-import { noopEncrypter } from "../../crypto/index.js";
+import { pruneStack } from "../../admin/index.js";
 import { StateKeeperError } from "../../errors.js";
-import { type CliContext, globalsOf, openStackBackend, withStackLock } from "../context.js";
+import { type CliContext, globalsOf, lockOptionsOf, openStackBackend } from "../context.js";
 import { examples, withLockTimeout } from "../options.js";
 import { out, paint, printJson } from "../output.js";
-import { progress } from "../progress.js";
+import { withProgress } from "../progress.js";
 
 function parseKeep(text: string): number {
   if (!/^\d+$/.test(text))
@@ -14,19 +13,6 @@ function parseKeep(text: string): number {
       `--keep must be a whole number (got ${JSON.stringify(text)})`,
     );
   return Number(text);
-}
-
-/** The newest `keep` revisions and the current one stay; everything older goes. */
-async function plan(
-  backend: Backend,
-  keep: number,
-): Promise<{ current: string | null; drop: string[]; kept: string[] }> {
-  const [revs, pointer] = await Promise.all([backend.list(), backend.currentPointer()]);
-  const current = pointer?.rev ?? null;
-  const newest = new Set(keep === 0 ? [] : revs.slice(-keep));
-  const kept = revs.filter((r) => newest.has(r) || r === current);
-  const drop = revs.filter((r) => !newest.has(r) && r !== current);
-  return { current, drop, kept };
 }
 
 export function registerPrune(program: Command, _ctx: CliContext): void {
@@ -42,35 +28,22 @@ export function registerPrune(program: Command, _ctx: CliContext): void {
     async (opts: { keep: number; yes?: boolean; json?: boolean }, command: Command) => {
       const g = globalsOf(command);
       // Deleting needs no key: revisions are removed unopened.
-      const backend = await openStackBackend(g, noopEncrypter());
+      const backend = await openStackBackend(g, undefined);
       if (opts.yes !== true) {
-        const { current, drop, kept } = await plan(backend, opts.keep);
-        if (opts.json) return printJson({ dryRun: true, keep: opts.keep, current, wouldDelete: drop, kept });
-        if (drop.length === 0) return out(`nothing to prune: ${kept.length} revisions, all kept`);
+        const plan = await pruneStack(backend, { keep: opts.keep, dryRun: true });
+        if (opts.json) return printJson(plan);
+        const { wouldDelete, kept } = plan;
+        if (wouldDelete.length === 0) return out(`nothing to prune: ${kept.length} revisions, all kept`);
         out(
-          `would delete ${drop.length} of ${drop.length + kept.length} revisions (dry run; add --yes to delete):`,
+          `would delete ${wouldDelete.length} of ${wouldDelete.length + kept.length} revisions (dry run; add --yes to delete):`,
         );
-        for (const rev of drop) out(`  ${paint("red", rev)}`);
+        for (const rev of wouldDelete) out(`  ${paint("red", rev)}`);
         return;
       }
-      const result = await withStackLock(backend, g, "prune", async (lock) => {
-        // Planned again under the lock: a push since the dry run may have moved current.
-        const { current, drop, kept } = await plan(backend, opts.keep);
-        const bar = progress("pruning", drop.length);
-        const deleted: string[] = [];
-        try {
-          for (const rev of drop) {
-            if (lock.lost) throw lock.signal.reason;
-            await backend.delete(rev);
-            deleted.push(rev);
-            bar.tick();
-          }
-        } finally {
-          bar.done();
-        }
-        return { current, deleted, kept };
-      });
-      if (opts.json) return printJson({ dryRun: false, keep: opts.keep, ...result });
+      const result = await withProgress((onProgress) =>
+        pruneStack(backend, { keep: opts.keep, ...lockOptionsOf(g), onProgress }),
+      );
+      if (opts.json) return printJson(result);
       out(`deleted ${result.deleted.length} revisions, kept ${result.kept.length}`);
     },
   );

@@ -5,7 +5,7 @@ import { decodeSnapshot, type Snapshot } from "../../snapshot/index.js";
 import { type CliContext, globalsOf, openStackBackend, sourceEncrypter, withStackLock } from "../context.js";
 import { examples, withLockTimeout } from "../options.js";
 import { out, printable, printJson } from "../output.js";
-import { resolveRev } from "../revs.js";
+import { currentOrNull, resolveRev } from "../revs.js";
 
 async function readInput(file: string): Promise<Uint8Array> {
   try {
@@ -37,16 +37,6 @@ async function pointerRevOrNull(backend: { currentRev(): Promise<string> }): Pro
     return await backend.currentRev();
   } catch (e) {
     if (hasErrorCode(e, "E_NO_CURRENT", "E_CORRUPT")) return null;
-    throw e;
-  }
-}
-
-/** The current rev, or null for a stack that has none yet. */
-async function currentOrNull(backend: { currentRev(): Promise<string> }): Promise<string | null> {
-  try {
-    return await backend.currentRev();
-  } catch (e) {
-    if (hasErrorCode(e, "E_NO_CURRENT")) return null;
     throw e;
   }
 }

@@ -1,15 +1,15 @@
 import type { Command } from "commander";
 import { describeHolder } from "../../backend/index.js";
 import { type LockHolder, StateKeeperError } from "../../errors.js";
+import { holderFields } from "../../lock/lease.js";
 import { type IaCState, openRecordStore, type RecordFilter, type RecordStore } from "../../records/index.js";
 import { type CliContext, explicitEncrypter, globalsOf } from "../context.js";
 import { EXIT } from "../exit-codes.js";
 import { examples } from "../options.js";
 import { out, paint, printable, printJson, printTable, warn } from "../output.js";
 import { confirm } from "../prompt.js";
-import { toHolder } from "./stacks.js";
 
-const holderJson = (h: LockHolder | undefined) => (h === undefined ? null : toHolder(h));
+const holderJson = (h: LockHolder | undefined) => (h === undefined ? null : holderFields(h));
 
 export function registerRecords(program: Command, ctx: CliContext): void {
   const records = program
@@ -116,7 +116,7 @@ export function registerRecords(program: Command, ctx: CliContext): void {
     .action(async (id: string, opts: { operation: string; json?: boolean }, command: Command) => {
       const store = await open(command);
       const held = await store.lock(id, { operation: opts.operation });
-      if (opts.json) return printJson({ id, lockId: held.id, holder: toHolder(held.holder) });
+      if (opts.json) return printJson({ id, lockId: held.id, holder: holderFields(held.holder) });
       out(held.id);
     });
   examples(

@@ -1,22 +1,11 @@
 import type { Command } from "commander";
-import { inspectEnvelope, keyring, noopEncrypter } from "../../crypto/index.js";
-import { isStateKeeperError } from "../../errors.js";
-import { type CliContext, globalsOf, openStackBackend, sourceEncrypter, withStackLock } from "../context.js";
-import { EXIT, exitCodeFor } from "../exit-codes.js";
+import { rekeyStack } from "../../admin/index.js";
+import { keyring, noopEncrypter } from "../../crypto/index.js";
+import { type CliContext, globalsOf, lockOptionsOf, openStackBackend, sourceEncrypter } from "../context.js";
+import { EXIT } from "../exit-codes.js";
 import { examples, withLockTimeout } from "../options.js";
 import { out, paint, printable, printJson, warn } from "../output.js";
-import { progress } from "../progress.js";
-
-interface Failure {
-  rev: string;
-  code: string;
-  message: string;
-  sealedWith: string | null;
-}
-
-function tally(counts: Record<string, number>, keyId: string): void {
-  counts[keyId] = (counts[keyId] ?? 0) + 1;
-}
+import { withProgress } from "../progress.js";
 
 export function registerRekey(program: Command, ctx: CliContext): void {
   const rekey = program
@@ -35,45 +24,19 @@ export function registerRekey(program: Command, ctx: CliContext): void {
       const base = sourceEncrypter(ctx, g);
       const encrypter = opts.fromUnencrypted ? keyring(base, noopEncrypter()) : base;
       const backend = await openStackBackend(g, encrypter);
-      const result = await withStackLock(backend, g, "rekey", async (lock) => {
-        const revs = await backend.list();
-        const before: Record<string, number> = {};
-        const after: Record<string, number> = {};
-        const failed: Failure[] = [];
-        let resealed = 0;
-        const bar = progress("re-sealing", revs.length);
-        try {
-          for (const rev of revs) {
-            if (lock.lost) throw lock.signal.reason;
-            let sealedWith: string | null = null;
-            try {
-              sealedWith = inspectEnvelope(await backend.readSealed(rev)).keyId;
-              tally(before, sealedWith);
-              if (await backend.reseal(rev)) resealed++;
-              tally(after, encrypter.keyId);
-            } catch (e) {
-              if (!isStateKeeperError(e) || exitCodeFor(e) !== EXIT.integrity) throw e;
-              failed.push({ rev, code: e.code, message: e.message, sealedWith });
-              if (sealedWith !== null) tally(after, sealedWith);
-            }
-            bar.tick();
-          }
-        } finally {
-          bar.done();
-        }
-        return { revisions: revs.length, resealed, before, after, failed };
-      });
+      const result = await withProgress((onProgress) =>
+        rekeyStack(backend, { ...lockOptionsOf(g), onProgress }),
+      );
       if (result.failed.length > 0) ctx.exitCode = EXIT.integrity;
-      const alreadyOnPrimary = result.revisions - result.resealed - result.failed.length;
-      if (opts.json) return printJson({ primary: encrypter.keyId, ...result, alreadyOnPrimary });
+      if (opts.json) return printJson(result);
       const counts = (c: Record<string, number>) =>
         Object.entries(c)
           .map(([k, n]) => `${printable(k)} ×${n}`)
           .join(", ") || "(none)";
       out(`history was on: ${counts(result.before)}`);
       out(
-        `re-sealed ${result.resealed} of ${result.revisions} revisions with ${printable(encrypter.keyId)} ` +
-          `(${alreadyOnPrimary} already on it, ${result.failed.length} could not be opened)`,
+        `re-sealed ${result.resealed} of ${result.revisions} revisions with ${printable(result.primary)} ` +
+          `(${result.alreadyOnPrimary} already on it, ${result.failed.length} could not be opened)`,
       );
       for (const f of result.failed)
         warn(`${paint("red", "could not re-seal")} ${f.rev}: ${printable(f.message)}`);

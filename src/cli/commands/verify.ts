@@ -4,7 +4,7 @@ import { type CliContext, globalsOf, openStackBackend, sourceEncrypter } from ".
 import { EXIT } from "../exit-codes.js";
 import { examples } from "../options.js";
 import { out, paint, printable, printJson } from "../output.js";
-import { progress } from "../progress.js";
+import { withProgress } from "../progress.js";
 
 export function registerVerify(program: Command, ctx: CliContext): void {
   const verify = program
@@ -19,14 +19,7 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     .action(async (opts: { json?: boolean }, command: Command) => {
       const g = globalsOf(command);
       const backend = await openStackBackend(g, sourceEncrypter(ctx, g));
-      let bar: ReturnType<typeof progress> | undefined;
-      const report = await verifyStack(backend, {
-        onProgress: (done, total) => {
-          bar ??= progress("verifying", total);
-          bar.tick();
-          if (done === total) bar.done();
-        },
-      });
+      const report = await withProgress((onProgress) => verifyStack(backend, { onProgress }));
       if (!report.ok) ctx.exitCode = EXIT.integrity;
       if (opts.json) return printJson(report);
       for (const p of report.problems) out(`${paint("red", "PROBLEM")} ${p.rev}: ${printable(p.message)}`);

@@ -1,0 +1,50 @@
+/**
+ * The backend's administrative operations, off the public `Backend` interface: only the admin
+ * layer (`src/admin/`, the `statekeeper/admin` entry point) and tests of these operations reach
+ * them. Not exported from the package root.
+ */
+import type { Encrypter } from "../crypto/types.js";
+import { StateKeeperError } from "../errors.js";
+import type { Snapshot } from "../snapshot/index.js";
+import type { Backend, RevisionInfo } from "./backend.js";
+import type { CurrentPointer } from "./current.js";
+
+export interface BackendInternals {
+  /** The encrypter the backend was created with (undefined: metadata only). */
+  readonly encrypter: Encrypter | undefined;
+  /** The raw `current` pointer (rev, digest, who moved it when), or undefined when never set. */
+  currentPointer(): Promise<CurrentPointer | undefined>;
+  /** Size and time of every revision, oldest first (one listing, no reads). */
+  revisions(): Promise<RevisionInfo[]>;
+  /** The sealed bytes of a revision, unopened. `E_NOT_FOUND` when missing. */
+  readSealed(rev: string): Promise<Uint8Array>;
+  /**
+   * Stores `snapshot` at exactly `rev` (migration keeps rev names and parents). Create-only: an
+   * existing rev with the same content is accepted, with other content it is `E_ALREADY_EXISTS`.
+   */
+  importRevision(rev: string, snapshot: Snapshot, parentRevision?: string): Promise<void>;
+  /**
+   * Re-seals one revision with the encrypter's sealing (primary) key, by compare-and-swap on the
+   * object; the `current` digest follows when it is the current rev. False when it was already
+   * sealed with that key.
+   */
+  reseal(rev: string): Promise<boolean>;
+}
+
+const registry = new WeakMap<Backend, BackendInternals>();
+
+/** Called once by `createBackend` for every backend it makes. */
+export function registerBackendInternals(backend: Backend, internals: BackendInternals): void {
+  registry.set(backend, internals);
+}
+
+/** The administrative operations of a backend made by `createBackend` (or `openBackend`). */
+export function backendInternals(backend: Backend): BackendInternals {
+  const found = registry.get(backend);
+  if (found === undefined)
+    throw new StateKeeperError(
+      "E_INVALID_ARGUMENT",
+      "this operation needs a backend made by createBackend or openBackend (a wrapper or another implementation of Backend has no admin operations)",
+    );
+  return found;
+}

@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { type ListStacksPhase, listStacks } from "../../src/admin/index.js";
+import { createBackend } from "../../src/backend/index.js";
+import { commitRevisions, newKey, open, recorder, rejectsWith, STORES, snapshot } from "./support.js";
+
+for (const { name, make } of STORES) {
+  describe(`listStacks (${name} store)`, () => {
+    it("lists every stack with its current rev, revision count and lock holder, without any key", async () => {
+      const store = make();
+      const key = newKey();
+      const prod = open(store, key, "prod");
+      const revs = await commitRevisions(prod, 2);
+      const staging = open(store, key, "staging");
+      await staging.write(snapshot(["never-current"], "staging"));
+      const lock = await staging.lock({ operation: "apply" });
+      try {
+        const { events, onProgress } = recorder<ListStacksPhase>();
+        const rows = await listStacks(store, { onProgress });
+        assert.deepEqual(rows, [
+          { factory: "webshop", stack: "prod", current: revs[1], revisions: 2, locked: false, holder: null },
+          {
+            factory: "webshop",
+            stack: "staging",
+            current: null,
+            revisions: 1,
+            locked: true,
+            holder: { ...lock.holder },
+          },
+        ]);
+        assert.deepEqual(events[0], { phase: "reading", done: 0, total: 2 });
+        assert.deepEqual(
+          events
+            .slice(1)
+            .map((e) => e.stack)
+            .sort(),
+          ["webshop/prod", "webshop/staging"],
+        );
+        assert.deepEqual(
+          events.map((e) => e.done),
+          [0, 1, 2],
+        );
+      } finally {
+        await lock.unlock();
+      }
+    });
+
+    it("looks only under the prefix it is given", async () => {
+      const store = make();
+      await createBackend(store, { prefix: "team-a", factory: "f", stack: "s", encrypter: newKey() }).commit({
+        ...snapshot(["x"], "s"),
+        factory: { name: "f", version: "1", contentRevision: "c" },
+      });
+      await commitRevisions(open(store, newKey()), 1);
+      const underPrefix = await listStacks(store, { prefix: "team-a" });
+      assert.deepEqual(
+        underPrefix.map((r) => [r.factory, r.stack, r.revisions]),
+        [["f", "s", 1]],
+      );
+    });
+
+    it("an aborted signal rejects with E_ABORTED", async () => {
+      const store = make();
+      await commitRevisions(open(store, newKey()), 1);
+      const controller = new AbortController();
+      controller.abort(new Error("stop"));
+      const err = await rejectsWith(listStacks(store, { signal: controller.signal }), "E_ABORTED");
+      assert.equal((err.cause as Error).message, "stop");
+    });
+  });
+}
