@@ -1,6 +1,7 @@
-export type { BackendConformanceOptions, TestFunctions } from "./backend-conformance.js";
+export type { BackendConformanceOptions } from "./backend-conformance.js";
 export { backendConformance } from "./backend-conformance.js";
-export type { ConformanceTestApi, ObjectStoreConformanceOptions } from "./objectstore-conformance.js";
+export type { ConformanceOptions, ConformanceTest, MakeStore } from "./conformance-api.js";
+export type { ObjectStoreConformanceOptions } from "./objectstore-conformance.js";
 export { objectStoreConformance } from "./objectstore-conformance.js";
 export type { StoreCall, StoreOperation } from "./store-decorators.js";
 export {
