@@ -3,6 +3,8 @@ export { backendConformance } from "./backend-conformance.js";
 export type { ConformanceOptions, ConformanceTest, MakeStore } from "./conformance-api.js";
 export type { ObjectStoreConformanceOptions } from "./objectstore-conformance.js";
 export { objectStoreConformance } from "./objectstore-conformance.js";
+export type { RecordStoreConformanceOptions } from "./records-conformance.js";
+export { recordStoreConformance } from "./records-conformance.js";
 export type { StoreCall, StoreOperation } from "./store-decorators.js";
 export {
   ignoringPreconditionsStore,
