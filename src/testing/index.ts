@@ -1,6 +1,8 @@
 export type { BackendConformanceOptions } from "./backend-conformance.js";
 export { backendConformance } from "./backend-conformance.js";
 export type { ConformanceOptions, ConformanceTest, MakeStore } from "./conformance-api.js";
+export type { DeploymentStoreConformanceOptions } from "./deployments-conformance.js";
+export { deploymentStoreConformance } from "./deployments-conformance.js";
 export type { ObjectStoreConformanceOptions } from "./objectstore-conformance.js";
 export { objectStoreConformance } from "./objectstore-conformance.js";
 export type { RecordStoreConformanceOptions } from "./records-conformance.js";
