@@ -21,9 +21,9 @@ export interface ConformanceTest {
 }
 
 /**
- * Gives every suite a store: called for each test (or a few times per test, for a second
- * writer). It may return the same store every time or a new one on the same data; every test
- * works under its own random prefix, so nothing is ever wiped.
+ * Gives every suite its store: called once at the start of every test. It may return the same
+ * store every time or a fresh one; every test works under its own random prefix, so nothing is
+ * ever wiped.
  */
 export type MakeStore = () => ObjectStore | Promise<ObjectStore>;
 
