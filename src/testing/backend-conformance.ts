@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { describe as nodeDescribe, it as nodeIt } from "node:test";
 import { type Backend, type BackendOptions, createBackend } from "../backend/backend.js";
 import { stackLayout } from "../backend/layout.js";
 import { keyEncrypter } from "../crypto/key.js";
@@ -12,25 +11,22 @@ import { retryingStore } from "../objectstore/retrying.js";
 import type { ObjectStore } from "../objectstore/types.js";
 import { newSnapshot } from "../snapshot/codec.js";
 import type { Snapshot } from "../snapshot/types.js";
+import {
+  type ConformanceOptions,
+  type ConformanceTest,
+  type MakeStore,
+  suiteTitle,
+  withGroups,
+} from "./conformance-api.js";
 import { ignoringPreconditionsStore, interceptStore, recordingStore } from "./store-decorators.js";
 
-export interface BackendConformanceOptions {
-  /** Shown in test names ("file", "s3 (RGW)", …). */
-  name: string;
-  /** A store to run on. Every test works under its own random prefix; nothing is wiped. */
-  makeStore: () => ObjectStore | Promise<ObjectStore>;
+export interface BackendConformanceOptions extends ConformanceOptions {
   /** The encrypter every backend uses. Default `noopEncrypter()`. */
   makeEncrypter?: () => Encrypter;
   /** Lease for the lease/takeover tests. Default 400 ms; slow remote stores may want more. */
   leaseMs?: number;
   /** Poll interval while waiting for a lock. Default 50 ms. */
   pollMs?: number;
-}
-
-/** The test functions the suite registers with; node:test's by default. */
-export interface TestFunctions {
-  describe: (name: string, fn: () => void) => unknown;
-  it: (name: string, fn: () => Promise<void>) => unknown;
 }
 
 const FACTORY = "factory";
@@ -66,15 +62,17 @@ async function expectCode(p: Promise<unknown>, code: string): Promise<unknown> {
  * lease, fencing, integrity and name guarantees.
  */
 export function backendConformance(
-  options: BackendConformanceOptions,
-  t: TestFunctions = defaultTests(),
+  test: ConformanceTest,
+  makeStore: MakeStore,
+  options: BackendConformanceOptions = {},
 ): void {
+  const t = withGroups(test);
   const leaseMs = options.leaseMs ?? 400;
   const pollMs = options.pollMs ?? 50;
   const encrypter = options.makeEncrypter ?? noopEncrypter;
 
   async function setup(stack = "stack", extra: Partial<BackendOptions> = {}) {
-    const store = await options.makeStore();
+    const store = await makeStore();
     const prefix = randomPrefix();
     const make = (overrides: Partial<BackendOptions> = {}, on: ObjectStore = store): Backend =>
       createBackend(on, {
@@ -89,15 +87,15 @@ export function backendConformance(
     return { store, prefix, make, layout: stackLayout(`${prefix}/`, FACTORY, stack), backend: make() };
   }
 
-  t.describe(`backend conformance: ${options.name}`, () => {
-    t.it("an empty stack has no current (current and currentRev)", async () => {
+  t.describe(suiteTitle("Backend conformance", options), () => {
+    t.test("an empty stack has no current (current and currentRev)", async () => {
       const { backend } = await setup();
       await expectCode(backend.current(), "E_NO_CURRENT");
       await expectCode(backend.currentRev(), "E_NO_CURRENT");
       assert.deepEqual(await backend.list(), []);
     });
 
-    t.it("write never moves current; setCurrent does; commit does both", async () => {
+    t.test("write never moves current; setCurrent does; commit does both", async () => {
       const { backend } = await setup();
       const rev1 = await backend.write(snapshotFor("stack", ["a"]));
       await expectCode(backend.currentRev(), "E_NO_CURRENT");
@@ -118,7 +116,7 @@ export function backendConformance(
       assert.deepEqual(await backend.list(), [rev1, rev2, rev3]);
     });
 
-    t.it(
+    t.test(
       "setCurrent to an unknown rev fails and changes nothing; get of an unknown rev is E_NOT_FOUND",
       async () => {
         const { backend } = await setup();
@@ -129,7 +127,7 @@ export function backendConformance(
       },
     );
 
-    t.it("delete: a missing rev is fine, the current rev is refused, others go", async () => {
+    t.test("delete: a missing rev is fine, the current rev is refused, others go", async () => {
       const { backend } = await setup();
       const old = await backend.commit(snapshotFor("stack", ["a"]));
       const cur = await backend.commit(snapshotFor("stack", ["b"]));
@@ -139,7 +137,7 @@ export function backendConformance(
       assert.deepEqual(await backend.list(), [cur]);
     });
 
-    t.it(
+    t.test(
       "a frozen clock yields T, T_1 … T_4, listed in that order; 100 collisions fail clearly",
       async () => {
         const frozen = 1_778_000_000_123_456_789n;
@@ -156,8 +154,8 @@ export function backendConformance(
       },
     );
 
-    t.it("sibling stacks are isolated", async () => {
-      const store = await options.makeStore();
+    t.test("sibling stacks are isolated", async () => {
+      const store = await makeStore();
       const prefix = randomPrefix();
       const a = createBackend(store, { prefix, factory: FACTORY, stack: "a", encrypter: encrypter() });
       const ab = createBackend(store, { prefix, factory: FACTORY, stack: "ab", encrypter: encrypter() });
@@ -171,12 +169,12 @@ export function backendConformance(
       assert.equal(await a.currentRev(), revA);
     });
 
-    t.it("a snapshot for another stack is refused by write", async () => {
+    t.test("a snapshot for another stack is refused by write", async () => {
       const { backend } = await setup();
       await expectCode(backend.write(snapshotFor("other")), "E_INVALID_SNAPSHOT");
     });
 
-    t.it("rewriting identical content makes a new rev and moves current", async () => {
+    t.test("rewriting identical content makes a new rev and moves current", async () => {
       const { backend } = await setup();
       const r1 = await backend.commit(snapshotFor("stack"));
       const r2 = await backend.commit(snapshotFor("stack"));
@@ -184,7 +182,7 @@ export function backendConformance(
       assert.equal(await backend.currentRev(), r2);
     });
 
-    t.it("a second lock waits while the first is held and gets it after unlock; ids differ", async () => {
+    t.test("a second lock waits while the first is held and gets it after unlock; ids differ", async () => {
       const { make } = await setup();
       const a = make();
       const b = make();
@@ -213,7 +211,7 @@ export function backendConformance(
       assert.equal(await b.lockInfo(), undefined);
     });
 
-    t.it("an aborted wait names the holder and keeps the abort reason as cause", async () => {
+    t.test("an aborted wait names the holder and keeps the abort reason as cause", async () => {
       const { make } = await setup();
       const la = await make().lock({ operation: "apply" });
       const controller = new AbortController();
@@ -225,7 +223,7 @@ export function backendConformance(
       await la.unlock();
     });
 
-    t.it("force-unlock clears a held lock, returns the holder, and succeeds with no lock", async () => {
+    t.test("force-unlock clears a held lock, returns the holder, and succeeds with no lock", async () => {
       const { make } = await setup();
       const a = make();
       const la = await a.lock({ operation: "apply" });
@@ -239,7 +237,7 @@ export function backendConformance(
       await lb.unlock();
     });
 
-    t.it("racing lock() across backends: never two holders at once", async () => {
+    t.test("racing lock() across backends: never two holders at once", async () => {
       const { make } = await setup();
       let holders = 0;
       let maxHolders = 0;
@@ -262,7 +260,7 @@ export function backendConformance(
       assert.equal(acquisitions, 20);
     });
 
-    t.it("a lost response to the lock create is recognised as ours, and unlock removes it", async () => {
+    t.test("a lost response to the lock create is recognised as ours, and unlock removes it", async () => {
       const { store, make, layout } = await setup();
       let lose = true;
       // The response is lost below the store's retry layer, where a network would lose it.
@@ -283,7 +281,7 @@ export function backendConformance(
       assert.equal(await b.lockInfo(), undefined);
     });
 
-    t.it("an unparseable lock object is an error, never acquired", async () => {
+    t.test("an unparseable lock object is an error, never acquired", async () => {
       const { store, make, layout } = await setup();
       await store.put(layout.lock, new TextEncoder().encode("{not json"));
       await expectCode(make().lock({ timeoutMs: 1000 }), "E_CORRUPT");
@@ -292,7 +290,7 @@ export function backendConformance(
       await l.unlock();
     });
 
-    t.it(
+    t.test(
       "a lease that is not renewed is taken over by exactly one waiter; the old handle is lost and fenced",
       async () => {
         const { store, make, layout } = await setup();
@@ -327,7 +325,7 @@ export function backendConformance(
       },
     );
 
-    t.it("a live holder with a skewed wall clock is never taken over early", async () => {
+    t.test("a live holder with a skewed wall clock is never taken over early", async () => {
       const { store, make, layout } = await setup();
       // A holder whose clock is an hour behind, renewing faithfully.
       const body = (n: number) =>
@@ -361,7 +359,7 @@ export function backendConformance(
       await l.unlock();
     });
 
-    t.it(
+    t.test(
       "fencing: a holder whose lock was force-removed cannot commit over the new holder's state",
       async () => {
         const { make } = await setup();
@@ -384,7 +382,7 @@ export function backendConformance(
       },
     );
 
-    t.it(
+    t.test(
       "the takeover fences: a commit delayed past its lease cannot land after a new holder took over",
       async () => {
         const { store, make, layout } = await setup();
@@ -431,7 +429,7 @@ export function backendConformance(
       },
     );
 
-    t.it("every lock raises the fence epoch in current, keeping the pointer", async () => {
+    t.test("every lock raises the fence epoch in current, keeping the pointer", async () => {
       const { store, make, layout } = await setup();
       const fenceOf = async () => {
         const got = await store.get(layout.current);
@@ -454,7 +452,7 @@ export function backendConformance(
       await l2.unlock();
     });
 
-    t.it(
+    t.test(
       "an unreadable current pointer is kept by the fence and refused until a deliberate repair",
       async () => {
         const { store, make, layout } = await setup();
@@ -472,7 +470,7 @@ export function backendConformance(
       },
     );
 
-    t.it(
+    t.test(
       "a commit whose key cannot open the current revision is refused, naming that key; nothing is written",
       async () => {
         const { make } = await setup();
@@ -508,7 +506,7 @@ export function backendConformance(
       },
     );
 
-    t.it(
+    t.test(
       "reads verify the digest in current; nothing is committed on top of a current that fails it",
       async () => {
         const { store, make, layout } = await setup();
@@ -542,7 +540,7 @@ export function backendConformance(
       },
     );
 
-    t.it("every revision records the rev it replaced; history follows the line", async () => {
+    t.test("every revision records the rev it replaced; history follows the line", async () => {
       const { make } = await setup();
       const b = make();
       const r1 = await b.commit(snapshotFor("stack", ["one"]));
@@ -563,7 +561,7 @@ export function backendConformance(
       );
     });
 
-    t.it("unlocked writers that read the same current: exactly one setCurrent wins", async () => {
+    t.test("unlocked writers that read the same current: exactly one setCurrent wins", async () => {
       const { make } = await setup();
       await make().commit(snapshotFor("stack", ["v1"]));
       const writers = Array.from({ length: 5 }, () => make());
@@ -576,53 +574,56 @@ export function backendConformance(
         if (r.status === "rejected") assert.ok(hasErrorCode(r.reason, "E_FENCED"), String(r.reason));
     });
 
-    t.it("integrity: truncated, flipped, wrong-digest and moved snapshots never read as state", async () => {
-      const { store, make, layout, prefix } = await setup();
-      const b = make();
-      const rev = await b.commit(snapshotFor("stack", ["good"]));
-      const key = layout.snapshot(rev);
-      const good = (await store.get(key))!.body;
-      const codes = ["E_CORRUPT", "E_DECRYPT"];
-      const tryRead = async () => {
+    t.test(
+      "integrity: truncated, flipped, wrong-digest and moved snapshots never read as state",
+      async () => {
+        const { store, make, layout, prefix } = await setup();
+        const b = make();
+        const rev = await b.commit(snapshotFor("stack", ["good"]));
+        const key = layout.snapshot(rev);
+        const good = (await store.get(key))!.body;
+        const codes = ["E_CORRUPT", "E_DECRYPT"];
+        const tryRead = async () => {
+          try {
+            await make().current();
+            assert.fail("a damaged snapshot was read as state");
+          } catch (e) {
+            assert.ok(hasErrorCode(e, ...(codes as never[])), String(e));
+          }
+        };
+        await store.put(key, good.slice(0, good.byteLength - 7));
+        await tryRead();
+        const flipped = Uint8Array.from(good);
+        flipped[Math.floor(flipped.byteLength / 2)]! ^= 0x01;
+        await store.put(key, flipped);
+        await tryRead();
+        // Another stack's snapshot copied into place: the digest check, and the sealed location, refuse it.
+        const other = createBackend(store, {
+          prefix,
+          factory: FACTORY,
+          stack: "other",
+          encrypter: encrypter(),
+        });
+        const otherRev = await other.commit(snapshotFor("other", ["theirs"]));
+        const otherBytes = (await store.get(stackLayout(`${prefix}/`, FACTORY, "other").snapshot(otherRev)))!
+          .body;
+        await store.put(key, otherBytes);
+        await tryRead();
         try {
-          await make().current();
-          assert.fail("a damaged snapshot was read as state");
+          await make().get(rev);
+          assert.fail("a snapshot moved from another stack was opened");
         } catch (e) {
-          assert.ok(hasErrorCode(e, ...(codes as never[])), String(e));
+          assert.ok(hasErrorCode(e, "E_DECRYPT", "E_CORRUPT"), String(e));
         }
-      };
-      await store.put(key, good.slice(0, good.byteLength - 7));
-      await tryRead();
-      const flipped = Uint8Array.from(good);
-      flipped[Math.floor(flipped.byteLength / 2)]! ^= 0x01;
-      await store.put(key, flipped);
-      await tryRead();
-      // Another stack's snapshot copied into place: the digest check, and the sealed location, refuse it.
-      const other = createBackend(store, {
-        prefix,
-        factory: FACTORY,
-        stack: "other",
-        encrypter: encrypter(),
-      });
-      const otherRev = await other.commit(snapshotFor("other", ["theirs"]));
-      const otherBytes = (await store.get(stackLayout(`${prefix}/`, FACTORY, "other").snapshot(otherRev)))!
-        .body;
-      await store.put(key, otherBytes);
-      await tryRead();
-      try {
-        await make().get(rev);
-        assert.fail("a snapshot moved from another stack was opened");
-      } catch (e) {
-        assert.ok(hasErrorCode(e, "E_DECRYPT", "E_CORRUPT"), String(e));
-      }
-      await store.put(key, good);
-      assert.deepEqual(
-        (await make().current()).entries.map((e) => e.address),
-        ["good"],
-      );
-    });
+        await store.put(key, good);
+        assert.deepEqual(
+          (await make().current()).entries.map((e) => e.address),
+          ["good"],
+        );
+      },
+    );
 
-    t.it("a store that ignores preconditions is refused before any state is written", async () => {
+    t.test("a store that ignores preconditions is refused before any state is written", async () => {
       const { store, prefix } = await setup();
       const liar = ignoringPreconditionsStore(store);
       const b = createBackend(liar, { prefix, factory: FACTORY, stack: "stack", encrypter: encrypter() });
@@ -633,7 +634,7 @@ export function backendConformance(
       assert.deepEqual(left, []);
     });
 
-    t.it("reseal moves history to the primary key; current keeps opening and verifying", async () => {
+    t.test("reseal moves history to the primary key; current keeps opening and verifying", async () => {
       const { store, prefix } = await setup();
       const oldKey = keyEncrypter({ key: randomBytes(32) });
       const newKey = keyEncrypter({ key: randomBytes(32) });
@@ -658,7 +659,7 @@ export function backendConformance(
       await expectCode(open(oldKey).current(), "E_DECRYPT");
     });
 
-    t.it("reseal interrupted between its steps leaves a current that opens and verifies", async () => {
+    t.test("reseal interrupted between its steps leaves a current that opens and verifies", async () => {
       const { store, prefix, layout } = await setup();
       const oldKey = keyEncrypter({ key: randomBytes(32) });
       const newKey = keyEncrypter({ key: randomBytes(32) });
@@ -688,8 +689,8 @@ export function backendConformance(
       );
     });
 
-    t.it("invalid names are refused before any I/O", async () => {
-      const store = await options.makeStore();
+    t.test("invalid names are refused before any I/O", async () => {
+      const store = await makeStore();
       const { store: recorded, calls } = recordingStore(store);
       const bad = [
         "",
@@ -727,8 +728,4 @@ export function backendConformance(
       assert.deepEqual(calls, []);
     });
   });
-}
-
-function defaultTests(): TestFunctions {
-  return { describe: (name, fn) => nodeDescribe(name, fn), it: (name, fn) => nodeIt(name, fn) };
 }

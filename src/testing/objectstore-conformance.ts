@@ -1,22 +1,18 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import * as nodeTest from "node:test";
 import { hasErrorCode, isStateKeeperError } from "../errors.js";
 import { compareKeys } from "../objectstore/kit.js";
-import type { Capabilities, ObjectInfo, ObjectStore } from "../objectstore/types.js";
+import type { ObjectInfo, ObjectStore } from "../objectstore/types.js";
 import { isStoreError } from "../objectstore/types.js";
+import {
+  type ConformanceOptions,
+  type ConformanceTest,
+  type MakeStore,
+  suiteTitle,
+  withGroups,
+} from "./conformance-api.js";
 
-/** The test functions the suite registers with: node:test's by default, or any compatible runner's. */
-export interface ConformanceTestApi {
-  describe(name: string, fn: () => void): unknown;
-  it(name: string, fn: () => Promise<void>): unknown;
-}
-
-export interface ObjectStoreConformanceOptions {
-  /** Names the suite ("file", "s3 on RGW", …). */
-  name: string;
-  /** Called once; every test works under its own fresh random prefix, so the store is never wiped. */
-  makeStore: () => Promise<ObjectStore> | ObjectStore;
+export interface ObjectStoreConformanceOptions extends ConformanceOptions {
   /**
    * Whether writing identical bytes again yields a new etag, so a stale `ifMatch` fails (default
    * true). Content-hash stores (the file driver) must say `false` explicitly; the suite then
@@ -64,30 +60,22 @@ async function collect(listing: AsyncIterable<ObjectInfo>): Promise<ObjectInfo[]
  * Registers one test per ObjectStore behaviour the rest of statekeeper relies on. Run it against
  * every driver, including third-party ones:
  *
- *   objectStoreConformance({ name: "file", makeStore: () => fileStore(dir), etagChangesOnIdenticalRewrite: false });
+ *   objectStoreConformance({ describe, test }, () => fileStore(dir), { name: "file", etagChangesOnIdenticalRewrite: false });
  */
 export function objectStoreConformance(
-  options: ObjectStoreConformanceOptions,
-  t: ConformanceTestApi = { describe: nodeTest.describe, it: nodeTest.it },
+  test: ConformanceTest,
+  makeStore: MakeStore,
+  options: ObjectStoreConformanceOptions = {},
 ): void {
+  const t = withGroups(test);
   const listSize = options.listSize ?? 1100;
   const width = options.writeConcurrency ?? 32;
   const parent = options.keyPrefix ?? "conformance/";
-  let storePromise: Promise<ObjectStore> | undefined;
-  let capabilities: Promise<Capabilities> | undefined;
-  const store = () => {
-    storePromise ??= Promise.resolve(options.makeStore());
-    return storePromise;
-  };
-  const probe = async () => {
-    capabilities ??= store().then((s) => s.probe());
-    return capabilities;
-  };
-  /** A test body with its own store handle and fresh prefix. */
+  /** A test body with its own store and fresh prefix. */
   const it = (name: string, body: (s: ObjectStore, p: string) => Promise<void>) =>
-    t.it(name, async () => body(await store(), `${parent}${randomBytes(8).toString("hex")}/`));
+    t.test(name, async () => body(await makeStore(), `${parent}${randomBytes(8).toString("hex")}/`));
 
-  t.describe(`ObjectStore conformance: ${options.name}`, () => {
+  t.describe(suiteTitle("ObjectStore conformance", options), () => {
     it("get and head of a missing key return undefined", async (s, p) => {
       assert.equal(await s.get(`${p}missing`), undefined);
       assert.equal(await s.head(`${p}missing`), undefined);
@@ -201,7 +189,7 @@ export function objectStoreConformance(
 
     it("delete with a wrong etag fails and keeps the object (where the probe says it is honoured)", async (s, p) => {
       const expected = options.conditionalDelete ?? true;
-      assert.equal((await probe()).conditionalDelete, expected, "probe().conditionalDelete");
+      assert.equal((await s.probe()).conditionalDelete, expected, "probe().conditionalDelete");
       const first = await s.put(`${p}k`, bytes("v1"));
       await s.put(`${p}k`, bytes("v2"));
       if (!expected) return;
@@ -302,8 +290,8 @@ export function objectStoreConformance(
       assert.deepEqual(await collect(s.list(p)), []);
     });
 
-    it("probe reports create-only and compare-and-swap as honoured", async () => {
-      const caps = await probe();
+    it("probe reports create-only and compare-and-swap as honoured", async (s) => {
+      const caps = await s.probe();
       assert.equal(caps.createOnly, true, caps.notes.join("; "));
       assert.equal(caps.compareAndSwap, true, caps.notes.join("; "));
       assert.ok(caps.notes.length > 0);

@@ -17,6 +17,10 @@ export function recordingStore(inner: ObjectStore): { store: ObjectStore; calls:
   return { store: interceptStore(inner, (call) => void calls.push(call)), calls };
 }
 
+/** How many of `calls` were one of `ops`. */
+export const countCalls = (calls: readonly StoreCall[], ...ops: StoreOperation[]): number =>
+  calls.filter((c) => ops.includes(c.op)).length;
+
 /**
  * Wraps a store with a hook run before each call. The hook may throw to fail the call, or return
  * `"lose-response"` to apply the call and then throw a retryable UNAVAILABLE error as if the

@@ -1,11 +1,12 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { describe, test } from "node:test";
 import { fileStore } from "../../src/objectstore/file.js";
 import { memoryStore } from "../../src/objectstore/memory.js";
-import { backendConformance } from "../../src/testing/backend-conformance.js";
+import { backendConformance } from "../../src/testing/index.js";
 
-backendConformance({ name: "memory", makeStore: () => memoryStore() });
+backendConformance({ describe, test }, () => memoryStore(), { name: "memory" });
 
 const root = mkdtempSync(join(tmpdir(), "statekeeper-backend-"));
-backendConformance({ name: "file", makeStore: () => fileStore(root) });
+backendConformance({ describe, test }, () => fileStore(root), { name: "file" });

@@ -6,16 +6,22 @@
 // and the chunked layout makes several per change), so S3 runs the whole suite on lazy /
 // per-entity and the instance, claim and initialisation tests on lazy / chunked as well. The
 // layouts and modes are store-independent code that the memory and file runs cover in full.
+import { describe, test } from "node:test";
+import { deploymentStoreConformance } from "../../src/testing/index.js";
 import { makeS3Store } from "../support/s3.js";
-import { deploymentClaimsConformance, deploymentConformance } from "./conformance.js";
 
-// Every test gets a store under its own random prefix; tests of one combination overlap to
-// hide request latency.
-deploymentConformance(() => makeS3Store(), {
+// Every test gets a store under its own random prefix; the tests of a group overlap to hide
+// request latency.
+const overlapping = {
+  describe: (name: string, fn: () => void) => describe(name, { concurrency: 8 }, fn),
+  test,
+};
+deploymentStoreConformance(overlapping, () => makeS3Store(), {
+  name: "s3",
   combos: [{ mode: "lazy", layout: "per-entity" }],
-  concurrency: 8,
 });
-deploymentClaimsConformance(() => makeS3Store(), {
+deploymentStoreConformance(overlapping, () => makeS3Store(), {
+  name: "s3",
   combos: [{ mode: "lazy", layout: "chunked" }],
-  concurrency: 8,
+  scope: "claims",
 });

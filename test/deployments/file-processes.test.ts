@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { openDeploymentStore } from "../../src/deployments/index.js";
 import { fileStore } from "../../src/objectstore/file.js";
-import { sampleInstance } from "./support.js";
+import { sampleInstance } from "../../src/testing/deployments-fixtures.js";
 
 const root = mkdtempSync(join(tmpdir(), "statekeeper-deployments-procs-"));
 after(() => rmSync(root, { recursive: true, force: true }));

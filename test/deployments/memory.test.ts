@@ -1,5 +1,6 @@
+import { describe, test } from "node:test";
 import { memoryStore } from "../../src/objectstore/memory.js";
-import { deploymentConformance } from "./conformance.js";
+import { deploymentStoreConformance } from "../../src/testing/index.js";
 
 const shared = memoryStore();
-deploymentConformance(() => shared);
+deploymentStoreConformance({ describe, test }, () => shared, { name: "memory" });

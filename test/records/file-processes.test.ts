@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { openRecordStore } from "../../src/records/store.js";
+import { freshPrefix } from "../../src/testing/records-fixtures.js";
 import { assertNoLostUpdates } from "./increment-race.js";
-import { freshPrefix } from "./support.js";
 
 const root = mkdtempSync(join(tmpdir(), "statekeeper-records-race-"));
 after(() => rmSync(root, { recursive: true, force: true }));

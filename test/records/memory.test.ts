@@ -1,5 +1,6 @@
+import { describe, test } from "node:test";
 import { memoryStore } from "../../src/objectstore/memory.js";
-import { recordStoreConformance } from "./conformance.js";
+import { recordStoreConformance } from "../../src/testing/index.js";
 
 const shared = memoryStore();
-recordStoreConformance("memory", () => shared);
+recordStoreConformance({ describe, test }, () => shared, { name: "memory" });

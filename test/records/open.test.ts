@@ -8,19 +8,20 @@ import { hasErrorCode } from "../../src/errors.js";
 import { memoryStore } from "../../src/objectstore/memory.js";
 import type { Capabilities, ObjectStore } from "../../src/objectstore/types.js";
 import { createRecordStore, openRecordStore } from "../../src/records/store.js";
-import { countingStore, state } from "./support.js";
+import { state } from "../../src/testing/records-fixtures.js";
+import { recordingStore, type StoreCall } from "../../src/testing/store-decorators.js";
 
 const root = mkdtempSync(join(tmpdir(), "statekeeper-records-open-"));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-function lyingStore(caps: Partial<Capabilities>): { store: ObjectStore; calls: string[] } {
+function lyingStore(caps: Partial<Capabilities>): { store: ObjectStore; calls: StoreCall[] } {
   const inner = memoryStore();
   const wrapped: ObjectStore = {
     ...inner,
     name: "liar",
     probe: async () => ({ ...(await inner.probe()), ...caps, notes: ["pretends"] }),
   };
-  return countingStore(wrapped);
+  return recordingStore(wrapped);
 }
 
 test("a store that does not honour create-only or compare-and-swap is refused before any write", async () => {
@@ -35,19 +36,23 @@ test("a store that does not honour create-only or compare-and-swap is refused be
     await assert.rejects(rs.save(state("a")), refused);
     await assert.rejects(rs.lock("a"), refused);
     await assert.rejects(rs.delete("a"), refused);
-    assert.deepEqual(calls, ["probe"], "probed once, lazily, and nothing written");
+    assert.deepEqual(
+      calls.map((c) => c.op),
+      ["probe"],
+      "probed once, lazily, and nothing written",
+    );
     assert.equal(await rs.get("a"), undefined, "reads still work");
   }
 });
 
 test("the probe runs once per record store, on the first write", async () => {
-  const { store, calls } = countingStore(memoryStore());
+  const { store, calls } = recordingStore(memoryStore());
   const rs = createRecordStore(store);
-  assert.deepEqual(calls, []);
+  assert.equal(calls.length, 0, "nothing before the first call");
   await rs.save(state("a"));
   await rs.save(state("b"));
   await rs.lock("a");
-  assert.equal(calls.filter((c) => c === "probe").length, 1);
+  assert.equal(calls.filter((c) => c.op === "probe").length, 1);
 });
 
 test("openRecordStore opens URLs and stores, with DigitalOcean's default prefix", async () => {

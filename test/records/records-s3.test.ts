@@ -3,19 +3,19 @@
 // it never skips. `--no-s3` leaves it out by name.
 
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { describe, test } from "node:test";
 import { spacesRecordStore } from "../../src/records/spaces.js";
 import { createRecordStore } from "../../src/records/store.js";
+import { recordStoreConformance } from "../../src/testing/index.js";
+import { freshPrefix } from "../../src/testing/records-fixtures.js";
 import { makeS3Store, randomS3Prefix, s3TestEnv } from "../support/s3.js";
-import { recordStoreConformance } from "./conformance.js";
 import { assertNoLostUpdates } from "./increment-race.js";
-import { freshPrefix } from "./support.js";
 
 // 300, not 1100, records: crossing S3's 1000-key page here took ~20 s on RGW. The records layer
 // only iterates `store.list()`; the S3 driver's own page-following is proven by the ObjectStore
 // conformance suite (src/testing/objectstore-conformance.ts lists 1100 objects), and the
 // records listing over >1000 keys by the memory and file runs of this suite.
-recordStoreConformance("s3", () => makeS3Store(), { bulkCount: 300 });
+recordStoreConformance({ describe, test }, () => makeS3Store(), { name: "s3", listSize: 300 });
 
 test("8 processes × 5 read-modify-write increments with ifMatch on S3 lose no update", async () => {
   const s3Prefix = randomS3Prefix("records-race");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
-import type { DeploymentEvent } from "../../src/deployments/index.js";
-import { type Combo, code, collect, type MakeStore, openFresh, readJson } from "./support.js";
+import type { DeploymentEvent } from "../deployments/index.js";
+import type { ConformanceTest, MakeStore } from "./conformance-api.js";
+import { type Combo, code, collect, openFresh, readJson } from "./deployments-fixtures.js";
 
 const changeset = (i: number, padding = 200) => ({
   id: `cs-${String(i).padStart(3, "0")}`,
@@ -13,65 +13,68 @@ const changeset = (i: number, padding = 200) => ({
 });
 
 /** Chunks, event partitions and streams (§5.15). */
-export function storageConformance(makeStore: MakeStore, combo: Combo): void {
+export function storageConformance(t: Required<ConformanceTest>, makeStore: MakeStore, combo: Combo): void {
   if (combo.layout === "chunked")
-    test("chunks roll over at the guide size, never split a record, and removals keep the index consistent", async () => {
-      const maxChunkBytes = 1000;
-      const { ds, raw, prefix, reopen } = await openFresh(makeStore, combo, { maxChunkBytes });
-      for (let i = 0; i < 12; i++) await ds.changesets.save(changeset(i));
-      const chunks: { id: string }[][] = [];
-      for (let n = 0; ; n++) {
-        const chunk = (await readJson(raw, `${prefix}/changesets_c${n}.json`)) as
-          | { id: string }[]
-          | undefined;
-        if (chunk === undefined) break;
-        chunks.push(chunk);
-      }
-      assert.ok(chunks.length >= 3, `expected several chunks, got ${chunks.length}`);
-      for (const chunk of chunks)
-        assert.ok(
-          JSON.stringify(chunk).length <= maxChunkBytes || chunk.length === 1,
-          "a chunk stays under the guide",
-        );
-      assert.deepEqual(
-        chunks.flat().map((r) => r.id),
-        Array.from({ length: 12 }, (_, i) => changeset(i).id),
-      );
-      const checkIndex = async () => {
-        const index = (await readJson(raw, `${prefix}/changesets_index.json`)) as Record<
-          string,
-          { chunkNumber: number; indexInChunk: number }
-        >;
-        for (const [id, loc] of Object.entries(index)) {
-          const chunk = (await readJson(raw, `${prefix}/changesets_c${loc.chunkNumber}.json`)) as {
-            id: string;
-          }[];
-          assert.equal(chunk[loc.indexInChunk]?.id, id, `index entry of ${id}`);
+    t.test(
+      "chunks roll over at the guide size, never split a record, and removals keep the index consistent",
+      async () => {
+        const maxChunkBytes = 1000;
+        const { ds, raw, prefix, reopen } = await openFresh(makeStore, combo, { maxChunkBytes });
+        for (let i = 0; i < 12; i++) await ds.changesets.save(changeset(i));
+        const chunks: { id: string }[][] = [];
+        for (let n = 0; ; n++) {
+          const chunk = (await readJson(raw, `${prefix}/changesets_c${n}.json`)) as
+            | { id: string }[]
+            | undefined;
+          if (chunk === undefined) break;
+          chunks.push(chunk);
         }
-        return index;
-      };
-      const before = await checkIndex();
-      const victim = chunks[0]?.[0]?.id as string;
-      const follower = chunks[0]?.[1]?.id as string;
-      await ds.changesets.remove(victim);
-      const after = await checkIndex();
-      assert.equal(after[victim], undefined);
-      assert.equal(
-        after[follower]?.indexInChunk,
-        (before[follower]?.indexInChunk ?? 0) - 1,
-        "later positions shift",
-      );
-      const other = await reopen();
-      for (let i = 0; i < 12; i++) {
-        const id = changeset(i).id;
-        assert.equal((await other.changesets.get(id))?.id, id === victim ? undefined : id);
-      }
-      // A record larger than the guide gets a chunk of its own.
-      await ds.changesets.save(changeset(99, 3000));
-      assert.equal((await (await reopen()).changesets.get("cs-099"))?.status.length, 3000);
-    });
+        assert.ok(chunks.length >= 3, `expected several chunks, got ${chunks.length}`);
+        for (const chunk of chunks)
+          assert.ok(
+            JSON.stringify(chunk).length <= maxChunkBytes || chunk.length === 1,
+            "a chunk stays under the guide",
+          );
+        assert.deepEqual(
+          chunks.flat().map((r) => r.id),
+          Array.from({ length: 12 }, (_, i) => changeset(i).id),
+        );
+        const checkIndex = async () => {
+          const index = (await readJson(raw, `${prefix}/changesets_index.json`)) as Record<
+            string,
+            { chunkNumber: number; indexInChunk: number }
+          >;
+          for (const [id, loc] of Object.entries(index)) {
+            const chunk = (await readJson(raw, `${prefix}/changesets_c${loc.chunkNumber}.json`)) as {
+              id: string;
+            }[];
+            assert.equal(chunk[loc.indexInChunk]?.id, id, `index entry of ${id}`);
+          }
+          return index;
+        };
+        const before = await checkIndex();
+        const victim = chunks[0]?.[0]?.id as string;
+        const follower = chunks[0]?.[1]?.id as string;
+        await ds.changesets.remove(victim);
+        const after = await checkIndex();
+        assert.equal(after[victim], undefined);
+        assert.equal(
+          after[follower]?.indexInChunk,
+          (before[follower]?.indexInChunk ?? 0) - 1,
+          "later positions shift",
+        );
+        const other = await reopen();
+        for (let i = 0; i < 12; i++) {
+          const id = changeset(i).id;
+          assert.equal((await other.changesets.get(id))?.id, id === victim ? undefined : id);
+        }
+        // A record larger than the guide gets a chunk of its own.
+        await ds.changesets.save(changeset(99, 3000));
+        assert.equal((await (await reopen()).changesets.get("cs-099"))?.status.length, 3000);
+      },
+    );
   else
-    test("per-entity layout: one object per record", async () => {
+    t.test("per-entity layout: one object per record", async () => {
       const { ds, raw, prefix } = await openFresh(makeStore, combo);
       await ds.changesets.save(changeset(1));
       assert.equal(
@@ -80,7 +83,7 @@ export function storageConformance(makeStore: MakeStore, combo: Combo): void {
       );
     });
 
-  test("events: saved with time-ordered ids, listed in id order, found by id", async () => {
+  t.test("events: saved with time-ordered ids, listed in id order, found by id", async () => {
     const { ds, reopen } = await openFresh(makeStore, combo);
     const saved: DeploymentEvent[] = [];
     for (let i = 0; i < 5; i++)
@@ -111,7 +114,7 @@ export function storageConformance(makeStore: MakeStore, combo: Combo): void {
     assert.equal((await other.events.list("deployment", "i_1")).length, 5);
   });
 
-  test("events: stream from an id (inclusive), then live events, ending at the end marker", async () => {
+  t.test("events: stream from an id (inclusive), then live events, ending at the end marker", async () => {
     const { ds, reopen } = await openFresh(makeStore, combo);
     const ch = { channelType: "changeset", channelId: "cs1" };
     const first = [];
@@ -129,7 +132,7 @@ export function storageConformance(makeStore: MakeStore, combo: Combo): void {
     );
   });
 
-  test("events: without a starting id the stream begins with the recent events only", async () => {
+  t.test("events: without a starting id the stream begins with the recent events only", async () => {
     let now = 1_000_000_000_000;
     const { ds } = await openFresh(makeStore, combo, { clock: () => new Date(now), recentEventsSeconds: 60 });
     const ch = { channelType: "deployment", channelId: "d" };
@@ -143,7 +146,7 @@ export function storageConformance(makeStore: MakeStore, combo: Combo): void {
     );
   });
 
-  test("events: a stream ends quietly when aborted", async () => {
+  t.test("events: a stream ends quietly when aborted", async () => {
     const { ds } = await openFresh(makeStore, combo);
     const controller = new AbortController();
     const ch = { channelType: "x", channelId: "y" };
@@ -159,7 +162,7 @@ export function storageConformance(makeStore: MakeStore, combo: Combo): void {
     assert.deepEqual(received, ["live"]);
   });
 
-  test("events: the partition size cap is enforced and nothing is lost on refusal", async () => {
+  t.test("events: the partition size cap is enforced and nothing is lost on refusal", async () => {
     const { ds, reopen } = await openFresh(makeStore, combo, { maxEventPartitionBytes: 2000 });
     const ch = { channelType: "deployment", channelId: "big" };
     let stored = 0;
@@ -180,7 +183,7 @@ export function storageConformance(makeStore: MakeStore, combo: Combo): void {
     assert.equal((await (await reopen()).events.list(ch.channelType, ch.channelId)).length, stored);
   });
 
-  test("events: cleanup removes events before the threshold from every channel", async () => {
+  t.test("events: cleanup removes events before the threshold from every channel", async () => {
     let now = 2_000_000_000_000;
     const { ds, reopen } = await openFresh(makeStore, combo, { clock: () => new Date(now) });
     await ds.events.save({ channelType: "a", channelId: "1", type: "t", data: "old" });

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
-import { InstanceStatus } from "../../src/deployments/index.js";
-import { type Combo, code, type MakeStore, openFresh, sampleInstance } from "./support.js";
+import { InstanceStatus } from "../deployments/index.js";
+import type { ConformanceTest, MakeStore } from "./conformance-api.js";
+import { type Combo, code, openFresh, sampleInstance } from "./deployments-fixtures.js";
 
 /** Resources, links, children, metadata, exports, drift and the manage records. */
-export function partsConformance(makeStore: MakeStore, combo: Combo): void {
-  test("resources: save, get by id and name, updateStatus, remove — version untouched", async () => {
+export function partsConformance(t: Required<ConformanceTest>, makeStore: MakeStore, combo: Combo): void {
+  t.test("resources: save, get by id and name, updateStatus, remove — version untouched", async () => {
     const { ds, reopen } = await openFresh(makeStore, combo);
     await ds.instances.save(sampleInstance("i", "I", { version: 3 }));
     await ds.resources.save({
@@ -38,7 +38,7 @@ export function partsConformance(makeStore: MakeStore, combo: Combo): void {
     );
   });
 
-  test("resource drift: save marks the resource drifted, get, remove clears it", async () => {
+  t.test("resource drift: save marks the resource drifted, get, remove clears it", async () => {
     const { ds, reopen } = await openFresh(makeStore, combo);
     await ds.instances.save(sampleInstance("i", "I"));
     await ds.resources.saveDrift({
@@ -57,7 +57,7 @@ export function partsConformance(makeStore: MakeStore, combo: Combo): void {
     assert.equal((await other.resources.get("i-res-orders"))?.drifted, false);
   });
 
-  test("links: save, get, by name, data mappings, updateStatus, drift, remove", async () => {
+  t.test("links: save, get, by name, data mappings, updateStatus, drift, remove", async () => {
     const { ds, reopen } = await openFresh(makeStore, combo);
     await ds.instances.save(sampleInstance("i", "I"));
     await ds.links.save({
@@ -92,7 +92,7 @@ export function partsConformance(makeStore: MakeStore, combo: Combo): void {
     );
   });
 
-  test("children: inline save, expanded get, attach, saveDependencies, detach", async () => {
+  t.test("children: inline save, expanded get, attach, saveDependencies, detach", async () => {
     const { ds, reopen } = await openFresh(makeStore, combo);
     const child = { ...sampleInstance("c", "Child"), version: 2 };
     await ds.instances.save(sampleInstance("p", "Parent", { childBlueprints: { network: child } }));
@@ -130,7 +130,7 @@ export function partsConformance(makeStore: MakeStore, combo: Combo): void {
     await assert.rejects(third.children.detach("p", "storage"), code("E_NOT_FOUND"));
   });
 
-  test("metadata and exports: get, save, remove", async () => {
+  t.test("metadata and exports: get, save, remove", async () => {
     const { ds, reopen } = await openFresh(makeStore, combo);
     await ds.instances.save(sampleInstance("i", "I", { version: 6 }));
     await ds.metadata.save("i", { build: 42 });
@@ -149,7 +149,7 @@ export function partsConformance(makeStore: MakeStore, combo: Combo): void {
     await assert.rejects(other.metadata.get("ghost"), code("E_NOT_FOUND"));
   });
 
-  test("changesets and validations: get, save, remove, cleanup before a threshold", async () => {
+  t.test("changesets and validations: get, save, remove, cleanup before a threshold", async () => {
     const { ds, reopen } = await openFresh(makeStore, combo);
     for (let i = 0; i < 4; i++)
       await ds.changesets.save({
@@ -173,7 +173,7 @@ export function partsConformance(makeStore: MakeStore, combo: Combo): void {
     assert.equal(await other.validations.cleanup(new Date(600 * 1000)), 1);
   });
 
-  test("reconciliation results and cleanup operations: latest/all queries", async () => {
+  t.test("reconciliation results and cleanup operations: latest/all queries", async () => {
     const { ds, reopen } = await openFresh(makeStore, combo);
     await ds.reconciliationResults.save({ id: "r1", changesetId: "cs", instanceId: "i", created: 10 });
     await ds.reconciliationResults.save({ id: "r2", changesetId: "cs", instanceId: "j", created: 30 });
@@ -217,7 +217,7 @@ export function partsConformance(makeStore: MakeStore, combo: Combo): void {
     assert.equal(await other.reconciliationResults.get("r1"), undefined);
   });
 
-  test("status values are numeric and survive a round trip", async () => {
+  t.test("status values are numeric and survive a round trip", async () => {
     const { ds, reopen } = await openFresh(makeStore, combo);
     await ds.instances.save(sampleInstance("i", "I", { status: InstanceStatus.DestroyRollbackFailed }));
     assert.equal((await (await reopen()).instances.get("i"))?.status, 11);

@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import { hostname } from "node:os";
-import { test } from "node:test";
-import { hasErrorCode, LockedError } from "../../src/errors.js";
-import { lockKey } from "../../src/records/keys.js";
-import { type MakeStore, records } from "./support.js";
+import { hasErrorCode, LockedError } from "../errors.js";
+import { lockKey } from "../records/keys.js";
+import type { ConformanceTest, MakeStore } from "./conformance-api.js";
+import { records } from "./records-fixtures.js";
 
 const isLocked = (e: unknown) => hasErrorCode(e, "E_LOCKED");
 
 /** Per-resource locks: create-only, fail at once, only the holder unlocks. */
-export function recordLockConformance(makeStore: MakeStore): void {
-  test("a second lock fails at once naming the holder and since when", async () => {
+export function recordLockConformance(t: Required<ConformanceTest>, makeStore: MakeStore): void {
+  t.test("a second lock fails at once naming the holder and since when", async () => {
     const { rs } = await records(makeStore);
     const held = await rs.lock("db", { operation: "apply" });
     assert.match(held.id, /^[0-9a-f]{32}$/);
@@ -29,7 +29,7 @@ export function recordLockConformance(makeStore: MakeStore): void {
     assert.equal(info?.operation, "apply");
   });
 
-  test("locks on different ids are independent; unlock frees the id for the next taker", async () => {
+  t.test("locks on different ids are independent; unlock frees the id for the next taker", async () => {
     const { rs } = await records(makeStore);
     const a = await rs.lock("a/b");
     const b = await rs.lock("a_b");
@@ -43,14 +43,14 @@ export function recordLockConformance(makeStore: MakeStore): void {
     assert.equal(await rs.lockInfo("a_b"), undefined);
   });
 
-  test("of many concurrent lockers exactly one wins", async () => {
+  t.test("of many concurrent lockers exactly one wins", async () => {
     const { rs } = await records(makeStore);
     const results = await Promise.allSettled(Array.from({ length: 8 }, () => rs.lock("hot")));
     assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
     for (const r of results) if (r.status === "rejected") assert.ok(isLocked(r.reason), String(r.reason));
   });
 
-  test("unlock refuses someone else's lock and an unlocked id", async () => {
+  t.test("unlock refuses someone else's lock and an unlocked id", async () => {
     const { rs } = await records(makeStore);
     await assert.rejects(rs.unlock("free", "0".repeat(32)), (e) => hasErrorCode(e, "E_NOT_FOUND"));
     const mine = await rs.lock("res");
@@ -63,7 +63,7 @@ export function recordLockConformance(makeStore: MakeStore): void {
     await assert.rejects(rs.unlock("res", theirs), (e) => hasErrorCode(e, "E_NOT_FOUND"));
   });
 
-  test("force-unlock removes any lock and is fine with none", async () => {
+  t.test("force-unlock removes any lock and is fine with none", async () => {
     const { rs } = await records(makeStore);
     assert.equal(await rs.forceUnlock("none"), undefined);
     const held = await rs.lock("stuck", { operation: "apply" });
@@ -72,7 +72,7 @@ export function recordLockConformance(makeStore: MakeStore): void {
     await rs.lock("stuck");
   });
 
-  test("an unreadable lock object is never taken as acquired", async () => {
+  t.test("an unreadable lock object is never taken as acquired", async () => {
     const { store, rs } = await records(makeStore);
     await store.put(lockKey(rs.prefix, "junk"), new TextEncoder().encode("garbage"));
     await assert.rejects(rs.lock("junk"), (e) => e instanceof LockedError && e.holder === undefined);
@@ -81,7 +81,7 @@ export function recordLockConformance(makeStore: MakeStore): void {
     await rs.lock("junk");
   });
 
-  test("locks and records do not interfere", async () => {
+  t.test("locks and records do not interfere", async () => {
     const { rs } = await records(makeStore);
     await rs.lock("r");
     assert.equal(await rs.get("r"), undefined);

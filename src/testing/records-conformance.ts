@@ -1,18 +1,25 @@
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
-import { hasErrorCode } from "../../src/errors.js";
-import type { ObjectStore } from "../../src/objectstore/types.js";
-import { recordKey } from "../../src/records/keys.js";
-import { createRecordStore } from "../../src/records/store.js";
-import type { IaCStateInput } from "../../src/records/types.js";
-import { recordLockConformance } from "./conformance-locks.js";
-import { countingStore, freshPrefix, type MakeStore, records, state, testEncrypter } from "./support.js";
+import { randomBytes } from "node:crypto";
+import { keyEncrypter } from "../crypto/key.js";
+import { hasErrorCode } from "../errors.js";
+import type { ObjectStore } from "../objectstore/types.js";
+import { recordKey } from "../records/keys.js";
+import { createRecordStore } from "../records/store.js";
+import type { IaCStateInput } from "../records/types.js";
+import {
+  type ConformanceOptions,
+  type ConformanceTest,
+  type MakeStore,
+  suiteTitle,
+  withGroups,
+} from "./conformance-api.js";
+import { recordLockConformance } from "./records-conformance-locks.js";
+import { freshPrefix, records, state } from "./records-fixtures.js";
+import { recordingStore } from "./store-decorators.js";
 
-export type { MakeStore };
-
-export interface RecordConformanceOptions {
-  /** Records written to prove listing follows pagination; S3 pages hold 1000 keys. */
-  bulkCount?: number;
+export interface RecordStoreConformanceOptions extends ConformanceOptions {
+  /** Records written to prove listing follows pagination (default 1100; S3 pages hold 1000 keys). */
+  listSize?: number;
 }
 
 async function rawKeys(store: ObjectStore, prefix: string): Promise<string[]> {
@@ -26,23 +33,24 @@ const ids = (list: { records: { state: { resource_id: string } }[] }) =>
 
 /**
  * Every behaviour of per-resource records (seed-behaviour.md §5.12, plus compare-and-swap,
- * lossless keys, filter validation, unreadable records, invalid input and encryption), run on
- * one driver. Each test works under its own random prefix.
+ * lossless keys, filter validation, unreadable records, invalid input, encryption and locks),
+ * run on record stores opened on `makeStore()`. Each test works under its own random prefix.
  */
 export function recordStoreConformance(
-  driver: string,
+  test: ConformanceTest,
   makeStore: MakeStore,
-  opts: RecordConformanceOptions = {},
+  options: RecordStoreConformanceOptions = {},
 ): void {
-  const bulkCount = opts.bulkCount ?? 1100;
+  const t = withGroups(test);
+  const listSize = options.listSize ?? 1100;
 
-  describe(`records on ${driver}`, () => {
-    test("a missing record reads as undefined", async () => {
+  t.describe(suiteTitle("RecordStore conformance", options), () => {
+    t.test("a missing record reads as undefined", async () => {
       const { rs } = await records(makeStore);
       assert.equal(await rs.get("nope"), undefined);
     });
 
-    test("save round-trips, sets timestamps, and a second save overwrites keeping created_at", async () => {
+    t.test("save round-trips, sets timestamps, and a second save overwrites keeping created_at", async () => {
       const { rs } = await records(makeStore);
       const etag1 = await rs.save(
         state("web", {
@@ -76,7 +84,7 @@ export function recordStoreConformance(
       assert.ok(second.state.updated_at > first.state.updated_at);
     });
 
-    test("ids with / \\ % . .. spaces and unicode stay distinct and read back", async () => {
+    t.test("ids with / \\ % . .. spaces and unicode stay distinct and read back", async () => {
       const { store, rs } = await records(makeStore);
       const tricky = [
         "a/b",
@@ -104,7 +112,7 @@ export function recordStoreConformance(
       for (const key of keys) assert.ok(!key.slice(rs.prefix.length).includes("/"), key);
     });
 
-    test("listing skips lock objects", async () => {
+    t.test("listing skips lock objects", async () => {
       const { rs } = await records(makeStore);
       await rs.save(state("r1"));
       await rs.save(state("r2"));
@@ -113,19 +121,19 @@ export function recordStoreConformance(
       assert.deepEqual(ids(await rs.list()), ["r1", "r2"]);
     });
 
-    test(`listing follows pagination (${bulkCount} records)`, async () => {
+    t.test(`listing follows pagination (${listSize} records)`, async () => {
       const { store, rs } = await records(makeStore);
-      const all = Array.from({ length: bulkCount }, (_, i) => `res-${String(i).padStart(5, "0")}`);
+      const all = Array.from({ length: listSize }, (_, i) => `res-${String(i).padStart(5, "0")}`);
       for (let i = 0; i < all.length; i += 50)
         await Promise.all(all.slice(i, i + 50).map((id) => rs.save(state(id))));
       await rs.lock("res-00000");
       const list = await rs.list();
-      assert.equal(list.records.length, bulkCount);
+      assert.equal(list.records.length, listSize);
       assert.deepEqual(ids(list), all);
-      assert.equal((await rawKeys(store, rs.prefix)).length, bulkCount + 1);
+      assert.equal((await rawKeys(store, rs.prefix)).length, listSize + 1);
     });
 
-    test("filter is an AND of exact matches; empty filter lists all", async () => {
+    t.test("filter is an AND of exact matches; empty filter lists all", async () => {
       const { rs } = await records(makeStore);
       await rs.save(state("a", { provider: "aws", resource_type: "ecs", status: "active" }));
       await rs.save(state("b", { provider: "aws", resource_type: "ecs", status: "error" }));
@@ -141,7 +149,7 @@ export function recordStoreConformance(
       assert.deepEqual(ids(await rs.list()), ["a", "b", "c", "d"]);
     });
 
-    test("an unknown filter key or status is refused, not ignored", async () => {
+    t.test("an unknown filter key or status is refused, not ignored", async () => {
       const { rs } = await records(makeStore);
       await rs.save(state("a"));
       const bad = [
@@ -154,7 +162,7 @@ export function recordStoreConformance(
         await assert.rejects(rs.list(filter as never), (e) => hasErrorCode(e, "E_INVALID_ARGUMENT"));
     });
 
-    test("an unreadable record is reported by list and get, never dropped", async () => {
+    t.test("an unreadable record is reported by list and get, never dropped", async () => {
       const { store, rs } = await records(makeStore);
       await rs.save(state("good"));
       await rs.save(state("bad"));
@@ -184,21 +192,26 @@ export function recordStoreConformance(
       assert.equal((await rs.get("bad"))?.state.status, "active", "a plain save repairs a corrupt record");
     });
 
-    test("compare-and-swap: a stale etag, an existing record for create-only, a missing record all conflict", async () => {
-      const { rs } = await records(makeStore);
-      const etag1 = await rs.save(state("x", { outputs: { v: 1 } }), { ifNoneMatch: "*" });
-      await assert.rejects(rs.save(state("x"), { ifNoneMatch: "*" }), (e) => hasErrorCode(e, "E_CONFLICT"));
-      const etag2 = await rs.save(state("x", { outputs: { v: 2 } }), { ifMatch: etag1 });
-      await assert.rejects(rs.save(state("x", { outputs: { v: 3 } }), { ifMatch: etag1 }), (e) =>
-        hasErrorCode(e, "E_CONFLICT"),
-      );
-      assert.deepEqual((await rs.get("x"))?.state.outputs, { v: 2 });
-      assert.equal((await rs.get("x"))?.etag, etag2);
-      await assert.rejects(rs.save(state("gone"), { ifMatch: etag2 }), (e) => hasErrorCode(e, "E_CONFLICT"));
-      assert.equal(await rs.get("gone"), undefined);
-    });
+    t.test(
+      "compare-and-swap: a stale etag, an existing record for create-only, a missing record all conflict",
+      async () => {
+        const { rs } = await records(makeStore);
+        const etag1 = await rs.save(state("x", { outputs: { v: 1 } }), { ifNoneMatch: "*" });
+        await assert.rejects(rs.save(state("x"), { ifNoneMatch: "*" }), (e) => hasErrorCode(e, "E_CONFLICT"));
+        const etag2 = await rs.save(state("x", { outputs: { v: 2 } }), { ifMatch: etag1 });
+        await assert.rejects(rs.save(state("x", { outputs: { v: 3 } }), { ifMatch: etag1 }), (e) =>
+          hasErrorCode(e, "E_CONFLICT"),
+        );
+        assert.deepEqual((await rs.get("x"))?.state.outputs, { v: 2 });
+        assert.equal((await rs.get("x"))?.etag, etag2);
+        await assert.rejects(rs.save(state("gone"), { ifMatch: etag2 }), (e) =>
+          hasErrorCode(e, "E_CONFLICT"),
+        );
+        assert.equal(await rs.get("gone"), undefined);
+      },
+    );
 
-    test("two writers from one etag: exactly one wins", async () => {
+    t.test("two writers from one etag: exactly one wins", async () => {
       const { rs } = await records(makeStore);
       const etag = await rs.save(state("race", { outputs: { n: 0 } }));
       const results = await Promise.allSettled(
@@ -210,7 +223,7 @@ export function recordStoreConformance(
         if (r.status === "rejected") assert.ok(hasErrorCode(r.reason, "E_CONFLICT"), String(r.reason));
     });
 
-    test("delete: missing is not found, a stale etag conflicts, the right one deletes", async () => {
+    t.test("delete: missing is not found, a stale etag conflicts, the right one deletes", async () => {
       const { rs } = await records(makeStore);
       await assert.rejects(rs.delete("nope"), (e) => hasErrorCode(e, "E_NOT_FOUND"));
       const etag1 = await rs.save(state("d"));
@@ -225,8 +238,8 @@ export function recordStoreConformance(
       await assert.rejects(rs.delete("e"), (e) => hasErrorCode(e, "E_NOT_FOUND"));
     });
 
-    test("an invalid record is refused naming the field and value, with nothing written", async () => {
-      const { store, calls } = countingStore(await makeStore());
+    t.test("an invalid record is refused naming the field and value, with nothing written", async () => {
+      const { store, calls } = recordingStore(await makeStore());
       const rs = createRecordStore(store, { prefix: freshPrefix() });
       const cases: [unknown, string][] = [
         [{ ...state("s"), status: "running" }, "status"],
@@ -248,8 +261,8 @@ export function recordStoreConformance(
       assert.deepEqual(calls, []);
     });
 
-    test("invalid ids are refused before any I/O", async () => {
-      const { store, calls } = countingStore(await makeStore());
+    t.test("invalid ids are refused before any I/O", async () => {
+      const { store, calls } = recordingStore(await makeStore());
       const rs = createRecordStore(store, { prefix: freshPrefix() });
       const bad = [
         "",
@@ -295,10 +308,10 @@ export function recordStoreConformance(
       assert.deepEqual(ids(await rs.list()), [...longest].sort());
     });
 
-    test("encrypted records round-trip, hide their content, and are bound to their key", async () => {
+    t.test("encrypted records round-trip, hide their content, and are bound to their key", async () => {
       const store = await makeStore();
       const prefix = freshPrefix();
-      const rs = createRecordStore(store, { prefix, encrypter: testEncrypter() });
+      const rs = createRecordStore(store, { prefix, encrypter: keyEncrypter({ key: randomBytes(32) }) });
       await rs.save(state("secret-db", { outputs: { password: "hunter2-plaintext-marker" } }));
       assert.deepEqual((await rs.get("secret-db"))?.state.outputs, { password: "hunter2-plaintext-marker" });
       const raw = await store.get(recordKey(prefix, "secret-db"));
@@ -312,7 +325,10 @@ export function recordStoreConformance(
         list.unreadable.map((u) => [u.id, u.error.code]),
         [["other-db", "E_DECRYPT"]],
       );
-      const wrongKey = createRecordStore(store, { prefix, encrypter: testEncrypter("other-key") });
+      const wrongKey = createRecordStore(store, {
+        prefix,
+        encrypter: keyEncrypter({ key: randomBytes(32) }),
+      });
       await assert.rejects(wrongKey.get("secret-db"), (e) => hasErrorCode(e, "E_DECRYPT"));
       await assert.rejects(wrongKey.save(state("secret-db")), (e) => hasErrorCode(e, "E_DECRYPT"));
       assert.deepEqual((await rs.get("secret-db"))?.state.outputs, { password: "hunter2-plaintext-marker" });
@@ -320,6 +336,6 @@ export function recordStoreConformance(
       await assert.rejects(plain.get("secret-db"), (e) => hasErrorCode(e, "E_CORRUPT"));
     });
 
-    recordLockConformance(makeStore);
+    recordLockConformance(t, makeStore);
   });
 }

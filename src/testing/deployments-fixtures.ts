@@ -1,3 +1,5 @@
+// Deployment stores for the deployments conformance suite and the deployments tests: a sample
+// instance, a store under a fresh prefix, and the matchers the suite asserts with.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import {
@@ -6,16 +8,14 @@ import {
   type InstanceInput,
   InstanceStatus,
   openDeploymentStore,
-} from "../../src/deployments/index.js";
-import { type ErrorCode, hasErrorCode } from "../../src/errors.js";
-import type { ObjectStore, PutOptions } from "../../src/objectstore/types.js";
+} from "../deployments/index.js";
+import { type ErrorCode, hasErrorCode } from "../errors.js";
+import type { ObjectStore } from "../objectstore/types.js";
+import type { MakeStore } from "./conformance-api.js";
+import { interceptStore } from "./store-decorators.js";
 
-export type MakeStore = () => ObjectStore | Promise<ObjectStore>;
-
-export interface Combo {
-  mode: "lazy" | "eager";
-  layout: "per-entity" | "chunked";
-}
+/** One mode × layout combination the suite runs on. */
+export type Combo = Required<Pick<DeploymentStoreOptions, "mode" | "layout">>;
 
 export const ALL_COMBOS: readonly Combo[] = [
   { mode: "lazy", layout: "per-entity" },
@@ -85,78 +85,16 @@ export function sampleInstance(
   };
 }
 
-export interface StoreCounts {
-  get: number;
-  head: number;
-  put: number;
-  delete: number;
-  list: number;
-  probe: number;
-  /** Keys read with `get`, in order. */
-  gotKeys: string[];
-}
-
-/** Wraps a store and counts every request made through it. */
-export function countingStore(inner: ObjectStore): {
-  store: ObjectStore;
-  counts: StoreCounts;
-  reset(): void;
-} {
-  const counts: StoreCounts = { get: 0, head: 0, put: 0, delete: 0, list: 0, probe: 0, gotKeys: [] };
-  const store: ObjectStore = {
-    name: inner.name,
-    get(key) {
-      counts.get++;
-      counts.gotKeys.push(key);
-      return inner.get(key);
-    },
-    head(key) {
-      counts.head++;
-      return inner.head(key);
-    },
-    put(key, body, opts?: PutOptions) {
-      counts.put++;
-      return inner.put(key, body, opts);
-    },
-    delete(key, opts) {
-      counts.delete++;
-      return inner.delete(key, opts);
-    },
-    list(prefix) {
-      counts.list++;
-      return inner.list(prefix);
-    },
-    probe() {
-      counts.probe++;
-      return inner.probe();
-    },
-  };
-  const reset = () => {
-    for (const k of ["get", "head", "put", "delete", "list", "probe"] as const) counts[k] = 0;
-    counts.gotKeys.length = 0;
-  };
-  return { store, counts, reset };
-}
-
 /** Runs `before` once, just before the first conditional (`ifMatch`) put made through the store. */
 export function interceptFirstCas(inner: ObjectStore, before: () => Promise<void>): ObjectStore {
   let armed = true;
-  return {
-    ...inner,
-    name: inner.name,
-    get: (key) => inner.get(key),
-    head: (key) => inner.head(key),
-    delete: (key, opts) => inner.delete(key, opts),
-    list: (prefix) => inner.list(prefix),
-    probe: () => inner.probe(),
-    async put(key, body, opts) {
-      if (armed && opts?.ifMatch !== undefined) {
-        armed = false;
-        await before();
-      }
-      return inner.put(key, body, opts);
-    },
-  };
+  return interceptStore(inner, async (call) => {
+    if (armed && call.op === "put" && call.opts?.ifMatch !== undefined) {
+      armed = false;
+      await before();
+    }
+    return undefined;
+  });
 }
 
 export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {

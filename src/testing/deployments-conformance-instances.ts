@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
-import { InstanceStatus, openDeploymentStore } from "../../src/deployments/index.js";
-import { hasErrorCode } from "../../src/errors.js";
-import { memoryStore } from "../../src/objectstore/memory.js";
-import { retryingStore } from "../../src/objectstore/retrying.js";
-import type { ObjectStore } from "../../src/objectstore/types.js";
-import { interceptStore } from "../../src/testing/store-decorators.js";
-import { type Combo, code, interceptFirstCas, type MakeStore, openFresh, sampleInstance } from "./support.js";
+import { InstanceStatus, openDeploymentStore } from "../deployments/index.js";
+import { hasErrorCode } from "../errors.js";
+import { memoryStore } from "../objectstore/memory.js";
+import { retryingStore } from "../objectstore/retrying.js";
+import type { ObjectStore } from "../objectstore/types.js";
+import type { ConformanceTest, MakeStore } from "./conformance-api.js";
+import { type Combo, code, interceptFirstCas, openFresh, sampleInstance } from "./deployments-fixtures.js";
+import { interceptStore } from "./store-decorators.js";
 
 /** Instances, claims and initialisation (§5.13, §5.14). */
-export function instanceConformance(makeStore: MakeStore, combo: Combo): void {
-  test("save/get round trip keeps the version; missing is undefined; name lookup works", async () => {
+export function instanceConformance(t: Required<ConformanceTest>, makeStore: MakeStore, combo: Combo): void {
+  t.test("save/get round trip keeps the version; missing is undefined; name lookup works", async () => {
     const { ds, reopen } = await openFresh(makeStore, combo);
     await ds.instances.save(sampleInstance("i-1", "Orders", { version: 4 }));
     const got = await ds.instances.get("i-1");
@@ -24,7 +24,7 @@ export function instanceConformance(makeStore: MakeStore, combo: Combo): void {
     assert.equal((await other.instances.get("i-1"))?.version, 4);
   });
 
-  test("list: case-insensitive search, sorted by name, offset/limit with the total count", async () => {
+  t.test("list: case-insensitive search, sorted by name, offset/limit with the total count", async () => {
     const { ds } = await openFresh(makeStore, combo);
     const names = ["beta-api", "Alpha-API", "gamma-web", "delta-api", "epsilon-API"];
     await ds.instances.saveBatch(names.map((n, i) => sampleInstance(`id-${i}`, n)));
@@ -43,7 +43,7 @@ export function instanceConformance(makeStore: MakeStore, combo: Combo): void {
     await assert.rejects(ds.instances.list({ limit: -1 }), code("E_INVALID_ARGUMENT"));
   });
 
-  test("getBatch returns input order and reports every missing id at once", async () => {
+  t.test("getBatch returns input order and reports every missing id at once", async () => {
     const { ds } = await openFresh(makeStore, combo);
     await ds.instances.saveBatch([
       sampleInstance("a", "A"),
@@ -61,7 +61,7 @@ export function instanceConformance(makeStore: MakeStore, combo: Combo): void {
     );
   });
 
-  test("updateStatus and save never change the version; missing instance → E_NOT_FOUND", async () => {
+  t.test("updateStatus and save never change the version; missing instance → E_NOT_FOUND", async () => {
     const { ds, reopen } = await openFresh(makeStore, combo);
     await ds.instances.save(sampleInstance("i", "I", { version: 7 }));
     await ds.instances.updateStatus("i", {
@@ -75,7 +75,7 @@ export function instanceConformance(makeStore: MakeStore, combo: Combo): void {
     await assert.rejects(ds.instances.updateStatus("missing", { status: 1 }), code("E_NOT_FOUND"));
   });
 
-  test("a save from a stale view never rolls back a concurrent claim's version", async () => {
+  t.test("a save from a stale view never rolls back a concurrent claim's version", async () => {
     const { ds, reopen } = await openFresh(makeStore, combo);
     await ds.instances.save(sampleInstance("i", "I", { version: 1 }));
     const stale = await ds.instances.get("i");
@@ -87,7 +87,7 @@ export function instanceConformance(makeStore: MakeStore, combo: Combo): void {
     assert.deepEqual(fresh?.metadata, { edited: true });
   });
 
-  test("remove returns the instance and drops its name record; missing → E_NOT_FOUND", async () => {
+  t.test("remove returns the instance and drops its name record; missing → E_NOT_FOUND", async () => {
     const { ds, reopen } = await openFresh(makeStore, combo);
     await ds.instances.save(sampleInstance("i", "Named"));
     const removed = await ds.instances.remove("i");
@@ -101,7 +101,7 @@ export function instanceConformance(makeStore: MakeStore, combo: Combo): void {
     assert.equal(await other.instances.lookupIdByName("Named"), "j");
   });
 
-  test("a name held by another live instance is refused on save", async () => {
+  t.test("a name held by another live instance is refused on save", async () => {
     const { ds } = await openFresh(makeStore, combo);
     await ds.instances.save(sampleInstance("i", "Shared"));
     await assert.rejects(ds.instances.save(sampleInstance("j", "Shared")), code("E_ALREADY_EXISTS"));
@@ -112,7 +112,7 @@ export function instanceConformance(makeStore: MakeStore, combo: Combo): void {
     assert.equal(await ds.instances.lookupIdByName("Renamed"), "i");
   });
 
-  test("ids and names with separators, dots and prototype keys stay distinct", async () => {
+  t.test("ids and names with separators, dots and prototype keys stay distinct", async () => {
     const { ds, reopen } = await openFresh(makeStore, combo);
     const ids = ["a/b", "a_b", "a_2Fb", "..", "__proto__", "é"];
     for (const [i, id] of ids.entries()) await ds.instances.save(sampleInstance(id, `${id}-name-${i}`));
@@ -125,7 +125,7 @@ export function instanceConformance(makeStore: MakeStore, combo: Combo): void {
     await assert.rejects(ds.instances.get(""), code("E_INVALID_NAME"));
   });
 
-  test("claim: the matching version bumps by one and sets the status", async () => {
+  t.test("claim: the matching version bumps by one and sets the status", async () => {
     const { ds, reopen } = await openFresh(makeStore, combo);
     await ds.instances.save(sampleInstance("i", "I", { version: 3 }));
     assert.equal(await ds.claimForDeployment("i", 3, InstanceStatus.Deploying), 4);
@@ -135,7 +135,7 @@ export function instanceConformance(makeStore: MakeStore, combo: Combo): void {
     assert.equal(fresh?.resources["i-res-orders"]?.name, "orders", "a claim keeps the rest of the record");
   });
 
-  test("claim: a stale version conflicts with the stored version and writes nothing", async () => {
+  t.test("claim: a stale version conflicts with the stored version and writes nothing", async () => {
     const { ds, raw, prefix } = await openFresh(makeStore, combo);
     await ds.instances.save(sampleInstance("i", "I", { version: 5 }));
     const before = await snapshotStore(raw, prefix);
@@ -146,24 +146,27 @@ export function instanceConformance(makeStore: MakeStore, combo: Combo): void {
     assert.deepEqual(await snapshotStore(raw, prefix), before);
   });
 
-  test("claim: losing the conditional write to a concurrent claimer reports the fresh version", async () => {
-    const { raw, prefix } = await openFresh(makeStore, combo);
-    const setup = await openDeploymentStore(raw, { ...combo, prefix });
-    await setup.instances.save(sampleInstance("i", "I", { version: 1 }));
-    const racing = interceptFirstCas(raw, async () => {
-      assert.equal(await setup.claimForDeployment("i", 1, InstanceStatus.Updating), 2);
-    });
-    const ds = await openDeploymentStore(racing, { ...combo, prefix });
-    await assert.rejects(
-      ds.claimForDeployment("i", 1, InstanceStatus.Deploying),
-      code("E_VERSION_CONFLICT", (e) => assert.equal(e.details.storedVersion, 2)),
-    );
-    const fresh = await (await openDeploymentStore(raw, { ...combo, prefix })).instances.get("i");
-    assert.equal(fresh?.version, 2);
-    assert.equal(fresh?.status, InstanceStatus.Updating);
-  });
+  t.test(
+    "claim: losing the conditional write to a concurrent claimer reports the fresh version",
+    async () => {
+      const { raw, prefix } = await openFresh(makeStore, combo);
+      const setup = await openDeploymentStore(raw, { ...combo, prefix });
+      await setup.instances.save(sampleInstance("i", "I", { version: 1 }));
+      const racing = interceptFirstCas(raw, async () => {
+        assert.equal(await setup.claimForDeployment("i", 1, InstanceStatus.Updating), 2);
+      });
+      const ds = await openDeploymentStore(racing, { ...combo, prefix });
+      await assert.rejects(
+        ds.claimForDeployment("i", 1, InstanceStatus.Deploying),
+        code("E_VERSION_CONFLICT", (e) => assert.equal(e.details.storedVersion, 2)),
+      );
+      const fresh = await (await openDeploymentStore(raw, { ...combo, prefix })).instances.get("i");
+      assert.equal(fresh?.version, 2);
+      assert.equal(fresh?.status, InstanceStatus.Updating);
+    },
+  );
 
-  test("claim: a concurrent save that keeps the version does not make the claim fail", async () => {
+  t.test("claim: a concurrent save that keeps the version does not make the claim fail", async () => {
     const { raw, prefix } = await openFresh(makeStore, combo);
     const setup = await openDeploymentStore(raw, { ...combo, prefix });
     await setup.instances.save(sampleInstance("i", "I", { version: 1 }));
@@ -177,7 +180,7 @@ export function instanceConformance(makeStore: MakeStore, combo: Combo): void {
     assert.deepEqual(fresh?.metadata, { touched: true }, "the concurrent save is kept");
   });
 
-  test("a claim whose response is lost is applied once: settled by put id, never run twice", async () => {
+  t.test("a claim whose response is lost is applied once: settled by put id, never run twice", async () => {
     // The store keeps put ids (memory does; S3 keeps them in metadata; a local file never loses
     // a response). The first put after setup lands and its answer is lost.
     const inner = memoryStore();
@@ -202,12 +205,12 @@ export function instanceConformance(makeStore: MakeStore, combo: Combo): void {
     assert.equal(JSON.stringify(got).includes("_writeId"), false, "no write id in the record body");
   });
 
-  test("claim: a missing instance is E_NOT_FOUND", async () => {
+  t.test("claim: a missing instance is E_NOT_FOUND", async () => {
     const { ds } = await openFresh(makeStore, combo);
     await assert.rejects(ds.claimForDeployment("ghost", 0, InstanceStatus.Deploying), code("E_NOT_FOUND"));
   });
 
-  test("claim: 10 concurrent claimers at one version → exactly one winner", async () => {
+  t.test("claim: 10 concurrent claimers at one version → exactly one winner", async () => {
     const { ds, reopen } = await openFresh(makeStore, combo);
     await ds.instances.save(sampleInstance("i", "I", { version: 9 }));
     const claimers = await Promise.all(Array.from({ length: 10 }, () => reopen()));
@@ -220,23 +223,26 @@ export function instanceConformance(makeStore: MakeStore, combo: Combo): void {
     assert.equal((await (await reopen()).instances.get("i"))?.version, 10);
   });
 
-  test("initialise: version 1 with its name record; a second call for the id leaves it untouched", async () => {
-    const { ds, raw, prefix, reopen } = await openFresh(makeStore, combo);
-    assert.equal(await ds.initialiseAndClaim(sampleInstance("i", "Fresh"), InstanceStatus.Preparing), 1);
-    const other = await reopen();
-    assert.equal(await other.instances.lookupIdByName("Fresh"), "i");
-    const stored = await other.instances.get("i");
-    assert.equal(stored?.version, 1);
-    assert.equal(stored?.status, InstanceStatus.Preparing);
-    const before = await snapshotStore(raw, prefix);
-    await assert.rejects(
-      other.initialiseAndClaim(sampleInstance("i", "Other"), InstanceStatus.Deploying),
-      code("E_ALREADY_EXISTS"),
-    );
-    assert.deepEqual(await snapshotStore(raw, prefix), before);
-  });
+  t.test(
+    "initialise: version 1 with its name record; a second call for the id leaves it untouched",
+    async () => {
+      const { ds, raw, prefix, reopen } = await openFresh(makeStore, combo);
+      assert.equal(await ds.initialiseAndClaim(sampleInstance("i", "Fresh"), InstanceStatus.Preparing), 1);
+      const other = await reopen();
+      assert.equal(await other.instances.lookupIdByName("Fresh"), "i");
+      const stored = await other.instances.get("i");
+      assert.equal(stored?.version, 1);
+      assert.equal(stored?.status, InstanceStatus.Preparing);
+      const before = await snapshotStore(raw, prefix);
+      await assert.rejects(
+        other.initialiseAndClaim(sampleInstance("i", "Other"), InstanceStatus.Deploying),
+        code("E_ALREADY_EXISTS"),
+      );
+      assert.deepEqual(await snapshotStore(raw, prefix), before);
+    },
+  );
 
-  test("initialise: the same name under another id fails and leaves no orphaned instance", async () => {
+  t.test("initialise: the same name under another id fails and leaves no orphaned instance", async () => {
     const { ds, reopen } = await openFresh(makeStore, combo);
     await ds.initialiseAndClaim(sampleInstance("first", "Taken"), InstanceStatus.Preparing);
     await assert.rejects(
