@@ -4,6 +4,7 @@
 //   statekeeper/deployments  the deployment state container (Bluelink's)
 //   statekeeper/admin        verify, migrate, rekey, prune, list stacks; inspect an envelope
 //   statekeeper/s3           the S3 driver (s3Store) — `openStore("s3://…")` needs no import
+//   statekeeper/driver       the kit a driver is built from (checks, probe, retryingStore)
 //   statekeeper/testing      conformance suites and store decorators for driver authors
 
 // Backends: one stack's versioned, locked state.

@@ -1,5 +1,5 @@
 // A third-party ObjectStore driver: every object in a Map, each check-and-write atomic because
-// it runs without yielding. It uses only the public API of the "statekeeper" package.
+// it runs without yielding. It uses only the public driver kit, "statekeeper/driver".
 import {
   type ObjectInfo,
   type ObjectStore,
@@ -7,7 +7,7 @@ import {
   StoreError,
   validateKey,
   validatePrefix,
-} from "statekeeper";
+} from "statekeeper/driver";
 
 interface Stored {
   body: Uint8Array;

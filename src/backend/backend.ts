@@ -223,15 +223,6 @@ export interface Backend {
   forceUnlock(): Promise<LockHolder | undefined>;
   /** Who holds the lock, or undefined. */
   lockInfo(): Promise<LockInfo | undefined>;
-  /**
-   * Re-seals one revision with the encrypter's primary key (compare-and-swap on the object; the
-   * `current` digest follows when it is the current rev). Returns false when it was already
-   * sealed with that key.
-   *
-   * @deprecated Re-key a whole stack with `rekeyStack` (`statekeeper/admin`). Kept on this
-   * interface only while the conformance suite (`statekeeper/testing`) still calls it directly.
-   */
-  reseal(rev: string): Promise<boolean>;
 }
 
 export function createBackend(store: ObjectStore, options: BackendOptions): Backend {
@@ -338,7 +329,7 @@ class StoreBackend implements Backend {
       revisions: () => this.#revisions(),
       readSealed: (rev) => this.#readSealed(rev),
       importRevision: (rev, snapshot, parentRevision) => this.#importRevision(rev, snapshot, parentRevision),
-      reseal: (rev) => this.reseal(rev),
+      reseal: (rev) => this.#reseal(rev),
     });
   }
 
@@ -863,7 +854,7 @@ class StoreBackend implements Backend {
       });
   }
 
-  async reseal(rev: string): Promise<boolean> {
+  async #reseal(rev: string): Promise<boolean> {
     validateRev(rev);
     const encrypter = this.#needEncrypter();
     await this.#beforeWrite();

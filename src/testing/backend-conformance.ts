@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { type Backend, type BackendOptions, createBackend } from "../backend/backend.js";
+import { backendInternals } from "../backend/internals.js";
 import { stackLayout } from "../backend/layout.js";
 import { keyEncrypter } from "../crypto/key.js";
 import { keyring } from "../crypto/keyring.js";
@@ -58,7 +59,7 @@ async function expectCode(p: Promise<unknown>, code: string): Promise<unknown> {
 }
 
 /**
- * The Backend contract, run on any ObjectStore: the seed's backend checks and statekeeper's lock,
+ * The Backend contract, run on any ObjectStore: unobin's backend checks and statekeeper's lock,
  * lease, fencing, integrity and name guarantees.
  */
 export function backendConformance(
@@ -644,9 +645,9 @@ export function backendConformance(
       const r1 = await before.commit(snapshotFor("stack", ["one"]));
       const r2 = await before.commit(snapshotFor("stack", ["two"]));
       const rotating = open(keyring(newKey, oldKey));
-      assert.equal(await rotating.reseal(r1), true);
-      assert.equal(await rotating.reseal(r2), true);
-      assert.equal(await rotating.reseal(r2), false, "already on the primary key");
+      assert.equal(await backendInternals(rotating).reseal(r1), true);
+      assert.equal(await backendInternals(rotating).reseal(r2), true);
+      assert.equal(await backendInternals(rotating).reseal(r2), false, "already on the primary key");
       const after = open(newKey);
       assert.deepEqual(
         (await after.current()).entries.map((e) => e.address),
@@ -676,12 +677,12 @@ export function backendConformance(
       });
       const rotating = (on: ObjectStore) =>
         createBackend(on, { prefix, factory: FACTORY, stack: "stack", encrypter: keyring(newKey, oldKey) });
-      await assert.rejects(rotating(failing).reseal(rev), /injected crash/);
+      await assert.rejects(backendInternals(rotating(failing)).reseal(rev), /injected crash/);
       assert.deepEqual(
         (await rotating(store).current()).entries.map((e) => e.address),
         ["kept"],
       );
-      assert.equal(await rotating(store).reseal(rev), true);
+      assert.equal(await backendInternals(rotating(store)).reseal(rev), true);
       const after = createBackend(store, { prefix, factory: FACTORY, stack: "stack", encrypter: newKey });
       assert.deepEqual(
         (await after.current()).entries.map((e) => e.address),

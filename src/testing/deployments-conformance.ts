@@ -25,7 +25,7 @@ export interface DeploymentStoreConformanceOptions extends ConformanceOptions {
 }
 
 /**
- * The deployment container's conformance suite (§5.13–15 of seed-behaviour.md and every
+ * The deployment container's conformance suite (Bluelink's container behaviour and every
  * sub-container operation), run on deployment stores opened on `makeStore()`, once per mode ×
  * layout combination. Every test works under its own prefix, so a runner may run the tests of
  * one group concurrently (see `ConformanceTest`).

@@ -1,7 +1,5 @@
 // statekeeper/testing: the conformance suites any driver can run, and the helpers to write them.
 // Every suite has one signature: xConformance(test, makeStore, options?).
-export type { RetryingStoreOptions, RetryPolicy } from "../objectstore/retrying.js";
-export { retryingStore } from "../objectstore/retrying.js";
 export type { BackendConformanceOptions } from "./backend-conformance.js";
 export { backendConformance } from "./backend-conformance.js";
 export type { ConformanceOptions, ConformanceTest, MakeStore } from "./conformance-api.js";

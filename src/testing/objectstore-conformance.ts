@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { hasErrorCode, isStateKeeperError } from "../errors.js";
+import { mapBounded } from "../internal/bounded.js";
 import { compareKeys } from "../objectstore/kit.js";
 import type { ObjectInfo, ObjectStore } from "../objectstore/types.js";
 import { isStoreError } from "../objectstore/types.js";
@@ -34,21 +35,6 @@ const text = (b: Uint8Array | undefined): string | undefined =>
   b === undefined ? undefined : new TextDecoder().decode(b);
 
 const isPreconditionFailed = (e: unknown): boolean => isStoreError(e, "PRECONDITION_FAILED");
-
-async function inPool<T>(
-  items: readonly T[],
-  width: number,
-  run: (item: T) => Promise<unknown>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await run(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
-}
 
 async function collect(listing: AsyncIterable<ObjectInfo>): Promise<ObjectInfo[]> {
   const out: ObjectInfo[] = [];
@@ -199,7 +185,7 @@ export function objectStoreConformance(
 
     it("list is prefix-filtered, sorted in byte order, and agrees with head", async (s, p) => {
       const names = ["b", "a/2", "ab", "a-b", "a/b/c", "a/1", "a.x", "Z", "é", "a/é", "a/Z", "a/b-", "a/b/d"];
-      await inPool(names, width, (n) => s.put(`${p}${n}`, bytes(`body of ${n}`)));
+      await mapBounded(names, width, (n) => s.put(`${p}${n}`, bytes(`body of ${n}`)));
       const all = await collect(s.list(p));
       const expectedAll = names.map((n) => `${p}${n}`).sort(compareKeys);
       assert.deepEqual(
@@ -227,7 +213,7 @@ export function objectStoreConformance(
 
     it(`list is complete over ${listSize} keys (more than one S3 page)`, async (s, p) => {
       const keys = Array.from({ length: listSize }, (_, i) => `${p}many/${String(i).padStart(5, "0")}`);
-      await inPool(keys, width, (k) => s.put(k, bytes(k.slice(-5))));
+      await mapBounded(keys, width, (k) => s.put(k, bytes(k.slice(-5))));
       const listed = await collect(s.list(`${p}many/`));
       assert.equal(listed.length, listSize);
       assert.deepEqual(
@@ -235,7 +221,7 @@ export function objectStoreConformance(
         keys,
       );
       assert.ok(listed.every((o) => o.size === 5));
-      await inPool(keys, width, (k) => s.delete(k));
+      await mapBounded(keys, width, (k) => s.delete(k));
     });
 
     it("20 concurrent create-only puts of one key: exactly one wins", async (s, p) => {

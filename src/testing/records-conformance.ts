@@ -32,7 +32,7 @@ const ids = (list: { records: { state: { resource_id: string } }[] }) =>
   list.records.map((r) => r.state.resource_id).sort();
 
 /**
- * Every behaviour of per-resource records (seed-behaviour.md §5.12, plus compare-and-swap,
+ * Every behaviour of per-resource records (DigitalOcean's Spaces store, plus compare-and-swap,
  * lossless keys, filter validation, unreadable records, invalid input, encryption and locks),
  * run on record stores opened on `makeStore()`. Each test works under its own random prefix.
  */

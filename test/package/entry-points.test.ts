@@ -1,10 +1,11 @@
-// The package's public surface: every entry point in package.json `exports` loads from dist/ by
-// the package's own name, exposes exactly what its source entry declares, uses explicit export
+// The package's public surface: every entry point in package.json `exports` loads from dist/,
+// exposes exactly what its source entry declares, uses explicit export
 // lists, and the root stays small (an engine author's API, no internals).
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
+import { pathToFileURL } from "node:url";
 import ts from "typescript";
 import { ensureBuilt } from "../cli/helpers.js";
 
@@ -19,6 +20,8 @@ const entries = Object.entries(pkg.exports)
   .filter((e): e is [string, { types: string; import: string }] => typeof e[1] === "object")
   .map(([subpath, target]) => ({
     specifier: subpath === "." ? pkg.name : `${pkg.name}/${subpath.slice(2)}`,
+    // Loaded by path: under tsx, tsconfig's `paths` would map the package's name to src/.
+    built: pathToFileURL(join(ROOT, target.import)).href,
     source: join(ROOT, target.import.replace(/^\.\/dist\//, "src/").replace(/\.js$/, ".ts")),
     types: target.types,
   }));
@@ -68,15 +71,15 @@ describe("package entry points", () => {
     declared = declaredExports();
   });
 
-  test("root, records, deployments, admin, s3 and testing are all entry points", () => {
+  test("root, records, deployments, admin, driver, s3 and testing are all entry points", () => {
     const names = entries.map((e) => e.specifier).sort();
-    for (const sub of ["", "/admin", "/deployments", "/records", "/s3", "/testing"])
+    for (const sub of ["", "/admin", "/deployments", "/driver", "/records", "/s3", "/testing"])
       assert.ok(names.includes(`${pkg.name}${sub}`), `${pkg.name}${sub} is in package.json exports`);
   });
 
-  test("each loads by the package's name and exposes exactly the values its source declares", async () => {
+  test("each loads from dist/ and exposes exactly the values its source declares", async () => {
     for (const e of entries) {
-      const loaded = Object.keys(await import(e.specifier)).sort();
+      const loaded = Object.keys(await import(e.built)).sort();
       assert.deepEqual(loaded, declared.get(e.specifier)?.values, `${e.specifier}: runtime exports`);
       assert.ok(readFileSync(join(ROOT, e.types), "utf8").length > 0, `${e.types} was built`);
     }
