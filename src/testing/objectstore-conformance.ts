@@ -263,7 +263,9 @@ export function objectStoreConformance(
         `${p}trailing/`,
         `${p}${"x".repeat(2000)}`,
       ];
-      const isInvalidName = (e: unknown) => hasErrorCode(e, "E_INVALID_NAME");
+      // One error for one mistake on every driver: E_INVALID_NAME, recognised as a StoreError.
+      const isInvalidName = (e: unknown) =>
+        hasErrorCode(e, "E_INVALID_NAME") && isStoreError(e, "INVALID_KEY");
       for (const key of invalid) {
         await assert.rejects(s.put(key, bytes("x")), isInvalidName, JSON.stringify(key.slice(0, 40)));
         await assert.rejects(s.put(key, bytes("x"), { ifNoneMatch: "*" }), isInvalidName);
@@ -274,6 +276,17 @@ export function objectStoreConformance(
       await assert.rejects(collect(s.list("../")), isInvalidName);
       await assert.rejects(collect(s.list("/abs")), isInvalidName);
       assert.deepEqual(await collect(s.list(p)), []);
+    });
+
+    it("wrong put and delete options are E_INVALID_ARGUMENT before anything is written, never E_UNSUPPORTED_STORE", async (s, p) => {
+      const isInvalidArgument = (e: unknown) =>
+        hasErrorCode(e, "E_INVALID_ARGUMENT") && isStoreError(e, "INVALID_ARGUMENT");
+      const key = `${p}k`;
+      for (const opts of [{ ifMatch: "" }, { ifNoneMatch: "etag" }, { ifMatch: "a", ifNoneMatch: "*" }])
+        await assert.rejects(s.put(key, bytes("x"), opts as never), isInvalidArgument, JSON.stringify(opts));
+      await assert.rejects(s.put(key, "not bytes" as never), isInvalidArgument);
+      await assert.rejects(s.delete(key, { ifMatch: "" }), isInvalidArgument);
+      assert.equal(await s.head(key), undefined, "nothing was written");
     });
 
     it("probe reports create-only and compare-and-swap as honoured", async (s) => {
