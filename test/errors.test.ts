@@ -83,6 +83,7 @@ test("errors are recognised by brand and shape, not by class identity or name", 
   const copy = new OtherCopyError("lost a race");
   Object.defineProperty(copy, Symbol.for("statekeeper.error"), { value: true });
   assert.equal(copy instanceof StateKeeperError, false);
+  assert.ok(isStoreError(new StoreError("CONFLICT", "lost a race"), "CONFLICT"));
   assert.ok(isStateKeeperError(copy));
   assert.ok(isStoreError(copy, "CONFLICT"));
   assert.equal(isStoreError(copy, "NOT_FOUND"), false);
