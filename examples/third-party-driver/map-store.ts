@@ -1,6 +1,8 @@
 // A third-party ObjectStore driver: every object in a Map, each check-and-write atomic because
 // it runs without yielding. It uses only the public driver kit, "statekeeper/driver".
 import {
+  checkDelete,
+  checkPut,
   type ObjectInfo,
   type ObjectStore,
   probeConditionalRequests,
@@ -36,8 +38,7 @@ export function mapStore(): ObjectStore {
     },
     async put(key, body, opts = {}) {
       const existing = objects.get(validateKey(key));
-      if (opts.ifMatch !== undefined && opts.ifNoneMatch !== undefined)
-        throw new StoreError("INVALID_ARGUMENT", `${key}: give ifMatch or ifNoneMatch, not both`, { key });
+      checkPut(key, body, opts); // bytes, and conditions that make sense: the kit's E_INVALID_ARGUMENT
       if (opts.ifNoneMatch === "*" && existing) throw failed(key, "exists");
       if (opts.ifMatch !== undefined && existing?.etag !== opts.ifMatch) throw failed(key, "etag differs");
       const stored: Stored = { body: body.slice(), etag: `"v${++version}"` };
@@ -47,6 +48,7 @@ export function mapStore(): ObjectStore {
     },
     async delete(key, opts = {}) {
       const existing = objects.get(validateKey(key));
+      checkDelete(key, opts);
       if (opts.ifMatch !== undefined && existing?.etag !== opts.ifMatch) throw failed(key, "etag differs");
       objects.delete(key);
     },
