@@ -350,9 +350,13 @@ export function backendConformance(
           ({ etag } = await store.put(layout.lock, body(n), { ifMatch: etag }));
         }
       })();
-      const err = (await expectCode(make().lock({ timeoutMs: 3 * leaseMs }), "E_LOCKED")) as LockedError;
-      assert.equal(err.holder?.id, "skewed-holder");
-      renewing = false;
+      renewer.catch(() => {}); // awaited below; a failing test must not leave it unhandled
+      try {
+        const err = (await expectCode(make().lock({ timeoutMs: 3 * leaseMs }), "E_LOCKED")) as LockedError;
+        assert.equal(err.holder?.id, "skewed-holder");
+      } finally {
+        renewing = false; // a failing test must not leave the renewer running (the run would never end)
+      }
       await renewer;
       // Once it stops renewing, the waiter takes over after one lease.
       const l = await make().lock({ timeoutMs: 4 * leaseMs + 2000 });
