@@ -56,7 +56,9 @@ describe("lease lock on a manual clock", () => {
     );
     await clock.advance(LEASE - 1000);
     assert.equal(waiting.settled(), false, "still waiting before the lease has passed on its own clock");
-    await clock.advance(2_000);
+    // Polls come every 500–1500 ms (pollMs ± 50 %), so the first look at or after one full lease
+    // is at most 1500 ms past it.
+    await clock.advance(2_500);
     assert.equal(waiting.settled(), true);
     const held = await waiting.value;
     assert.equal(held.tookOverFrom?.id, "dead");
