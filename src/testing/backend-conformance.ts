@@ -7,11 +7,12 @@ import { keyEncrypter } from "../crypto/key.js";
 import { keyring } from "../crypto/keyring.js";
 import { noopEncrypter } from "../crypto/noop.js";
 import type { Encrypter } from "../crypto/types.js";
-import { hasErrorCode, isStateKeeperError, type LockedError } from "../errors.js";
+import { hasErrorCode, type LockedError } from "../errors.js";
 import { retryingStore } from "../objectstore/retrying.js";
 import type { ObjectStore } from "../objectstore/types.js";
 import { newSnapshot } from "../snapshot/codec.js";
 import type { Snapshot } from "../snapshot/types.js";
+import { rejectsWithCode } from "./assertions.js";
 import {
   type ConformanceOptions,
   type ConformanceTest,
@@ -47,16 +48,7 @@ function snapshotFor(stack: string, addresses: string[] = ["aws.bucket.logs"]): 
   return s;
 }
 
-async function expectCode(p: Promise<unknown>, code: string): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(isStateKeeperError(e), `expected a StateKeeperError ${code}, got ${String(e)}`);
-    assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
-    return e;
-  }
-  assert.fail(`expected ${code}, but the call succeeded`);
-}
+const expectCode = rejectsWithCode;
 
 /**
  * The Backend contract, run on any ObjectStore: unobin's backend checks and statekeeper's lock,

@@ -1,6 +1,3 @@
-// Shared by the admin-layer tests: stores of each kind, stacks with a few revisions, and checks
-// on the errors the admin functions throw.
-import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,11 +6,11 @@ import type { AdminProgress } from "../../src/admin/index.js";
 import { type Backend, createBackend } from "../../src/backend/index.js";
 import { keyEncrypter } from "../../src/crypto/index.js";
 import type { Encrypter } from "../../src/crypto/types.js";
-import { type ErrorCode, isStateKeeperError, type StateKeeperError } from "../../src/errors.js";
 import { fileStore } from "../../src/objectstore/file.js";
 import { memoryStore } from "../../src/objectstore/memory.js";
 import type { ObjectStore } from "../../src/objectstore/types.js";
 import { newSnapshot, type Snapshot } from "../../src/snapshot/index.js";
+import { rejectsWithCode } from "../../src/testing/assertions.js";
 
 export const FACTORY = "webshop";
 export const STACK = "prod";
@@ -58,13 +55,4 @@ export function recorder<P extends string>(): {
 }
 
 /** Awaits `p` and asserts it rejects with a StateKeeperError of `code`; returns the error. */
-export async function rejectsWith(p: Promise<unknown>, code: ErrorCode): Promise<StateKeeperError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(isStateKeeperError(e), `expected a StateKeeperError ${code}, got ${String(e)}`);
-    assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
-    return e;
-  }
-  assert.fail(`expected ${code}, but the call succeeded`);
-}
+export const rejectsWith = rejectsWithCode;
