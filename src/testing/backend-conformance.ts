@@ -8,6 +8,7 @@ import { keyring } from "../crypto/keyring.js";
 import { noopEncrypter } from "../crypto/noop.js";
 import type { Encrypter } from "../crypto/types.js";
 import { hasErrorCode, type LockedError } from "../errors.js";
+import { sleep } from "../internal/backoff.js";
 import { retryingStore } from "../objectstore/retrying.js";
 import type { ObjectStore } from "../objectstore/types.js";
 import { newSnapshot } from "../snapshot/codec.js";
@@ -194,7 +195,7 @@ export function backendConformance(
         bHeld = true;
         return l;
       });
-      await new Promise((r) => setTimeout(r, 4 * pollMs));
+      await sleep(4 * pollMs);
       assert.equal(bHeld, false, "b must wait while a holds the lock");
       assert.equal(await la.unlock(), true);
       const lb = await waiting;
@@ -243,7 +244,7 @@ export function backendConformance(
             holders++;
             maxHolders = Math.max(maxHolders, holders);
             acquisitions++;
-            await new Promise((r) => setTimeout(r, 2));
+            await sleep(2);
             holders--;
             assert.equal(await l.unlock(), true);
           }
@@ -338,7 +339,7 @@ export function backendConformance(
       let renewing = true;
       const renewer = (async () => {
         for (let n = 1; renewing; n++) {
-          await new Promise((r) => setTimeout(r, leaseMs / 4));
+          await sleep(leaseMs / 4);
           ({ etag } = await store.put(layout.lock, body(n), { ifMatch: etag }));
         }
       })();

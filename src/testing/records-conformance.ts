@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { keyEncrypter } from "../crypto/key.js";
 import { hasErrorCode } from "../errors.js";
+import { sleep } from "../internal/backoff.js";
 import type { ObjectStore } from "../objectstore/types.js";
 import { recordKey } from "../records/keys.js";
 import { createRecordStore } from "../records/store.js";
@@ -68,7 +69,7 @@ export function recordStoreConformance(
       assert.ok(Date.parse(first.state.created_at) > 0);
       assert.equal(first.state.created_at, first.state.updated_at);
 
-      await new Promise((r) => setTimeout(r, 5));
+      await sleep(5);
       const etag2 = await rs.save(state("web", { status: "destroying", created_at: "2001-01-01T00:00:00Z" }));
       assert.notEqual(etag2, etag1);
       const second = await rs.get("web");

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { link, lstat, mkdir, readFile, readlink, rename, symlink } from "node:fs/promises";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { threadId } from "node:worker_threads";
+import { sleep } from "../../internal/backoff.js";
 import { StoreError } from "../types.js";
 import { DIR_MODE, errnoCode, isProcessAlive, OWN_START_TIME, unlinkQuietly } from "./fs-ops.js";
 import { intoFolder, tempName } from "./temps.js";
