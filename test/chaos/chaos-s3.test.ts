@@ -9,7 +9,7 @@ import { type FaultProxy, startFaultProxy } from "../support/fault-proxy.js";
 import { makeS3Url, randomS3Prefix, s3TestEnv } from "../support/s3.js";
 import { assertChaosHeld } from "./assert-chaos.js";
 import { CHAOS_WORKER_SETTINGS, chaosSchedule, runChaos } from "./run.js";
-import { seededRandom } from "./supervisor.js";
+import { randomFromNumber } from "./supervisor.js";
 
 const SHORT_SECONDS = 8;
 /** The chaos runs on past its duration until at least this many commits were acknowledged. */
@@ -47,7 +47,7 @@ describe("chaos on S3", () => {
   test("through the fault proxy (dropped requests, lost responses, delays) as well: the same invariants", async () => {
     const schedule = chaosSchedule(SHORT_SECONDS);
     proxy.reset();
-    proxy.randomFaults = { ...FAULTS, random: seededRandom(schedule.seed ^ 0x5eed) };
+    proxy.randomFaults = { ...FAULTS, random: randomFromNumber(schedule.number ^ 0x5ca1e) };
     const report = await runChaos({
       name: "s3+faults",
       ...stack(proxy.endpoint),

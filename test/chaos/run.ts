@@ -78,7 +78,7 @@ const range = (name: string, fallback: { min: number; max: number }) => {
 
 /**
  * The schedule of one configuration: short by default (the run inside `npm test`), or as set by
- * CHAOS_SECONDS, CHAOS_WORKERS, CHAOS_GAP_MS, CHAOS_PAUSE_MS, CHAOS_KILL_CHANCE and CHAOS_SEED.
+ * CHAOS_SECONDS, CHAOS_WORKERS, CHAOS_GAP_MS, CHAOS_PAUSE_MS, CHAOS_KILL_CHANCE and CHAOS_SCHEDULE.
  */
 export function chaosSchedule(defaultSeconds: number): ChaosSchedule {
   return {
@@ -94,7 +94,7 @@ export function chaosSchedule(defaultSeconds: number): ChaosSchedule {
     midCommitChance: number("CHAOS_MID_COMMIT_CHANCE", 0.4),
     midCommitDelayMs: 40,
     holderChance: number("CHAOS_HOLDER_CHANCE", 0.5),
-    seed: number("CHAOS_SEED", Math.floor(Math.random() * 2 ** 31)),
+    number: number("CHAOS_SCHEDULE", Math.floor(Math.random() * 2 ** 31)),
   };
 }
 
@@ -197,7 +197,7 @@ export function formatFigures(r: ChaosReport): string {
   const h = r.history;
   const refused = (code: string) => s.refused.filter((x) => x.code === code).length;
   const lines = [
-    `chaos[${r.name}] ${seconds(s.elapsedMs)} of chaos, ${seconds(r.totalMs)} in all (start ${seconds(s.startupMs)}, check ${seconds(r.checkMs)}, verify ${seconds(r.verifyMs)}), seed ${r.schedule.seed}, ${r.schedule.workers} workers at a time, ${s.started} started`,
+    `chaos[${r.name}] ${seconds(s.elapsedMs)} of chaos, ${seconds(r.totalMs)} in all (start ${seconds(s.startupMs)}, check ${seconds(r.checkMs)}, verify ${seconds(r.verifyMs)}), schedule ${r.schedule.number}, ${r.schedule.workers} workers at a time, ${s.started} started`,
     `  commits  acknowledged ${h.acknowledged}, outcome unknown ${s.unknown}; the line holds ${h.line.length} (${h.unacknowledgedOnLine} never acknowledged), orphans ${h.orphans.length}`,
     `  chaos    kills ${s.kills}, pauses ${s.pauses} (${seconds(s.pausedMs)} stopped); ${s.holderHits} hit the lock holder, ${s.midCommitHits} of them mid-commit`,
     `  lock     taken ${s.locks} times, ${s.takeovers.length} over a lapsed lease; fenced ${refused("E_FENCED")}, lock lost ${refused("E_LOCK_LOST")} in commit + ${s.events["lease-lost"]} between commits, timeouts ${s.events.locked}, unlock found it gone ${s.unlockedNotOurs}, current moved during a read ${s.events["moved-while-read"]}, transient errors ${s.events.transient}`,
@@ -219,7 +219,7 @@ export function formatEvidence(r: ChaosReport): string {
       ? `the store was kept in ${r.store.root}`
       : `the stack was kept under ${r.store.prefix} (until the test server stops)`;
   const lines = [
-    `chaos[${r.name}] FAILED (seed ${r.schedule.seed}); ${kept}; CHAOS_TRACE=<file> records the timeline`,
+    `chaos[${r.name}] FAILED (schedule ${r.schedule.number}); ${kept}; CHAOS_TRACE=<file> records the timeline`,
   ];
   const cap = <T>(xs: readonly T[]) => xs.slice(0, 10);
   for (const a of cap(r.history.lost)) lines.push(`  lost: ${a}`);

@@ -36,8 +36,8 @@ export interface ChaosSchedule {
    */
   midCommitChance: number;
   midCommitDelayMs: number;
-  /** Seeds the schedule (which worker, which action, when); the outcome still depends on timing. */
-  seed: number;
+  /** Determines the schedule (which worker, which action, when); the outcome still depends on timing. */
+  number: number;
 }
 
 /** Everything but the worker id, which the supervisor assigns. */
@@ -79,9 +79,9 @@ export interface SupervisorResult {
   startupMs: number;
 }
 
-/** mulberry32: a small seeded generator, so a schedule can be replayed from its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
+/** mulberry32: a small generator started from a number, so a schedule can be replayed from it. */
+export function randomFromNumber(start: number): () => number {
+  let a = start >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
@@ -119,7 +119,7 @@ export async function superviseChaos(
   hooks: SupervisorHooks,
 ): Promise<SupervisorResult> {
   const { lockHolder, enough, trace = () => {} } = hooks;
-  const random = seededRandom(schedule.seed);
+  const random = randomFromNumber(schedule.number);
   const result: SupervisorResult = {
     acks: [],
     refused: [],

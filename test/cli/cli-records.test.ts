@@ -7,7 +7,7 @@ before(ensureBuilt);
 
 async function seeded(corrupt = false): Promise<string> {
   const cwd = tempDir("records");
-  await fixture("seed-records.ts", [defaultStoreUrl(cwd), ...(corrupt ? ["--corrupt"] : [])]);
+  await fixture("populate-records.ts", [defaultStoreUrl(cwd), ...(corrupt ? ["--corrupt"] : [])]);
   return cwd;
 }
 
