@@ -57,5 +57,13 @@ export { isStoreError, StoreError, type StoreErrorReason } from "./objectstore/t
 // Snapshots.
 export { decodeSnapshot, encodeSnapshot, newSnapshot } from "./snapshot/codec.js";
 export { diffSnapshots, type SnapshotDiff } from "./snapshot/diff.js";
-export type { Entry, EntryType, FactoryInfo, JsonObject, JsonValue, Snapshot } from "./snapshot/types.js";
+export type {
+  Entry,
+  EntryType,
+  FactoryInfo,
+  JsonObject,
+  JsonValue,
+  Snapshot,
+  StateDocument,
+} from "./snapshot/types.js";
 export { validateSnapshot } from "./snapshot/validate.js";

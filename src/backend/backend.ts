@@ -19,6 +19,7 @@ import {
   DEFAULT_POLL_MS,
   type HeldLease,
   readLease,
+  resumeLease,
   thisProcess,
 } from "../lock/lease.js";
 import { validateKey } from "../objectstore/kit.js";
@@ -53,8 +54,24 @@ export interface LockOptions {
   timeoutMs?: number;
   /** What the holder is doing ("apply", "push", …), shown to anyone who waits. Default "lock". */
   operation?: string;
-  /** How long the lock survives without renewal (a crashed holder is taken over after it). Default 30 s. */
-  leaseMs?: number;
+  /**
+   * How long the lock survives without renewal (a crashed holder is taken over after it). Default
+   * 30 s. `null`: no lease — never renewed, never taken over, held until unlocked or broken, and
+   * resumable from any process with `resumeLock(id)` (locks held across requests, e.g. a Terraform
+   * client's through `statekeeper serve`).
+   */
+  leaseMs?: number | null;
+  /** Wait while someone else holds it (default); false: fail at once with `E_LOCKED` naming the holder. */
+  wait?: boolean;
+  /**
+   * The lock's id, when the holder names its own (a Terraform LockInfo ID). A lock with this id
+   * already held is returned as taken: the same request, retried. Default: a fresh random id.
+   */
+  id?: string;
+  /** Who holds it, when that is not this process. */
+  holder?: { user: string; host: string; pid: number };
+  /** What the holder said about itself, kept with the lock; `lockInfo()` returns it. At most 16 KiB. */
+  info?: Record<string, unknown>;
   /** Mean delay between attempts while waiting, jittered ±50%. Default 500 ms. */
   pollMs?: number;
   /** Called once when the lock is found held by someone else and this call starts waiting. */
@@ -115,8 +132,11 @@ export interface CommitOptions {
 
 /** What the lock object says, for `lock status`. */
 export interface LockInfo extends LockHolder {
+  /** 0 for a lock without a lease. */
   leaseMs: number;
   renewals: number;
+  /** What the holder left with the lock (`LockOptions.info`). */
+  info?: Record<string, unknown>;
 }
 
 /** Where a revision stands: for history, verify and migrate. */
@@ -219,8 +239,18 @@ export interface Backend {
    * prepared under an earlier lock can land after this returns.
    */
   lock(opts?: LockOptions): Promise<Lock>;
-  /** Removes the lock whoever holds it; returns who held it (undefined when unlocked). */
-  forceUnlock(): Promise<LockHolder | undefined>;
+  /**
+   * Takes up a lock without a lease (`leaseMs: null`) that was taken earlier, maybe by another
+   * process, so this backend commits under it — fenced exactly as if it had taken it itself.
+   * Not held → `E_LOCK_LOST`; held by another lock → `E_LOCKED` naming the holder.
+   */
+  resumeLock(id: string): Promise<Lock>;
+  /**
+   * Removes the lock whoever holds it; returns who held it (undefined when unlocked). With `id`,
+   * removes it only while it is that lock (a lock taken meanwhile by someone else stays):
+   * held by another → `E_LOCKED` naming the holder.
+   */
+  forceUnlock(options?: { id?: string }): Promise<LockHolder | undefined>;
   /** Who holds the lock, or undefined. */
   lockInfo(): Promise<LockInfo | undefined>;
 }
@@ -749,12 +779,17 @@ class StoreBackend implements Backend {
     const signal = combineSignals(opts.signal, opts.timeoutMs);
     let held: HeldLease;
     for (;;) {
+      const leaseMs =
+        opts.leaseMs === null ? undefined : (opts.leaseMs ?? this.#lockDefaults.leaseMs ?? DEFAULT_LEASE_MS);
       held = await acquireLease(this.store, this.#layout.lock, {
         subject: `stack ${this.#name}`,
         hint: "run 'statekeeper lock force-unlock' if the holder is gone",
-        wait: true,
+        wait: opts.wait ?? true,
         operation: opts.operation ?? "lock",
-        leaseMs: opts.leaseMs ?? this.#lockDefaults.leaseMs ?? DEFAULT_LEASE_MS,
+        ...(leaseMs === undefined ? {} : { leaseMs }),
+        ...(opts.id === undefined ? {} : { id: opts.id }),
+        ...(opts.holder === undefined ? {} : { holder: opts.holder }),
+        ...(opts.info === undefined ? {} : { info: opts.info }),
         pollMs: opts.pollMs ?? this.#lockDefaults.pollMs ?? DEFAULT_POLL_MS,
         ...(signal === undefined ? {} : { signal }),
         ...(opts.onWait === undefined ? {} : { onWait: opts.onWait }),
@@ -769,9 +804,36 @@ class StoreBackend implements Backend {
         await held.release().catch(() => undefined);
         // The lease lapsed while fencing (the process was paused, the store slow): the lock is
         // not held yet, so wait for it again rather than fail a call that promises to block.
-        if (!hasErrorCode(e, "E_LOCK_LOST")) throw e;
+        if (!hasErrorCode(e, "E_LOCK_LOST") || opts.wait === false) throw e;
       }
     }
+    return this.#handle(held);
+  }
+
+  async resumeLock(id: string): Promise<Lock> {
+    if (this.#holding())
+      throw new StateKeeperError(
+        "E_INVALID_ARGUMENT",
+        `this backend already holds the lock on ${this.#name}; unlock it first`,
+      );
+    await assertStoreSupported(this.store);
+    const held = await resumeLease(this.store, this.#layout.lock, id, {
+      subject: `stack ${this.#name}`,
+      ...(this.#lockClock === undefined ? {} : { clock: this.#lockClock }),
+    });
+    this.#lock = held;
+    try {
+      // Normally the fence already names this lock (raised when it was taken), and what `current`
+      // holds now is this holder's own doing; a holder that crashed before fencing fences now.
+      await this.#raiseFence(held);
+    } catch (e) {
+      this.#lock = undefined;
+      throw e;
+    }
+    return this.#handle(held);
+  }
+
+  #handle(held: HeldLease): Lock {
     return {
       get id() {
         return held.id;
@@ -811,6 +873,8 @@ class StoreBackend implements Backend {
       (now) => {
         held.assertHeld();
         const state = now?.value ?? NO_CURRENT;
+        // Fenced by this very lock already: a retried or resumed lock (lock ids are never reused).
+        if (now !== undefined && state.fence?.lock === held.id) return { keep: true };
         const fence: Fence = {
           epoch: (state.fence?.epoch ?? 0) + 1,
           lock: held.id,
@@ -832,8 +896,8 @@ class StoreBackend implements Backend {
     return { ...holder, leaseMs: leaseMs ?? 0, renewals };
   }
 
-  forceUnlock(): Promise<LockHolder | undefined> {
-    return breakLease(this.store, this.#layout.lock);
+  forceUnlock(options: { id?: string } = {}): Promise<LockHolder | undefined> {
+    return breakLease(this.store, this.#layout.lock, { ...options, subject: `stack ${this.#name}` });
   }
 
   async #importRevision(rev: string, snapshot: Snapshot, parentRevision?: string): Promise<void> {

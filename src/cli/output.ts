@@ -93,3 +93,24 @@ export function parseDuration(flag: string, text: string): number {
   const factor = unit === "ms" ? 1 : unit === "s" ? 1000 : unit === "m" ? 60_000 : 3_600_000;
   return Math.round(n * factor);
 }
+
+/** Parses "256MiB", "100MB", "1GiB", "512KiB" or a plain number of bytes. */
+export function parseSize(flag: string, text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?$/i.exec(text.trim());
+  if (m === null)
+    throw new StateKeeperError(
+      "E_INVALID_ARGUMENT",
+      `${flag} must be a size like 256MiB, 100MB or 1048576 (got ${JSON.stringify(printable(text))})`,
+    );
+  const unit = (m[2] ?? "B").toLowerCase();
+  const factor: Record<string, number> = {
+    b: 1,
+    kb: 1e3,
+    kib: 1024,
+    mb: 1e6,
+    mib: 1024 ** 2,
+    gb: 1e9,
+    gib: 1024 ** 3,
+  };
+  return Math.floor(Number(m[1]) * (factor[unit] ?? 1));
+}

@@ -9,6 +9,7 @@ import { registerPrune } from "./commands/prune.js";
 import { registerPush } from "./commands/push.js";
 import { registerRecords } from "./commands/records.js";
 import { registerRekey } from "./commands/rekey.js";
+import { registerServe } from "./commands/serve.js";
 import { registerStacks } from "./commands/stacks.js";
 import { registerVerify } from "./commands/verify.js";
 import type { CliContext } from "./context.js";
@@ -83,5 +84,6 @@ export function buildProgram(ctx: CliContext): Command {
   registerRekey(program, ctx);
   registerProbe(program, ctx);
   registerRecords(program, ctx);
+  registerServe(program, ctx);
   return program;
 }

@@ -17,6 +17,8 @@ export const DEFAULT_POLL_MS = 500;
 const MIN_LEASE_MS = 100;
 /** Largest lock body parsed; a real one is a few hundred bytes. */
 const MAX_LOCK_BYTES = 64 * 1024;
+/** Largest `info` a holder may leave with its lock (a Terraform LockInfo is a few hundred bytes). */
+const MAX_INFO_CHARS = 16 * 1024;
 
 export interface LeaseOptions {
   /** How messages name what is locked: `stack webshop/prod`, `resource "db"`. */
@@ -42,6 +44,16 @@ export interface LeaseOptions {
   /** Appended to `LockedError` messages, e.g. what to run when the holder is gone. */
   hint?: string;
   clock?: LeaseClock;
+  /**
+   * The lock's id, for a lock taken on behalf of a holder that names its own (a Terraform client's
+   * LockInfo ID through `statekeeper serve`). Finding a lock with this id already there is success:
+   * the same request, retried. Default: a fresh random id.
+   */
+  id?: string;
+  /** Who holds it, when that is not this process (`pid` 0 for a holder without one). */
+  holder?: { user: string; host: string; pid: number };
+  /** What the holder said about itself, kept with the lock and returned by `readLease` (at most 16 KiB as JSON). */
+  info?: Record<string, unknown>;
 }
 
 /** A lock this process holds. */
@@ -71,6 +83,8 @@ export interface LeaseRecord extends LockHolder {
   leaseMs?: number;
   /** Bumped on every renewal, so a renewal always changes the object (and its etag) on every store. */
   renewals: number;
+  /** What a holder outside this process said about itself (`LeaseOptions.info`). */
+  info?: Record<string, unknown>;
 }
 
 /** `user@host (pid …, operation "…") since …`: a holder, for messages. */
@@ -114,7 +128,7 @@ export function decodeLeaseRecord(key: string, bytes: Uint8Array): LeaseRecord {
   } catch (cause) {
     throw corruptLock(key, "is not a JSON object", cause);
   }
-  const { id, host, pid, operation, leaseMs, renewals } = o;
+  const { id, host, pid, operation, leaseMs, renewals, info } = o;
   if (typeof id !== "string" || id === "") throw corruptLock(key, "lacks a holder id");
   if (leaseMs !== undefined && (typeof leaseMs !== "number" || !Number.isFinite(leaseMs) || leaseMs <= 0))
     throw corruptLock(key, "has an invalid leaseMs");
@@ -136,6 +150,9 @@ export function decodeLeaseRecord(key: string, bytes: Uint8Array): LeaseRecord {
     since,
     ...(typeof leaseMs === "number" ? { leaseMs } : {}),
     renewals: typeof renewals === "number" ? renewals : 0,
+    ...(typeof info === "object" && info !== null && !Array.isArray(info)
+      ? { info: info as Record<string, unknown> }
+      : {}),
   };
 }
 
@@ -156,17 +173,39 @@ export async function readLease(
   return got === undefined ? undefined : { record: decodeLeaseRecord(key, got.body), etag: got.etag };
 }
 
-/** Removes whatever lock is at `key`; returns its holder (undefined when unlocked or unreadable). */
-export async function breakLease(store: ObjectStore, key: string): Promise<LockHolder | undefined> {
-  let holder: LockHolder | undefined;
+/**
+ * Removes whatever lock is at `key`; returns its holder (undefined when unlocked or unreadable).
+ * With `id`, removes it only while it is the lock with that id (by compare-and-delete, so a
+ * lock taken meanwhile by someone else stays): held under another id → `LockedError` naming
+ * that holder.
+ */
+export async function breakLease(
+  store: ObjectStore,
+  key: string,
+  options: { id?: string; subject?: string } = {},
+): Promise<LockHolder | undefined> {
+  let found: { record: LeaseRecord; etag: string } | undefined;
   try {
-    const found = await readLease(store, key);
-    holder = found === undefined ? undefined : holderOf(found.record);
+    found = await readLease(store, key);
   } catch (e) {
-    // An unreadable lock is exactly what breaking is for.
-    if (!(e instanceof StateKeeperError && e.code === "E_CORRUPT")) throw e;
+    // An unreadable lock is exactly what breaking is for, but not what a conditional break names.
+    if (!(e instanceof StateKeeperError && e.code === "E_CORRUPT") || options.id !== undefined) throw e;
   }
-  await store.delete(key);
+  if (options.id === undefined) {
+    await store.delete(key);
+    return found === undefined ? undefined : holderOf(found.record);
+  }
+  if (found === undefined) return undefined;
+  const holder = holderOf(found.record);
+  if (found.record.id !== options.id)
+    throw lockedError(options.subject ?? `lock ${key}`, holder, { hint: `not the lock ${options.id}` });
+  try {
+    await store.delete(key, { ifMatch: found.etag });
+  } catch (e) {
+    if (!isStoreError(e, "PRECONDITION_FAILED")) throw e;
+    // Replaced between the read and the delete: say by whom.
+    return breakLease(store, key, options);
+  }
   return holder;
 }
 
@@ -194,7 +233,41 @@ function validate(opts: LeaseOptions): { leaseMs: number | undefined; pollMs: nu
     throw invalid("timeoutMs must be a non-negative number");
   if (typeof operation !== "string" || operation.length > 200)
     throw invalid("operation must be a string of at most 200 characters");
+  if (opts.id !== undefined && (typeof opts.id !== "string" || opts.id === "" || opts.id.length > 200))
+    throw invalid("id must be a non-empty string of at most 200 characters");
+  if (opts.info !== undefined && (JSON.stringify(opts.info)?.length ?? Infinity) > MAX_INFO_CHARS)
+    throw invalid(`info must encode to at most ${MAX_INFO_CHARS} characters of JSON`);
   return { leaseMs, pollMs, operation };
+}
+
+/**
+ * Resumes a lock without a lease that was taken earlier, maybe by another process (a Terraform
+ * client's lock, held across requests to `statekeeper serve`): a handle to the lock object with
+ * this id, for writes it guards and for releasing it. No lock → `LockLostError`; another
+ * lock → `LockedError` naming its holder; a lock with a lease is its holder's to renew and is
+ * refused.
+ */
+export async function resumeLease(
+  store: ObjectStore,
+  key: string,
+  id: string,
+  opts: { subject: string; clock?: LeaseClock },
+): Promise<HeldLease> {
+  const clock = opts.clock ?? systemClock;
+  const sentAt = clock.monotonic();
+  const found = await readLease(store, key);
+  if (found === undefined)
+    throw new LockLostError(
+      `${opts.subject} is not locked by ${id}: the lock was released, force-unlocked or expired`,
+    );
+  if (found.record.id !== id)
+    throw lockedError(opts.subject, holderOf(found.record), { hint: `not the lock ${id}` });
+  if (found.record.leaseMs !== undefined)
+    throw new StateKeeperError(
+      "E_INVALID_ARGUMENT",
+      `${opts.subject}: lock ${id} has a lease that its holder renews; only a lock without a lease can be resumed`,
+    );
+  return new LeaseLock(store, key, found.record, found.etag, sentAt, undefined, clock);
 }
 
 function lockedError(
@@ -231,12 +304,13 @@ export async function acquireLease(store: ObjectStore, key: string, opts: LeaseO
   const clock = opts.clock ?? systemClock;
   const signal = combineSignals(opts.signal, opts.timeoutMs);
   const record: LeaseRecord = {
-    id: randomBytes(16).toString("hex"),
-    ...thisProcess(),
+    id: opts.id ?? randomBytes(16).toString("hex"),
+    ...(opts.holder ?? thisProcess()),
     operation,
     since: clock.now().toISOString(),
     ...(leaseMs === undefined ? {} : { leaseMs }),
     renewals: 0,
+    ...(opts.info === undefined ? {} : { info: opts.info }),
   };
   const body = encodeLeaseRecord(record);
   let observed: { etag: string; since: number } | undefined;

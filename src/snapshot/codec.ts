@@ -1,7 +1,15 @@
 import { isStateKeeperError, StateKeeperError, truncateForMessage } from "../errors.js";
+import { assertViewMatches, documentView } from "./document.js";
 import { isPlainObject, NotJsonError, serializeSorted } from "./json.js";
 import { newRevision } from "./revision.js";
-import { type Entry, type FactoryInfo, FORMAT_VERSION, MAX_SNAPSHOT_BYTES, type Snapshot } from "./types.js";
+import {
+  type Entry,
+  type FactoryInfo,
+  FORMAT_VERSION,
+  MAX_SNAPSHOT_BYTES,
+  type Snapshot,
+  type StateDocument,
+} from "./types.js";
 import { describeEntry, notJsonToError, validateSnapshot } from "./validate.js";
 
 /** Where a backend records the rev a revision replaced (see `EncodeOptions.parentRevision`). */
@@ -79,6 +87,7 @@ export interface EncodeOptions {
 export function encodeSnapshot(s: Snapshot, options: EncodeOptions = {}): Uint8Array {
   const maxBytes = options.maxBytes ?? MAX_SNAPSHOT_BYTES;
   validateSnapshot(s, { deep: false });
+  assertViewMatches(s);
   const doc: Record<string, unknown> = {
     "format-version": s.formatVersion,
     stack: {
@@ -88,9 +97,14 @@ export function encodeSnapshot(s: Snapshot, options: EncodeOptions = {}): Uint8A
     },
     "deployment-id": s.stack,
     "generated-at": s.generatedAt,
-    entries: s.entries.map(toSeedEntry),
   };
-  if (!isEmpty(s.outputs)) doc.outputs = s.outputs;
+  // A document is stored instead of entries and outputs (its view); readers that do not know
+  // documents find no entries list and refuse the revision rather than read it as empty.
+  if (s.document !== undefined) doc.document = { "media-type": s.document.mediaType, text: s.document.text };
+  else {
+    doc.entries = s.entries.map(toSeedEntry);
+    if (!isEmpty(s.outputs)) doc.outputs = s.outputs;
+  }
   if (options.parentRevision !== undefined) doc[PARENT_FIELD] = options.parentRevision;
   let text: string;
   try {
@@ -202,6 +216,7 @@ function fromSeedDocument(doc: Record<string, unknown>): Record<string, unknown>
       details: { rule: "factory" },
     });
   const rawEntries = own(doc, "entries");
+  const rawDocument = own(doc, "document");
   const snapshot: Record<string, unknown> = {
     formatVersion: own(doc, "format-version"),
     factory: {
@@ -217,6 +232,28 @@ function fromSeedDocument(doc: Record<string, unknown>): Record<string, unknown>
   if (Array.isArray(rawEntries)) snapshot.entries = rawEntries.map(fromSeedEntry);
   const outputs = own(doc, "outputs");
   if (outputs !== undefined && outputs !== null) snapshot.outputs = outputs;
+  if (rawDocument !== undefined) {
+    if (rawEntries !== undefined || outputs !== undefined)
+      throw new StateKeeperError(
+        "E_INVALID_SNAPSHOT",
+        "a snapshot with a document stores no entries or outputs",
+        {
+          details: { rule: "document" },
+        },
+      );
+    if (!isPlainObject(rawDocument))
+      throw new StateKeeperError("E_INVALID_SNAPSHOT", "document must be an object", {
+        details: { rule: "document" },
+      });
+    const document = {
+      mediaType: own(rawDocument, "media-type"),
+      text: own(rawDocument, "text"),
+    } as StateDocument;
+    const view = documentView(document);
+    snapshot.entries = view.entries;
+    if (view.outputs !== undefined) snapshot.outputs = view.outputs;
+    snapshot.document = document;
+  }
   return snapshot;
 }
 

@@ -53,6 +53,17 @@ export interface Entry {
   dependsOn?: string[];
 }
 
+/**
+ * A state document another tool wrote, kept byte for byte: a Terraform or OpenTofu state
+ * through `statekeeper serve`. Its entries and outputs are read from the document.
+ */
+export interface StateDocument {
+  /** What the text is; the only one this build knows is `application/vnd.terraform.state+json`. */
+  mediaType: string;
+  /** The document exactly as the tool sent it (UTF-8). */
+  text: string;
+}
+
 /** One state file. */
 export interface Snapshot {
   formatVersion: number;
@@ -64,4 +75,10 @@ export interface Snapshot {
   /** Order is free; addresses are unique. */
   entries: Entry[];
   outputs?: JsonObject;
+  /**
+   * Present when the snapshot wraps another tool's own state document: then the document is what
+   * is stored, and `entries`/`outputs` are the view statekeeper reads from it (for diff, show,
+   * history). A commit refuses entries or outputs that differ from that view: change the document.
+   */
+  document?: StateDocument;
 }

@@ -125,6 +125,11 @@ export function validateSnapshot(s: unknown, options: ValidateOptions = {}): ass
   if (typeof s.generatedAt !== "string" || parseRfc3339(s.generatedAt) === undefined)
     invalid("generatedAt must be an RFC3339 timestamp", { rule: "generatedAt" });
   if (!Array.isArray(s.entries)) invalid("entries must be a list", { rule: "entries" });
+  if (s.document !== undefined) {
+    const d = s.document;
+    if (!isPlainObject(d) || typeof d.mediaType !== "string" || typeof d.text !== "string")
+      invalid("document must be an object with a mediaType and a text string", { rule: "document" });
+  }
   checkFreeForm(s.outputs, "snapshot", "outputs", deep, (rule) => invalid(`snapshot ${rule}`, { rule }));
 
   const seen = new Map<string, number>();

@@ -495,7 +495,7 @@ test("an attribute named __proto__ stays an attribute and the snapshot validates
   assert.doesNotThrow(() => validateSnapshot(snapshotWith([entry]), { deep: true }));
 });
 
-test("a 15 000-resource state is viewed in one pass; 15 000 duplicates stay linear", () => {
+test("a 15 000-resource state is viewed whole; 15 000 instances at one address get distinct suffixes", () => {
   const resources = [];
   for (let i = 0; i < 15_000; i++) {
     const attributes: Record<string, unknown> = { id: `i-${i}`, tags: { Name: `web-${i}`, env: "prod" } };
@@ -509,23 +509,16 @@ test("a 15 000-resource state is viewed in one pass; 15 000 duplicates stay line
   }
   const text = stateWith(resources);
   assert.ok(text.length > 30_000_000, `fixture is ${text.length} chars`);
-  const started = performance.now();
   const view = terraformView(text);
-  const large = performance.now() - started;
   assert.equal(view.entries.length, 15_000);
   assert.equal(new Set(view.entries.map((e) => e.address)).size, 15_000);
 
-  // Every instance at one address: a quadratic search for a free suffix would take seconds here.
+  // Every instance at one address (how fast this is belongs to `npm run bench`, not to a test).
   const same = stateWith(
     Array.from({ length: 15_000 }, () => resource("x", "a", [{ attributes: { id: "1" } }])),
   );
-  const t = performance.now();
   const dupes = terraformView(same).entries;
-  const duplicates = performance.now() - t;
   assert.equal(dupes.length, 15_000);
   assert.equal(dupes.at(-1)?.address, "x.a (duplicate 9999)", "sorted by code point");
   assert.equal(new Set(dupes.map((e) => e.address)).size, 15_000);
-  // Generous bounds: a few hundred ms each on a laptop; only a non-linear algorithm gets near.
-  assert.ok(large < 20_000, `15 000 resources took ${large.toFixed(0)} ms`);
-  assert.ok(duplicates < 5_000, `15 000 duplicates took ${duplicates.toFixed(0)} ms`);
 });

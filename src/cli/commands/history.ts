@@ -1,6 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { encodeSnapshot, maskSensitive, type Snapshot } from "../../snapshot/index.js";
+import { encodeSnapshot, maskSensitive, SENSITIVE_MASK, type Snapshot } from "../../snapshot/index.js";
 import { type CliContext, globalsOf, openStackBackend, sourceEncrypter } from "../context.js";
 import { EXIT } from "../exit-codes.js";
 import { examples } from "../options.js";
@@ -101,9 +101,16 @@ export function registerHistory(program: Command, ctx: CliContext): void {
         const backend = await openStackBackend(g, sourceEncrypter(ctx, g));
         const resolved = await resolveRev(backend, rev);
         const [snapshot, current] = await Promise.all([backend.get(resolved), currentOrNull(backend)]);
+        // A wrapped document (a Terraform state) holds every sensitive value in clear: masked whole.
         const shown: Snapshot = opts.showSensitive
           ? snapshot
-          : { ...snapshot, entries: snapshot.entries.map(maskSensitive) };
+          : {
+              ...snapshot,
+              entries: snapshot.entries.map(maskSensitive),
+              ...(snapshot.document === undefined
+                ? {}
+                : { document: { mediaType: snapshot.document.mediaType, text: SENSITIVE_MASK } }),
+            };
         const isCurrent = current === resolved;
         if (opts.json) return printJson({ rev: resolved, current: isCurrent, snapshot: shown });
         printShow(resolved, isCurrent, shown);
@@ -113,12 +120,18 @@ export function registerHistory(program: Command, ctx: CliContext): void {
 
   const pull = program
     .command("pull [rev]")
-    .description("write the snapshot JSON of the current or given rev (exactly the encoded bytes, unmasked)")
+    .description(
+      "write the snapshot JSON of the current or given rev (exactly the encoded bytes, unmasked); for a Terraform/OpenTofu state, the state exactly as the tool sent it",
+    )
     .option("-o, --output <file>", "write to this file (mode 0600) instead of stdout")
     .action(async (rev: string | undefined, opts: { output?: string }, command: Command) => {
       const g = globalsOf(command);
       const backend = await openStackBackend(g, sourceEncrypter(ctx, g));
-      const bytes = encodeSnapshot(await backend.get(await resolveRev(backend, rev)));
+      const snapshot = await backend.get(await resolveRev(backend, rev));
+      const bytes =
+        snapshot.document === undefined
+          ? encodeSnapshot(snapshot)
+          : Buffer.from(snapshot.document.text, "utf8");
       if (opts.output === undefined) process.stdout.write(bytes);
       else await writeFile(opts.output, bytes, { mode: 0o600 });
     });

@@ -1,0 +1,190 @@
+/**
+ * `statekeeper serve`: an HTTP server over node:http (or node:https) with authentication,
+ * request ids, an access log line per request, and a shutdown that lets in-flight requests finish.
+ */
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import type { Encrypter } from "../crypto/types.js";
+import type { ObjectStore } from "../objectstore/types.js";
+import { VERSION } from "../version.js";
+import type { Authenticator, Principal } from "./auth.js";
+import {
+  HttpError,
+  type RequestUrl,
+  requestIdOf,
+  requestUrl,
+  sendError,
+  sendJson,
+  statusFor,
+} from "./http.js";
+import { terraformRoutes } from "./terraform.js";
+
+/** Default cap on a request body: Terraform states of 100 MB exist (hashicorp/terraform#35822). */
+export const DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024;
+
+export interface StateServerOptions {
+  store: ObjectStore;
+  encrypter: Encrypter;
+  auth: Authenticator;
+  maxBodyBytes?: number;
+  lockTtlMs?: number | undefined;
+  /** PEM certificate and key: serve HTTPS. With `clientCa`, every client must present a certificate it signed. */
+  tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer | undefined } | undefined;
+  /** One line per request (JSON); default: none. Never given a credential or a body. */
+  accessLog?: ((line: AccessLogLine) => void) | undefined;
+  /** Unexpected errors (a bug, a store failure), with the request id; default: none. */
+  onError?: ((e: unknown, requestId: string) => void) | undefined;
+}
+
+export interface AccessLogLine {
+  time: string;
+  id: string;
+  remote: string;
+  method: string;
+  /** The path only: query strings carry lock ids. */
+  path: string;
+  status: number;
+  ms: number;
+  bytesIn: number;
+  bytesOut: number;
+  principal: string | null;
+}
+
+export interface StateServer {
+  readonly server: Server;
+  /** Starts listening; resolves with the address actually bound (port 0 picks a free one). */
+  listen(host: string, port: number): Promise<AddressInfo>;
+  /** Stops accepting connections and resolves once every in-flight request has been answered. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+export function createStateServer(options: StateServerOptions): StateServer {
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const tf = terraformRoutes({
+    store: options.store,
+    encrypter: options.encrypter,
+    auth: options.auth,
+    maxBodyBytes,
+    lockTtlMs: options.lockTtlMs,
+  });
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+
+  async function route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: RequestUrl,
+  ): Promise<Principal | undefined> {
+    if (url.pathname === "/healthz" && req.method === "GET") {
+      sendJson(res, 200, { ok: true, version: VERSION });
+      return undefined;
+    }
+    const principal = options.auth.authenticate(req.headers.authorization);
+    if (principal === undefined)
+      throw new HttpError(
+        401,
+        "E_AUTH",
+        "missing or invalid credentials: send a token as Bearer or as the basic-auth password",
+        {
+          headers: { "www-authenticate": 'Basic realm="statekeeper", charset="UTF-8"' },
+        },
+      );
+    if (await tf(req, res, url, principal)) return principal;
+    throw new HttpError(
+      404,
+      "E_NOT_FOUND",
+      `no such resource: ${url.pathname} (states live at /tf/<factory>/<stack>)`,
+    );
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const id = requestIdOf(req);
+    res.setHeader("x-request-id", id);
+    res.setHeader("cache-control", "no-store");
+    inFlight++;
+    let principal: Principal | undefined;
+    let status = 500;
+    let bytesIn = 0;
+    req.on("data", (chunk: Buffer) => {
+      bytesIn += chunk.byteLength;
+    });
+    let path = "/";
+    try {
+      const url = requestUrl(req.url ?? "/");
+      path = url.pathname;
+      principal = await route(req, res, url);
+      status = res.statusCode;
+    } catch (e) {
+      status = statusFor(e);
+      if (status >= 500 && !(e instanceof HttpError)) options.onError?.(e, id);
+      sendError(res, e, id);
+      // A refused body may still be streaming in: do not read the rest, close after answering.
+      if (!req.complete) res.once("finish", () => req.destroy());
+    } finally {
+      options.accessLog?.({
+        time: new Date().toISOString(),
+        id,
+        remote: req.socket.remoteAddress ?? "",
+        method: req.method ?? "",
+        path: path.slice(0, 300),
+        status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        bytesIn,
+        bytesOut: Number(res.getHeader("content-length") ?? 0),
+        principal: principal?.name ?? null,
+      });
+      if (--inFlight === 0) drained?.();
+    }
+  }
+
+  const listener = (req: IncomingMessage, res: ServerResponse) => void handle(req, res);
+  const server: Server =
+    options.tls === undefined
+      ? createHttpServer(listener)
+      : (createHttpsServer(
+          {
+            cert: options.tls.cert,
+            key: options.tls.key,
+            ...(options.tls.clientCa === undefined
+              ? {}
+              : { ca: options.tls.clientCa, requestCert: true, rejectUnauthorized: true }),
+          },
+          listener,
+        ) as unknown as Server);
+  // Bodies can be large and slow; a connection idle this long without a full request is dropped.
+  server.requestTimeout = 10 * 60_000;
+  server.headersTimeout = 60_000;
+
+  return {
+    server,
+    listen(host, port) {
+      return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          resolve(server.address() as AddressInfo);
+        });
+      });
+    },
+    close(timeoutMs = 30_000) {
+      return new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        const done = () => {
+          server.closeAllConnections();
+          resolve();
+        };
+        if (inFlight === 0) return done();
+        drained = done;
+        setTimeout(done, timeoutMs).unref();
+      });
+    },
+  };
+}
