@@ -87,6 +87,25 @@ export function protocolSuite(label: string, options: SuiteOptions): void {
       assert.equal(verify.code, 0, verify.stdout + verify.stderr);
     });
 
+    test("terraform init and plan: GET, then LOCK (plan), GET, UNLOCK — no revision is written", async () => {
+      const tf = client("plan");
+      assert.equal((await tf.get()).status, 204, "init reads: no state yet");
+      const info = lockInfo("OperationTypePlan");
+      const locked = await tf.lock(info);
+      assert.equal(locked.status, 200);
+      assert.equal(JSON.parse(locked.text).ID, info.ID);
+      assert.equal((await tf.get()).status, 204);
+      assert.equal((await tf.unlock()).status, 200);
+      assert.equal((await tf.unlock()).status, 200, "a retried UNLOCK of a lock already released is 200");
+      const history = JSON.parse((await cli("plan", "history", "--json")).stdout);
+      assert.deepEqual(history.revisions, [], "reading and locking write no revision");
+      assert.equal(
+        (await cli("plan", "lock", "status", "--json")).stdout.includes(info.ID),
+        false,
+        "unlocked",
+      );
+    });
+
     test("the state is sealed at rest: the stored revision does not contain its lineage", async () => {
       const tf = client("sealed");
       const lineage = `lineage-${randomUUID()}`;

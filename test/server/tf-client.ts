@@ -132,8 +132,10 @@ export class TfClient {
 
   /**
    * `Unlock`. Terraform re-marshals its stored LockInfo with the given ID; OpenTofu sends the
-   * stored bytes as they are. In a process that never locked (force-unlock), both send what
-   * they have: OpenTofu an empty body, Terraform (newer versions) `{"ID": id, …}` with empty fields.
+   * stored bytes as they are. In a process that never locked (`force-unlock`), OpenTofu sends its
+   * empty stored bytes; Terraform has no stored info (hashicorp/terraform#28421: depending on the
+   * version it fails before sending, or sends an empty body) — replayed here as `{"ID": id, …}`
+   * with empty fields, the form OpenTofu documents, while tests send the empty body raw.
    */
   unlock(id = this.lockId): Promise<TfResponse> {
     let body: Uint8Array;
