@@ -48,6 +48,9 @@ interface TerraformLockInfo {
   Path: string;
 }
 
+/** Largest LOCK/UNLOCK body read (a LockInfo is a few hundred bytes). */
+const MAX_LOCK_BODY_BYTES = 64 * 1024;
+
 const LOCK_INFO_FIELDS = ["Operation", "Info", "Who", "Version", "Created", "Path"] as const;
 
 /** Parses `/tf/<factory>/<stack>[/lock | /versions[/<rev>]]`; names are checked before any I/O (400). */
@@ -243,7 +246,11 @@ export function terraformRoutes(options: TerraformRoutesOptions) {
         "E_AUTH",
         `${principal.name} may not force a write to ${route.factory}/${route.stack} (needs admin)`,
       );
-    const body = await readBody(req, options.maxBodyBytes);
+    // A LockInfo is a few hundred bytes: a lock request never needs the state-sized limit.
+    const body = await readBody(
+      req,
+      isLock || isUnlock ? Math.min(MAX_LOCK_BODY_BYTES, options.maxBodyBytes) : options.maxBodyBytes,
+    );
     if (isLock) await lock(res, backend, body.bytes);
     else if (isUnlock) await unlock(res, backend, body.bytes);
     else await update(res, backend, body.bytes, url.searchParams.get("ID") ?? undefined, force);
