@@ -14,6 +14,8 @@ export interface RunningServer {
   stop(): Promise<number | null>;
   /** kill -9, then the signal. */
   kill9(): Promise<NodeJS.Signals | null>;
+  /** Resolves when the process has exited, however it was stopped. */
+  exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 export interface StartOptions {
@@ -77,6 +79,7 @@ export function startServer(opts: StartOptions): Promise<RunningServer> {
           child.kill("SIGKILL");
           return (await exited).signal;
         },
+        exited: () => exited,
       });
     });
   });
