@@ -88,7 +88,8 @@ export async function readBody(req: IncomingMessage, maxBytes: number): Promise<
   const md5 = createHash("md5");
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
+  // Not destroyed when refused half-way (413): the answer still has to go out on its socket.
+  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
     const b = chunk as Buffer;
     size += b.byteLength;
     if (size > maxBytes) throw tooLarge();

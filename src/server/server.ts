@@ -116,6 +116,8 @@ export function createStateServer(options: StateServerOptions): StateServer {
       bytesIn += chunk.byteLength;
     });
     let path = "/";
+    // Read now: a request destroyed later (a client gone) no longer has a socket.
+    const remote = req.socket.remoteAddress ?? "";
     try {
       const url = requestUrl(req.url ?? "/");
       path = url.pathname;
@@ -131,7 +133,7 @@ export function createStateServer(options: StateServerOptions): StateServer {
       options.accessLog?.({
         time: new Date().toISOString(),
         id,
-        remote: req.socket.remoteAddress ?? "",
+        remote,
         method: req.method ?? "",
         path: path.slice(0, 300),
         status,
