@@ -80,9 +80,7 @@ export interface Body {
  */
 export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Body> {
   const tooLarge = () =>
-    new HttpError(413, "E_TOO_LARGE", `request body is over the server's limit of ${maxBytes} bytes`, {
-      headers: { connection: "close" },
-    });
+    new HttpError(413, "E_TOO_LARGE", `request body is over the server's limit of ${maxBytes} bytes`);
   const declared = req.headers["content-length"];
   if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge();
   const md5 = createHash("md5");
