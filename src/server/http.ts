@@ -80,15 +80,14 @@ export interface Body {
  */
 export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Body> {
   const tooLarge = () =>
-    new HttpError(413, "E_TOO_LARGE", `request body is over the server's limit of ${maxBytes} bytes`, {
-      headers: { connection: "close" },
-    });
+    new HttpError(413, "E_TOO_LARGE", `request body is over the server's limit of ${maxBytes} bytes`);
   const declared = req.headers["content-length"];
   if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge();
   const md5 = createHash("md5");
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
+  // Not destroyed when refused half-way (413): the answer still has to go out on its socket.
+  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
     const b = chunk as Buffer;
     size += b.byteLength;
     if (size > maxBytes) throw tooLarge();

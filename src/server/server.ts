@@ -9,7 +9,7 @@ import {
   type ServerResponse,
 } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import type { Encrypter } from "../crypto/types.js";
 import type { ObjectStore } from "../objectstore/types.js";
 import { VERSION } from "../version.js";
@@ -64,6 +64,26 @@ export interface StateServer {
   close(timeoutMs?: number): Promise<void>;
 }
 
+/** How long a client answered before its body was read may go on sending it. */
+const LINGER_MS = 5_000;
+
+/**
+ * After answering a request before its body was read (401, 403, 413…): reads and drops the rest
+ * of the body, and drops the connection if the body is still coming after LINGER_MS. Destroying
+ * the socket at once made the kernel answer the client's next bytes with a reset, and a reset
+ * discards what the client has not read yet — the answer: clients saw "connection reset"
+ * instead of the refusal. A body that ends in time leaves the connection usable.
+ */
+function discardRestOfBody(req: IncomingMessage): void {
+  // A request destroyed meanwhile (the client went away) has no socket left.
+  const socket = req.socket as Socket | null;
+  if (req.complete || socket === null || socket.destroyed) return;
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  req.once("end", () => clearTimeout(timer));
+  req.resume();
+}
+
 export function createStateServer(options: StateServerOptions): StateServer {
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const tf = terraformRoutes({
@@ -116,6 +136,8 @@ export function createStateServer(options: StateServerOptions): StateServer {
       bytesIn += chunk.byteLength;
     });
     let path = "/";
+    // Read now: a request destroyed later (a client gone) no longer has a socket.
+    const remote = req.socket.remoteAddress ?? "";
     try {
       const url = requestUrl(req.url ?? "/");
       path = url.pathname;
@@ -125,13 +147,13 @@ export function createStateServer(options: StateServerOptions): StateServer {
       status = statusFor(e);
       if (status >= 500 && !(e instanceof HttpError)) options.onError?.(e, id);
       sendError(res, e, id);
-      // A refused body may still be streaming in: do not read the rest, close after answering.
-      if (!req.complete) res.once("finish", () => req.destroy());
+      // A refused body may still be streaming in: drop it, for a while, then the connection.
+      if (!req.complete) res.once("finish", () => discardRestOfBody(req));
     } finally {
       options.accessLog?.({
         time: new Date().toISOString(),
         id,
-        remote: req.socket.remoteAddress ?? "",
+        remote,
         method: req.method ?? "",
         path: path.slice(0, 300),
         status,

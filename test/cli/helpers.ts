@@ -23,6 +23,8 @@ export interface RunOptions {
   cwd: string;
   env?: Record<string, string>;
   input?: string | Uint8Array;
+  /** Kill the process (SIGKILL) if it runs longer than this; its result then has code null. */
+  timeoutMs?: number;
 }
 
 /**
@@ -50,8 +52,13 @@ export function sk(args: readonly string[], opts: RunOptions): Promise<Result> {
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const timer =
+      opts.timeoutMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs);
     child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
     child.stdin.end(opts.input ?? "");
   });
 }

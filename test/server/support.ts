@@ -1,6 +1,7 @@
 // `statekeeper serve` as a child process (the real binary, bin/statekeeper.js → dist/), on
 // loopback with a free port, for tests that talk to it over real HTTP.
 import { type ChildProcess, spawn } from "node:child_process";
+import { setTimeout as sleep } from "node:timers/promises";
 import { BIN } from "../cli/helpers.js";
 
 export interface RunningServer {
@@ -10,10 +11,19 @@ export interface RunningServer {
   stderr(): string;
   /** The access log lines written so far. */
   accessLog(): Array<Record<string, unknown>>;
+  /**
+   * The access log once `done` holds for it, or as it is after 5 s. A line is written after its
+   * answer and reaches this process through another pipe: it may come after the answer does.
+   */
+  accessLogWhen(
+    done: (lines: Array<Record<string, unknown>>) => boolean,
+  ): Promise<Array<Record<string, unknown>>>;
   /** SIGTERM, then the exit code. */
   stop(): Promise<number | null>;
   /** kill -9, then the signal. */
   kill9(): Promise<NodeJS.Signals | null>;
+  /** Resolves when the process has exited, however it was stopped. */
+  exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 export interface StartOptions {
@@ -40,6 +50,11 @@ export function startServer(opts: StartOptions): Promise<RunningServer> {
   let stdout = "";
   let stderr = "";
   child.stderr?.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  const accessLog = () =>
+    stderr
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once("exit", (code, signal) => resolve({ code, signal })),
   );
@@ -64,11 +79,11 @@ export function startServer(opts: StartOptions): Promise<RunningServer> {
         child,
         pid: child.pid as number,
         stderr: () => stderr,
-        accessLog: () =>
-          stderr
-            .split("\n")
-            .filter((l) => l.startsWith("{"))
-            .map((l) => JSON.parse(l) as Record<string, unknown>),
+        accessLog,
+        accessLogWhen: async (done) => {
+          for (let i = 0; i < 100 && !done(accessLog()); i++) await sleep(50);
+          return accessLog();
+        },
         stop: async () => {
           child.kill("SIGTERM");
           return (await exited).code;
@@ -77,6 +92,7 @@ export function startServer(opts: StartOptions): Promise<RunningServer> {
           child.kill("SIGKILL");
           return (await exited).signal;
         },
+        exited: () => exited,
       });
     });
   });

@@ -4,7 +4,8 @@
 // Content-Length and a base64 Content-MD5; basic auth with the token as password; `?ID=<lock id>`
 // on updates while a lock is held; LockInfo with Go's field names.
 import { createHash, randomUUID } from "node:crypto";
-import { request } from "node:http";
+import { type ClientRequest, request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
 
 export interface TfResponse {
   status: number;
@@ -50,17 +51,70 @@ export function lockInfo(operation: string, who = "alice@laptop", id = randomUUI
   };
 }
 
-/** One raw request, exactly as the Go client builds it. `data` undefined = no body at all. */
-export function rawRequest(
-  method: string,
-  url: string,
+/** What a client trusts and presents over https: a CA for the server, a certificate and key of its own. */
+export interface ClientTls {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+interface Target {
+  method: string;
+  url: string;
+  headers: Record<string, string | number>;
+  tls?: ClientTls | undefined;
+}
+
+const ignore = () => undefined;
+
+/** Sends the request line and headers (http or https; the path exactly as given); the caller writes the body. */
+function open(target: Target): { req: ClientRequest; response: Promise<TfResponse> } {
+  // The path is sent exactly as given (a URL object would normalise `..` away).
+  const m = /^(https?):\/\/([^/:]+):(\d+)(\/.*)?$/.exec(target.url);
+  if (m === null) throw new Error(`not an http(s)://host:port/… URL: ${target.url}`);
+  const options = {
+    host: m[2],
+    port: Number(m[3]),
+    path: m[4] ?? "/",
+    method: target.method,
+    headers: target.headers,
+  };
+  let settle: { resolve: (r: TfResponse) => void; reject: (e: unknown) => void } | undefined;
+  const response = new Promise<TfResponse>((resolve, reject) => {
+    settle = { resolve, reject };
+  });
+  const onResponse = (res: IncomingMessage) => {
+    const chunks: Buffer[] = [];
+    res.on("data", (c: Buffer) => chunks.push(c));
+    res.on("end", () => {
+      const body = Buffer.concat(chunks);
+      settle?.resolve({
+        status: res.statusCode ?? 0,
+        headers: res.headers,
+        body,
+        text: body.toString("utf8"),
+      });
+    });
+    res.on("error", (e) => settle?.reject(e));
+  };
+  const req =
+    m[1] === "https"
+      ? httpsRequest({ ...options, ...(target.tls ?? {}) }, onResponse)
+      : httpRequest(options, onResponse);
+  req.on("error", (e) => settle?.reject(e));
+  // A server may answer before it read the whole body (401, 413) and close: the socket's late
+  // write errors, after the answer, are not this request's.
+  req.on("socket", (socket) => {
+    if (!socket.listeners("error").includes(ignore)) socket.on("error", ignore);
+  });
+  return { req, response };
+}
+
+/** The headers the Go client sends: its user agent, basic auth, and for a body its type, length and MD5. */
+function goHeaders(
   data: Uint8Array | undefined,
-  opts: {
-    username?: string | undefined;
-    password?: string | undefined;
-    headers?: Record<string, string>;
-  } = {},
-): Promise<TfResponse> {
+  opts: { username?: string | undefined; password?: string | undefined; headers?: Record<string, string> },
+): Record<string, string | number> {
   const headers: Record<string, string | number> = {
     "user-agent": "Go-http-client/1.1",
     ...(opts.headers ?? {}),
@@ -73,22 +127,81 @@ export function rawRequest(
     headers["content-md5"] = createHash("md5").update(data).digest("base64");
   }
   Object.assign(headers, opts.headers ?? {});
-  return new Promise((resolve, reject) => {
-    // The path is sent exactly as given (a URL object would normalise `..` away).
-    const m = /^http:\/\/([^/:]+):(\d+)(\/.*)?$/.exec(url);
-    if (m === null) throw new Error(`not an http://host:port/… URL: ${url}`);
-    const req = request({ host: m[1], port: Number(m[2]), path: m[3] ?? "/", method, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        const body = Buffer.concat(chunks);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text: body.toString("utf8") });
-      });
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end(data === undefined ? undefined : Buffer.from(data));
+  return headers;
+}
+
+/** One raw request, exactly as the Go client builds it. `data` undefined = no body at all. */
+export function rawRequest(
+  method: string,
+  url: string,
+  data: Uint8Array | undefined,
+  opts: {
+    username?: string | undefined;
+    password?: string | undefined;
+    headers?: Record<string, string>;
+    tls?: ClientTls;
+  } = {},
+): Promise<TfResponse> {
+  const { req, response } = open({ method, url, headers: goHeaders(data, opts), tls: opts.tls });
+  req.end(data === undefined ? undefined : Buffer.from(data));
+  return response;
+}
+
+/** A request whose body the caller sends piece by piece (see `streamRequest`). */
+export interface StreamingRequest {
+  /** Resolves once the server has read the headers and asked for the body (`Expect: 100-continue`). */
+  readonly continued: Promise<void>;
+  /** Writes part of the body; resolves once it is handed to the socket. */
+  write(chunk: Uint8Array): Promise<void>;
+  end(chunk?: Uint8Array): void;
+  /** The answer; rejects when the connection breaks first. */
+  readonly response: Promise<TfResponse>;
+  /** Drops the connection (the request's own errors then go to `response`). */
+  destroy(): void;
+}
+
+/**
+ * A request with Go's headers for `data` (Content-Length and Content-MD5 of the whole body)
+ * whose body is written by the caller, to hold a request in flight. With `chunked`, there is no
+ * Content-Length (nor MD5): the body goes in chunked transfer encoding.
+ */
+export function streamRequest(
+  method: string,
+  url: string,
+  data: Uint8Array,
+  opts: {
+    username?: string | undefined;
+    password?: string | undefined;
+    chunked?: boolean;
+    expectContinue?: boolean;
+  } = {},
+): StreamingRequest {
+  const headers = goHeaders(data, opts);
+  if (opts.chunked === true) {
+    delete headers["content-length"];
+    delete headers["content-md5"];
+  }
+  if (opts.expectContinue === true) headers.expect = "100-continue";
+  const { req, response } = open({ method, url, headers });
+  response.catch(() => undefined); // observed by the caller when it awaits it
+  const continued = new Promise<void>((resolve, reject) => {
+    req.once("continue", () => resolve());
+    response.then(() => reject(new Error("answered before asking for the body")), reject);
   });
+  continued.catch(() => undefined);
+  if (opts.expectContinue !== true) req.flushHeaders();
+  return {
+    continued,
+    write: (chunk) =>
+      new Promise((resolve, reject) => req.write(chunk, (e) => (e == null ? resolve() : reject(e)))),
+    end: (chunk) => {
+      req.end(chunk);
+    },
+    response,
+    destroy: () => {
+      req.destroy();
+    },
+  };
 }
 
 /** A Terraform (or OpenTofu) http backend client for one state address. */
