@@ -202,18 +202,18 @@ function sortedObject(v: Record<string, unknown>, depth: number): unknown {
 }
 
 /**
- * Pretty JSON with 2-space indentation and keys sorted (JavaScript's default string order, i.e.
+ * Pretty JSON with 2-space indentation (or none: `indent` 0) and keys sorted (JavaScript's default string order, i.e.
  * UTF-16 code units) at every depth. Equal values always give identical text.
  * Throws `NotJsonError` for anything `assertJsonValue` refuses.
  */
-export function serializeSorted(value: unknown): string {
+export function serializeSorted(value: unknown, indent: 0 | 2 = 2): string {
   // Common case: one pass checks the value and sorts it, then the native serializer writes it
   // with no replacer to call back per value. Checking before serializing is what makes the
   // native serializer safe: no toJSON, no cycles, no undefined to drop silently.
   // Copies inherit from Object.prototype and Array.prototype: a toJSON planted there would run on
   // a copy where the slow path, which copies to null-prototype objects, would not call it.
   const copy = inheritsToJSON() ? NEEDS_SLOW_PATH : sortedCopy(value, 0);
-  if (copy !== NEEDS_SLOW_PATH) return JSON.stringify(copy, null, 2);
+  if (copy !== NEEDS_SLOW_PATH) return JSON.stringify(copy, null, indent);
   assertJsonValue(value);
-  return JSON.stringify(value, sortKeys, 2);
+  return JSON.stringify(value, sortKeys, indent);
 }
