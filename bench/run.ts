@@ -14,6 +14,7 @@ import { localCommitScenario } from "./scenarios/local-commit.js";
 import { lockHandoffScenario } from "./scenarios/lock-handoff.js";
 import { rgwReadsScenario } from "./scenarios/rgw-reads.js";
 import { s3CommitScenario } from "./scenarios/s3-commit.js";
+import { serverLoadScenario } from "./scenarios/server-load.js";
 
 // The SDK warns once that future releases need Node 22; that is not a benchmark finding.
 process.removeAllListeners("warning");
@@ -31,6 +32,7 @@ const scenarios: Array<[string, (server: S3Server) => Promise<ScenarioResult>]> 
   ["lock-handoff", lockHandoffScenario],
   ["rgw-reads", rgwReadsScenario],
   ["deployments", deploymentsScenario],
+  ["server-load", serverLoadScenario],
 ];
 
 /** BENCH_ONLY: a comma-separated list of scenario names; unset or empty runs them all. */
