@@ -2,7 +2,10 @@
 // to the store with the library. The server runs as the real binary (1 and 3 child processes over
 // one store), the clients replay what Terraform's http backend sends (test/server/tf-client.ts).
 // Every run is checked for lost or duplicated revisions before its figures are reported.
+
+import { execFileSync } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,7 +30,7 @@ import { recordingStore, type StoreCall } from "../../src/testing/store-decorato
 import { type RunningServer, startServer } from "../../test/server/support.js";
 import { lockInfo, TfClient, type TfResponse, tfState } from "../../test/server/tf-client.js";
 import { benchKey } from "../lib/fixtures.js";
-import { log, percentile, perSecond, pick, type Row, type ScenarioResult } from "../lib/measure.js";
+import { log, percentile, perSecond, pick, type Row, round, type ScenarioResult } from "../lib/measure.js";
 import { benchPrefix, s3StoreAt } from "../lib/s3.js";
 import type { S3Server } from "../lib/server.js";
 
@@ -376,17 +379,49 @@ async function freshStore(kind: StoreKind, s3: S3Server, label: string): Promise
   };
 }
 
+/** Clock ticks per second of /proc/<pid>/stat's CPU times. */
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU time (user + system) the processes used so far, in ms; undefined where /proc is missing. */
+function cpuMsOf(pids: readonly number[]): number | undefined {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      // After the command name in parentheses: state is field 3, utime 14, stime 15.
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return undefined;
+    }
+  }
+  return (ticks * 1000) / CLOCK_TICKS;
+}
+
+const cpuMsSince = (start: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1000;
+};
+
 /**
- * `count` servers (the real binary, test/server/support.ts) over one store for the length of
- * `fn`; always stopped, also when `fn` or one of the starts fails. Returns what their access
- * logs say: handling ms per method, and how many requests failed on the server (5xx).
+ * `count` servers (the real binary, test/server/support.ts) over one store, each warmed up with
+ * `warmUp`, for the length of `fn`; always stopped, also when `fn` or one of the starts fails. Returns what their access
+ * logs say once they have exited (handling ms per method; 5xx answers, logged failures and
+ * unclean exits as errors) and the CPU time they used while `fn` ran.
  */
 async function withServers<T>(
   count: number,
   storeUrl: string,
   env: Record<string, string>,
+  warmUp: (url: string, index: number) => Promise<void>,
   fn: (urls: string[]) => Promise<T>,
-): Promise<{ value: T; serverMs: Map<string, number[]>; serverErrors: number }> {
+): Promise<{ value: T; serverMs: Map<string, number[]>; serverErrors: number; cpuMs: number | undefined }> {
   const cwd = await mkdtemp(join(tmpdir(), "statekeeper-bench-serve-"));
   const started = await Promise.allSettled(
     Array.from({ length: count }, () => startServer({ store: storeUrl, env, cwd })),
@@ -397,19 +432,32 @@ async function withServers<T>(
     for (const s of running) s.child.kill("SIGKILL");
   };
   process.on("exit", killAll);
+  let value: T;
+  let cpuMs: number | undefined;
+  let unclean = 0;
   try {
     const failed = started.find((s) => s.status === "rejected");
     if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
-    const value = await fn(running.map((s) => s.url));
-    return { value, ...accessLogOf(running) };
+    // Untimed: each server probes its store and loads its driver on the first lock, once.
+    await Promise.all(running.map((s, i) => warmUp(s.url, i)));
+    const pids = running.map((s) => s.pid);
+    const cpuBefore = cpuMsOf(pids);
+    value = await fn(running.map((s) => s.url));
+    const cpuAfter = cpuMsOf(pids);
+    cpuMs = cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore;
   } finally {
     const codes = await Promise.all(running.map((s) => s.stop()));
     process.off("exit", killAll);
     await rm(cwd, { recursive: true, force: true });
     codes.forEach((code, i) => {
-      if (code !== 0) log(`server ${i} exited with ${code}: ${running[i]?.stderr().slice(-2000)}`);
+      if (code === 0) return;
+      unclean++;
+      log(`server ${i} exited with ${code}: ${running[i]?.stderr().slice(-2000)}`);
     });
   }
+  // Read after exit: a request's log line is written after its answer, maybe after `fn` returned.
+  const logged = accessLogOf(running);
+  return { value, cpuMs, serverMs: logged.serverMs, serverErrors: logged.serverErrors + unclean };
 }
 
 function accessLogOf(servers: readonly RunningServer[]) {
@@ -542,8 +590,14 @@ export async function serverLoadScenario(s3: S3Server): Promise<ScenarioResult> 
       // The library first, then each server count, each on a fresh store.
       const direct = await freshStore(storeKind, s3, `${label}-direct`);
       let libraryOutcome: Outcome;
+      let libraryCpuMs: number;
       try {
+        // Untimed, as for the servers: the store is probed once per store object, on the first lock.
+        const warm = createBackend(direct.store, { factory: FACTORY, stack: "warm-up", encrypter });
+        await (await warm.lock({ leaseMs: null })).unlock();
+        const cpu = process.cpuUsage();
         libraryOutcome = await viaLibrary(direct.store, encrypter, w);
+        libraryCpuMs = cpuMsSince(cpu);
         const c = await check(direct.store, encrypter, libraryOutcome.acked);
         problems += problemsOf(c);
         checks.push(`${storeKind} ${w.kind}, library: ${describeCheck(c)}`);
@@ -555,18 +609,40 @@ export async function serverLoadScenario(s3: S3Server): Promise<ScenarioResult> 
         perSecond: perSecond(libUpdates, libraryOutcome.wallMs),
         p50: percentile(libraryOutcome.updateMs, 50),
         p99: percentile(libraryOutcome.updateMs, 99),
+        cpuMsPerUpdate: libraryCpuMs / libUpdates,
+        coresBusy: libraryCpuMs / libraryOutcome.wallMs,
       };
       log(
-        `  ${storeKind} ${w.kind} library: ${lib.perSecond.toFixed(1)} updates/s, commit p50 ${lib.p50.toFixed(1)} ms`,
+        `  ${storeKind} ${w.kind} library: ${lib.perSecond.toFixed(1)} updates/s, commit p50 ${lib.p50.toFixed(1)} ms, ` +
+          `CPU/update ${lib.cpuMsPerUpdate.toFixed(1)} ms, ${libraryOutcome.lockRefusals} refused locks`,
       );
 
       for (const n of serverCounts) {
         const side = await freshStore(storeKind, s3, `${label}-${n}srv`);
         try {
-          const run = await withServers(n, side.url, { ...serverEnv, ...side.env }, (urls) =>
-            viaServers(urls, token, w),
-          );
-          const o: Outcome = { ...run.value, serverMs: run.serverMs, serverErrors: run.serverErrors };
+          const warmUp = async (url: string, index: number) => {
+            const tf = new TfClient({
+              address: `${url}/tf/${FACTORY}/warm-up-${index}`,
+              password: token,
+              username: "tf",
+            });
+            for (const step of [() => tf.lock(lockInfo("OperationTypeApply")), () => tf.unlock()]) {
+              const res = await step();
+              if (res.status !== 200) throw new Error(`warm-up answered ${res.status}: ${res.text}`);
+            }
+          };
+          const run = await withServers(n, side.url, { ...serverEnv, ...side.env }, warmUp, async (urls) => {
+            const cpu = process.cpuUsage();
+            const outcome = await viaServers(urls, token, w);
+            return { outcome, clientCpuMs: cpuMsSince(cpu) };
+          });
+          const o: Outcome = {
+            ...run.value.outcome,
+            serverMs: run.serverMs,
+            serverErrors: run.serverErrors,
+          };
+          const serverCpuMs = run.cpuMs ?? Number.NaN;
+          const clientCpuMs = run.value.clientCpuMs;
           const c = await check(side.store, encrypter, o.acked);
           problems += problemsOf(c, run.serverErrors);
           checks.push(
@@ -584,6 +660,12 @@ export async function serverLoadScenario(s3: S3Server): Promise<ScenarioResult> 
             libraryLockRefusals: libraryOutcome.lockRefusals,
             allRequestsP50Ms: p(all, 50),
             allRequestsP99Ms: p(all, 99),
+            // CPU: the server processes, this process as their HTTP client, this process as the library.
+            serverCpuMsPerUpdate: round(serverCpuMs / updates),
+            clientCpuMsPerUpdate: round(clientCpuMs / updates),
+            libraryCpuMsPerUpdate: round(lib.cpuMsPerUpdate),
+            coresBusyServersPlusClient: round((serverCpuMs + clientCpuMs) / o.wallMs),
+            coresBusyLibrary: round(lib.coresBusy),
             clientMs: JSON.stringify(latencies(o.requestMs)),
             serverHandlingMs: JSON.stringify(latencies(o.serverMs ?? new Map())),
             check: describeCheck(c),
@@ -612,10 +694,18 @@ export async function serverLoadScenario(s3: S3Server): Promise<ScenarioResult> 
               statekeeper: { name, value: percentile(o.updateMs, 99) },
               baselines: [{ name: libName, value: lib.p99 }],
             },
+            {
+              metric: `${where}: CPU ms per update (server processes / library process)`,
+              unit: "ms",
+              better: "lower",
+              statekeeper: { name, value: serverCpuMs / updates },
+              baselines: [{ name: libName, value: lib.cpuMsPerUpdate }],
+            },
           );
           log(
             `  ${storeKind} ${w.kind} ${n} server(s): ${perSecond(updates, o.wallMs).toFixed(1)} updates/s, ` +
-              `POST p50 ${percentile(o.updateMs, 50).toFixed(1)} ms, ${o.lockRefusals} refused LOCKs`,
+              `POST p50 ${percentile(o.updateMs, 50).toFixed(1)} ms, ${o.lockRefusals} refused LOCKs, ` +
+              `CPU/update ${(serverCpuMs / updates).toFixed(1)} ms in servers + ${(clientCpuMs / updates).toFixed(1)} ms in clients`,
           );
         } finally {
           await side.cleanup();
