@@ -533,6 +533,18 @@ async function storeRequestsPerRequest(encrypter: Encrypter): Promise<Record<str
     counted["library commit under a held lock"] =
       `${commitCalls.length}: ${commitCalls.map(opName).join(", ")}`;
     counted["library lock / current()"] = `${lockCalls} / ${readCalls}`;
+    const rival = createBackend(recorded.store, { factory: FACTORY, stack: "counted", encrypter });
+    recorded.calls.length = 0;
+    await rival.lock({ leaseMs: null, wait: false }).then(
+      () => {
+        throw new Error("a second lock of a held stack was granted");
+      },
+      (e: unknown) => {
+        if (!hasErrorCode(e, "E_LOCKED")) throw e;
+      },
+    );
+    counted["library lock refused (E_LOCKED)"] =
+      `${recorded.calls.length}: ${recorded.calls.map(opName).join(", ")}`;
     await lock.unlock();
     return counted;
   } finally {
