@@ -465,6 +465,7 @@ function accessLogOf(servers: readonly RunningServer[]) {
   let serverErrors = 0;
   for (const s of servers) {
     for (const line of s.accessLog()) {
+      if (String(line.path).includes("/warm-up-")) continue;
       entryOf(serverMs, String(line.method), (): number[] => []).push(Number(line.ms));
       if (Number(line.status) >= 500) serverErrors++;
     }
