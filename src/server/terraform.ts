@@ -4,8 +4,10 @@
  * for byte, every client lock a stack lock without a lease (state, not server memory), and
  * every write fenced (docs/server.md).
  */
+import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type Backend, createBackend, type LockInfo, validateName } from "../backend/index.js";
+import { LruCache } from "../crypto/lru.js";
 import type { Encrypter } from "../crypto/types.js";
 import { hasErrorCode, isStateKeeperError, type LockHolder, StateKeeperError } from "../errors.js";
 import type { ObjectStore } from "../objectstore/types.js";
@@ -47,6 +49,9 @@ interface TerraformLockInfo {
   Created: string;
   Path: string;
 }
+
+/** Stacks whose current header one server process remembers (a header is a few hundred bytes). */
+const HEADER_CACHE_ENTRIES = 10_000;
 
 /** Largest LOCK/UNLOCK body read (a LockInfo is a few hundred bytes). */
 const MAX_LOCK_BODY_BYTES = 64 * 1024;
@@ -164,19 +169,8 @@ function holderFromWho(who: string): { user: string; host: string; pid: number }
   return { user: who.slice(0, at), host: who.slice(at + 1), pid: 0 };
 }
 
-/** The stored state, when the stack has one: its snapshot and its Terraform header. */
-async function storedState(
-  backend: Backend,
-): Promise<{ rev: string; snapshot: Snapshot; text: string; header: TerraformStateHeader } | undefined> {
-  let snapshot: Snapshot;
-  let rev: string;
-  try {
-    rev = await backend.currentRev();
-    snapshot = await backend.get(rev);
-  } catch (e) {
-    if (hasErrorCode(e, "E_NO_CURRENT")) return undefined;
-    throw e;
-  }
+/** The Terraform state in `snapshot`, or 409 when the stack keeps statekeeper snapshots. */
+function terraformText(backend: Backend, snapshot: Snapshot): string {
   const doc = snapshot.document;
   if (doc === undefined || doc.mediaType !== TERRAFORM_STATE_MEDIA_TYPE)
     throw new HttpError(
@@ -184,14 +178,55 @@ async function storedState(
       "E_CONFLICT",
       `${backend.factory}/${backend.stack} holds statekeeper snapshots, not a Terraform state: refusing to serve or replace it`,
     );
-  return { rev, snapshot, text: doc.text, header: parseTerraformState(doc.text) };
+  return doc.text;
 }
+
+/** The current state's text, verified against `current`; undefined when the stack has none. */
+async function currentText(backend: Backend): Promise<string | undefined> {
+  try {
+    return terraformText(backend, await backend.current());
+  } catch (e) {
+    if (hasErrorCode(e, "E_NO_CURRENT")) return undefined;
+    throw e;
+  }
+}
+
+/** What an update is checked against: the current rev, its Terraform header, and the digest of its text. */
+interface StoredHeader {
+  rev: string;
+  header: TerraformStateHeader;
+  sha256: string;
+}
+
+const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
 
 /** Handles one request under `/tf/`; false when the path is not one of ours. */
 export function terraformRoutes(options: TerraformRoutesOptions) {
   const { store, encrypter, auth } = options;
   const backendFor = (route: Route) =>
     createBackend(store, { factory: route.factory, stack: route.stack, encrypter });
+  /**
+   * The header of each stack's current revision as this process last saw it, by rev: a revision
+   * never changes, so an update whose stack is still at that rev need not fetch and open it again.
+   */
+  const headers = new LruCache<string, StoredHeader>(HEADER_CACHE_ENTRIES);
+
+  async function storedHeader(backend: Backend): Promise<StoredHeader | undefined> {
+    let rev: string;
+    try {
+      rev = await backend.currentRev();
+    } catch (e) {
+      if (hasErrorCode(e, "E_NO_CURRENT")) return undefined;
+      throw e;
+    }
+    const key = `${backend.factory}/${backend.stack}`;
+    const known = headers.get(key);
+    if (known?.rev === rev) return known;
+    const text = terraformText(backend, await backend.get(rev));
+    const found = { rev, header: parseTerraformState(text), sha256: sha256(text) };
+    headers.set(key, found);
+    return found;
+  }
 
   return async function handle(
     req: IncomingMessage,
@@ -232,9 +267,9 @@ export function terraformRoutes(options: TerraformRoutesOptions) {
       return true;
     }
     if (method === "GET") {
-      const state = await storedState(backend);
-      if (state === undefined) send(res, 204, undefined);
-      else send(res, 200, state.text);
+      const text = await currentText(backend);
+      if (text === undefined) send(res, 204, undefined);
+      else send(res, 200, text);
       return true;
     }
     const isLock = method === "LOCK" || (route.what === "lock" && (method === "POST" || method === "PUT"));
@@ -283,7 +318,9 @@ export function terraformRoutes(options: TerraformRoutesOptions) {
           if (!hasErrorCode(again, "E_LOCKED")) throw again;
         }
       }
-      const now = (await holderOfLocked(backend, e)) ?? holder;
+      // Only a lock broken for its age can have been replaced since it was read.
+      const now =
+        holder !== undefined && expired(holder) ? ((await holderOfLocked(backend, e)) ?? holder) : holder;
       if (now === undefined) throw e;
       throw locked(`${backend.factory}/${backend.stack} is locked by ${terraformLockInfoOf(now).Who}`, now);
     }
@@ -362,7 +399,7 @@ export function terraformRoutes(options: TerraformRoutesOptions) {
     }
     // Read before the lock check: a lock taken after this read fences `current`, so the commit
     // below, compare-and-swapped against this read, fails instead of landing under it.
-    const stored = await storedState(backend);
+    const stored = await storedHeader(backend);
     if (held === undefined) {
       const holder = await backend.lockInfo();
       if (holder !== undefined)
@@ -371,8 +408,9 @@ export function terraformRoutes(options: TerraformRoutesOptions) {
           holder,
         );
     }
+    const digest = sha256(text);
     if (stored !== undefined) {
-      if (stored.text === text)
+      if (stored.sha256 === digest)
         return sendJson(res, 200, { rev: stored.rev, serial: header.serial, unchanged: true });
       if (!force) refuseStale(name, stored.header, header);
     }
@@ -387,11 +425,12 @@ export function terraformRoutes(options: TerraformRoutesOptions) {
     } catch (e) {
       if (!hasErrorCode(e, "E_FENCED", "E_LOCK_LOST")) throw e;
       // The same update may have landed through another request (a client's retry): then it is done.
-      const now = await storedState(backend).catch(() => undefined);
-      if (now?.text === text)
+      const now = await storedHeader(backend).catch(() => undefined);
+      if (now?.sha256 === digest)
         return sendJson(res, 200, { rev: now.rev, serial: header.serial, unchanged: true });
       throw e;
     }
+    headers.set(`${backend.factory}/${backend.stack}`, { rev, header, sha256: digest });
     sendJson(res, 200, { rev, serial: header.serial });
   }
 }
