@@ -145,7 +145,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
     serve,
     "serve                                   # http://127.0.0.1:8080, ./.statekeeper",
     "--store 's3://bucket/state?region=eu-west-1' serve --listen 0.0.0.0:8443 --tokens-file tokens.json --tls-cert cert.pem --tls-key key.pem",
-    "serve token                             # a fresh token and the line for a tokens file",
+    "serve token -o ci.token --name ci --scope 'webshop/*=read,write,lock'   # a new token in ci.token; prints its tokens-file entry",
   );
 
   serve
