@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import fc from "fast-check";
+import { verifyStack } from "../../src/admin/verify.js";
 import { type Backend, type BackendOptions, createBackend } from "../../src/backend/backend.js";
 import { stackLayout } from "../../src/backend/layout.js";
 import { keyEncrypter } from "../../src/crypto/key.js";
@@ -18,7 +19,7 @@ import { memoryStore } from "../../src/objectstore/memory.js";
 import type { ObjectStore } from "../../src/objectstore/types.js";
 import { diffSnapshots, type Entry, type Snapshot } from "../../src/snapshot/index.js";
 import { compareCodePoints } from "../../src/snapshot/revision.js";
-import { interceptStore } from "../../src/testing/store-decorators.js";
+import { interceptStore, recordingStore } from "../../src/testing/store-decorators.js";
 
 const FACTORY = { name: "factory", version: "1.0.0", contentRevision: "abc" };
 
@@ -242,6 +243,47 @@ for (const [storeName, makeStore] of stores) {
       // And it opens only under its own location: a chunk copied to another stack is refused.
       const reader = createBackend(store, { factory: "keyed", stack: "a", encrypter: key });
       assert.equal((await reader.current()).entries.length, 400);
+    });
+
+    test("a backend never re-reads chunks it wrote or read; a fresh one reads each once", async () => {
+      const recorded = recordingStore(makeStore());
+      const chunkGets = () =>
+        recorded.calls.filter((c) => c.op === "get" && c.key.includes("/chunks/")).length;
+      const backend = open(recorded.store, { chunkTargetBytes: 1024 });
+      await backend.commit(snapshotOf(Array.from({ length: 300 }, (_, i) => entry(`e.${i}`))));
+      for (let i = 0; i < 5; i++) await backend.commitChanges({ upsert: [entry(`e.${i * 37}`, i)] });
+      assert.equal((await backend.current()).entries.length, 300);
+      assert.equal(chunkGets(), 0);
+      const fresh = open(recorded.store, { chunkTargetBytes: 1024 });
+      await fresh.current();
+      const once = chunkGets();
+      assert.ok(once > 10, `${once} chunk reads`);
+      await fresh.commitChanges({ remove: ["e.1"] });
+      await fresh.current();
+      assert.equal(chunkGets(), once);
+    });
+
+    test("verifyStack opens format-2 revisions and reports one whose chunk is missing", async () => {
+      const store = makeStore();
+      const backend = open(store, { chunkTargetBytes: 1024 });
+      await backend.commit(snapshotOf(Array.from({ length: 200 }, (_, i) => entry(`e.${i}`))));
+      const rev = await backend.commitChanges({ upsert: [entry("e.100", 1)] });
+      assert.equal((await verifyStack(open(store))).ok, true);
+      // Any chunk gone: every revision that needs it is reported, naming the chunk.
+      const layout = stackLayout("", "factory", "stack");
+      let victim: { key: string } | undefined;
+      for await (const o of store.list(layout.chunksPrefix)) victim ??= o;
+      assert.ok(victim);
+      const id = victim.key.slice(layout.chunksPrefix.length);
+      await store.delete(victim.key);
+      const report = await verifyStack(open(store));
+      assert.equal(report.ok, false);
+      assert.ok(report.problems.length >= 1 && report.problems.length <= 2);
+      for (const p of report.problems) {
+        assert.equal(p.code, "E_CORRUPT");
+        assert.ok(p.message.includes(id), p.message);
+      }
+      assert.ok(report.problems.some((p) => p.rev === rev) || report.problems.length === 1);
     });
 
     test("commitChanges refuses bad changes before any write", async () => {
