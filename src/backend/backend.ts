@@ -331,6 +331,14 @@ export function createBackend(store: ObjectStore, options: BackendOptions): Back
       "E_INVALID_CONFIG",
       "createBackend: encrypter is not an Encrypter (use noopEncrypter() for unencrypted state)",
     );
+  if (options.format !== undefined && options.format !== 1 && options.format !== 2)
+    throw new StateKeeperError("E_INVALID_CONFIG", "createBackend: format must be 1 or 2");
+  const target = options.chunkTargetBytes;
+  if (target !== undefined && (!Number.isSafeInteger(target) || target < 64))
+    throw new StateKeeperError(
+      "E_INVALID_CONFIG",
+      "createBackend: chunkTargetBytes must be an integer of at least 64",
+    );
   return new StoreBackend(store, stackLayout(prefix, factory, stack), factory, stack, options);
 }
 

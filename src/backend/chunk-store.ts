@@ -106,9 +106,7 @@ export class ChunkStore {
 
   /** The encoded entries of a chunk, for re-chunking. */
   async encodedEntries(ref: ChunkRef, rev: string): Promise<EncodedEntry[]> {
-    const text = await this.text(ref, rev);
-    decodeChunk(text, ref, rev);
-    return chunkEntries(text);
+    return chunkEntries(await this.text(ref, rev), ref, rev);
   }
 
   /**

@@ -159,29 +159,43 @@ function rawToEncoded(raw: unknown): EncodedEntry {
 
 /** Entries (in-memory form, not yet validated) from a chunk's plaintext, checked against its reference. */
 export function decodeChunk(text: string, ref: ChunkRef, rev: string): unknown[] {
-  const fail = (why: string) => corrupt(`chunk ${ref.id} of revision ${rev} ${why}`, { rev, chunk: ref.id });
+  const entries = parseChunk(text, ref, rev).map(fromStoredEntry);
+  const address = (e: unknown) => (isPlainObject(e) ? e.address : undefined);
+  checkEnds(address(entries[0]), address(entries.at(-1)), ref, rev);
+  return entries;
+}
+
+/** Encoded entries from a chunk's plaintext (digest already verified), checked against its reference, for re-chunking. */
+export function chunkEntries(text: string, ref: ChunkRef, rev: string): EncodedEntry[] {
+  const entries = parseChunk(text, ref, rev).map(rawToEncoded);
+  checkEnds(entries[0]?.address, entries.at(-1)?.address, ref, rev);
+  return entries;
+}
+
+function parseChunk(text: string, ref: ChunkRef, rev: string): unknown[] {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch {
-    return fail("is not valid JSON");
+    return chunkCorrupt(ref, rev, "is not valid JSON");
   }
-  if (!Array.isArray(raw)) return fail("is not a list of entries");
+  if (!Array.isArray(raw)) return chunkCorrupt(ref, rev, "is not a list of entries");
   if (raw.length !== ref.entries)
-    return fail(`holds ${raw.length} entries, its manifest says ${ref.entries}`);
-  const entries = raw.map(fromStoredEntry);
-  const address = (e: unknown) => (isPlainObject(e) ? e.address : undefined);
-  if (address(entries[0]) !== ref.first || address(entries.at(-1)) !== ref.last)
-    return fail(
-      `does not start and end with the addresses its manifest names (${JSON.stringify(truncateForMessage(ref.first))} … ${JSON.stringify(truncateForMessage(ref.last))})`,
-    );
-  return entries;
+    return chunkCorrupt(ref, rev, `holds ${raw.length} entries, its manifest says ${ref.entries}`);
+  return raw;
 }
 
-/** Encoded entries from a chunk's plaintext (already verified), for re-chunking. */
-export function chunkEntries(text: string): EncodedEntry[] {
-  const raw = JSON.parse(text) as unknown[];
-  return raw.map(rawToEncoded);
+function chunkCorrupt(ref: ChunkRef, rev: string, why: string): never {
+  return corrupt(`chunk ${ref.id} of revision ${rev} ${why}`, { rev, chunk: ref.id });
+}
+
+function checkEnds(first: unknown, last: unknown, ref: ChunkRef, rev: string): void {
+  if (first !== ref.first || last !== ref.last)
+    chunkCorrupt(
+      ref,
+      rev,
+      `does not start and end with the addresses its manifest names (${JSON.stringify(truncateForMessage(ref.first))} … ${JSON.stringify(truncateForMessage(ref.last))})`,
+    );
 }
 
 /** Entries (in-memory form, not yet validated) of an inline manifest. */

@@ -9,8 +9,10 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import { verifyStack } from "../../src/admin/verify.js";
 import { type Backend, type BackendOptions, createBackend } from "../../src/backend/backend.js";
+import { backendInternals } from "../../src/backend/internals.js";
 import { stackLayout } from "../../src/backend/layout.js";
 import { keyEncrypter } from "../../src/crypto/key.js";
+import { keyring } from "../../src/crypto/keyring.js";
 import { noopEncrypter } from "../../src/crypto/noop.js";
 import type { Encrypter } from "../../src/crypto/types.js";
 import { isStateKeeperError } from "../../src/errors.js";
@@ -403,3 +405,31 @@ for (const [storeName, makeStore] of stores) {
     });
   });
 }
+
+describe("format 2: options and what is not supported yet", () => {
+  test("format and chunkTargetBytes are checked when the backend is made", () => {
+    const base = { factory: "factory", stack: "stack", encrypter: noopEncrypter() };
+    for (const bad of [{ format: 3 }, { format: "2" }, { chunkTargetBytes: 0 }, { chunkTargetBytes: 1.5 }])
+      assert.throws(
+        () => createBackend(memoryStore(), { ...base, ...(bad as Partial<BackendOptions>) }),
+        (e: unknown) => isStateKeeperError(e) && e.code === "E_INVALID_CONFIG",
+      );
+  });
+
+  test("reseal (rekey) refuses a format-2 revision rather than re-seal its manifest alone", async () => {
+    const store = memoryStore();
+    const key = keyEncrypter({ key: randomBytes(32) });
+    const b = createBackend(store, { factory: "factory", stack: "stack", encrypter: key, format: 2 });
+    const rev = await b.commit(snapshotOf([entry("a")]));
+    await rejectsNaming(backendInternals(b).reseal(rev), "E_INVALID_ARGUMENT", "format 2");
+    // A format-1 revision of the same stack still re-seals.
+    const v1 = createBackend(store, { factory: "factory", stack: "stack", encrypter: key });
+    const old = await v1.commit(snapshotOf([entry("b")]));
+    const rotated = createBackend(store, {
+      factory: "factory",
+      stack: "stack",
+      encrypter: keyring(keyEncrypter({ key: randomBytes(32) }), key),
+    });
+    assert.equal(await backendInternals(rotated).reseal(old), true);
+  });
+});
