@@ -8,6 +8,7 @@ import { machine, renderTable, writeResults } from "./lib/report.js";
 import { type S3Server, startS3Server, stopS3Server } from "./lib/server.js";
 import { alchemyScenario } from "./scenarios/alchemy.js";
 import { deploymentsScenario } from "./scenarios/deployments.js";
+import { format2Scenario } from "./scenarios/format2.js";
 import { growthScenario } from "./scenarios/growth.js";
 import { largeStateScenario } from "./scenarios/large-state.js";
 import { localCommitScenario } from "./scenarios/local-commit.js";
@@ -27,6 +28,7 @@ const scenarios: Array<[string, (server: S3Server) => Promise<ScenarioResult>]> 
   ["local-commit", () => localCommitScenario()],
   ["s3-commit", s3CommitScenario],
   ["growth", () => growthScenario()],
+  ["format2", () => format2Scenario()],
   ["large-state", () => largeStateScenario()],
   ["alchemy", alchemyScenario],
   ["lock-handoff", lockHandoffScenario],

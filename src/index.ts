@@ -12,6 +12,7 @@ export type {
   Backend,
   BackendOptions,
   CommitOptions,
+  EntryChanges,
   HistoryEntry,
   HistoryOptions,
   Lock,

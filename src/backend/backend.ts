@@ -26,8 +26,9 @@ import { validateKey } from "../objectstore/kit.js";
 import { assertStoreSupported } from "../objectstore/probe.js";
 import type { TransactionalObject, Versioned } from "../objectstore/transactional.js";
 import { isStoreError, type ObjectStore } from "../objectstore/types.js";
+import { type EncodedEntry, sortEntries, TARGET_CHUNK_BYTES } from "../snapshot/chunks.js";
+import { decodeStoredObject, type StoredSnapshot, storedSnapshotFromObject } from "../snapshot/codec.js";
 import {
-  decodeStoredSnapshot,
   encodeSnapshot,
   MAX_REVISION_ATTEMPTS,
   newRevision,
@@ -35,6 +36,31 @@ import {
   type Snapshot,
   sortRevisions,
 } from "../snapshot/index.js";
+import {
+  encodeEntry,
+  encodeManifest,
+  INLINE_MAX_BYTES,
+  MANIFEST_FORMAT_VERSION,
+  type Manifest,
+  manifestFromObject,
+} from "../snapshot/manifest.js";
+import {
+  type Entry,
+  type FactoryInfo,
+  FORMAT_VERSION,
+  type JsonObject,
+  MAX_SNAPSHOT_BYTES,
+} from "../snapshot/types.js";
+import { validateSnapshot } from "../snapshot/validate.js";
+import {
+  type ChunkPart,
+  ChunkStore,
+  chunksByDigest,
+  noSuchEntry,
+  partsBytes,
+  planAll,
+  planChanges,
+} from "./chunk-store.js";
 import {
   type CurrentPointer,
   type CurrentState,
@@ -116,6 +142,31 @@ export interface BackendOptions {
   lockDefaults?: Pick<LockOptions, "leaseMs" | "pollMs">;
   /** The clock leases are measured on (tests pass `manualClock()`). Default: the system clock. */
   lockClock?: LeaseClock;
+  /**
+   * The storage format new revisions are written in. 1 (the default for now): each revision is the
+   * whole snapshot, sealed. 2: each revision is a small sealed manifest over immutable, shared
+   * chunks of entries, so a commit writes what changed (see docs/design.md, "Storage format 2").
+   * Both are always read. Format 2 becomes the default once prune, rekey and migrate handle
+   * chunks; until then `statekeeper prune` does not delete chunks and `rekey` refuses format-2
+   * revisions.
+   */
+  format?: 1 | 2;
+  /** Format 2: the encoded bytes a chunk aims at (default 32 KiB). Tests make it small. */
+  chunkTargetBytes?: number;
+}
+
+/** What `commitChanges` changes: entries removed, then entries added or replaced, by address. */
+export interface EntryChanges {
+  /** Entries to add, or to replace the entry with the same address. */
+  upsert?: Entry[];
+  /** Addresses to remove; each must exist in the current state (`E_INVALID_ARGUMENT` otherwise). */
+  remove?: string[];
+  /** The new outputs (replacing the current ones); omitted: kept. */
+  outputs?: JsonObject;
+  /** Must be this backend's stack when given (as `snapshot.stack` must). */
+  deploymentId?: string;
+  /** New factory info (its name must be this backend's factory); required on a stack without current. */
+  factory?: FactoryInfo;
 }
 
 /** Options of `write` and `commit`. */
@@ -228,6 +279,15 @@ export interface Backend {
   setCurrent(rev: string): Promise<void>;
   /** `write` then `setCurrent`: one commit. Returns the new rev. */
   commit(snapshot: Snapshot, options?: CommitOptions): Promise<string>;
+  /**
+   * One commit of what changed: the current state with `remove` then `upsert` applied (see
+   * `EntryChanges`), written and made current with the locking and fencing of `commit`. On a
+   * format-2 backend whose current revision is format 2 it re-chunks and writes only the chunks
+   * the changes fall in, then the manifest: its cost follows the change, not the state (once the
+   * current revision is cached: this backend wrote or read it). Otherwise it is a full `commit` of
+   * the changed snapshot. A current revision that wraps a document is refused (change the document).
+   */
+  commitChanges(changes: EntryChanges): Promise<string>;
   /** Every rev, oldest first. */
   list(): Promise<string[]>;
   /** The revisions with the current one marked; with `open`, what each holds and which cannot be read. */
@@ -270,6 +330,14 @@ export function createBackend(store: ObjectStore, options: BackendOptions): Back
     throw new StateKeeperError(
       "E_INVALID_CONFIG",
       "createBackend: encrypter is not an Encrypter (use noopEncrypter() for unencrypted state)",
+    );
+  if (options.format !== undefined && options.format !== 1 && options.format !== 2)
+    throw new StateKeeperError("E_INVALID_CONFIG", "createBackend: format must be 1 or 2");
+  const target = options.chunkTargetBytes;
+  if (target !== undefined && (!Number.isSafeInteger(target) || target < 64))
+    throw new StateKeeperError(
+      "E_INVALID_CONFIG",
+      "createBackend: chunkTargetBytes must be an integer of at least 64",
     );
   return new StoreBackend(store, stackLayout(prefix, factory, stack), factory, stack, options);
 }
@@ -335,6 +403,10 @@ class StoreBackend implements Backend {
   #lastAllocated: { base: string; suffix: number } | undefined;
   /** Digests of revisions this backend sealed, so `setCurrent` need not read them back. */
   readonly #digests = new Map<string, { sha256: string; size: number }>();
+  readonly #format: 1 | 2;
+  readonly #chunks: ChunkStore;
+  /** The manifest of the last format-2 revision this backend wrote, or read as the current one. */
+  #lastManifest: { rev: string; manifest: Manifest } | undefined;
 
   constructor(
     store: ObjectStore,
@@ -352,6 +424,10 @@ class StoreBackend implements Backend {
     this.#clock = options.clock;
     this.#lockDefaults = options.lockDefaults ?? {};
     this.#lockClock = options.lockClock;
+    this.#format = options.format ?? 1;
+    this.#chunks = new ChunkStore(store, layout, () => this.#needEncrypter(), {
+      targetBytes: options.chunkTargetBytes ?? TARGET_CHUNK_BYTES,
+    });
     // The admin operations are private methods, reachable only through `backendInternals(this)`.
     registerBackendInternals(this, {
       encrypter: options.encrypter,
@@ -456,9 +532,21 @@ class StoreBackend implements Backend {
     pointer: CurrentPointer | undefined,
   ): Promise<RevisionContent> {
     const plaintext = await this.#needEncrypter().open(sealed, this.#layout.sealLocation(rev));
-    let stored: ReturnType<typeof decodeStoredSnapshot>;
+    let stored: StoredSnapshot;
     try {
-      stored = decodeStoredSnapshot(plaintext);
+      const decoded = decodeStoredObject(plaintext, {}, (doc) =>
+        doc["format-version"] === MANIFEST_FORMAT_VERSION
+          ? { manifest: manifestFromObject(doc) }
+          : { stored: storedSnapshotFromObject(doc) },
+      );
+      if ("manifest" in decoded) {
+        const { manifest } = decoded;
+        stored = {
+          snapshot: await this.#chunks.assemble(manifest, rev),
+          parentRevision: manifest.parentRevision,
+        };
+        if (pointer?.rev === rev) this.#lastManifest = { rev, manifest };
+      } else stored = decoded.stored;
     } catch (e) {
       // A stored revision that does not validate, or is over the limit, is corrupt state to a
       // reader, whatever the decoder calls it for an input.
@@ -574,7 +662,82 @@ class StoreBackend implements Backend {
     const seen = this.#expected ?? (await this.#readCurrent(true));
     await this.#assertCanExtend(seen, options);
     const parentRevision = this.#parentFor(seen);
-    const plaintext = encodeSnapshot(snapshot, parentRevision === undefined ? {} : { parentRevision });
+    // A snapshot wrapping another tool's document stays format 1: the document is stored whole,
+    // byte for byte, and has no entries of its own to chunk.
+    if (this.#format === 2 && snapshot.document === undefined) {
+      const manifest = await this.#fullManifest(snapshot, parentRevision, seen);
+      const rev = await this.#storeRevision(encodeManifest(manifest));
+      this.#lastManifest = { rev, manifest };
+      return rev;
+    }
+    return this.#storeRevision(
+      encodeSnapshot(snapshot, parentRevision === undefined ? {} : { parentRevision }),
+    );
+  }
+
+  /**
+   * A format-2 manifest of the whole `snapshot`: every entry encoded and cut into chunks (CPU in
+   * the size of the state), but only chunks the parent manifest does not hold are written.
+   */
+  async #fullManifest(snapshot: Snapshot, parentRevision: string | undefined, seen: Seen): Promise<Manifest> {
+    validateSnapshot(snapshot, { deep: false });
+    const encoded = sortEntries(snapshot.entries.map(encodeEntry));
+    const parentRev = seen.state.pointer?.rev;
+    const parent =
+      parentRev !== undefined && this.#lastManifest?.rev === parentRev
+        ? this.#lastManifest.manifest
+        : undefined;
+    return this.#manifestOf(
+      {
+        factory: snapshot.factory,
+        stack: snapshot.stack,
+        generatedAt: snapshot.generatedAt,
+        outputs: snapshot.outputs,
+      },
+      parentRevision,
+      planAll(encoded, this.#chunks.targetBytes),
+      parent,
+      "",
+    );
+  }
+
+  /** The manifest over `parts` (new chunks written), or with the entries inline when they are few. */
+  async #manifestOf(
+    header: { factory: FactoryInfo; stack: string; generatedAt: string; outputs?: JsonObject | undefined },
+    parentRevision: string | undefined,
+    parts: ChunkPart[],
+    parent: Manifest | undefined,
+    parentRev: string,
+  ): Promise<Manifest> {
+    const manifest: Manifest = {
+      factory: {
+        name: header.factory.name,
+        version: header.factory.version,
+        contentRevision: header.factory.contentRevision,
+      },
+      stack: header.stack,
+      generatedAt: header.generatedAt,
+      ...(header.outputs === undefined ? {} : { outputs: header.outputs }),
+      ...(parentRevision === undefined ? {} : { parentRevision }),
+    };
+    const total = partsBytes(parts);
+    if (total > MAX_SNAPSHOT_BYTES)
+      throw new StateKeeperError(
+        "E_TOO_LARGE",
+        `snapshot entries encode to ${total} bytes, over the ${MAX_SNAPSHOT_BYTES}-byte limit that every reader enforces`,
+        { details: { maxBytes: MAX_SNAPSHOT_BYTES, size: total } },
+      );
+    if (total < INLINE_MAX_BYTES) {
+      const entries: EncodedEntry[] = [];
+      for (const p of parts)
+        entries.push(...("keep" in p ? await this.#chunks.encodedEntries(p.keep, parentRev) : p.entries));
+      manifest.entries = entries;
+    } else manifest.chunks = await this.#chunks.write(parts, chunksByDigest(parent));
+    return manifest;
+  }
+
+  /** Seals `plaintext` as a new revision at a fresh rev (create-only) and returns the rev. */
+  async #storeRevision(plaintext: Uint8Array): Promise<string> {
     const base = newRevision(this.#clock);
     // Suffixes this backend already took for the same instant are skipped, so a stuck clock costs
     // one create per write rather than one per earlier collision.
@@ -694,6 +857,88 @@ class StoreBackend implements Backend {
     const rev = await this.write(snapshot, options);
     await this.setCurrent(rev);
     return rev;
+  }
+
+  async commitChanges(changes: EntryChanges): Promise<string> {
+    this.#needEncrypter();
+    if (typeof changes !== "object" || changes === null)
+      throw new StateKeeperError("E_INVALID_ARGUMENT", "commitChanges: changes must be an object");
+    const upsertList = changes.upsert ?? [];
+    const removeList = changes.remove ?? [];
+    if (!Array.isArray(upsertList) || !Array.isArray(removeList))
+      throw new StateKeeperError("E_INVALID_ARGUMENT", "commitChanges: upsert and remove must be lists");
+    const remove = new Set<string>();
+    for (const a of removeList) {
+      if (typeof a !== "string" || a === "")
+        throw new StateKeeperError("E_INVALID_ARGUMENT", "commitChanges: remove holds a non-address");
+      if (remove.has(a))
+        throw new StateKeeperError(
+          "E_INVALID_ARGUMENT",
+          `commitChanges: ${JSON.stringify(a)} is removed twice`,
+        );
+      remove.add(a);
+    }
+    await this.#beforeWrite();
+    const seen = this.#expected ?? (await this.#readCurrent(true));
+    await this.#assertCanExtend(seen, {});
+    const pointer = seen.state.pointer;
+    const cached = (): Manifest | undefined =>
+      pointer !== undefined && this.#lastManifest?.rev === pointer.rev
+        ? this.#lastManifest.manifest
+        : undefined;
+    let manifest = cached();
+    let base: Snapshot | undefined;
+    if (pointer !== undefined && manifest === undefined) {
+      base = (await this.#openRevision(pointer.rev, await this.#fetchVerified(pointer.rev, pointer), pointer))
+        .snapshot;
+      manifest = cached();
+      if (base.document !== undefined)
+        throw new StateKeeperError(
+          "E_INVALID_ARGUMENT",
+          `commitChanges: the current revision of ${this.#name} wraps a document; commit a changed document instead`,
+        );
+    }
+    const factory = changes.factory ?? manifest?.factory ?? base?.factory;
+    if (factory === undefined)
+      throw new StateKeeperError(
+        "E_INVALID_ARGUMENT",
+        `commitChanges: ${this.#name} has no current revision, so the changes must name the factory`,
+      );
+    const outputs = changes.outputs !== undefined ? changes.outputs : (manifest?.outputs ?? base?.outputs);
+    // The header with the upserts as its entries: validated as a snapshot is (deep), before any write.
+    const header: Snapshot = {
+      formatVersion: FORMAT_VERSION,
+      factory,
+      stack: changes.deploymentId ?? this.stack,
+      generatedAt: newRevision(this.#clock),
+      entries: upsertList,
+      ...(outputs === undefined ? {} : { outputs }),
+    };
+    this.#checkOwnership(header);
+    validateSnapshot(header);
+    const upsert = new Map(upsertList.map((e, i) => [e.address, encodeEntry(e, i)]));
+
+    if (this.#format === 2 && pointer !== undefined && manifest?.chunks !== undefined) {
+      const parts = await planChanges(
+        manifest.chunks,
+        upsert,
+        remove,
+        (ref) => this.#chunks.encodedEntries(ref, pointer.rev),
+        this.#chunks.targetBytes,
+      );
+      const next = await this.#manifestOf(header, this.#parentFor(seen), parts, manifest, pointer.rev);
+      const rev = await this.#storeRevision(encodeManifest(next));
+      this.#lastManifest = { rev, manifest: next };
+      await this.setCurrent(rev);
+      return rev;
+    }
+    // Any other case is a full commit of the changed snapshot (in this backend's format).
+    if (base === undefined && manifest !== undefined && pointer !== undefined)
+      base = await this.#chunks.assemble(manifest, pointer.rev);
+    const entries = new Map((base?.entries ?? []).map((e) => [e.address, e]));
+    for (const a of remove) if (!entries.delete(a)) throw noSuchEntry(a);
+    for (const e of upsertList) entries.set(e.address, e);
+    return this.commit({ ...header, entries: [...entries.values()] });
   }
 
   async #revisions(): Promise<RevisionInfo[]> {
@@ -928,6 +1173,17 @@ class StoreBackend implements Backend {
       throw new StateKeeperError("E_NOT_FOUND", `no revision ${rev} in ${this.#name}`, { details: { rev } });
     const location = this.#layout.sealLocation(rev);
     const plaintext = await encrypter.open(got.body, location);
+    // A manifest is written compact (`{"`), a format-1 snapshot pretty (`{\n`): only those are parsed.
+    if (
+      plaintext[0] === 0x7b &&
+      plaintext[1] === 0x22 &&
+      decodeStoredObject(plaintext, {}, (doc) => doc["format-version"]) === MANIFEST_FORMAT_VERSION
+    )
+      throw new StateKeeperError(
+        "E_INVALID_ARGUMENT",
+        `revision ${rev} of ${this.#name} is storage format 2: re-sealing its chunks is not supported yet`,
+        { details: { rev } },
+      );
     // Which key sealed it is in the header: key ids alone are not enough (passphrase encrypters
     // share one id, and differ by their KDF salt), and nothing is sealed just to find out.
     if (sealingKeyMatches(encrypter, inspectEnvelope(got.body))) return false;

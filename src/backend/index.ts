@@ -4,6 +4,7 @@ export type {
   Backend,
   BackendOptions,
   CommitOptions,
+  EntryChanges,
   HistoryEntry,
   HistoryOptions,
   Lock,

@@ -2,7 +2,9 @@ import { createHash } from "node:crypto";
 import { StateKeeperError } from "../errors.js";
 
 /**
- * Where a stack's objects live: `[<prefix>/]<factory>/<stack>/{current, lock, snapshots/<rev>.json.enc}`.
+ * Where a stack's objects live: `[<prefix>/]<factory>/<stack>/{current, lock, snapshots/<rev>.json.enc,
+ * chunks/<id>}`. A revision is a snapshot (format 1) or a manifest over chunks (format 2), at the
+ * same key either way; chunks are immutable and created once (see docs/design.md, "Storage format 2").
  * Names are validated before a layout is built, so every key here is a valid store key.
  */
 export interface StackLayout {
@@ -13,6 +15,11 @@ export interface StackLayout {
   snapshot(rev: string): string;
   /** The location sealed into a snapshot's envelope: moving the file to another stack or rev breaks it. */
   sealLocation(rev: string): string;
+  readonly chunksPrefix: string;
+  /** The key of a chunk of format-2 revisions. */
+  chunk(id: string): string;
+  /** The location sealed into a chunk's envelope: a chunk moved to another stack or id does not open. */
+  chunkLocation(id: string): string;
 }
 
 export const SNAPSHOT_SUFFIX = ".json.enc";
@@ -26,6 +33,9 @@ export function stackLayout(prefix: string, factory: string, stack: string): Sta
     snapshotsPrefix: `${base}snapshots/`,
     snapshot: (rev) => `${base}snapshots/${rev}${SNAPSHOT_SUFFIX}`,
     sealLocation: (rev) => `${factory}/${stack}/snapshots/${rev}`,
+    chunksPrefix: `${base}chunks/`,
+    chunk: (id) => `${base}chunks/${id}`,
+    chunkLocation: (id) => `${factory}/${stack}/chunks/${id}`,
   };
 }
 

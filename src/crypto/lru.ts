@@ -5,9 +5,20 @@
 export class LruCache<K, V> {
   readonly #entries = new Map<K, V>();
   readonly #capacity: number;
+  readonly #weigh: ((value: V) => number) | undefined;
+  #weight = 0;
 
-  constructor(capacity: number) {
+  /**
+   * Holds at most `capacity` entries; with `weigh`, at most `capacity` total weight (bytes, say)
+   * instead — an entry heavier than the whole capacity is not kept at all.
+   */
+  constructor(capacity: number, weigh?: (value: V) => number) {
     this.#capacity = Math.max(1, Math.floor(capacity));
+    this.#weigh = weigh;
+  }
+
+  #weightOf(value: V): number {
+    return this.#weigh === undefined ? 1 : this.#weigh(value);
   }
 
   get(key: K): V | undefined {
@@ -20,17 +31,23 @@ export class LruCache<K, V> {
   }
 
   set(key: K, value: V): void {
-    this.#entries.delete(key);
+    this.delete(key);
+    const weight = this.#weightOf(value);
+    if (weight > this.#capacity) return;
     this.#entries.set(key, value);
-    while (this.#entries.size > this.#capacity) {
+    this.#weight += weight;
+    while (this.#weight > this.#capacity) {
       const oldest = this.#entries.keys().next();
       if (oldest.done === true) break;
-      this.#entries.delete(oldest.value);
+      this.delete(oldest.value);
     }
   }
 
   delete(key: K): void {
+    const value = this.#entries.get(key);
+    if (value === undefined) return;
     this.#entries.delete(key);
+    this.#weight -= this.#weightOf(value);
   }
 
   get size(): number {

@@ -58,10 +58,11 @@ function isEmpty(value: unknown): boolean {
   return isPlainObject(value) && Object.keys(value).length === 0;
 }
 
-function toSeedEntry(e: Entry): Record<string, unknown> {
+/** An entry in its stored form (unobin's kebab-case names, empty optional fields omitted). */
+export function toStoredEntry(e: Entry): Record<string, unknown> {
   const out: Record<string, unknown> = { address: e.address, type: e.type };
-  for (const [seedName, name] of OPTIONAL_ENTRY_FIELDS) {
-    if (!isEmpty(e[name])) out[seedName] = e[name];
+  for (const [storedName, name] of OPTIONAL_ENTRY_FIELDS) {
+    if (!isEmpty(e[name])) out[storedName] = e[name];
   }
   return out;
 }
@@ -102,7 +103,7 @@ export function encodeSnapshot(s: Snapshot, options: EncodeOptions = {}): Uint8A
   // documents find no entries list and refuse the revision rather than read it as empty.
   if (s.document !== undefined) doc.document = { "media-type": s.document.mediaType, text: s.document.text };
   else {
-    doc.entries = s.entries.map(toSeedEntry);
+    doc.entries = s.entries.map(toStoredEntry);
     if (!isEmpty(s.outputs)) doc.outputs = s.outputs;
   }
   if (options.parentRevision !== undefined) doc[PARENT_FIELD] = options.parentRevision;
@@ -198,18 +199,19 @@ function checkFormatVersion(doc: Record<string, unknown>): void {
   );
 }
 
-function fromSeedEntry(raw: unknown): unknown {
+/** An entry from its stored form; anything that is not an object is returned as is, for validation to refuse. */
+export function fromStoredEntry(raw: unknown): unknown {
   if (!isPlainObject(raw)) return raw;
   const entry: Record<string, unknown> = { address: own(raw, "address"), type: own(raw, "type") };
-  for (const [seedName, name] of OPTIONAL_ENTRY_FIELDS) {
-    const value = own(raw, seedName);
+  for (const [storedName, name] of OPTIONAL_ENTRY_FIELDS) {
+    const value = own(raw, storedName);
     // Go decodes null into the zero value, i.e. "absent"; do the same.
     if (value !== undefined && value !== null) entry[name] = value;
   }
   return entry;
 }
 
-function fromSeedDocument(doc: Record<string, unknown>): Record<string, unknown> {
+function fromStoredDocument(doc: Record<string, unknown>): Record<string, unknown> {
   const rawFactory = own(doc, "stack");
   if (!isPlainObject(rawFactory))
     throw new StateKeeperError("E_INVALID_SNAPSHOT", "stack (factory info) must be an object", {
@@ -229,7 +231,7 @@ function fromSeedDocument(doc: Record<string, unknown>): Record<string, unknown>
     // The Go original writes `null` for no entries.
     entries: rawEntries === undefined || rawEntries === null ? [] : rawEntries,
   };
-  if (Array.isArray(rawEntries)) snapshot.entries = rawEntries.map(fromSeedEntry);
+  if (Array.isArray(rawEntries)) snapshot.entries = rawEntries.map(fromStoredEntry);
   const outputs = own(doc, "outputs");
   if (outputs !== undefined && outputs !== null) snapshot.outputs = outputs;
   if (rawDocument !== undefined) {
@@ -282,6 +284,29 @@ export function decodeStoredSnapshot(
   input: Uint8Array | string,
   options: DecodeOptions = {},
 ): StoredSnapshot {
+  return decodeStoredObject(input, options, storedSnapshotFromObject);
+}
+
+/** A format-1 snapshot from its parsed stored object (format version, then full validation). */
+export function storedSnapshotFromObject(doc: Record<string, unknown>): StoredSnapshot {
+  checkFormatVersion(doc);
+  const snapshot = fromStoredDocument(doc);
+  validateSnapshot(snapshot);
+  const parent = own(doc, PARENT_FIELD);
+  return { snapshot, parentRevision: typeof parent === "string" ? parent : undefined };
+}
+
+/**
+ * The decoding frame every stored object goes through: size cap (before any parsing) →
+ * `E_TOO_LARGE`; not UTF-8 JSON, or not an object → `E_CORRUPT`; then `decode` on the parsed
+ * object. Only StateKeeperErrors escape. The backend reads format-1 snapshots and format-2
+ * manifests through it (see `src/snapshot/manifest.ts`).
+ */
+export function decodeStoredObject<T>(
+  input: Uint8Array | string,
+  options: DecodeOptions,
+  decode: (doc: Record<string, unknown>) => T,
+): T {
   const maxBytes = options.maxBytes ?? MAX_SNAPSHOT_BYTES;
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 0)
     invalidArgument("maxBytes must be a non-negative integer");
@@ -297,12 +322,7 @@ export function decodeStoredSnapshot(
           details: { size, maxBytes },
         },
       );
-    const doc = parseDocument(toText(input));
-    checkFormatVersion(doc);
-    const snapshot = fromSeedDocument(doc);
-    validateSnapshot(snapshot);
-    const parent = own(doc, PARENT_FIELD);
-    return { snapshot, parentRevision: typeof parent === "string" ? parent : undefined };
+    return decode(parseDocument(toText(input)));
   } catch (e) {
     if (isStateKeeperError(e)) throw e;
     // Deliberately no `cause`: engine errors can quote the (possibly secret) input.

@@ -30,6 +30,8 @@ export interface BackendConformanceOptions extends ConformanceOptions {
   leaseMs?: number;
   /** Poll interval while waiting for a lock. Default 50 ms. */
   pollMs?: number;
+  /** The storage format the suite's backends write (`BackendOptions.format`). Default 1. */
+  format?: 1 | 2;
 }
 
 const FACTORY = "factory";
@@ -75,6 +77,7 @@ export function backendConformance(
         stack,
         encrypter: encrypter(),
         lockDefaults: { leaseMs, pollMs },
+        ...(options.format === undefined ? {} : { format: options.format }),
         ...extra,
         ...overrides,
       });

@@ -10,3 +10,7 @@ backendConformance({ describe, test }, () => memoryStore(), { name: "memory" });
 
 const root = mkdtempSync(join(tmpdir(), "statekeeper-backend-"));
 backendConformance({ describe, test }, () => fileStore(root), { name: "file" });
+
+// Storage format 2 (manifests over chunks): the same contract.
+backendConformance({ describe, test }, () => memoryStore(), { name: "memory, format 2", format: 2 });
+backendConformance({ describe, test }, () => fileStore(root), { name: "file, format 2", format: 2 });

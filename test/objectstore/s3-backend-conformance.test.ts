@@ -6,3 +6,9 @@ import { makeS3Store } from "../support/s3.js";
 
 // A lease long enough that renewals over HTTP keep up while the whole suite loads both cores.
 backendConformance({ describe, test }, () => makeS3Store(), { name: "s3 (RGW)", leaseMs: 1500 });
+// Storage format 2 (manifests over chunks): the same contract on the same server.
+backendConformance({ describe, test }, () => makeS3Store(), {
+  name: "s3 (RGW), format 2",
+  leaseMs: 1500,
+  format: 2,
+});

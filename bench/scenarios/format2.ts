@@ -1,0 +1,132 @@
+// Storage format 2 (issue 13, first step): a one-entry change at 100 and 15 000 entries on the file
+// store, sealed with a key, lock held: format 1's full commit, format 2's commit(snapshot), and
+// format 2's commitChanges, side by side. Reported, not asserted.
+import { performance } from "node:perf_hooks";
+import { createBackend } from "../../src/backend/index.js";
+import { keyEncrypter } from "../../src/crypto/index.js";
+import { fileStore } from "../../src/objectstore/file.js";
+import type { ObjectStore } from "../../src/objectstore/types.js";
+import { withTempDir } from "../lib/dirs.js";
+import { benchKey, makeEntry, makeSnapshot } from "../lib/fixtures.js";
+import { log, mean, pick, type Row, type ScenarioResult } from "../lib/measure.js";
+
+type Mode = "format 1 commit" | "format 2 commit" | "format 2 commitChanges";
+
+function counting(inner: ObjectStore) {
+  let bytes = 0;
+  let puts = 0;
+  const store: ObjectStore = {
+    ...inner,
+    name: inner.name,
+    put: (key, body, opts) => {
+      bytes += body.byteLength;
+      puts++;
+      return inner.put(key, body, opts);
+    },
+  };
+  return { store, bytes: () => bytes, puts: () => puts };
+}
+
+async function actions(dir: string, mode: Mode, entries: number, count: number) {
+  const counted = counting(fileStore(dir));
+  const backend = createBackend(counted.store, {
+    factory: "bench",
+    stack: "format2",
+    encrypter: keyEncrypter({ key: benchKey() }),
+    format: mode === "format 1 commit" ? 1 : 2,
+  });
+  const snapshot = makeSnapshot("format2", entries);
+  // A long lease: a 100 MB format-1 commit on a loaded machine can outlast the default 30 s.
+  const lock = await backend.lock({ operation: "apply", leaseMs: 600_000 });
+  await backend.commit(snapshot);
+  const [bytes0, puts0] = [counted.bytes(), counted.puts()];
+  const times: number[] = [];
+  for (let a = 0; a < count; a++) {
+    // One resource action: one entry changes.
+    const i = (a * 7919) % entries;
+    const entry = makeEntry(i, a + 1);
+    const start = performance.now();
+    if (mode === "format 2 commitChanges") await backend.commitChanges({ upsert: [entry] });
+    else {
+      snapshot.entries[i] = entry;
+      await backend.commit(snapshot);
+    }
+    times.push(performance.now() - start);
+  }
+  await lock.unlock();
+  return {
+    ms: mean(times),
+    bytes: (counted.bytes() - bytes0) / count,
+    puts: (counted.puts() - puts0) / count,
+  };
+}
+
+export async function format2Scenario(): Promise<ScenarioResult> {
+  const plan: Array<[number, number]> = pick(
+    [
+      [100, 40],
+      [15000, 6],
+    ],
+    [
+      [100, 5],
+      [15000, 2],
+    ],
+  );
+  const modes: Mode[] = ["format 2 commitChanges", "format 2 commit", "format 1 commit"];
+  const results = new Map<string, { ms: number; bytes: number; puts: number }>();
+  for (const [entries, count] of plan)
+    for (const mode of modes) {
+      log(`format2: ${mode}, ${entries} entries, ${count} actions`);
+      results.set(
+        `${mode}@${entries}`,
+        await withTempDir("format2", (d) => actions(d, mode, entries, count)),
+      );
+    }
+  const rows: Row[] = [];
+  const at = (mode: Mode, n: number) =>
+    results.get(`${mode}@${n}`) as { ms: number; bytes: number; puts: number };
+  for (const [entries] of plan) {
+    const [changes, commit2, commit1] = modes.map((m) => at(m, entries)) as [
+      ReturnType<typeof at>,
+      ReturnType<typeof at>,
+      ReturnType<typeof at>,
+    ];
+    rows.push(
+      {
+        metric: `ms per one-entry action, ${entries} entries`,
+        unit: "ms",
+        better: "lower",
+        statekeeper: { name: "format 2 commitChanges (key, file)", value: changes.ms },
+        baselines: [
+          { name: "format 2 commit(snapshot)", value: commit2.ms },
+          { name: "format 1 commit(snapshot)", value: commit1.ms },
+        ],
+      },
+      {
+        metric: `bytes written per one-entry action, ${entries} entries`,
+        unit: "bytes",
+        better: "lower",
+        statekeeper: { name: "format 2 commitChanges (key, file)", value: changes.bytes },
+        baselines: [
+          { name: "format 2 commit(snapshot)", value: commit2.bytes },
+          { name: "format 1 commit(snapshot)", value: commit1.bytes },
+        ],
+        extra: {
+          "puts per action (commitChanges)": changes.puts,
+          "puts per action (format 2 commit)": commit2.puts,
+        },
+      },
+    );
+  }
+  const [small, large] = [plan[0]?.[0] ?? 100, plan.at(-1)?.[0] ?? 15000];
+  const ratio = (m: Mode) => at(m, large).ms / at(m, small).ms;
+  return {
+    id: "10-format2",
+    title: "Storage format 2: a one-entry change as state grows (file store, key, lock held)",
+    rows,
+    notes: [
+      `ms at ${large} ÷ ms at ${small}: commitChanges ${ratio("format 2 commitChanges").toFixed(1)}×, ` +
+        `format 2 commit ${ratio("format 2 commit").toFixed(1)}×, format 1 commit ${ratio("format 1 commit").toFixed(1)}×`,
+    ],
+  };
+}
