@@ -59,7 +59,7 @@ button.primary { background: var(--accent); border-color: var(--accent); color: 
 input[type=text], input[type=password], input[type=search] { font: inherit; padding: .35rem .5rem;
   border: 1px solid var(--line); border-radius: .35rem; background: var(--bg); color: var(--fg);
   width: 100%; max-width: 28rem; }
-.filter { display: flex; gap: .5rem; flex-wrap: wrap; margin-bottom: 1rem; }
+.filter { display: flex; gap: .5rem; flex-wrap: wrap; align-items: center; margin-bottom: 1rem; }
 .pager { display: flex; gap: 1rem; margin: 1rem 0; }
 details { margin: .5rem 0; }
 summary { cursor: pointer; }
