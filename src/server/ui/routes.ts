@@ -349,7 +349,7 @@ export function uiRoutes(options: UiRoutesOptions): UiRoutes {
     const lockPanel =
       lock === undefined
         ? html`<div class="panel" id="lock"><strong>Lock:</strong> free</div>`
-        : html`<div class="panel warn" id="lock"><strong>Locked</strong> by ${lock.user}@${lock.host} (pid ${lock.pid}),
+        : html`<div class="panel warn" id="lock"><strong>Locked</strong> by ${lock.user}@${lock.host}${lock.pid > 0 ? ` (pid ${lock.pid})` : ""},
 operation <code>${lock.operation}</code>, since <time datetime="${lock.since}">${lock.since}</time> (${age(lock.since)})${lockWho(lock)}
 ${admin ? html`<p><a class="button danger" href="${base}/force-unlock">Force-unlock…</a></p>` : ""}</div>`;
     const pager =
@@ -494,7 +494,7 @@ ${
       lock === undefined
         ? html`<h1>Force-unlock ${factory}/${stack}</h1><div class="panel">The stack is not locked: nothing to remove.</div><p><a href="${base}">Back</a></p>`
         : html`<h1>Force-unlock ${factory}/${stack}</h1>
-<div class="panel warn"><p id="consequence">This removes the lock held by <strong>${lock.user}@${lock.host}</strong> (pid ${lock.pid}, operation <code>${lock.operation}</code>)${lockWho(lock)} since <time datetime="${lock.since}">${lock.since}</time> (${age(lock.since)}).</p>
+<div class="panel warn"><p id="consequence">This removes the lock held by <strong>${lock.user}@${lock.host}</strong> (${lock.pid > 0 ? `pid ${lock.pid}, ` : ""}operation <code>${lock.operation}</code>)${lockWho(lock)} since <time datetime="${lock.since}">${lock.since}</time> (${age(lock.since)}).</p>
 <p>If that holder is still writing, its next write is refused (fenced); it does not lose a revision already committed.</p></div>
 <form method="post" action="${base}/force-unlock">
 <input type="hidden" name="id" value="${lock.id}">
@@ -628,9 +628,12 @@ function cookieToken(req: IncomingMessage): string | undefined {
   return undefined;
 }
 
+/** A Terraform client's `Who`, when it says more than the holder's user@host. */
 function lockWho(lock: LockInfo): Html | string {
   const who = lock.info?.Who;
-  return typeof who === "string" && who !== "" ? html`, client ${who}` : "";
+  return typeof who === "string" && who !== "" && who !== `${lock.user}@${lock.host}`
+    ? html`, client ${who}`
+    : "";
 }
 
 function joinPath(base: string, path: string): string {
