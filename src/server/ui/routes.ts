@@ -7,17 +7,17 @@
  * allows no inline script (docs/server.md, "Web view").
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { runLocked } from "../../admin/common.js";
+import { rollbackStack } from "../../admin/rollback.js";
 import { listStacks, type StackSummary } from "../../admin/stacks.js";
 import { type Backend, createBackend, type LockInfo, validateName } from "../../backend/index.js";
 import { formatBytes } from "../../cli/output.js";
 import { age, revTime } from "../../cli/revs.js";
 import { LruCache } from "../../crypto/lru.js";
 import type { Encrypter } from "../../crypto/types.js";
-import { hasErrorCode, isStateKeeperError, StateKeeperError } from "../../errors.js";
+import { hasErrorCode, isStateKeeperError } from "../../errors.js";
 import { mapBounded } from "../../internal/bounded.js";
 import type { ObjectStore } from "../../objectstore/types.js";
-import { diffSnapshots, maskSensitive, type Snapshot } from "../../snapshot/index.js";
+import { diffSnapshots, maskSensitive } from "../../snapshot/index.js";
 import type { Authenticator, Principal } from "../auth.js";
 import { HttpError, type RequestUrl, readBody, send, statusFor } from "../http.js";
 import { CSS, JS } from "./assets.js";
@@ -544,25 +544,13 @@ ${
   async function rollbackDo(res: ServerResponse, who: Principal, backend: Backend, form: URLSearchParams) {
     const rev = form.get("rev") ?? "";
     if (rev === "") throw new HttpError(400, "E_INVALID_ARGUMENT", "no revision: use the confirmation page");
-    // As `statekeeper rollback` does: under the stack lock, a new revision with the old content.
-    await runLocked(
-      backend,
-      "rollback",
-      { lock: { wait: false, info: { via: "web view", principal: who.name } } },
-      async () => {
-        const snapshot: Snapshot = await backend.get(rev);
-        const previous = await backend.currentRev().catch((e: unknown) => {
-          if (hasErrorCode(e, "E_NO_CURRENT")) return null;
-          throw e;
-        });
-        if (previous === rev)
-          throw new StateKeeperError(
-            "E_CONFLICT",
-            `${rev} is already the current revision; nothing committed`,
-          );
-        return backend.commit(snapshot);
-      },
-    );
+    // The code path of `statekeeper rollback`: under the stack lock (not waited for), a new
+    // revision with the old content.
+    const result = await rollbackStack(backend, async () => rev, {
+      lock: { wait: false, info: { via: "web view", principal: who.name } },
+    });
+    if (result.unchanged)
+      throw new HttpError(409, "E_CONFLICT", `${rev} is already the current revision; nothing committed`);
     redirect(res, `${stackHref(backend.factory, backend.stack)}${query({ done: "rollback" })}`);
   }
 }
