@@ -15,6 +15,7 @@ import { lockInfo, TfClient, tfState } from "./tf-client.js";
 
 const ADMIN_TOKEN = "admin-token-for-the-web-view-tests";
 const READER_TOKEN = "reader-token-for-the-web-view-tests";
+const WEBSHOP_TOKEN = "webshop-only-token-for-the-web-view-tests";
 const KEY = Buffer.alloc(32, 9).toString("base64");
 const SECRET_1 = "hunter2-first-secret-value";
 const SECRET_2 = "hunter3-second-secret-value";
@@ -92,7 +93,10 @@ describe("statekeeper serve: the web view in chromium", () => {
     writeFileSync(
       tokens,
       JSON.stringify({
-        tokens: [{ name: "viewer", sha256: hashToken(READER_TOKEN), scopes: { "*/*": ["read"] } }],
+        tokens: [
+          { name: "viewer", sha256: hashToken(READER_TOKEN), scopes: { "*/*": ["read"] } },
+          { name: "webshop-viewer", sha256: hashToken(WEBSHOP_TOKEN), scopes: { "webshop/*": ["read"] } },
+        ],
       }),
     );
     server = await startServer({
@@ -383,6 +387,49 @@ describe("statekeeper serve: the web view in chromium", () => {
     });
     assert.equal(none.status, 403, "no Origin and no Referer: refused");
     assert.equal((await history("webshop", "prod")).length, 3, "nothing was committed");
+  });
+
+  test("without a browser: the Authorization header works, a token lists only what it may read, no credentials redirect or 401, a locked stack refuses a rollback (423)", async () => {
+    const get = (path: string, headers: Record<string, string> = {}) =>
+      fetch(`${server.url}${path}`, { headers, redirect: "manual" });
+    const listed = await (await get("/ui/", { authorization: `Bearer ${WEBSHOP_TOKEN}` })).text();
+    assert.ok(listed.includes("webshop/prod"), "the stack it may read is listed");
+    assert.ok(!listed.includes("infra/network"), "a stack it may not read is not listed");
+    const refused = await get("/ui/stacks/infra/network", { authorization: `Bearer ${WEBSHOP_TOKEN}` });
+    assert.equal(refused.status, 403);
+
+    const anonymous = await get("/ui/stacks/webshop/prod");
+    assert.equal(anonymous.status, 303);
+    assert.equal(anonymous.headers.get("location"), "/ui/login");
+    const wrong = await get("/ui/", { cookie: "statekeeper_ui=not-a-token" });
+    assert.equal(wrong.status, 303, "an invalid cookie is no session");
+    const post = await fetch(`${server.url}/ui/stacks/webshop/prod/rollback`, {
+      method: "POST",
+      headers: { origin: server.url, "content-type": "application/x-www-form-urlencoded" },
+      body: "rev=x",
+      redirect: "manual",
+    });
+    assert.equal(post.status, 401, "a POST without credentials");
+
+    const holder = tf("infra", "network");
+    assert.equal((await holder.lock(lockInfo("OperationTypeApply", "carol@laptop"))).status, 200);
+    try {
+      const rollback = await fetch(`${server.url}/ui/stacks/infra/network/rollback`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${ADMIN_TOKEN}`,
+          origin: server.url,
+          "content-type": "application/x-www-form-urlencoded",
+        },
+        body: `rev=${encodeURIComponent(revs.network?.[0] ?? "")}`,
+        redirect: "manual",
+      });
+      assert.equal(rollback.status, 423, "the stack lock is held: the rollback does not wait or break it");
+      assert.match(await rollback.text(), /carol@laptop|locked/);
+      assert.equal((await history("infra", "network")).length, 2, "nothing was committed");
+    } finally {
+      assert.equal((await holder.unlock()).status, 200);
+    }
   });
 
   test("every page and asset carries the CSP, nosniff and Referrer-Policy", async () => {
