@@ -122,6 +122,15 @@ describe("statekeeper serve: the web view in chromium", () => {
     assert.equal((await dns.put(tfState({ lineage: randomUUID(), serial: 1, resources: 1 }))).status, 200);
     assert.equal((await dns.lock(lockInfo("OperationTypeApply", "bob@ci-runner"))).status, 200);
 
+    // infra/many: 55 revisions, two pages of history.
+    const many = tf("infra", "many");
+    const manyLineage = randomUUID();
+    for (let serial = 1; serial <= 55; serial++)
+      assert.equal(
+        (await many.put(tfState({ lineage: manyLineage, serial, tag: `v${serial}` }))).status,
+        200,
+      );
+
     // A snapshot stack pushed by the CLI whose first revision has a hostile entry address.
     const v1 = JSON.parse(readFileSync(V1, "utf8")) as { entries: Array<{ address: string }> };
     (v1.entries[2] as { address: string }).address = HOSTILE;
@@ -190,7 +199,7 @@ describe("statekeeper serve: the web view in chromium", () => {
     );
     assert.deepEqual(
       rows.map((r) => r[0]),
-      ["infra/dns", "infra/network", "webshop/prod"],
+      ["infra/dns", "infra/many", "infra/network", "webshop/prod"],
       "every stack, sorted by name",
     );
     const network = rows.find((r) => r[0] === "infra/network") as string[];
@@ -208,7 +217,11 @@ describe("statekeeper serve: the web view in chromium", () => {
     const filtered = await page.$$eval("#stacks tbody tr td:first-child", (tds) =>
       tds.map((td: { textContent: string | null }) => (td.textContent ?? "").trim()),
     );
-    assert.deepEqual(filtered, ["infra/network", "infra/dns"], "filtered to infra, most entries first");
+    assert.deepEqual(
+      filtered,
+      ["infra/many", "infra/network", "infra/dns"],
+      "filtered to infra, most entries first (then by name)",
+    );
     // With it: typing in the box hides rows at once.
     await page.goto(`${server.url}/ui/`);
     await page.fill("#filter", "webshop");
@@ -217,8 +230,32 @@ describe("statekeeper serve: the web view in chromium", () => {
 
     // A phone-sized viewport: the same table, readable.
     const phone = await loggedIn(ADMIN_TOKEN, { width: 390, height: 844 });
-    assert.equal(await phone.locator("#stacks tbody tr").count(), 3);
+    assert.equal(await phone.locator("#stacks tbody tr").count(), 4);
     await shot(phone, "stacks-phone");
+
+    // Dark mode follows the system setting.
+    const darkContext = await browser.newContext({
+      viewport: { width: 1280, height: 800 },
+      colorScheme: "dark",
+    });
+    contexts.push(darkContext);
+    const dark = await darkContext.newPage();
+    await dark.goto(`${server.url}/ui/login`);
+    const background = (p: Page) =>
+      p.evaluate(() => {
+        const g = globalThis as unknown as {
+          getComputedStyle(e: unknown): { backgroundColor: string };
+          document: { body: unknown };
+        };
+        return g.getComputedStyle(g.document.body).backgroundColor;
+      });
+    assert.equal(
+      await background(dark),
+      "rgb(13, 17, 23)",
+      "a dark background under prefers-color-scheme: dark",
+    );
+    assert.equal(await background(page), "rgb(255, 255, 255)", "a light one otherwise");
+    await shot(dark, "login-dark");
   });
 
   test("stack page and diff: revisions newest first; diffing two shows the changed field; a sensitive value reads (sensitive) and the secret is in no page", async () => {
@@ -267,6 +304,23 @@ describe("statekeeper serve: the web view in chromium", () => {
       assert.ok(!h.includes(SECRET_1), "the first secret is in no page");
       assert.ok(!h.includes(SECRET_2), "the second secret is in no page");
     }
+  });
+
+  test("a long history is paged: 50 revisions per page, newest first, with links between pages", async () => {
+    const page = await loggedIn(ADMIN_TOKEN);
+    const all = await history("infra", "many");
+    assert.equal(all.length, 55);
+    await page.goto(`${server.url}/ui/stacks/infra/many`);
+    const revOf = (p: Page) =>
+      p.$$eval("#revisions tbody tr td:nth-child(3)", (tds) =>
+        tds.map((td: { textContent: string | null }) => (td.textContent ?? "").trim().split(" ")[0]),
+      );
+    const first = await revOf(page);
+    assert.equal(first.length, 50);
+    assert.deepEqual(first, all.slice(5).reverse(), "the newest 50 first");
+    await Promise.all([page.waitForURL(/\?page=2$/), page.click("text=Older → >> nth=0")]);
+    assert.deepEqual(await revOf(page), all.slice(0, 5).reverse(), "then the oldest 5");
+    assert.equal(await page.locator("text=Older →").count(), 0, "no page after the last");
   });
 
   test("a hostile entry address renders as text and runs no script", async () => {
@@ -338,7 +392,7 @@ describe("statekeeper serve: the web view in chromium", () => {
 
   test("read-only token: no admin buttons; the action URLs answer 403, also to a POST", async () => {
     const page = await loggedIn(READER_TOKEN);
-    assert.equal(await page.locator("#stacks tbody tr").count(), 3, "a reader sees every stack it may read");
+    assert.equal(await page.locator("#stacks tbody tr").count(), 4, "a reader sees every stack it may read");
     await page.goto(`${server.url}/ui/stacks/webshop/prod`);
     assert.equal(await page.locator("text=Roll back to this…").count(), 0);
     assert.equal(await page.locator("text=Force-unlock…").count(), 0);
