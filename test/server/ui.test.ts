@@ -66,12 +66,21 @@ describe("statekeeper serve: the web view in chromium", () => {
       password: ADMIN_TOKEN,
     });
 
+  /** A fresh browser session, closed at the end; generous timeouts: the machine may be loaded. */
+  async function newContext(
+    options: { viewport?: { width: number; height: number }; colorScheme?: "dark" | "light" } = {},
+  ): Promise<BrowserContext> {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...options });
+    context.setDefaultTimeout(60_000);
+    context.setDefaultNavigationTimeout(60_000);
+    contexts.push(context);
+    return context;
+  }
+
   /** A fresh browser session at a laptop (or phone) viewport, logged in with `token` through the form. */
   async function loggedIn(token: string, viewport = { width: 1280, height: 800 }): Promise<Page> {
-    const context = await browser.newContext({ viewport });
-    contexts.push(context);
+    const context = await newContext({ viewport });
     const page = await context.newPage();
-    page.setDefaultTimeout(30_000);
     page.on("response", (r) => {
       if (r.request().resourceType() === "document") documents.push({ url: r.url(), headers: r.headers() });
     });
@@ -155,8 +164,7 @@ describe("statekeeper serve: the web view in chromium", () => {
   });
 
   test("login: a wrong token is refused (401) with the form again; the right one sets an HttpOnly SameSite=Strict cookie", async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    contexts.push(context);
+    const context = await newContext();
     const page = await context.newPage();
     await page.goto(`${server.url}/ui/login`);
     await shot(page, "login");
@@ -234,11 +242,7 @@ describe("statekeeper serve: the web view in chromium", () => {
     await shot(phone, "stacks-phone");
 
     // Dark mode follows the system setting.
-    const darkContext = await browser.newContext({
-      viewport: { width: 1280, height: 800 },
-      colorScheme: "dark",
-    });
-    contexts.push(darkContext);
+    const darkContext = await newContext({ colorScheme: "dark" });
     const dark = await darkContext.newPage();
     await dark.goto(`${server.url}/ui/login`);
     const background = (p: Page) =>
