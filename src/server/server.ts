@@ -24,6 +24,7 @@ import {
   statusFor,
 } from "./http.js";
 import { terraformRoutes } from "./terraform.js";
+import { uiRoutes } from "./ui/routes.js";
 
 /** Default cap on a request body: Terraform states of 100 MB exist (hashicorp/terraform#35822). */
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024;
@@ -93,6 +94,13 @@ export function createStateServer(options: StateServerOptions): StateServer {
     maxBodyBytes,
     lockTtlMs: options.lockTtlMs,
   });
+  const ui = uiRoutes({
+    store: options.store,
+    encrypter: options.encrypter,
+    auth: options.auth,
+    tls: options.tls !== undefined,
+    onError: options.onError,
+  });
   let inFlight = 0;
   let drained: (() => void) | undefined;
 
@@ -105,6 +113,8 @@ export function createStateServer(options: StateServerOptions): StateServer {
       sendJson(res, 200, { ok: true, version: VERSION });
       return undefined;
     }
+    // The web view answers with pages (login, redirects) rather than API errors.
+    if (url.pathname === "/ui" || url.pathname.startsWith("/ui/")) return ui(req, res, url);
     const principal = options.auth.authenticate(req.headers.authorization);
     if (principal === undefined)
       throw new HttpError(

@@ -1,8 +1,16 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { hasErrorCode, isStateKeeperError, StateKeeperError } from "../../errors.js";
+import { rollbackStack } from "../../admin/rollback.js";
+import { isStateKeeperError, StateKeeperError } from "../../errors.js";
 import { decodeSnapshot, type Snapshot } from "../../snapshot/index.js";
-import { type CliContext, globalsOf, openStackBackend, sourceEncrypter, withStackLock } from "../context.js";
+import {
+  type CliContext,
+  globalsOf,
+  lockOptionsOf,
+  openStackBackend,
+  sourceEncrypter,
+  withStackLock,
+} from "../context.js";
 import { examples, withLockTimeout } from "../options.js";
 import { out, printable, printJson } from "../output.js";
 import { currentOrNull, resolveRev } from "../revs.js";
@@ -28,16 +36,6 @@ function parseInput(file: string, bytes: Uint8Array): Snapshot {
     throw new StateKeeperError("E_INVALID_ARGUMENT", `${name} is not a valid snapshot: ${e.message}`, {
       cause: e,
     });
-  }
-}
-
-/** The rev `current` names, or null: for a repair, whose pointer may be unreadable. */
-async function pointerRevOrNull(backend: { currentRev(): Promise<string> }): Promise<string | null> {
-  try {
-    return await backend.currentRev();
-  } catch (e) {
-    if (hasErrorCode(e, "E_NO_CURRENT", "E_CORRUPT")) return null;
-    throw e;
   }
 }
 
@@ -93,19 +91,9 @@ export function registerPush(program: Command, ctx: CliContext): void {
     async (opts: { to: string; repair?: boolean; json?: boolean }, command: Command) => {
       const g = globalsOf(command);
       const backend = await openStackBackend(g, sourceEncrypter(ctx, g));
-      const repair = opts.repair === true;
-      const result = await withStackLock(backend, g, "rollback", async () => {
-        // A repair names its target explicitly: `current~N` needs a current that can be read.
-        const from = await resolveRev(backend, opts.to);
-        const previous = repair ? await pointerRevOrNull(backend) : await currentOrNull(backend);
-        const snapshot = await backend.get(from);
-        if (from === previous && !repair) return { rev: previous, from, previous, unchanged: true };
-        return {
-          rev: await backend.commit(snapshot, { replaceUnreadableCurrent: repair }),
-          from,
-          previous,
-          unchanged: false,
-        };
+      const result = await rollbackStack(backend, () => resolveRev(backend, opts.to), {
+        ...lockOptionsOf(g),
+        repair: opts.repair === true,
       });
       if (opts.json) printJson(result);
       else if (result.unchanged) out(`${result.from} is already the current revision; nothing committed`);
