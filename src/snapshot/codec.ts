@@ -1,6 +1,6 @@
 import { isStateKeeperError, StateKeeperError, truncateForMessage } from "../errors.js";
 import { assertViewMatches, documentView } from "./document.js";
-import { isPlainObject, NotJsonError, serializeSorted } from "./json.js";
+import { isPlainObject, NotJsonError, own, serializeSorted } from "./json.js";
 import { newRevision } from "./revision.js";
 import {
   type Entry,
@@ -142,10 +142,6 @@ function tooLarge(message: string, maxBytes: number, size?: number): StateKeeper
 export interface DecodeOptions {
   /** Refuse inputs larger than this many bytes before parsing. Default `MAX_SNAPSHOT_BYTES`. */
   maxBytes?: number;
-}
-
-function own(o: Record<string, unknown>, key: string): unknown {
-  return Object.hasOwn(o, key) ? o[key] : undefined;
 }
 
 function corrupt(message: string): never {

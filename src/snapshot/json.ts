@@ -39,6 +39,11 @@ function describe(value: unknown): string {
   return typeof ctor?.name === "string" && ctor.name !== "" ? `a ${ctor.name}` : "an exotic object";
 }
 
+/** `o[key]` when it is `o`'s own property (never one inherited, such as `__proto__`), else undefined. */
+export function own(o: Record<string, unknown>, key: string): unknown {
+  return Object.hasOwn(o, key) ? o[key] : undefined;
+}
+
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
   const proto: unknown = Object.getPrototypeOf(value);

@@ -13,7 +13,7 @@
 import { StateKeeperError, truncateForMessage } from "../errors.js";
 import type { EncodedEntry } from "./chunks.js";
 import { fromStoredEntry, toStoredEntry } from "./codec.js";
-import { isPlainObject, NotJsonError, serializeSorted } from "./json.js";
+import { isPlainObject, NotJsonError, own, serializeSorted } from "./json.js";
 import type { Entry, FactoryInfo, JsonObject } from "./types.js";
 import { describeEntry, notJsonToError } from "./validate.js";
 
@@ -88,10 +88,6 @@ function corrupt(message: string, details: Record<string, unknown> = {}): never 
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const CHUNK_ID = /^[0-9a-f]{32,64}$/;
-
-function own(o: Record<string, unknown>, key: string): unknown {
-  return Object.hasOwn(o, key) ? o[key] : undefined;
-}
 
 function isCount(v: unknown, min: number): v is number {
   return typeof v === "number" && Number.isSafeInteger(v) && v >= min;

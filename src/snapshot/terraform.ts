@@ -1,6 +1,6 @@
 import { StateKeeperError } from "../errors.js";
 import { SENSITIVE_MASK } from "./diff.js";
-import { isPlainObject, MAX_JSON_DEPTH } from "./json.js";
+import { isPlainObject, MAX_JSON_DEPTH, own } from "./json.js";
 import { compareCodePoints } from "./revision.js";
 import type { Entry, JsonObject, JsonValue } from "./types.js";
 
@@ -50,10 +50,6 @@ export interface TerraformView {
  */
 const TOO_DEEP = "(nested too deeply to show)";
 const MAX_VALUE_DEPTH = MAX_JSON_DEPTH - 8;
-
-function own(o: Record<string, unknown>, key: string): unknown {
-  return Object.hasOwn(o, key) ? o[key] : undefined;
-}
 
 /** The JSON type of a parsed value, for messages: never the value itself. */
 function jsonType(value: unknown): string {
