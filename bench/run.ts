@@ -16,6 +16,7 @@ import { lockHandoffScenario } from "./scenarios/lock-handoff.js";
 import { rgwReadsScenario } from "./scenarios/rgw-reads.js";
 import { s3CommitScenario } from "./scenarios/s3-commit.js";
 import { serverLoadScenario } from "./scenarios/server-load.js";
+import { webViewScenario } from "./scenarios/web-view.js";
 
 // The SDK warns once that future releases need Node 22; that is not a benchmark finding.
 process.removeAllListeners("warning");
@@ -35,6 +36,7 @@ const scenarios: Array<[string, (server: S3Server) => Promise<ScenarioResult>]> 
   ["rgw-reads", rgwReadsScenario],
   ["deployments", deploymentsScenario],
   ["server-load", serverLoadScenario],
+  ["web-view", () => webViewScenario()],
 ];
 
 /** BENCH_ONLY: a comma-separated list of scenario names; unset or empty runs them all. */
