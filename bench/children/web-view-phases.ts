@@ -36,6 +36,7 @@ try {
       await b.commit(makeSnapshot(`s${i}`, 5, i));
     },
   );
+  await time("stacks: listStacks before the big stack exists", () => listStacks(store));
   const big = createBackend(store, { factory: "bench", stack: "big", encrypter });
   const snapshot = makeSnapshot("big", entries);
   const from = await big.commit(snapshot);
@@ -58,6 +59,9 @@ try {
   const before = await time("diff: get(from)", () => big.get(from));
   const after = await time("diff: get(to)", () => big.get(to));
   await time("diff: diffSnapshots", () => diffSnapshots(before, after));
+  await time("diff: get(from) and get(to) at once, as the page does", () =>
+    Promise.all([big.get(from), big.get(to)]),
+  );
 
   const token = "phases-token-for-the-web-view";
   const server = createStateServer({ store, encrypter, auth: createAuthenticator({ adminToken: token }) });
