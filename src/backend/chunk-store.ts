@@ -6,11 +6,11 @@
  * `src/snapshot/chunks.ts`.
  */
 import { randomBytes } from "node:crypto";
-import { LruCache } from "../crypto/lru.js";
 import { NOOP_KEY_ID } from "../crypto/noop.js";
 import type { Encrypter } from "../crypto/types.js";
 import { errorKind, StateKeeperError, truncateForMessage } from "../errors.js";
 import { mapBounded } from "../internal/bounded.js";
+import { LruCache } from "../internal/lru.js";
 import { isStoreError, type ObjectStore } from "../objectstore/types.js";
 import { chunkText, type EncodedEntry, endsChunk, planChunks, sortEntries } from "../snapshot/chunks.js";
 import {

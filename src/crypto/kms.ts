@@ -1,6 +1,7 @@
 import type { KMSClient } from "@aws-sdk/client-kms";
 import { StateKeeperError } from "../errors.js";
 import { withoutNodeVersionWarning } from "../internal/aws-sdk.js";
+import { LruCache } from "../internal/lru.js";
 import { DATA_KEY_BYTES, openWithKey, sealWithKey } from "./aead.js";
 import { decodeStrictBase64, type EnvelopeHeader, parseEnvelope } from "./envelope.js";
 import {
@@ -12,7 +13,6 @@ import {
   wrongKey,
 } from "./errors.js";
 import { mapKmsError } from "./kms-errors.js";
-import { LruCache } from "./lru.js";
 import type { Encrypter } from "./types.js";
 
 export interface AwsKmsEncrypterOptions {

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 import { StateKeeperError, truncateForMessage } from "../errors.js";
+import { LruCache } from "../internal/lru.js";
 import { DATA_KEY_BYTES, openWithKey, sealWithKey } from "./aead.js";
 import { decodeStrictBase64, type KdfParams, parseEnvelope, SCRYPT_LIMITS } from "./envelope.js";
 import {
@@ -10,7 +11,6 @@ import {
   invalidConfig,
   wrongKey,
 } from "./errors.js";
-import { LruCache } from "./lru.js";
 import type { Encrypter } from "./types.js";
 
 export const MIN_PASSPHRASE_LENGTH = 16;

@@ -1,6 +1,7 @@
 /**
- * A small least-recently-used map. Caches of derived or unwrapped keys stay bounded, so a
- * process that opens a long history does not keep every data key in memory forever.
+ * A small least-recently-used map, bounded by entry count or by a weight per entry. Keeps the
+ * caches of derived or unwrapped keys, of verified chunks and of the server's per-stack headers
+ * bounded, so a long-running process does not keep everything it ever saw.
  */
 export class LruCache<K, V> {
   readonly #entries = new Map<K, V>();
