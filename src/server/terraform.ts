@@ -4,10 +4,8 @@
  * for byte, every client lock a stack lock without a lease (state, not server memory), and
  * every write fenced (docs/server.md).
  */
-import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type Backend, createBackend, type LockInfo, validateName } from "../backend/index.js";
-import { LruCache } from "../crypto/lru.js";
 import type { Encrypter } from "../crypto/types.js";
 import { hasErrorCode, isStateKeeperError, type LockHolder, StateKeeperError } from "../errors.js";
 import type { ObjectStore } from "../objectstore/types.js";
@@ -49,9 +47,6 @@ interface TerraformLockInfo {
   Created: string;
   Path: string;
 }
-
-/** Stacks whose current header one server process remembers (a header is a few hundred bytes). */
-const HEADER_CACHE_ENTRIES = 10_000;
 
 /** Largest LOCK/UNLOCK body read (a LockInfo is a few hundred bytes). */
 const MAX_LOCK_BODY_BYTES = 64 * 1024;
@@ -191,42 +186,11 @@ async function currentText(backend: Backend): Promise<string | undefined> {
   }
 }
 
-/** What an update is checked against: the current rev, its Terraform header, and the digest of its text. */
-interface StoredHeader {
-  rev: string;
-  header: TerraformStateHeader;
-  sha256: string;
-}
-
-const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
-
 /** Handles one request under `/tf/`; false when the path is not one of ours. */
 export function terraformRoutes(options: TerraformRoutesOptions) {
   const { store, encrypter, auth } = options;
   const backendFor = (route: Route) =>
     createBackend(store, { factory: route.factory, stack: route.stack, encrypter });
-  /**
-   * The header of each stack's current revision as this process last saw it, by rev: a revision
-   * never changes, so an update whose stack is still at that rev need not fetch and open it again.
-   */
-  const headers = new LruCache<string, StoredHeader>(HEADER_CACHE_ENTRIES);
-
-  async function storedHeader(backend: Backend): Promise<StoredHeader | undefined> {
-    let rev: string;
-    try {
-      rev = await backend.currentRev();
-    } catch (e) {
-      if (hasErrorCode(e, "E_NO_CURRENT")) return undefined;
-      throw e;
-    }
-    const key = `${backend.factory}/${backend.stack}`;
-    const known = headers.get(key);
-    if (known?.rev === rev) return known;
-    const text = terraformText(backend, await backend.get(rev));
-    const found = { rev, header: parseTerraformState(text), sha256: sha256(text) };
-    headers.set(key, found);
-    return found;
-  }
 
   return async function handle(
     req: IncomingMessage,
@@ -398,8 +362,9 @@ export function terraformRoutes(options: TerraformRoutesOptions) {
       }
     }
     // Read before the lock check: a lock taken after this read fences `current`, so the commit
-    // below, compare-and-swapped against this read, fails instead of landing under it.
-    const stored = await storedHeader(backend);
+    // below, compare-and-swapped against this read, fails instead of landing under it. The
+    // revision is opened once here; the commit's own check that it opens then needs no fetch.
+    const stored = await currentText(backend);
     if (held === undefined) {
       const holder = await backend.lockInfo();
       if (holder !== undefined)
@@ -408,11 +373,9 @@ export function terraformRoutes(options: TerraformRoutesOptions) {
           holder,
         );
     }
-    const digest = sha256(text);
     if (stored !== undefined) {
-      if (stored.sha256 === digest)
-        return sendJson(res, 200, { rev: stored.rev, serial: header.serial, unchanged: true });
-      if (!force) refuseStale(name, stored.header, header);
+      if (stored === text) return sendJson(res, 200, { serial: header.serial, unchanged: true });
+      if (!force) refuseStale(name, parseTerraformState(stored), header);
     }
     const snapshot = documentSnapshot(
       { name: backend.factory, version: header.terraformVersion ?? "", contentRevision: "" },
@@ -425,12 +388,10 @@ export function terraformRoutes(options: TerraformRoutesOptions) {
     } catch (e) {
       if (!hasErrorCode(e, "E_FENCED", "E_LOCK_LOST")) throw e;
       // The same update may have landed through another request (a client's retry): then it is done.
-      const now = await storedHeader(backend).catch(() => undefined);
-      if (now?.sha256 === digest)
-        return sendJson(res, 200, { rev: now.rev, serial: header.serial, unchanged: true });
+      if ((await currentText(backend).catch(() => undefined)) === text)
+        return sendJson(res, 200, { serial: header.serial, unchanged: true });
       throw e;
     }
-    headers.set(`${backend.factory}/${backend.stack}`, { rev, header, sha256: digest });
     sendJson(res, 200, { rev, serial: header.serial });
   }
 }
