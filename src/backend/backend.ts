@@ -26,7 +26,7 @@ import { validateKey } from "../objectstore/kit.js";
 import { assertStoreSupported } from "../objectstore/probe.js";
 import type { TransactionalObject, Versioned } from "../objectstore/transactional.js";
 import { isStoreError, type ObjectStore } from "../objectstore/types.js";
-import { type EncodedEntry, sortEntries, TARGET_CHUNK_BYTES } from "../snapshot/chunks.js";
+import { type EncodedEntry, planChunks, sortEntries, TARGET_CHUNK_BYTES } from "../snapshot/chunks.js";
 import { decodeStoredObject, type StoredSnapshot, storedSnapshotFromObject } from "../snapshot/codec.js";
 import {
   encodeSnapshot,
@@ -37,28 +37,27 @@ import {
   sortRevisions,
 } from "../snapshot/index.js";
 import {
+  type ChunkRef,
   encodeEntry,
   encodeManifest,
-  INLINE_MAX_BYTES,
+  inlineMaxBytes,
   MANIFEST_FORMAT_VERSION,
   type Manifest,
   manifestFromObject,
 } from "../snapshot/manifest.js";
-import {
-  type Entry,
-  type FactoryInfo,
-  FORMAT_VERSION,
-  type JsonObject,
-  MAX_SNAPSHOT_BYTES,
-} from "../snapshot/types.js";
+import { type Entry, type FactoryInfo, FORMAT_VERSION, type JsonObject } from "../snapshot/types.js";
 import { validateSnapshot } from "../snapshot/validate.js";
 import {
   type ChunkPart,
   ChunkStore,
+  checkTotal,
   chunksByDigest,
+  growOverlay,
+  needsCheckpoint,
   noSuchEntry,
+  overlayBytes,
+  overlayFromPlan,
   partsBytes,
-  planAll,
   planChanges,
 } from "./chunk-store.js";
 import {
@@ -677,39 +676,48 @@ class StoreBackend implements Backend {
 
   /**
    * A format-2 manifest of the whole `snapshot`: every entry encoded and cut into chunks (CPU in
-   * the size of the state), but only chunks the parent manifest does not hold are written.
+   * the size of the state), but I/O in the size of the change: on top of a parent with a chunk
+   * list, the difference becomes the new manifest's overlay (only the parent's chunks that differ
+   * are read); at a checkpoint, only chunks the parent lacks are written.
    */
   async #fullManifest(snapshot: Snapshot, parentRevision: string | undefined, seen: Seen): Promise<Manifest> {
     validateSnapshot(snapshot, { deep: false });
     const encoded = sortEntries(snapshot.entries.map(encodeEntry));
+    const target = this.#chunks.targetBytes;
+    const planned = planChunks(encoded, { targetBytes: target, maxBytes: 4 * target });
+    const parts: ChunkPart[] = planned.map((es) => ({ entries: es }));
+    const header = {
+      factory: snapshot.factory,
+      stack: snapshot.stack,
+      generatedAt: snapshot.generatedAt,
+      outputs: snapshot.outputs,
+    };
     const parentRev = seen.state.pointer?.rev;
     const parent =
       parentRev !== undefined && this.#lastManifest?.rev === parentRev
         ? this.#lastManifest.manifest
         : undefined;
-    return this.#manifestOf(
-      {
-        factory: snapshot.factory,
-        stack: snapshot.stack,
-        generatedAt: snapshot.generatedAt,
-        outputs: snapshot.outputs,
-      },
-      parentRevision,
-      planAll(encoded, this.#chunks.targetBytes),
-      parent,
-      "",
-    );
+    if (parentRev === undefined || parent === undefined)
+      return this.#manifestOf(header, parentRevision, parts, undefined, "");
+    const total = checkTotal(partsBytes(parts));
+    const list = parent.chunkList;
+    if (list !== undefined && total >= inlineMaxBytes(target)) {
+      const chunks = (await this.#chunks.chunkRefs(parent, parentRev)) ?? [];
+      const { overlay } = await overlayFromPlan(planned, chunks, (ref) =>
+        this.#chunks.encodedEntries(ref, parentRev),
+      );
+      if (!needsCheckpoint(overlay, list.size, target))
+        return { ...this.#manifestHeader(header, parentRevision), chunkList: list, overlay };
+    }
+    return this.#manifestOf(header, parentRevision, parts, parent, parentRev);
   }
 
-  /** The manifest over `parts` (new chunks written), or with the entries inline when they are few. */
-  async #manifestOf(
+  /** A manifest's fields other than its entries. */
+  #manifestHeader(
     header: { factory: FactoryInfo; stack: string; generatedAt: string; outputs?: JsonObject | undefined },
     parentRevision: string | undefined,
-    parts: ChunkPart[],
-    parent: Manifest | undefined,
-    parentRev: string,
-  ): Promise<Manifest> {
-    const manifest: Manifest = {
+  ): Manifest {
+    return {
       factory: {
         name: header.factory.name,
         version: header.factory.version,
@@ -720,19 +728,31 @@ class StoreBackend implements Backend {
       ...(header.outputs === undefined ? {} : { outputs: header.outputs }),
       ...(parentRevision === undefined ? {} : { parentRevision }),
     };
-    const total = partsBytes(parts);
-    if (total > MAX_SNAPSHOT_BYTES)
-      throw new StateKeeperError(
-        "E_TOO_LARGE",
-        `snapshot entries encode to ${total} bytes, over the ${MAX_SNAPSHOT_BYTES}-byte limit that every reader enforces`,
-        { details: { maxBytes: MAX_SNAPSHOT_BYTES, size: total } },
-      );
-    if (total < INLINE_MAX_BYTES) {
+  }
+
+  /**
+   * The manifest over `parts` — new chunks written, then a chunk list (a checkpoint) — or with the
+   * entries inline when they are few. Chunks and a list the parent already has are not written again.
+   */
+  async #manifestOf(
+    header: { factory: FactoryInfo; stack: string; generatedAt: string; outputs?: JsonObject | undefined },
+    parentRevision: string | undefined,
+    parts: ChunkPart[],
+    parent: Manifest | undefined,
+    parentRev: string,
+  ): Promise<Manifest> {
+    const manifest = this.#manifestHeader(header, parentRevision);
+    const total = checkTotal(partsBytes(parts));
+    if (total < inlineMaxBytes(this.#chunks.targetBytes)) {
       const entries: EncodedEntry[] = [];
       for (const p of parts)
         entries.push(...("keep" in p ? await this.#chunks.encodedEntries(p.keep, parentRev) : p.entries));
       manifest.entries = entries;
-    } else manifest.chunks = await this.#chunks.write(parts, chunksByDigest(parent));
+      return manifest;
+    }
+    const parentChunks = parent === undefined ? undefined : await this.#chunks.chunkRefs(parent, parentRev);
+    const chunks = await this.#chunks.write(parts, chunksByDigest(parentChunks));
+    manifest.chunkList = await this.#chunks.writeList(chunks, parent?.chunkList);
     return manifest;
   }
 
@@ -918,17 +938,20 @@ class StoreBackend implements Backend {
     validateSnapshot(header);
     const upsert = new Map(upsertList.map((e, i) => [e.address, encodeEntry(e, i)]));
 
-    if (this.#format === 2 && pointer !== undefined && manifest?.chunks !== undefined) {
-      const parts = await planChanges(
-        manifest.chunks,
+    if (
+      this.#format === 2 &&
+      pointer !== undefined &&
+      manifest !== undefined &&
+      manifest.entries === undefined
+    ) {
+      const rev = await this.#commitOverlay(
+        header,
+        this.#parentFor(seen),
+        manifest,
+        pointer.rev,
         upsert,
         remove,
-        (ref) => this.#chunks.encodedEntries(ref, pointer.rev),
-        this.#chunks.targetBytes,
       );
-      const next = await this.#manifestOf(header, this.#parentFor(seen), parts, manifest, pointer.rev);
-      const rev = await this.#storeRevision(encodeManifest(next));
-      this.#lastManifest = { rev, manifest: next };
       await this.setCurrent(rev);
       return rev;
     }
@@ -939,6 +962,42 @@ class StoreBackend implements Backend {
     for (const a of remove) if (!entries.delete(a)) throw noSuchEntry(a);
     for (const e of upsertList) entries.set(e.address, e);
     return this.commit({ ...header, entries: [...entries.values()] });
+  }
+
+  /**
+   * Stores the revision `changes` make of the chunked format-2 revision `parentRev`: its overlay
+   * grown by the changes (one manifest written), or, once the overlay is large, a checkpoint (the
+   * changed chunks re-planned and written, then a new chunk list and the manifest).
+   */
+  async #commitOverlay(
+    header: Snapshot,
+    parentRevision: string | undefined,
+    parent: Manifest,
+    parentRev: string,
+    upsert: ReadonlyMap<string, EncodedEntry>,
+    remove: ReadonlySet<string>,
+  ): Promise<string> {
+    const chunks = (await this.#chunks.chunkRefs(parent, parentRev)) ?? [];
+    const load = (ref: ChunkRef) => this.#chunks.encodedEntries(ref, parentRev);
+    const overlay = await growOverlay(chunks, parent.overlay, upsert, remove, load);
+    const target = this.#chunks.targetBytes;
+    let next: Manifest;
+    if (parent.chunkList !== undefined && !needsCheckpoint(overlay, parent.chunkList.size, target)) {
+      checkTotal(chunks.reduce((n, c) => n + c.size, 0) + overlayBytes(overlay));
+      next = { ...this.#manifestHeader(header, parentRevision), chunkList: parent.chunkList, overlay };
+    } else {
+      const parts = await planChanges(
+        chunks,
+        new Map(overlay.upsert.map((e) => [e.address, e])),
+        new Set(overlay.remove),
+        load,
+        target,
+      );
+      next = await this.#manifestOf(header, parentRevision, parts, parent, parentRev);
+    }
+    const rev = await this.#storeRevision(encodeManifest(next));
+    this.#lastManifest = { rev, manifest: next };
+    return rev;
   }
 
   async #revisions(): Promise<RevisionInfo[]> {

@@ -13,12 +13,18 @@ import { mapBounded } from "../internal/bounded.js";
 import { LruCache } from "../internal/lru.js";
 import { isStoreError, type ObjectStore } from "../objectstore/types.js";
 import { chunkText, type EncodedEntry, endsChunk, planChunks, sortEntries } from "../snapshot/chunks.js";
+import { fromStoredEntry } from "../snapshot/codec.js";
+import { isPlainObject } from "../snapshot/json.js";
 import {
+  type ChunkListRef,
   type ChunkRef,
   chunkEntries,
   decodeChunk,
+  decodeChunkList,
+  encodeChunkList,
   inlineEntries,
   type Manifest,
+  type Overlay,
 } from "../snapshot/manifest.js";
 import { compareCodePoints } from "../snapshot/revision.js";
 import { FORMAT_VERSION, MAX_SNAPSHOT_BYTES, type Snapshot } from "../snapshot/types.js";
@@ -72,14 +78,17 @@ export class ChunkStore {
     this.#cache = new LruCache(options.cacheBytes ?? DEFAULT_CHUNK_CACHE_BYTES, (v) => v.text.length * 2);
   }
 
-  /** The plaintext of a chunk `rev` needs: from the cache, or fetched, opened and checked against `ref`. */
-  async text(ref: ChunkRef, rev: string): Promise<string> {
+  /**
+   * The plaintext of a chunk (or chunk list) `rev` needs: from the cache, or fetched, opened and
+   * checked against `ref`.
+   */
+  async text(ref: { id: string; sha256: string }, rev: string, what = "chunk"): Promise<string> {
     const hit = this.#cache.get(ref.id);
     if (hit !== undefined && hit.sha256 === ref.sha256) return hit.text;
     const details = { rev, chunk: ref.id };
     const got = await this.#store.get(this.#layout.chunk(ref.id));
     if (got === undefined)
-      throw new StateKeeperError("E_CORRUPT", `revision ${rev} needs chunk ${ref.id}, which is missing`, {
+      throw new StateKeeperError("E_CORRUPT", `revision ${rev} needs ${what} ${ref.id}, which is missing`, {
         details,
       });
     let plaintext: Uint8Array;
@@ -87,7 +96,7 @@ export class ChunkStore {
       plaintext = await this.#encrypter().open(got.body, this.#layout.chunkLocation(ref.id));
     } catch (e) {
       if (errorKind(e) !== "integrity" || !(e instanceof StateKeeperError)) throw e;
-      throw new StateKeeperError(e.code, `chunk ${ref.id} of revision ${rev}: ${e.message}`, {
+      throw new StateKeeperError(e.code, `${what} ${ref.id} of revision ${rev}: ${e.message}`, {
         cause: e,
         details: { ...e.details, ...details },
       });
@@ -96,10 +105,10 @@ export class ChunkStore {
     if (actual !== ref.sha256)
       throw new StateKeeperError(
         "E_CORRUPT",
-        `chunk ${ref.id} of revision ${rev} does not match the digest in its manifest (expected sha256 ${ref.sha256}, found ${actual})`,
+        `${what} ${ref.id} of revision ${rev} does not match the digest in its manifest (expected sha256 ${ref.sha256}, found ${actual})`,
         { details: { ...details, expected: ref.sha256, actual } },
       );
-    const text = utf8Text(plaintext, () => `chunk ${ref.id} of revision ${rev}`);
+    const text = utf8Text(plaintext, () => `${what} ${ref.id} of revision ${rev}`);
     this.#cache.set(ref.id, { sha256: ref.sha256, text });
     return text;
   }
@@ -110,15 +119,33 @@ export class ChunkStore {
   }
 
   /**
+   * The chunk refs of a chunked manifest (inline, or its chunk list fetched and checked), or
+   * undefined for inline entries. The last list resolved is remembered: a committing process
+   * parses its list once per checkpoint, not once per commit.
+   */
+  async chunkRefs(m: Manifest, rev: string): Promise<ChunkRef[] | undefined> {
+    if (m.chunks !== undefined) return m.chunks;
+    const ref = m.chunkList;
+    if (ref === undefined) return undefined;
+    if (this.#lastList?.id === ref.id && this.#lastList.sha256 === ref.sha256) return this.#lastList.chunks;
+    const chunks = decodeChunkList(await this.text(ref, rev, "chunk list"), ref, rev);
+    this.#lastList = { id: ref.id, sha256: ref.sha256, chunks };
+    return chunks;
+  }
+
+  #lastList: { id: string; sha256: string; chunks: ChunkRef[] } | undefined;
+
+  /**
    * The snapshot a manifest describes: chunks fetched in parallel (bounded), each checked against
-   * its reference; then the whole validated as a snapshot, in address order.
+   * its reference, the overlay applied; then the whole validated as a snapshot, in address order.
    */
   async assemble(m: Manifest, rev: string): Promise<Snapshot> {
     let entries: unknown[];
-    if (m.chunks === undefined) entries = inlineEntries(m);
+    const chunks = await this.chunkRefs(m, rev);
+    if (chunks === undefined) entries = inlineEntries(m);
     else {
-      const chunks = m.chunks;
-      const total = chunks.reduce((n, c) => n + c.size, 0);
+      const overlayBytes = (m.overlay?.upsert ?? []).reduce((n, e) => n + e.text.length, 0);
+      const total = chunks.reduce((n, c) => n + c.size, 0) + overlayBytes;
       if (total > MAX_SNAPSHOT_BYTES)
         throw new StateKeeperError(
           "E_TOO_LARGE",
@@ -127,6 +154,7 @@ export class ChunkStore {
         );
       const texts = await mapBounded(chunks, CHUNK_CONCURRENCY, (ref) => this.text(ref, rev));
       entries = texts.flatMap((text, i) => decodeChunk(text, chunks[i] as ChunkRef, rev));
+      if (m.overlay !== undefined) entries = applyOverlay(entries, m.overlay, rev);
     }
     const snapshot: Record<string, unknown> = {
       formatVersion: FORMAT_VERSION,
@@ -164,18 +192,39 @@ export class ChunkStore {
 
   async #writeChunk(entries: EncodedEntry[], reuse: ReadonlyMap<string, ChunkRef>): Promise<ChunkRef> {
     const text = chunkText(entries);
-    const plaintext = utf8.encode(text);
-    const sha256 = sha256Hex(plaintext);
-    const ref = (id: string): ChunkRef => ({
+    const { id, sha256, size } = await this.#writeObject(text, (sha) => reuse.get(sha)?.id);
+    return {
       id,
       sha256,
       entries: entries.length,
       first: (entries[0] as EncodedEntry).address,
-      last: (entries.at(-1) as EncodedEntry).address,
-      size: plaintext.byteLength,
-    });
-    const known = reuse.get(sha256);
-    if (known !== undefined) return ref(known.id);
+      size,
+    };
+  }
+
+  /** Writes a chunk list (unless `reuse`, the parent's, holds the same refs) and returns its reference. */
+  async writeList(chunks: readonly ChunkRef[], reuse: ChunkListRef | undefined): Promise<ChunkListRef> {
+    const text = encodeChunkList(chunks);
+    const { id, sha256, size } = await this.#writeObject(text, (sha) =>
+      reuse?.sha256 === sha ? reuse.id : undefined,
+    );
+    this.#lastList = { id, sha256, chunks: [...chunks] };
+    return { id, sha256, size, chunks: chunks.length };
+  }
+
+  /**
+   * Creates an object under `chunks/` holding `text`, sealed, unless `known` names one with the same
+   * plaintext digest; returns its id, digest and plaintext size.
+   */
+  async #writeObject(
+    text: string,
+    known: (sha256: string) => string | undefined,
+  ): Promise<{ id: string; sha256: string; size: number }> {
+    const plaintext = utf8.encode(text);
+    const sha256 = sha256Hex(plaintext);
+    const size = plaintext.byteLength;
+    const reused = known(sha256);
+    if (reused !== undefined) return { id: reused, sha256, size };
     const encrypter = this.#encrypter();
     // Under the noop encrypter the content address is the plaintext digest, which the bucket shows
     // anyway. Under a real key a digest (even a keyed one, shared by every stack on that key) would
@@ -195,7 +244,7 @@ export class ChunkStore {
       // An existing content-addressed chunk holds this very plaintext (a reader checks its digest).
       if (created || contentAddressed) {
         this.#cache.set(id, { sha256, text });
-        return ref(id);
+        return { id, sha256, size };
       }
     }
     throw new StateKeeperError(
@@ -206,8 +255,19 @@ export class ChunkStore {
 }
 
 /** The parent's chunks by plaintext digest: what a commit need not write again. */
-export function chunksByDigest(m: Manifest | undefined): Map<string, ChunkRef> {
-  return new Map((m?.chunks ?? []).map((c) => [c.sha256, c]));
+export function chunksByDigest(chunks: readonly ChunkRef[] | undefined): Map<string, ChunkRef> {
+  return new Map((chunks ?? []).map((c) => [c.sha256, c]));
+}
+
+/** `total` bytes of entries, refused (`E_TOO_LARGE`) over the limit every reader enforces. */
+export function checkTotal(total: number): number {
+  if (total > MAX_SNAPSHOT_BYTES)
+    throw new StateKeeperError(
+      "E_TOO_LARGE",
+      `snapshot entries encode to ${total} bytes, over the ${MAX_SNAPSHOT_BYTES}-byte limit that every reader enforces`,
+      { details: { maxBytes: MAX_SNAPSHOT_BYTES, size: total } },
+    );
+  return total;
 }
 
 /** Every entry cut into chunks from scratch. */
@@ -246,23 +306,9 @@ export async function planChanges(
   load: (ref: ChunkRef) => Promise<EncodedEntry[]>,
   targetBytes: number,
 ): Promise<ChunkPart[]> {
-  // Which chunk an address belongs in: the last one whose first address is not after it.
-  const locate = (address: string): number => {
-    let lo = 0;
-    let hi = chunks.length - 1;
-    let found = 0;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareCodePoints((chunks[mid] as ChunkRef).first, address) <= 0) {
-        found = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    return found;
-  };
   const byChunk = new Map<number, string[]>();
   for (const address of new Set([...remove, ...upsert.keys()])) {
-    const i = locate(address);
+    const i = chunkIndexOf(chunks, address);
     const list = byChunk.get(i);
     if (list === undefined) byChunk.set(i, [address]);
     else list.push(address);
@@ -296,4 +342,144 @@ export async function planChanges(
     parts.push(...planAll(pending, targetBytes));
   }
   return parts;
+}
+
+/** Which chunk an address belongs in: the last one whose first address is not after it (0 if none). */
+export function chunkIndexOf(chunks: readonly ChunkRef[], address: string): number {
+  let lo = 0;
+  let hi = chunks.length - 1;
+  let found = 0;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareCodePoints((chunks[mid] as ChunkRef).first, address) <= 0) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
+}
+
+/**
+ * Decoded entries of a chunk list (in address order) with an overlay applied: removed addresses
+ * dropped, upserted entries replacing or joining them, the result in address order. An overlay
+ * that removes an address the chunks lack, or both upserts and removes one, is not one
+ * statekeeper wrote: `E_CORRUPT`.
+ */
+function applyOverlay(base: readonly unknown[], overlay: Overlay, rev: string): unknown[] {
+  const address = (e: unknown): string =>
+    isPlainObject(e) && typeof e.address === "string" ? e.address : "";
+  const remove = new Set(overlay.remove);
+  const upsert = overlay.upsert.map((e) => fromStoredEntry(JSON.parse(e.text)) as unknown);
+  const upserted = new Set(overlay.upsert.map((e) => e.address));
+  let removed = 0;
+  const kept: unknown[] = [];
+  for (const e of base) {
+    const a = address(e);
+    if (remove.has(a)) removed++;
+    else if (!upserted.has(a)) kept.push(e);
+  }
+  if (removed !== remove.size || [...upserted].some((a) => remove.has(a)))
+    throw new StateKeeperError(
+      "E_CORRUPT",
+      `revision ${rev} removes entries its chunks do not hold, or both removes and upserts one`,
+      { details: { rev } },
+    );
+  // Both lists are in address order: merge them.
+  const out: unknown[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < kept.length || j < upsert.length) {
+    if (
+      j >= upsert.length ||
+      (i < kept.length && compareCodePoints(address(kept[i]), address(upsert[j])) < 0)
+    )
+      out.push(kept[i++]);
+    else out.push(upsert[j++]);
+  }
+  return out;
+}
+
+/** The bytes an overlay adds to a manifest (about: its entries' texts and removed addresses). */
+export function overlayBytes(o: Overlay): number {
+  let n = 0;
+  for (const e of o.upsert) n += e.text.length + 1;
+  for (const a of o.remove) n += a.length + 3;
+  return n;
+}
+
+/**
+ * Whether an overlay is large enough to fold into new chunks (a checkpoint). Every commit rewrites
+ * its manifest, overlay included; a checkpoint writes the changed chunks and a new chunk list of
+ * `listBytes`. Spread over the commits between checkpoints, the cost per commit is least when the
+ * overlay is folded at about sqrt(2 · listBytes · bytes per change) — the classic batch-size
+ * optimum — bounded to [targetBytes, 8 · targetBytes] so reads stay cheap and small lists still fold.
+ */
+export function needsCheckpoint(o: Overlay, listBytes: number, targetBytes: number): boolean {
+  const bytes = overlayBytes(o);
+  const changes = o.upsert.length + o.remove.length;
+  if (changes === 0) return false;
+  const optimum = Math.sqrt(2 * listBytes * (bytes / changes));
+  return bytes > Math.min(8 * targetBytes, Math.max(targetBytes, optimum));
+}
+
+/**
+ * The overlay on top of `chunks` after `remove` then `upsert` are applied to the state `chunks` +
+ * `overlay` hold. A removal of an address that state lacks is refused (`E_INVALID_ARGUMENT`)
+ * before anything is written; finding out reads at most the chunk each removed address belongs in.
+ */
+export async function growOverlay(
+  chunks: readonly ChunkRef[],
+  overlay: Overlay | undefined,
+  upsert: ReadonlyMap<string, EncodedEntry>,
+  remove: ReadonlySet<string>,
+  load: (ref: ChunkRef) => Promise<EncodedEntry[]>,
+): Promise<Overlay> {
+  const up = new Map((overlay?.upsert ?? []).map((e) => [e.address, e]));
+  const rm = new Set(overlay?.remove ?? []);
+  const inChunks = async (a: string): Promise<boolean> => {
+    if (chunks.length === 0) return false;
+    const ref = chunks[chunkIndexOf(chunks, a)] as ChunkRef;
+    return (await load(ref)).some((e) => e.address === a);
+  };
+  for (const a of remove) {
+    if (up.delete(a)) {
+      if (await inChunks(a)) rm.add(a);
+    } else if (!rm.has(a) && (await inChunks(a))) rm.add(a);
+    else throw noSuchEntry(a);
+  }
+  for (const [a, e] of upsert) {
+    rm.delete(a);
+    up.set(a, e);
+  }
+  return { upsert: sortEntries([...up.values()]), remove: [...rm].sort(compareCodePoints) };
+}
+
+/**
+ * A full state, already cut into `planned` chunks, as an overlay on top of `chunks` (the parent's
+ * chunk list): the planned chunks whose digest the list holds are unchanged (boundaries are
+ * content-defined, so an entry in an identical chunk is identical), and only the entries of the
+ * others are compared. I/O: the list's chunks that changed, nothing else.
+ */
+export async function overlayFromPlan(
+  planned: readonly (readonly EncodedEntry[])[],
+  chunks: readonly ChunkRef[],
+  load: (ref: ChunkRef) => Promise<EncodedEntry[]>,
+): Promise<{ overlay: Overlay; digests: string[] }> {
+  const digests = planned.map((es) => sha256Hex(utf8.encode(chunkText(es))));
+  const plannedDigests = new Set(digests);
+  const listDigests = new Set(chunks.map((c) => c.sha256));
+  const before = new Map<string, string>();
+  for (const ref of chunks)
+    if (!plannedDigests.has(ref.sha256)) for (const e of await load(ref)) before.set(e.address, e.text);
+  const upsert: EncodedEntry[] = [];
+  const present = new Set<string>();
+  planned.forEach((es, i) => {
+    if (listDigests.has(digests[i] as string)) return;
+    for (const e of es) {
+      present.add(e.address);
+      if (before.get(e.address) !== e.text) upsert.push(e);
+    }
+  });
+  const remove = [...before.keys()].filter((a) => !present.has(a)).sort(compareCodePoints);
+  return { overlay: { upsert, remove }, digests };
 }

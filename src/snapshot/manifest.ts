@@ -6,9 +6,18 @@
  *
  * Manifest (compact canonical JSON, keys sorted):
  * `{"format-version": 2, "stack": {factory info}, "deployment-id", "generated-at", "outputs"?,
- * "parent-revision"?, "chunks": [{"id", "sha256", "entries", "first", "last", "size"}]}`, or, for a
- * small state, `"entries": [...]` inline instead of `"chunks"`. Entries are sorted by address and
- * in the stored (unobin, kebab-case) entry form that `codec.ts` writes.
+ * "parent-revision"?, <the entries>}` where the entries are one of
+ * - `"entries": [...]` inline, for a small state;
+ * - `"chunk-list": {"id", "sha256", "size", "chunks"}`, a reference to a **chunk list** (an object
+ *   stored like a chunk whose plaintext is `{"format-version": 2, "chunks": [chunk refs]}`), plus an
+ *   optional **overlay** on top of it: `"upsert": [entries]` (new or replaced) and `"remove":
+ *   [addresses]` (entries of the list's chunks that are gone). A commit of a few changes writes the
+ *   manifest with a grown overlay and nothing else; once the overlay is large, a **checkpoint**
+ *   folds it into new chunks and a new chunk list (see `src/backend/chunk-store.ts`);
+ * - `"chunks": [chunk refs]` inline (revisions written before chunk lists existed; still read).
+ * A chunk ref is `{"id", "sha256", "entries", "first", "size"}` (older ones also carry `"last"`,
+ * checked when present). Entries are sorted by address and in the stored (unobin, kebab-case)
+ * entry form that `codec.ts` writes.
  */
 import { StateKeeperError, truncateForMessage } from "../errors.js";
 import type { EncodedEntry } from "./chunks.js";
@@ -20,8 +29,13 @@ import { describeEntry, notJsonToError } from "./validate.js";
 /** The `format-version` of a manifest. Format 1 is the plain snapshot (`FORMAT_VERSION`). */
 export const MANIFEST_FORMAT_VERSION = 2;
 
-/** States whose encoded entries are smaller than this are kept inline in the manifest: one object per commit. */
-export const INLINE_MAX_BYTES = 16 * 1024;
+/**
+ * States whose encoded entries are smaller than half a chunk (16 KiB at the default 32 KiB) are
+ * kept inline in the manifest: one object per commit.
+ */
+export function inlineMaxBytes(chunkTargetBytes: number): number {
+  return Math.floor(chunkTargetBytes / 2);
+}
 
 /** One chunk a manifest references. */
 export interface ChunkRef {
@@ -31,11 +45,30 @@ export interface ChunkRef {
   readonly sha256: string;
   /** How many entries it holds (at least one). */
   readonly entries: number;
-  /** Address of its first and last entry. */
+  /** Address of its first entry (writers find an address's chunk by bisection on it). */
   readonly first: string;
-  readonly last: string;
+  /** Address of its last entry: recorded by revisions written before chunk lists, checked when present. */
+  readonly last?: string;
   /** Plaintext bytes. */
   readonly size: number;
+}
+
+/** A manifest's reference to its chunk list. */
+export interface ChunkListRef {
+  /** Its name in the store (`chunks/<id>`, chosen as a chunk's is). */
+  readonly id: string;
+  /** SHA-256 of the list's plaintext. */
+  readonly sha256: string;
+  /** Plaintext bytes. */
+  readonly size: number;
+  /** How many chunk refs it holds. */
+  readonly chunks: number;
+}
+
+/** Changes on top of a chunk list: entries upserted (sorted by address) and addresses removed (sorted). */
+export interface Overlay {
+  readonly upsert: readonly EncodedEntry[];
+  readonly remove: readonly string[];
 }
 
 export interface Manifest {
@@ -46,10 +79,13 @@ export interface Manifest {
   outputs?: JsonObject;
   /** The rev that was current when it was written (`""` for a first commit). */
   parentRevision?: string;
-  /** Either chunks … */
-  chunks?: ChunkRef[];
-  /** … or the entries themselves, inline (stored form), for a small state. */
+  /** Exactly one of: a chunk list (with an optional overlay) … */
+  chunkList?: ChunkListRef;
+  overlay?: Overlay;
+  /** … the entries themselves, inline (stored form), for a small state … */
   entries?: EncodedEntry[];
+  /** … or chunk refs inline (written before chunk lists; still read, overlay allowed). */
+  chunks?: ChunkRef[];
 }
 
 /** An entry's stored text: canonical compact JSON of its stored form. A non-JSON value names the entry. */
@@ -76,10 +112,40 @@ export function encodeManifest(m: Manifest): Uint8Array {
   };
   if (m.outputs !== undefined && Object.keys(m.outputs).length > 0) doc.outputs = m.outputs;
   if (m.parentRevision !== undefined) doc["parent-revision"] = m.parentRevision;
-  // Inline entries are parsed back from their canonical text: an inline state is small by definition.
-  if (m.entries !== undefined) doc.entries = m.entries.map((e) => JSON.parse(e.text) as unknown);
+  // Inline and overlay entries are parsed back from their canonical text: they are few by design.
+  const parsed = (es: readonly EncodedEntry[]) => es.map((e) => JSON.parse(e.text) as unknown);
+  if (m.entries !== undefined) doc.entries = parsed(m.entries);
+  else if (m.chunkList !== undefined) doc["chunk-list"] = { ...m.chunkList };
   else doc.chunks = (m.chunks ?? []).map((c) => ({ ...c }));
+  if (m.overlay !== undefined && m.entries === undefined) {
+    if (m.overlay.upsert.length > 0) doc.upsert = parsed(m.overlay.upsert);
+    if (m.overlay.remove.length > 0) doc.remove = [...m.overlay.remove];
+  }
   return new TextEncoder().encode(`${serializeSorted(doc, 0)}\n`);
+}
+
+/** The stored form of a chunk list (compact canonical JSON). */
+export function encodeChunkList(chunks: readonly ChunkRef[]): string {
+  return serializeSorted({ "format-version": MANIFEST_FORMAT_VERSION, chunks }, 0);
+}
+
+/** The chunk refs of a chunk list's plaintext (digest already verified), checked against its reference. */
+export function decodeChunkList(text: string, ref: ChunkListRef, rev: string): ChunkRef[] {
+  const bad = (why: string): never =>
+    corrupt(`chunk list ${ref.id} of revision ${rev} ${why}`, { rev, chunk: ref.id });
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return bad("is not valid JSON");
+  }
+  if (!isPlainObject(raw) || own(raw, "format-version") !== MANIFEST_FORMAT_VERSION)
+    return bad("is not a chunk list");
+  const chunks = own(raw, "chunks");
+  if (!Array.isArray(chunks)) return bad("holds no list of chunks");
+  if (chunks.length !== ref.chunks)
+    return bad(`holds ${chunks.length} chunks, its manifest says ${ref.chunks}`);
+  return chunks.map(decodeChunkRef);
 }
 
 function corrupt(message: string, details: Record<string, unknown> = {}): never {
@@ -104,9 +170,40 @@ function decodeChunkRef(raw: unknown, index: number): ChunkRef {
   if (typeof id !== "string" || !CHUNK_ID.test(id)) return corrupt(`manifest chunk ${index} has no valid id`);
   if (typeof sha256 !== "string" || !HEX64.test(sha256))
     return corrupt(`manifest chunk ${id} has no valid sha256`, { chunk: id });
-  if (!isCount(entries, 1) || !isCount(size, 2) || typeof first !== "string" || typeof last !== "string")
+  if (
+    !isCount(entries, 1) ||
+    !isCount(size, 2) ||
+    typeof first !== "string" ||
+    (last !== undefined && typeof last !== "string")
+  )
     return corrupt(`manifest chunk ${id} has invalid entries, size, first or last`, { chunk: id });
-  return { id, sha256, entries, first, last, size };
+  return last === undefined
+    ? { id, sha256, entries, first, size }
+    : { id, sha256, entries, first, last, size };
+}
+
+function decodeListRef(raw: unknown): ChunkListRef {
+  if (!isPlainObject(raw)) return corrupt("manifest chunk-list is not an object");
+  const id = own(raw, "id");
+  const sha256 = own(raw, "sha256");
+  const size = own(raw, "size");
+  const chunks = own(raw, "chunks");
+  if (typeof id !== "string" || !CHUNK_ID.test(id)) return corrupt("manifest chunk-list has no valid id");
+  if (typeof sha256 !== "string" || !HEX64.test(sha256) || !isCount(size, 2) || !isCount(chunks, 0))
+    return corrupt(`manifest chunk-list ${id} has an invalid sha256, size or count`, { chunk: id });
+  return { id, sha256, size, chunks };
+}
+
+function decodeOverlay(doc: Record<string, unknown>): Overlay | undefined {
+  const upsert = own(doc, "upsert");
+  const remove = own(doc, "remove");
+  if (upsert === undefined && remove === undefined) return undefined;
+  if ((upsert !== undefined && !Array.isArray(upsert)) || (remove !== undefined && !Array.isArray(remove)))
+    return corrupt("manifest upsert and remove must be lists");
+  const removed = (remove ?? []) as unknown[];
+  if (!removed.every((a) => typeof a === "string" && a !== ""))
+    return corrupt("manifest remove must hold addresses");
+  return { upsert: ((upsert ?? []) as unknown[]).map(rawToEncoded), remove: removed as string[] };
 }
 
 /**
@@ -135,14 +232,21 @@ export function manifestFromObject(doc: Record<string, unknown>): Manifest {
   if (typeof parent === "string") m.parentRevision = parent;
   const chunks = own(doc, "chunks");
   const entries = own(doc, "entries");
-  if ((chunks === undefined) === (entries === undefined))
-    corrupt("a manifest holds either chunks or entries, and exactly one of them");
+  const list = own(doc, "chunk-list");
+  if ([chunks, entries, list].filter((v) => v !== undefined).length !== 1)
+    corrupt("a manifest holds exactly one of entries, chunks and chunk-list");
   if (chunks !== undefined) {
     if (!Array.isArray(chunks)) corrupt("manifest chunks must be a list");
     m.chunks = chunks.map(decodeChunkRef);
-  } else {
+  } else if (list !== undefined) m.chunkList = decodeListRef(list);
+  else {
     if (!Array.isArray(entries)) corrupt("manifest entries must be a list");
     m.entries = entries.map(rawToEncoded);
+  }
+  const overlay = decodeOverlay(doc);
+  if (overlay !== undefined) {
+    if (m.entries !== undefined) corrupt("a manifest with inline entries has no upsert or remove");
+    m.overlay = overlay;
   }
   return m;
 }
@@ -186,11 +290,11 @@ function chunkCorrupt(ref: ChunkRef, rev: string, why: string): never {
 }
 
 function checkEnds(first: unknown, last: unknown, ref: ChunkRef, rev: string): void {
-  if (first !== ref.first || last !== ref.last)
+  if (first !== ref.first || (ref.last !== undefined && last !== ref.last))
     chunkCorrupt(
       ref,
       rev,
-      `does not start and end with the addresses its manifest names (${JSON.stringify(truncateForMessage(ref.first))} … ${JSON.stringify(truncateForMessage(ref.last))})`,
+      `does not start and end with the addresses its manifest names (${JSON.stringify(truncateForMessage(ref.first))} … ${JSON.stringify(truncateForMessage(ref.last ?? "?"))})`,
     );
 }
 
