@@ -28,6 +28,7 @@ import type { TransactionalObject, Versioned } from "../objectstore/transactiona
 import { isStoreError, type ObjectStore } from "../objectstore/types.js";
 import { type EncodedEntry, planChunks, sortEntries, TARGET_CHUNK_BYTES } from "../snapshot/chunks.js";
 import { decodeStoredObject, type StoredSnapshot, storedSnapshotFromObject } from "../snapshot/codec.js";
+import { type DiffOptions, diffSnapshots, type SnapshotDiff } from "../snapshot/diff.js";
 import {
   encodeSnapshot,
   MAX_REVISION_ATTEMPTS,
@@ -197,6 +198,11 @@ export interface RevisionInfo {
 }
 
 /** One revision, opened: the snapshot, the rev it was written to replace, the key that sealed it. */
+/** `Backend.diff`: the differences, and how many entries both revisions hold unchanged. */
+export interface RevisionDiff extends SnapshotDiff {
+  unchanged: number;
+}
+
 export interface RevisionContent {
   rev: string;
   snapshot: Snapshot;
@@ -264,6 +270,12 @@ export interface Backend {
   get(rev: string): Promise<Snapshot>;
   /** `get`, with the revision's parent and sealing key. */
   readRevision(rev: string): Promise<RevisionContent>;
+  /**
+   * Entry-by-entry differences from `from` to `to`, as `diffSnapshots` gives them, with the count
+   * of entries both hold unchanged. Between two format-2 revisions over chunks, only the chunks
+   * the two do not share (and those their overlays touch) are read and decoded.
+   */
+  diff(from: string, to: string, options?: DiffOptions): Promise<RevisionDiff>;
   /**
    * Stores a new revision and returns its rev. Never moves `current`. Refused when the current
    * revision cannot be opened with this backend's encrypter or fails verification (see
@@ -525,36 +537,36 @@ class StoreBackend implements Backend {
     return got.body;
   }
 
+  /** A revision's sealed bytes opened and decoded: a format-1 snapshot, or a format-2 manifest (chunks not read). */
+  async #decodeRevision(
+    rev: string,
+    sealed: Uint8Array,
+  ): Promise<{ manifest: Manifest } | { stored: StoredSnapshot }> {
+    const plaintext = await this.#needEncrypter().open(sealed, this.#layout.sealLocation(rev));
+    return asCorrupt(rev, async () =>
+      decodeStoredObject(plaintext, {}, (doc) =>
+        doc["format-version"] === MANIFEST_FORMAT_VERSION
+          ? { manifest: manifestFromObject(doc) }
+          : { stored: storedSnapshotFromObject(doc) },
+      ),
+    );
+  }
+
   async #openRevision(
     rev: string,
     sealed: Uint8Array,
     pointer: CurrentPointer | undefined,
   ): Promise<RevisionContent> {
-    const plaintext = await this.#needEncrypter().open(sealed, this.#layout.sealLocation(rev));
+    const decoded = await this.#decodeRevision(rev, sealed);
     let stored: StoredSnapshot;
-    try {
-      const decoded = decodeStoredObject(plaintext, {}, (doc) =>
-        doc["format-version"] === MANIFEST_FORMAT_VERSION
-          ? { manifest: manifestFromObject(doc) }
-          : { stored: storedSnapshotFromObject(doc) },
-      );
-      if ("manifest" in decoded) {
-        const { manifest } = decoded;
-        stored = {
-          snapshot: await this.#chunks.assemble(manifest, rev),
-          parentRevision: manifest.parentRevision,
-        };
-        if (pointer?.rev === rev) this.#lastManifest = { rev, manifest };
-      } else stored = decoded.stored;
-    } catch (e) {
-      // A stored revision that does not validate, or is over the limit, is corrupt state to a
-      // reader, whatever the decoder calls it for an input.
-      if (!hasErrorCode(e, "E_INVALID_SNAPSHOT", "E_TOO_LARGE")) throw e;
-      throw new StateKeeperError("E_CORRUPT", `revision ${rev} cannot be read as a snapshot: ${e.message}`, {
-        cause: e,
-        details: { rev, found: e.code },
-      });
-    }
+    if ("manifest" in decoded) {
+      const { manifest } = decoded;
+      stored = {
+        snapshot: await asCorrupt(rev, () => this.#chunks.assemble(manifest, rev)),
+        parentRevision: manifest.parentRevision,
+      };
+      if (pointer?.rev === rev) this.#lastManifest = { rev, manifest };
+    } else stored = decoded.stored;
     const { snapshot, parentRevision } = stored;
     if (pointer?.rev === rev) this.#verifiedRev = rev;
     return {
@@ -586,6 +598,27 @@ class StoreBackend implements Backend {
 
   async get(rev: string): Promise<Snapshot> {
     return (await this.readRevision(rev)).snapshot;
+  }
+
+  async diff(from: string, to: string, options: DiffOptions = {}): Promise<RevisionDiff> {
+    validateRev(from);
+    validateRev(to);
+    this.#needEncrypter();
+    const seen = await this.#readCurrent(false);
+    const pointer = this.#trustedPointer(seen);
+    const load = async (rev: string) => {
+      const sealed = this.#verifySealed(rev, await this.store.get(this.#layout.snapshot(rev)), pointer);
+      return { rev, sealed, decoded: await this.#decodeRevision(rev, sealed) };
+    };
+    const [a, b] = await Promise.all([load(from), load(to)]);
+    const ma = "manifest" in a.decoded ? a.decoded.manifest : undefined;
+    const mb = "manifest" in b.decoded ? b.decoded.manifest : undefined;
+    if (ma !== undefined && mb !== undefined && ma.entries === undefined && mb.entries === undefined)
+      return asCorrupt(from, () => this.#chunks.diff(ma, from, mb, to, options));
+    const open = async (x: typeof a) => (await this.#openRevision(x.rev, x.sealed, pointer)).snapshot;
+    const [before, after] = await Promise.all([open(a), open(b)]);
+    const d = diffSnapshots(before, after, options);
+    return { ...d, unchanged: after.entries.length - d.added.length - d.changed.length };
   }
 
   async #readSealed(rev: string): Promise<Uint8Array> {
@@ -1258,5 +1291,21 @@ class StoreBackend implements Backend {
     this.#digests.set(rev, digest);
     if (isCurrent) await this.#advanceCurrent(rev, digest);
     return true;
+  }
+}
+
+/**
+ * `read()`, with a stored revision that does not validate, or is over the limit, turned into
+ * `E_CORRUPT`: corrupt state to a reader, whatever the decoder calls it for an input.
+ */
+async function asCorrupt<T>(rev: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (e) {
+    if (!hasErrorCode(e, "E_INVALID_SNAPSHOT", "E_TOO_LARGE")) throw e;
+    throw new StateKeeperError("E_CORRUPT", `revision ${rev} cannot be read as a snapshot: ${e.message}`, {
+      cause: e,
+      details: { rev, found: e.code },
+    });
   }
 }

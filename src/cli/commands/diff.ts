@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import {
-  diffSnapshots,
   type FieldChange,
   hasChanges,
   type SnapshotDiff,
@@ -33,8 +32,10 @@ export function registerDiff(program: Command, ctx: CliContext): void {
         const backend = await openStackBackend(g, sourceEncrypter(ctx, g));
         const from = await resolveRev(backend, a);
         const to = await resolveRev(backend, b);
-        const [before, after] = await Promise.all([backend.get(from), backend.get(to)]);
-        const d = diffSnapshots(before, after, { showSensitive: opts.showSensitive === true });
+        // The backend reads only what can differ (format 2: the chunks the two do not share).
+        const { unchanged: _, ...d } = await backend.diff(from, to, {
+          showSensitive: opts.showSensitive === true,
+        });
         if (opts.json) return printJson({ from, to, changed: hasChanges(d), diff: d });
         printDiff(from, to, d);
       },
