@@ -1,10 +1,5 @@
 import type { Command } from "commander";
-import {
-  type FieldChange,
-  hasChanges,
-  type SnapshotDiff,
-  type ValueChange,
-} from "../../snapshot/index.js";
+import { type FieldChange, hasChanges, type SnapshotDiff, type ValueChange } from "../../snapshot/index.js";
 import { type CliContext, globalsOf, openStackBackend, sourceEncrypter } from "../context.js";
 import { examples } from "../options.js";
 import { formatValue, out, paint, printable, printJson } from "../output.js";
