@@ -2,7 +2,7 @@ import type { Backend } from "../backend/index.js";
 import { backendInternals } from "../backend/internals.js";
 import { sha256Hex } from "../backend/layout.js";
 import { StateKeeperError } from "../errors.js";
-import { encodeSnapshot } from "../snapshot/index.js";
+import { encodeCanonical } from "../snapshot/codec.js";
 import {
   type AdminProgress,
   checkpoint,
@@ -32,7 +32,7 @@ export interface MigrateReport {
 }
 
 async function plaintextDigest(backend: Backend, rev: string): Promise<string> {
-  return sha256Hex(encodeSnapshot(await backend.get(rev)));
+  return sha256Hex(encodeCanonical(await backend.get(rev)));
 }
 
 function conflict(message: string): StateKeeperError {
@@ -108,7 +108,7 @@ export async function migrateStack(
       if (!present.has(rev)) {
         // The parent travels with the revision, so verify follows the same line in the copy.
         const { snapshot, parentRevision } = await source.readRevision(rev);
-        digests.set(rev, sha256Hex(encodeSnapshot(snapshot)));
+        digests.set(rev, sha256Hex(encodeCanonical(snapshot)));
         await targetInternals.importRevision(rev, snapshot, parentRevision);
       }
       progress("copying", i + 1, revs.length, { rev });
@@ -128,7 +128,7 @@ export async function migrateStack(
       // The last point to stop: after it, the target's current moves to the verified copy.
       checkpoint(what, signal, lock);
       if (targetPointer?.rev !== sourcePointer.rev) await target.setCurrent(sourcePointer.rev);
-      const current = sha256Hex(encodeSnapshot(await target.current()));
+      const current = sha256Hex(encodeCanonical(await target.current()));
       if (current !== digests.get(sourcePointer.rev))
         throw new StateKeeperError(
           "E_CORRUPT",

@@ -1,5 +1,5 @@
 import type { Backend } from "../backend/index.js";
-import { backendInternals } from "../backend/internals.js";
+import { backendInternals, type ChunkSweep } from "../backend/internals.js";
 import { StateKeeperError } from "../errors.js";
 import {
   type AdminProgress,
@@ -10,7 +10,14 @@ import {
   runLocked,
 } from "./common.js";
 
-export type PrunePhase = "pruning";
+export type PrunePhase = "pruning" | "sweeping chunks";
+
+/**
+ * Chunks (storage format 2) no kept revision needs are deleted only once they are this old by the
+ * store's clock: a commit in flight writes its chunks before the manifest that names them, and a
+ * holder past its lease (30 s by default) is fenced, so a quarter of an hour leaves a wide margin.
+ */
+export const DEFAULT_CHUNK_GRACE_MS = 15 * 60 * 1000;
 export type PruneProgress = AdminProgress<PrunePhase>;
 
 export interface PruneOptions extends LockedAdminOptions<PrunePhase> {
@@ -18,6 +25,8 @@ export interface PruneOptions extends LockedAdminOptions<PrunePhase> {
   keep: number;
   /** Only plan: nothing is locked or deleted. Default false. */
   dryRun?: boolean;
+  /** Age (store's clock) below which an unneeded chunk is kept. Default `DEFAULT_CHUNK_GRACE_MS`. */
+  chunkGraceMs?: number;
 }
 
 interface PruneReportBase {
@@ -38,6 +47,8 @@ export interface PrunePlanReport extends PruneReportBase {
 export interface PruneDoneReport extends PruneReportBase {
   dryRun: false;
   deleted: string[];
+  /** The garbage collection of format-2 chunks that followed (see `ChunkSweep`). */
+  chunks: ChunkSweep;
 }
 
 export type PruneReport = PrunePlanReport | PruneDoneReport;
@@ -59,9 +70,12 @@ async function plan(
 /**
  * Deletes all but the newest `keep` revisions of a stack — never the current one, even when it is
  * older. Under the stack's lock, planned again there (someone may have pushed since a dry run).
- * Needs no encrypter: revisions are deleted unopened. An abort (or a lost lock) between two
- * deletions stops there: every revision is either whole or gone, and the `E_ABORTED` error's
- * `details.deleted` lists what went.
+ * Revisions are deleted unopened. Then the chunks of format-2 revisions that no remaining revision
+ * needs, and that are older than `chunkGraceMs`, are deleted (mark and sweep; this needs the
+ * encrypter to open the manifests, and is skipped, with the reason in `chunks.skipped`, when any
+ * revision cannot be opened). An abort (or a lost lock) between two deletions stops there: every
+ * revision is either whole or gone, a deleted chunk was needed by no remaining revision, and the
+ * `E_ABORTED` error's `details.deleted` lists the revisions that went.
  */
 export function pruneStack(
   backend: Backend,
@@ -74,6 +88,12 @@ export function pruneStack(
 export function pruneStack(backend: Backend, options: PruneOptions): Promise<PruneReport>;
 export async function pruneStack(backend: Backend, options: PruneOptions): Promise<PruneReport> {
   const { keep } = options;
+  const graceMs = options.chunkGraceMs ?? DEFAULT_CHUNK_GRACE_MS;
+  if (!Number.isFinite(graceMs) || graceMs < 0)
+    throw new StateKeeperError(
+      "E_INVALID_ARGUMENT",
+      `pruneStack: chunkGraceMs must be 0 or more milliseconds (got ${String(options.chunkGraceMs)})`,
+    );
   if (!Number.isSafeInteger(keep) || keep < 0)
     throw new StateKeeperError(
       "E_INVALID_ARGUMENT",
@@ -97,6 +117,11 @@ export async function pruneStack(backend: Backend, options: PruneOptions): Promi
       deleted.push(rev);
       progress("pruning", deleted.length, drop.length, { rev });
     }
-    return { dryRun: false, keep, current, deleted, kept };
+    const chunks = await backendInternals(backend).sweepChunks({
+      graceMs,
+      checkpoint: () => checkpoint(what, options.signal, lock, () => ({ deleted: [...deleted] })),
+      onEach: (done, total) => progress("sweeping chunks", done, total),
+    });
+    return { dryRun: false, keep, current, deleted, kept, chunks };
   });
 }

@@ -1,5 +1,5 @@
 import type { Backend } from "../backend/index.js";
-import { backendInternals } from "../backend/internals.js";
+import { backendInternals, type ChunkReseal } from "../backend/internals.js";
 import { inspectEnvelope } from "../crypto/index.js";
 import { errorKind, StateKeeperError } from "../errors.js";
 import {
@@ -11,7 +11,7 @@ import {
   runLocked,
 } from "./common.js";
 
-export type RekeyPhase = "resealing";
+export type RekeyPhase = "resealing" | "resealing chunks";
 export type RekeyProgress = AdminProgress<RekeyPhase>;
 export type RekeyOptions = LockedAdminOptions<RekeyPhase>;
 
@@ -37,6 +37,12 @@ export interface RekeyReport {
   /** The same after the run (failures stay on the key they were on). */
   after: Record<string, number>;
   failed: RekeyFailure[];
+  /**
+   * The chunks and chunk lists of format-2 revisions, re-sealed the same way (ids unchanged: a
+   * chunk first written under the noop encrypter keeps its content-address id, whose digest the
+   * store showed in plaintext anyway; chunks written after the rekey get random ids).
+   */
+  chunks: ChunkReseal;
 }
 
 function tally(counts: Record<string, number>, keyId: string): void {
@@ -86,7 +92,13 @@ export async function rekeyStack(backend: Backend, options: RekeyOptions = {}): 
       }
       progress("resealing", i + 1, revs.length, { rev });
     }
+    checkpoint(what, options.signal, lock);
+    const chunks = await internals.resealChunks((done, total) => {
+      checkpoint(what, options.signal, lock);
+      progress("resealing chunks", done, total);
+    });
     return {
+      chunks,
       primary: encrypter.keyId,
       revisions: revs.length,
       resealed,

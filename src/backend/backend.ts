@@ -25,9 +25,14 @@ import {
 import { validateKey } from "../objectstore/kit.js";
 import { assertStoreSupported } from "../objectstore/probe.js";
 import type { TransactionalObject, Versioned } from "../objectstore/transactional.js";
-import { isStoreError, type ObjectStore } from "../objectstore/types.js";
+import { isStoreError, type ObjectInfo, type ObjectStore } from "../objectstore/types.js";
 import { type EncodedEntry, planChunks, sortEntries, TARGET_CHUNK_BYTES } from "../snapshot/chunks.js";
-import { decodeStoredObject, type StoredSnapshot, storedSnapshotFromObject } from "../snapshot/codec.js";
+import {
+  decodeStoredObject,
+  encodeCanonical,
+  type StoredSnapshot,
+  storedSnapshotFromObject,
+} from "../snapshot/codec.js";
 import { type DiffOptions, diffSnapshots, type SnapshotDiff } from "../snapshot/diff.js";
 import {
   encodeSnapshot,
@@ -69,7 +74,12 @@ import {
   NO_CURRENT,
   pointerOf,
 } from "./current.js";
-import { registerBackendInternals } from "./internals.js";
+import {
+  type ChunkReseal,
+  type ChunkSweep,
+  registerBackendInternals,
+  type SweepOptions,
+} from "./internals.js";
 import { SNAPSHOT_SUFFIX, type StackLayout, sha256Hex, stackLayout } from "./layout.js";
 import { normalizePrefix, validateName } from "./names.js";
 
@@ -418,6 +428,8 @@ class StoreBackend implements Backend {
   readonly #chunks: ChunkStore;
   /** The manifest of the last format-2 revision this backend wrote, or read as the current one. */
   #lastManifest: { rev: string; manifest: Manifest } | undefined;
+  /** The manifest of the last revision `importRevision` wrote (a migration imports parents first). */
+  #lastImported: { rev: string; manifest: Manifest } | undefined;
 
   constructor(
     store: ObjectStore,
@@ -447,6 +459,8 @@ class StoreBackend implements Backend {
       readSealed: (rev) => this.#readSealed(rev),
       importRevision: (rev, snapshot, parentRevision) => this.#importRevision(rev, snapshot, parentRevision),
       reseal: (rev) => this.#reseal(rev),
+      sweepChunks: (o) => this.#sweepChunks(o),
+      resealChunks: (onEach) => this.#resealChunks(onEach),
     });
   }
 
@@ -697,7 +711,10 @@ class StoreBackend implements Backend {
     // A snapshot wrapping another tool's document stays format 1: the document is stored whole,
     // byte for byte, and has no entries of its own to chunk.
     if (this.#format === 2 && snapshot.document === undefined) {
-      const manifest = await this.#fullManifest(snapshot, parentRevision, seen);
+      const pointerRev = seen.state.pointer?.rev;
+      const parent =
+        pointerRev !== undefined && this.#lastManifest?.rev === pointerRev ? this.#lastManifest : undefined;
+      const manifest = await this.#fullManifest(snapshot, parentRevision, parent);
       const rev = await this.#storeRevision(encodeManifest(manifest));
       this.#lastManifest = { rev, manifest };
       return rev;
@@ -713,7 +730,11 @@ class StoreBackend implements Backend {
    * list, the difference becomes the new manifest's overlay (only the parent's chunks that differ
    * are read); at a checkpoint, only chunks the parent lacks are written.
    */
-  async #fullManifest(snapshot: Snapshot, parentRevision: string | undefined, seen: Seen): Promise<Manifest> {
+  async #fullManifest(
+    snapshot: Snapshot,
+    parentRevision: string | undefined,
+    parentManifest: { rev: string; manifest: Manifest } | undefined,
+  ): Promise<Manifest> {
     validateSnapshot(snapshot, { deep: false });
     const encoded = sortEntries(snapshot.entries.map(encodeEntry));
     const target = this.#chunks.targetBytes;
@@ -725,13 +746,8 @@ class StoreBackend implements Backend {
       generatedAt: snapshot.generatedAt,
       outputs: snapshot.outputs,
     };
-    const parentRev = seen.state.pointer?.rev;
-    const parent =
-      parentRev !== undefined && this.#lastManifest?.rev === parentRev
-        ? this.#lastManifest.manifest
-        : undefined;
-    if (parentRev === undefined || parent === undefined)
-      return this.#manifestOf(header, parentRevision, parts, undefined, "");
+    if (parentManifest === undefined) return this.#manifestOf(header, parentRevision, parts, undefined, "");
+    const { rev: parentRev, manifest: parent } = parentManifest;
     const total = checkTotal(partsBytes(parts));
     const list = parent.chunkList;
     if (list !== undefined && total >= inlineMaxBytes(target)) {
@@ -1243,16 +1259,111 @@ class StoreBackend implements Backend {
     this.#checkOwnership(snapshot);
     await this.#beforeWrite();
     await this.#assertCanExtend(this.#expected ?? (await this.#readCurrent(true)), {});
-    const plaintext = encodeSnapshot(snapshot, parentRevision === undefined ? {} : { parentRevision });
+    let plaintext: Uint8Array;
+    let manifest: Manifest | undefined;
+    if (this.#format === 2 && snapshot.document === undefined) {
+      // Chunks the revision imported just before (usually its parent) holds are not written again.
+      manifest = await this.#fullManifest(snapshot, parentRevision, this.#lastImported);
+      plaintext = encodeManifest(manifest);
+    } else plaintext = encodeSnapshot(snapshot, parentRevision === undefined ? {} : { parentRevision });
     const key = this.#layout.snapshot(rev);
     const sealed = await this.#needEncrypter().seal(plaintext, this.#layout.sealLocation(rev));
-    if (await this.#createOnly(key, sealed)) return;
+    if (await this.#createOnly(key, sealed)) {
+      if (manifest !== undefined) this.#lastImported = { rev, manifest };
+      return;
+    }
     // Already there: fine if it holds the same snapshot (a re-run migration), else refuse.
-    const existing = await this.get(rev);
-    if (!equalBytes(encodeSnapshot(existing), encodeSnapshot(snapshot)))
+    const existing = await this.readRevision(rev);
+    if (!equalBytes(encodeCanonical(existing.snapshot), encodeCanonical(snapshot)))
       throw new StateKeeperError("E_ALREADY_EXISTS", `revision ${rev} already exists with other content`, {
         details: { rev },
       });
+  }
+
+  async #sweepChunks(options: SweepOptions): Promise<ChunkSweep> {
+    const prefix = this.#layout.chunksPrefix;
+    const listed: ObjectInfo[] = [];
+    for await (const o of this.store.list(prefix))
+      if (!o.key.slice(prefix.length).includes("/")) listed.push(o);
+    const result: ChunkSweep = { chunks: listed.length, deleted: 0, deletedBytes: 0, young: 0 };
+    if (listed.length === 0) return result;
+    if (this.#encrypterOrNone === undefined)
+      return { ...result, skipped: "the backend has no encrypter to open the revisions that name chunks" };
+    // The store's clock: the lock this sweep runs under was written (or renewed) before now.
+    const now = (await this.store.head(this.#layout.lock))?.lastModified;
+    if (now === undefined)
+      return {
+        ...result,
+        skipped: "the store gives no modification time for the lock, so no chunk's age is known",
+      };
+    const needed = new Set<string>();
+    const listsSeen = new Set<string>();
+    for (const { rev } of await this.#revisions()) {
+      const got = await this.store.get(this.#layout.snapshot(rev));
+      if (got === undefined) continue;
+      let ids: string[];
+      try {
+        const decoded = await this.#decodeRevision(rev, got.body);
+        if (!("manifest" in decoded)) continue;
+        const list = decoded.manifest.chunkList;
+        if (list !== undefined) {
+          if (listsSeen.has(list.id)) continue;
+          listsSeen.add(list.id);
+        }
+        ids = await this.#chunks.referenced(decoded.manifest, rev);
+      } catch (e) {
+        if (!isUnreadable(e)) throw e;
+        return {
+          ...result,
+          skipped: `revision ${rev} cannot be opened (${e.message}), so what it needs is unknown`,
+        };
+      }
+      for (const id of ids) needed.add(id);
+    }
+    const doomed = listed.filter((o) => !needed.has(o.key.slice(prefix.length)));
+    for (const o of doomed) {
+      options.checkpoint?.();
+      const age = o.lastModified === undefined ? undefined : now.getTime() - o.lastModified.getTime();
+      if (age === undefined || age < options.graceMs) {
+        result.young++;
+        continue;
+      }
+      await this.store.delete(o.key);
+      result.deleted++;
+      result.deletedBytes += o.size;
+      options.onEach?.(result.deleted, doomed.length);
+    }
+    return result;
+  }
+
+  async #resealChunks(onEach?: (done: number, total: number) => void): Promise<ChunkReseal> {
+    const encrypter = this.#needEncrypter();
+    await this.#beforeWrite();
+    const prefix = this.#layout.chunksPrefix;
+    const ids: string[] = [];
+    for await (const o of this.store.list(prefix)) {
+      const id = o.key.slice(prefix.length);
+      if (!id.includes("/")) ids.push(id);
+    }
+    const result: ChunkReseal = { chunks: ids.length, resealed: 0, failed: [] };
+    for (const [i, id] of ids.entries()) {
+      const got = await this.store.get(this.#layout.chunk(id));
+      if (got !== undefined && !sealingKeyMatches(encrypter, inspectEnvelope(got.body))) {
+        const location = this.#layout.chunkLocation(id);
+        try {
+          const plaintext = await encrypter.open(got.body, location);
+          await this.store.put(this.#layout.chunk(id), await encrypter.seal(plaintext, location), {
+            ifMatch: got.etag,
+          });
+          result.resealed++;
+        } catch (e) {
+          if (!isUnreadable(e)) throw e;
+          result.failed.push({ chunk: id, code: e.code, message: e.message });
+        }
+      }
+      onEach?.(i + 1, ids.length);
+    }
+    return result;
   }
 
   async #reseal(rev: string): Promise<boolean> {
@@ -1265,17 +1376,6 @@ class StoreBackend implements Backend {
       throw new StateKeeperError("E_NOT_FOUND", `no revision ${rev} in ${this.#name}`, { details: { rev } });
     const location = this.#layout.sealLocation(rev);
     const plaintext = await encrypter.open(got.body, location);
-    // A manifest is written compact (`{"`), a format-1 snapshot pretty (`{\n`): only those are parsed.
-    if (
-      plaintext[0] === 0x7b &&
-      plaintext[1] === 0x22 &&
-      decodeStoredObject(plaintext, {}, (doc) => doc["format-version"]) === MANIFEST_FORMAT_VERSION
-    )
-      throw new StateKeeperError(
-        "E_INVALID_ARGUMENT",
-        `revision ${rev} of ${this.#name} is storage format 2: re-sealing its chunks is not supported yet`,
-        { details: { rev } },
-      );
     // Which key sealed it is in the header: key ids alone are not enough (passphrase encrypters
     // share one id, and differ by their KDF salt), and nothing is sealed just to find out.
     if (sealingKeyMatches(encrypter, inspectEnvelope(got.body))) return false;

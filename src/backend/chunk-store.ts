@@ -15,8 +15,10 @@ import { isStoreError, type ObjectStore } from "../objectstore/types.js";
 import { chunkText, type EncodedEntry, endsChunk, planChunks, sortEntries } from "../snapshot/chunks.js";
 import { fromStoredEntry } from "../snapshot/codec.js";
 import { type DiffOptions, diffSnapshots, type SnapshotDiff } from "../snapshot/diff.js";
-import { isPlainObject } from "../snapshot/json.js";
+import { isPlainObject, serializeSorted } from "../snapshot/json.js";
 import {
+  type ChunkListBody,
+  type ChunkListLeafRef,
   type ChunkListRef,
   type ChunkRef,
   chunkEntries,
@@ -34,6 +36,17 @@ import { type StackLayout, sha256Hex } from "./layout.js";
 
 /** Chunks fetched or written at once. */
 const CHUNK_CONCURRENCY = 8;
+/**
+ * Encoded chunk refs per leaf of a two-level chunk list (about 25 refs). Small leaves keep a
+ * checkpoint's rewrite small; the root holds one ref per leaf (about 1/20 of a one-level list).
+ */
+export const LIST_LEAF_BYTES = 4 * 1024;
+
+/** A chunk list resolved: every chunk ref in order, and the leaves they came from (none for one level). */
+interface ResolvedList {
+  chunks: ChunkRef[];
+  leaves: ChunkListLeafRef[];
+}
 /** Default bound of the decoded-chunk cache, in plaintext bytes. */
 export const DEFAULT_CHUNK_CACHE_BYTES = 64 * 1024 * 1024;
 /** Attempts at a fresh random chunk id (a collision of 128 random bits is not expected, ever). */
@@ -120,21 +133,51 @@ export class ChunkStore {
   }
 
   /**
-   * The chunk refs of a chunked manifest (inline, or its chunk list fetched and checked), or
-   * undefined for inline entries. The last list resolved is remembered: a committing process
-   * parses its list once per checkpoint, not once per commit.
+   * The chunk refs of a chunked manifest (inline, or its chunk list fetched and checked: a root's
+   * leaves in parallel), or undefined for inline entries. The last list resolved or written is
+   * remembered: a committing process parses its list once per checkpoint, not once per commit.
    */
   async chunkRefs(m: Manifest, rev: string): Promise<ChunkRef[] | undefined> {
-    if (m.chunks !== undefined) return m.chunks;
-    const ref = m.chunkList;
-    if (ref === undefined) return undefined;
-    if (this.#lastList?.id === ref.id && this.#lastList.sha256 === ref.sha256) return this.#lastList.chunks;
-    const chunks = decodeChunkList(await this.text(ref, rev, "chunk list"), ref, rev);
-    this.#lastList = { id: ref.id, sha256: ref.sha256, chunks };
-    return chunks;
+    return (await this.#resolve(m, rev))?.chunks;
   }
 
-  #lastList: { id: string; sha256: string; chunks: ChunkRef[] } | undefined;
+  /** Every object under `chunks/` a manifest needs: its chunk list (root and leaves) and its chunks. */
+  async referenced(m: Manifest, rev: string): Promise<string[]> {
+    const resolved = await this.#resolve(m, rev);
+    if (resolved === undefined) return [];
+    const ids = resolved.chunks.map((c) => c.id);
+    if (m.chunkList !== undefined) ids.push(m.chunkList.id, ...resolved.leaves.map((l) => l.id));
+    return ids;
+  }
+
+  async #resolve(m: Manifest, rev: string): Promise<ResolvedList | undefined> {
+    if (m.chunks !== undefined) return { chunks: m.chunks, leaves: [] };
+    const ref = m.chunkList;
+    if (ref === undefined) return undefined;
+    const last = this.#lastList;
+    if (last?.id === ref.id && last.sha256 === ref.sha256) return last;
+    const body = decodeChunkList(await this.text(ref, rev, "chunk list"), ref, rev);
+    let resolved: ResolvedList;
+    if ("chunks" in body) resolved = { chunks: body.chunks, leaves: [] };
+    else {
+      const leaves = body.lists;
+      const parts = await mapBounded(leaves, CHUNK_CONCURRENCY, async (leaf) => {
+        const leafBody = decodeChunkList(await this.text(leaf, rev, "chunk list"), leaf, rev);
+        if (!("chunks" in leafBody) || leafBody.chunks[0]?.first !== leaf.first)
+          throw new StateKeeperError(
+            "E_CORRUPT",
+            `chunk list ${leaf.id} of revision ${rev} is not the leaf its root names`,
+            { details: { rev, chunk: leaf.id } },
+          );
+        return leafBody.chunks;
+      });
+      resolved = { chunks: parts.flat(), leaves };
+    }
+    this.#lastList = { id: ref.id, sha256: ref.sha256, ...resolved };
+    return resolved;
+  }
+
+  #lastList: ({ id: string; sha256: string } & ResolvedList) | undefined;
 
   /**
    * The snapshot a manifest describes: chunks fetched in parallel (bounded), each checked against
@@ -256,13 +299,39 @@ export class ChunkStore {
     };
   }
 
-  /** Writes a chunk list (unless `reuse`, the parent's, holds the same refs) and returns its reference. */
+  /**
+   * Writes a chunk list and returns its reference. A list of more than `LIST_LEAF_BYTES` of refs
+   * is two levels: leaves cut at content-defined boundaries, then a root over them, so a checkpoint
+   * that changed a few chunks writes a few leaves and the root. Leaves (and a root) the parent's
+   * list `reuse` already holds are not written again.
+   */
   async writeList(chunks: readonly ChunkRef[], reuse: ChunkListRef | undefined): Promise<ChunkListRef> {
-    const text = encodeChunkList(chunks);
-    const { id, sha256, size } = await this.#writeObject(text, (sha) =>
-      reuse?.sha256 === sha ? reuse.id : undefined,
-    );
-    this.#lastList = { id, sha256, chunks: [...chunks] };
+    const parent = reuse !== undefined && this.#lastList?.id === reuse.id ? this.#lastList : undefined;
+    const known = new Map<string, string>();
+    if (reuse !== undefined) known.set(reuse.sha256, reuse.id);
+    for (const l of parent?.leaves ?? []) known.set(l.sha256, l.id);
+    const encoded = chunks.map((c) => ({ address: c.first, text: serializeSorted(c, 0) }));
+    const bytes = encoded.reduce((n, e) => n + e.text.length + 1, 0);
+    let body: ChunkListBody;
+    let leaves: ChunkListLeafRef[] = [];
+    if (bytes <= LIST_LEAF_BYTES) body = { chunks: [...chunks] };
+    else {
+      let at = 0;
+      const groups = planChunks(encoded, { targetBytes: LIST_LEAF_BYTES, maxBytes: 4 * LIST_LEAF_BYTES }).map(
+        (g) => {
+          const slice = chunks.slice(at, at + g.length);
+          at += g.length;
+          return slice;
+        },
+      );
+      leaves = await mapBounded(groups, CHUNK_CONCURRENCY, async (group) => {
+        const written = await this.#writeObject(encodeChunkList({ chunks: group }), (sha) => known.get(sha));
+        return { ...written, chunks: group.length, first: (group[0] as ChunkRef).first };
+      });
+      body = { lists: leaves };
+    }
+    const { id, sha256, size } = await this.#writeObject(encodeChunkList(body), (sha) => known.get(sha));
+    this.#lastList = { id, sha256, chunks: [...chunks], leaves };
     return { id, sha256, size, chunks: chunks.length };
   }
 

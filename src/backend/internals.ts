@@ -29,6 +29,44 @@ export interface BackendInternals {
    * sealed with that key.
    */
   reseal(rev: string): Promise<boolean>;
+  /**
+   * Garbage collection of format-2 chunks (`prune` runs it under the lock, after deleting
+   * revisions): marks every chunk and chunk list a revision still in the store needs, then deletes
+   * the others that are older than `graceMs` by the store's clock (a commit in flight may have
+   * written chunks its manifest does not yet name). Nothing is deleted when any revision cannot be
+   * opened: what it needs cannot be known.
+   */
+  sweepChunks(options: SweepOptions): Promise<ChunkSweep>;
+  /**
+   * Re-seals every chunk and chunk list with the encrypter's sealing key, each by compare-and-swap
+   * on the object (its id and plaintext unchanged). Chunks that cannot be opened are reported.
+   */
+  resealChunks(onEach?: (done: number, total: number) => void): Promise<ChunkReseal>;
+}
+
+export interface SweepOptions {
+  graceMs: number;
+  /** Called between deletions; an abort stops there. */
+  checkpoint?: () => void;
+  onEach?: (done: number, total: number) => void;
+}
+
+export interface ChunkSweep {
+  /** Objects under `chunks/` before the sweep. */
+  chunks: number;
+  /** Deleted, and their sealed bytes. */
+  deleted: number;
+  deletedBytes: number;
+  /** Not needed by any revision, but younger than the grace period: left for a later prune. */
+  young: number;
+  /** Why nothing was deleted, when the sweep could not run. */
+  skipped?: string;
+}
+
+export interface ChunkReseal {
+  chunks: number;
+  resealed: number;
+  failed: { chunk: string; code: string; message: string }[];
 }
 
 const registry = new WeakMap<Backend, BackendInternals>();

@@ -1,7 +1,7 @@
 import { isStateKeeperError, StateKeeperError, truncateForMessage } from "../errors.js";
 import { assertViewMatches, documentView } from "./document.js";
 import { isPlainObject, NotJsonError, own, serializeSorted } from "./json.js";
-import { newRevision } from "./revision.js";
+import { compareCodePoints, newRevision } from "./revision.js";
 import {
   type Entry,
   type FactoryInfo,
@@ -85,6 +85,16 @@ export interface EncodeOptions {
  * `E_INVALID_SNAPSHOT` naming where it was. An encoding over the size limit is `E_TOO_LARGE`:
  * what is written must be readable again, and every reader caps what it decodes.
  */
+/**
+ * The stored form of `s` with its entries in address order: equal for two snapshots that differ
+ * only in entry order, which is free (format 2 reads entries back sorted). Comparisons of content
+ * across stores and formats (migrate) use it.
+ */
+export function encodeCanonical(s: Snapshot): Uint8Array {
+  const sorted = [...s.entries].sort((a, b) => compareCodePoints(a.address, b.address));
+  return encodeSnapshot({ ...s, entries: sorted });
+}
+
 export function encodeSnapshot(s: Snapshot, options: EncodeOptions = {}): Uint8Array {
   const maxBytes = options.maxBytes ?? MAX_SNAPSHOT_BYTES;
   validateSnapshot(s, { deep: false });

@@ -124,13 +124,36 @@ export function encodeManifest(m: Manifest): Uint8Array {
   return new TextEncoder().encode(`${serializeSorted(doc, 0)}\n`);
 }
 
-/** The stored form of a chunk list (compact canonical JSON). */
-export function encodeChunkList(chunks: readonly ChunkRef[]): string {
-  return serializeSorted({ "format-version": MANIFEST_FORMAT_VERSION, chunks }, 0);
+/**
+ * One leaf of a two-level chunk list: a chunk list of its own, referenced from the root list.
+ * A list too large for one object is cut into leaves at content-defined boundaries (the chunk
+ * planner over the refs, keyed by each chunk's first address), so a checkpoint that changes a few
+ * chunks rewrites a few leaves and the root, not the whole list.
+ */
+export interface ChunkListLeafRef {
+  readonly id: string;
+  readonly sha256: string;
+  readonly size: number;
+  /** How many chunk refs it holds. */
+  readonly chunks: number;
+  /** The first address of its first chunk. */
+  readonly first: string;
 }
 
-/** The chunk refs of a chunk list's plaintext (digest already verified), checked against its reference. */
-export function decodeChunkList(text: string, ref: ChunkListRef, rev: string): ChunkRef[] {
+/** A chunk list's plaintext: chunk refs (a leaf, or a small list), or leaf refs (a root). */
+export type ChunkListBody = { chunks: ChunkRef[] } | { lists: ChunkListLeafRef[] };
+
+/** The stored form of a chunk list (compact canonical JSON). */
+export function encodeChunkList(body: ChunkListBody): string {
+  return serializeSorted({ "format-version": MANIFEST_FORMAT_VERSION, ...body }, 0);
+}
+
+/** A chunk list's plaintext (digest already verified), checked against the count its reference gives. */
+export function decodeChunkList(
+  text: string,
+  ref: { id: string; chunks: number },
+  rev: string,
+): ChunkListBody {
   const bad = (why: string): never =>
     corrupt(`chunk list ${ref.id} of revision ${rev} ${why}`, { rev, chunk: ref.id });
   let raw: unknown;
@@ -142,10 +165,37 @@ export function decodeChunkList(text: string, ref: ChunkListRef, rev: string): C
   if (!isPlainObject(raw) || own(raw, "format-version") !== MANIFEST_FORMAT_VERSION)
     return bad("is not a chunk list");
   const chunks = own(raw, "chunks");
-  if (!Array.isArray(chunks)) return bad("holds no list of chunks");
+  const lists = own(raw, "lists");
+  if (Array.isArray(lists) && chunks === undefined) {
+    const leaves = lists.map((l, i) => decodeLeafRef(l, i, bad));
+    const total = leaves.reduce((n, l) => n + l.chunks, 0);
+    if (total !== ref.chunks) return bad(`holds ${total} chunks, its manifest says ${ref.chunks}`);
+    return { lists: leaves };
+  }
+  if (!Array.isArray(chunks) || lists !== undefined) return bad("holds no list of chunks");
   if (chunks.length !== ref.chunks)
     return bad(`holds ${chunks.length} chunks, its manifest says ${ref.chunks}`);
-  return chunks.map(decodeChunkRef);
+  return { chunks: chunks.map(decodeChunkRef) };
+}
+
+function decodeLeafRef(raw: unknown, index: number, bad: (why: string) => never): ChunkListLeafRef {
+  if (!isPlainObject(raw)) return bad(`has a leaf ${index} that is not an object`);
+  const id = own(raw, "id");
+  const sha256 = own(raw, "sha256");
+  const size = own(raw, "size");
+  const chunks = own(raw, "chunks");
+  const first = own(raw, "first");
+  if (
+    typeof id !== "string" ||
+    !CHUNK_ID.test(id) ||
+    typeof sha256 !== "string" ||
+    !HEX64.test(sha256) ||
+    !isCount(size, 2) ||
+    !isCount(chunks, 1) ||
+    typeof first !== "string"
+  )
+    return bad(`has an invalid leaf ${index}`);
+  return { id, sha256, size, chunks, first };
 }
 
 function corrupt(message: string, details: Record<string, unknown> = {}): never {

@@ -31,6 +31,7 @@ for (const { name, make } of STORES) {
         current: revs[0],
         deleted: revs.slice(1, 3),
         kept: [revs[0], revs[3], revs[4]],
+        chunks: { chunks: 0, deleted: 0, deletedBytes: 0, young: 0 },
       });
       assert.deepEqual(await backend.list(), [revs[0], revs[3], revs[4]]);
       assert.deepEqual(events, [

@@ -37,6 +37,7 @@ for (const { name, make } of STORES) {
         after: { [nextKey.keyId]: 3 },
         failed: [],
         alreadyOnPrimary: 0,
+        chunks: { chunks: 0, resealed: 0, failed: [] },
       });
       assert.deepEqual(events, [
         { phase: "resealing", done: 0, total: 3 },

@@ -1,9 +1,9 @@
 import type { Command } from "commander";
 import { pruneStack } from "../../admin/index.js";
 import { StateKeeperError } from "../../errors.js";
-import { type CliContext, globalsOf, lockOptionsOf, openStackBackend } from "../context.js";
+import { type CliContext, globalsOf, lockOptionsOf, openStackBackend, sourceEncrypter } from "../context.js";
 import { examples, withLockTimeout } from "../options.js";
-import { out, paint, printJson } from "../output.js";
+import { formatBytes, out, paint, printJson, warn } from "../output.js";
 import { withProgress } from "../progress.js";
 
 function parseKeep(text: string): number {
@@ -15,7 +15,7 @@ function parseKeep(text: string): number {
   return Number(text);
 }
 
-export function registerPrune(program: Command, _ctx: CliContext): void {
+export function registerPrune(program: Command, ctx: CliContext): void {
   const prune = program
     .command("prune")
     .description(
@@ -27,8 +27,9 @@ export function registerPrune(program: Command, _ctx: CliContext): void {
   withLockTimeout(prune).action(
     async (opts: { keep: number; yes?: boolean; json?: boolean }, command: Command) => {
       const g = globalsOf(command);
-      // Deleting needs no key: revisions are removed unopened.
-      const backend = await openStackBackend(g, undefined);
+      // Revisions are deleted unopened; the key (when given) opens format-2 manifests, so that
+      // chunks no remaining revision needs can be swept.
+      const backend = await openStackBackend(g, sourceEncrypter(ctx, g));
       if (opts.yes !== true) {
         const plan = await pruneStack(backend, { keep: opts.keep, dryRun: true });
         if (opts.json) return printJson(plan);
@@ -45,6 +46,13 @@ export function registerPrune(program: Command, _ctx: CliContext): void {
       );
       if (opts.json) return printJson(result);
       out(`deleted ${result.deleted.length} revisions, kept ${result.kept.length}`);
+      const { chunks } = result;
+      if (chunks.skipped !== undefined) warn(`chunks not swept: ${chunks.skipped}`);
+      else if (chunks.chunks > 0)
+        out(
+          `deleted ${chunks.deleted} of ${chunks.chunks} chunks (${formatBytes(chunks.deletedBytes)}) that no remaining revision needs` +
+            (chunks.young > 0 ? `; ${chunks.young} unneeded but younger than the grace period kept` : ""),
+        );
     },
   );
   examples(prune, "prune --keep 20", "prune --keep 20 --yes", "prune --keep 5 --yes --json");

@@ -16,7 +16,7 @@ export function registerRekey(program: Command, ctx: CliContext): void {
     .option("--from-unencrypted", "also open revisions stored unencrypted (to encrypt an existing history)")
     .option(
       "--json",
-      "print JSON: {primary, revisions, resealed, alreadyOnPrimary, before: {keyId: count}, after: {keyId: count}, failed: [{rev, code, message, sealedWith}]}",
+      "print JSON: {primary, revisions, resealed, alreadyOnPrimary, before: {keyId: count}, after: {keyId: count}, failed: [{rev, code, message, sealedWith}], chunks: {chunks, resealed, failed: [{chunk, code, message}]}}",
     );
   withLockTimeout(rekey).action(
     async (opts: { fromUnencrypted?: boolean; json?: boolean }, command: Command) => {
@@ -40,6 +40,13 @@ export function registerRekey(program: Command, ctx: CliContext): void {
       );
       for (const f of result.failed)
         warn(`${paint("red", "could not re-seal")} ${f.rev}: ${printable(f.message)}`);
+      const { chunks } = result;
+      if (chunks.chunks > 0)
+        out(
+          `re-sealed ${chunks.resealed} of ${chunks.chunks} chunks (${chunks.failed.length} could not be opened)`,
+        );
+      for (const f of chunks.failed)
+        warn(`${paint("red", "could not re-seal")} chunk ${f.chunk}: ${printable(f.message)}`);
     },
   );
   examples(
