@@ -9,6 +9,7 @@ import { type S3Server, startS3Server, stopS3Server } from "./lib/server.js";
 import { alchemyScenario } from "./scenarios/alchemy.js";
 import { deploymentsScenario } from "./scenarios/deployments.js";
 import { format2Scenario } from "./scenarios/format2.js";
+import { format2LargeScenario } from "./scenarios/format2-large.js";
 import { growthScenario } from "./scenarios/growth.js";
 import { largeStateScenario } from "./scenarios/large-state.js";
 import { localCommitScenario } from "./scenarios/local-commit.js";
@@ -30,6 +31,7 @@ const scenarios: Array<[string, (server: S3Server) => Promise<ScenarioResult>]> 
   ["s3-commit", s3CommitScenario],
   ["growth", () => growthScenario()],
   ["format2", () => format2Scenario()],
+  ["format2-large", () => format2LargeScenario()],
   ["large-state", () => largeStateScenario()],
   ["alchemy", alchemyScenario],
   ["lock-handoff", lockHandoffScenario],

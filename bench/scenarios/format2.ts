@@ -41,7 +41,6 @@ async function actions(dir: string, mode: Mode, entries: number, count: number) 
   // A long lease: a 100 MB format-1 commit on a loaded machine can outlast the default 30 s.
   const lock = await backend.lock({ operation: "apply", leaseMs: 600_000 });
   await backend.commit(snapshot);
-  const [bytes0, puts0] = [counted.bytes(), counted.puts()];
   const times: number[] = [];
   const puts: number[] = [];
   const bytes: number[] = [];
@@ -90,7 +89,8 @@ export async function format2Scenario(): Promise<ScenarioResult> {
   for (const [entries, actionsAtFormat2] of plan)
     for (const mode of modes) {
       // Format 1 rewrites 100 MB per action at 15 000 entries: a few actions measure it.
-      const count = mode === "format 1 commit" && entries > 1000 ? Math.min(6, actionsAtFormat2) : actionsAtFormat2;
+      const count =
+        mode === "format 1 commit" && entries > 1000 ? Math.min(6, actionsAtFormat2) : actionsAtFormat2;
       log(`format2: ${mode}, ${entries} entries, ${count} actions`);
       results.set(
         `${mode}@${entries}`,

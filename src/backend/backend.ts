@@ -26,7 +26,7 @@ import { validateKey } from "../objectstore/kit.js";
 import { assertStoreSupported } from "../objectstore/probe.js";
 import type { TransactionalObject, Versioned } from "../objectstore/transactional.js";
 import { isStoreError, type ObjectInfo, type ObjectStore } from "../objectstore/types.js";
-import { type EncodedEntry, planChunks, sortEntries, TARGET_CHUNK_BYTES } from "../snapshot/chunks.js";
+import { chunkStream, type EncodedEntry, TARGET_CHUNK_BYTES } from "../snapshot/chunks.js";
 import {
   decodeStoredObject,
   encodeCanonical,
@@ -51,18 +51,20 @@ import {
   type Manifest,
   manifestFromObject,
 } from "../snapshot/manifest.js";
+import { compareCodePoints } from "../snapshot/revision.js";
 import { type Entry, type FactoryInfo, FORMAT_VERSION, type JsonObject } from "../snapshot/types.js";
 import { validateSnapshot } from "../snapshot/validate.js";
 import {
   type ChunkPart,
   ChunkStore,
   checkTotal,
+  chunkDigest,
   chunksByDigest,
   growOverlay,
   needsCheckpoint,
   noSuchEntry,
   overlayBytes,
-  overlayFromPlan,
+  overlayFromParts,
   partsBytes,
   planChanges,
 } from "./chunk-store.js";
@@ -369,6 +371,9 @@ const FENCE_ATTEMPTS = 10;
 const HISTORY_CONCURRENCY = 4;
 
 /** A stored revision that cannot be read as valid state: a finding (integrity), not an outage. */
+/** Chunks a full commit writes at once while it cuts the state into chunks. */
+const CHUNK_WRITES_IN_FLIGHT = 8;
+
 const isUnreadable = (e: unknown): e is StateKeeperError => errorKind(e) === "integrity";
 
 function noCurrent(factory: string, stack: string): StateKeeperError {
@@ -736,29 +741,88 @@ class StoreBackend implements Backend {
     parentManifest: { rev: string; manifest: Manifest } | undefined,
   ): Promise<Manifest> {
     validateSnapshot(snapshot, { deep: false });
-    const encoded = sortEntries(snapshot.entries.map(encodeEntry));
+    const all = snapshot.entries;
+    const order = all
+      .map((_, i) => i)
+      .sort((a, b) => compareCodePoints(all[a]?.address ?? "", all[b]?.address ?? ""));
+    // Entries are encoded as the chunks are cut, so only a few chunks' worth is held at a time.
+    const encoded = (function* () {
+      for (const i of order) yield encodeEntry(all[i] as Entry, i);
+    })();
     const target = this.#chunks.targetBytes;
-    const planned = planChunks(encoded, { targetBytes: target, maxBytes: 4 * target });
-    const parts: ChunkPart[] = planned.map((es) => ({ entries: es }));
+    const groups = chunkStream(encoded, { targetBytes: target, maxBytes: 4 * target });
     const header = {
       factory: snapshot.factory,
       stack: snapshot.stack,
       generatedAt: snapshot.generatedAt,
       outputs: snapshot.outputs,
     };
-    if (parentManifest === undefined) return this.#manifestOf(header, parentRevision, parts, undefined, "");
+    const list = parentManifest?.manifest.chunkList;
+    if (parentManifest === undefined || list === undefined)
+      return this.#streamedManifest(header, parentRevision, groups);
+    // On top of the parent's chunk list: a chunk it holds (same digest) is kept by reference; only
+    // the others are held, to become the overlay, or written at a checkpoint.
     const { rev: parentRev, manifest: parent } = parentManifest;
-    const total = checkTotal(partsBytes(parts));
-    const list = parent.chunkList;
-    if (list !== undefined && total >= inlineMaxBytes(target)) {
-      const chunks = (await this.#chunks.chunkRefs(parent, parentRev)) ?? [];
-      const { overlay } = await overlayFromPlan(planned, chunks, (ref) =>
+    const chunks = (await this.#chunks.chunkRefs(parent, parentRev)) ?? [];
+    const known = chunksByDigest(chunks);
+    const parts: ChunkPart[] = [];
+    let total = 1;
+    for (const group of groups) {
+      for (const e of group) total += e.text.length + 1;
+      checkTotal(total);
+      const keep = known.get(chunkDigest(group));
+      parts.push(keep === undefined ? { entries: group } : { keep });
+    }
+    if (total >= inlineMaxBytes(target)) {
+      const overlay = await overlayFromParts(parts, chunks, (ref) =>
         this.#chunks.encodedEntries(ref, parentRev),
       );
       if (!needsCheckpoint(overlay, list.size, target))
         return { ...this.#manifestHeader(header, parentRevision), chunkList: list, overlay };
     }
     return this.#manifestOf(header, parentRevision, parts, parent, parentRev);
+  }
+
+  /**
+   * A manifest of a state with no chunk list to build on: its entries inline when they stay under
+   * the inline size, else its chunks written as they are cut (a few in flight), then a chunk list.
+   * A state over the size limit is refused when the limit is passed: no revision is written (chunks
+   * written before are left for prune to sweep).
+   */
+  async #streamedManifest(
+    header: { factory: FactoryInfo; stack: string; generatedAt: string; outputs?: JsonObject | undefined },
+    parentRevision: string | undefined,
+    groups: Iterable<EncodedEntry[]>,
+  ): Promise<Manifest> {
+    const inlineMax = inlineMaxBytes(this.#chunks.targetBytes);
+    const held: EncodedEntry[][] = [];
+    const refs: Promise<ChunkRef>[] = [];
+    let total = 1;
+    const write = async (group: EncodedEntry[]) => {
+      // At most CHUNK_WRITES_IN_FLIGHT at once: wait for the one started that many writes ago.
+      const due = refs[refs.length - CHUNK_WRITES_IN_FLIGHT];
+      if (due !== undefined) await due;
+      const p = this.#chunks.writeOne(group);
+      // Its failure is reported by the Promise.all below, not as an unhandled rejection meanwhile.
+      p.catch(() => {});
+      refs.push(p);
+    };
+    for (const group of groups) {
+      for (const e of group) total += e.text.length + 1;
+      checkTotal(total);
+      if (total < inlineMax) held.push(group);
+      else {
+        for (const g of held.splice(0)) await write(g);
+        await write(group);
+      }
+    }
+    const manifest = this.#manifestHeader(header, parentRevision);
+    if (refs.length === 0) {
+      manifest.entries = held.flat();
+      return manifest;
+    }
+    manifest.chunkList = await this.#chunks.writeList(await Promise.all(refs), undefined);
+    return manifest;
   }
 
   /** A manifest's fields other than its entries. */

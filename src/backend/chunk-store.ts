@@ -287,6 +287,11 @@ export class ChunkStore {
     );
   }
 
+  /** Writes one chunk of `entries` (unless `reuse` knows its digest) and returns its ref. */
+  writeOne(entries: EncodedEntry[], reuse: ReadonlyMap<string, ChunkRef> = new Map()): Promise<ChunkRef> {
+    return this.#writeChunk(entries, reuse);
+  }
+
   async #writeChunk(entries: EncodedEntry[], reuse: ReadonlyMap<string, ChunkRef>): Promise<ChunkRef> {
     const text = chunkText(entries);
     const { id, sha256, size } = await this.#writeObject(text, (sha) => reuse.get(sha)?.id);
@@ -578,31 +583,35 @@ export async function growOverlay(
 }
 
 /**
- * A full state, already cut into `planned` chunks, as an overlay on top of `chunks` (the parent's
- * chunk list): the planned chunks whose digest the list holds are unchanged (boundaries are
- * content-defined, so an entry in an identical chunk is identical), and only the entries of the
- * others are compared. I/O: the list's chunks that changed, nothing else.
+ * A full state, cut into `parts` against `chunks` (the parent's chunk list: a part whose digest the
+ * list holds is kept by reference), as an overlay on top of that list. Boundaries are
+ * content-defined, so an entry in an identical chunk is identical: only the entries of the new
+ * parts and of the list's chunks no part kept are compared. I/O: those chunks of the list.
  */
-export async function overlayFromPlan(
-  planned: readonly (readonly EncodedEntry[])[],
+export async function overlayFromParts(
+  parts: readonly ChunkPart[],
   chunks: readonly ChunkRef[],
   load: (ref: ChunkRef) => Promise<EncodedEntry[]>,
-): Promise<{ overlay: Overlay; digests: string[] }> {
-  const digests = planned.map((es) => sha256Hex(utf8.encode(chunkText(es))));
-  const plannedDigests = new Set(digests);
-  const listDigests = new Set(chunks.map((c) => c.sha256));
+): Promise<Overlay> {
+  const kept = new Set<string>();
+  for (const p of parts) if ("keep" in p) kept.add(p.keep.sha256);
   const before = new Map<string, string>();
   for (const ref of chunks)
-    if (!plannedDigests.has(ref.sha256)) for (const e of await load(ref)) before.set(e.address, e.text);
+    if (!kept.has(ref.sha256)) for (const e of await load(ref)) before.set(e.address, e.text);
   const upsert: EncodedEntry[] = [];
   const present = new Set<string>();
-  planned.forEach((es, i) => {
-    if (listDigests.has(digests[i] as string)) return;
-    for (const e of es) {
+  for (const p of parts) {
+    if ("keep" in p) continue;
+    for (const e of p.entries) {
       present.add(e.address);
       if (before.get(e.address) !== e.text) upsert.push(e);
     }
-  });
+  }
   const remove = [...before.keys()].filter((a) => !present.has(a)).sort(compareCodePoints);
-  return { overlay: { upsert, remove }, digests };
+  return { upsert, remove };
+}
+
+/** The plaintext digest of a chunk of `entries`, as `#writeChunk` would store it. */
+export function chunkDigest(entries: readonly EncodedEntry[]): string {
+  return sha256Hex(utf8.encode(chunkText(entries)));
 }

@@ -57,27 +57,33 @@ export function planChunks(
   entries: readonly EncodedEntry[],
   options: { targetBytes?: number; maxBytes?: number } = {},
 ): EncodedEntry[][] {
+  return [...chunkStream(entries, options)];
+}
+
+/** `planChunks`, one chunk at a time as the entries arrive (a writer holds a few chunks, not the state). */
+export function* chunkStream(
+  entries: Iterable<EncodedEntry>,
+  options: { targetBytes?: number; maxBytes?: number } = {},
+): Generator<EncodedEntry[]> {
   const target = options.targetBytes ?? TARGET_CHUNK_BYTES;
   const max = options.maxBytes ?? MAX_CHUNK_BYTES;
-  const chunks: EncodedEntry[][] = [];
   let current: EncodedEntry[] = [];
   let bytes = 0;
   for (const e of entries) {
     if (current.length > 0 && bytes + e.text.length > max) {
-      chunks.push(current);
+      yield current;
       current = [];
       bytes = 0;
     }
     current.push(e);
     bytes += e.text.length + 1;
     if (endsChunk(e, target)) {
-      chunks.push(current);
+      yield current;
       current = [];
       bytes = 0;
     }
   }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
+  if (current.length > 0) yield current;
 }
 
 /** A chunk's stored text: a JSON array of its entries' texts, in order. */
