@@ -2,6 +2,7 @@ import { Command, Option } from "commander";
 import { VERSION } from "../version.js";
 import { registerDiff } from "./commands/diff.js";
 import { registerHistory } from "./commands/history.js";
+import { registerImport } from "./commands/import.js";
 import { registerLock } from "./commands/lock.js";
 import { registerMigrate } from "./commands/migrate.js";
 import { registerProbe } from "./commands/probe.js";
@@ -81,6 +82,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerPrune(program, ctx);
   registerVerify(program, ctx);
   registerMigrate(program, ctx);
+  registerImport(program, ctx);
   registerRekey(program, ctx);
   registerProbe(program, ctx);
   registerRecords(program, ctx);
