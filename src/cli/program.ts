@@ -65,6 +65,18 @@ export function buildProgram(ctx: CliContext): Command {
       ),
     )
     .addOption(keyOption("--kms-key-id <id>", "kms-key-id", ctx.keys, "AWS KMS key id or ARN (repeatable)"))
+    .addOption(
+      new Option(
+        "--layout <layout>",
+        "unobin: read what unobin's localstate/s3state wrote at --store, in place and read-only (history, show, diff, pull)",
+      )
+        .choices(["statekeeper", "unobin"])
+        .default("statekeeper"),
+    )
+    .option(
+      "--unobin-key-env <var>",
+      "with --layout unobin: unobin's env-key encrypter, key in env VAR (default: its noop)",
+    )
     .option("--kms-endpoint <url>", "KMS endpoint (for KMS-compatible servers)")
     .option("--kms-region <region>", "KMS region")
     .showHelpAfterError("(add --help for usage)")

@@ -1,5 +1,6 @@
 // Reading what unobin's localstate and s3state wrote (cloudboss/unobin), for `importUnobinStack`
 // (statekeeper/admin) and `statekeeper import`.
+export { unobinReadOnlyBackend } from "./backend.js";
 export { statekeeperSnapshotOf, type UnobinStoredAs } from "./convert.js";
 export {
   type UnobinEncrypter,

@@ -1,3 +1,4 @@
+import type { RevisionInfo } from "../backend/backend.js";
 import { validateName } from "../backend/names.js";
 import { decodeStrictBase64 } from "../crypto/envelope.js";
 import { StateKeeperError, truncateForMessage } from "../errors.js";
@@ -47,6 +48,8 @@ export interface UnobinRevision {
   text: string;
   sealing: UnobinSealing;
   view: UnobinSnapshotView;
+  /** Bytes of the stored (sealed) file. */
+  size: number;
 }
 
 export interface UnobinStack {
@@ -58,6 +61,8 @@ export interface UnobinStack {
   currentRev(): Promise<string | undefined>;
   /** Every rev with a snapshot file, oldest first (statekeeper's revision order). */
   revisions(): Promise<string[]>;
+  /** `revisions()` with each snapshot file's size and time, from the same single listing. */
+  revisionInfos(): Promise<RevisionInfo[]>;
   /** Who holds unobin's lock (`pid 4242`, `alice@ci-7 since …`), or `undefined` when it is free. */
   lockHolder(): Promise<string | undefined>;
   /** One revision, opened with the configured encrypter and read as one of unobin's shapes. */
@@ -217,6 +222,18 @@ export function openUnobinStack(store: ObjectStore, options: UnobinStackOptions)
     return got?.body;
   }
 
+  async function revisionInfos(): Promise<RevisionInfo[]> {
+    const infos: RevisionInfo[] = [];
+    for await (const info of store.list(snapshotsPrefix)) {
+      const name = info.key.slice(snapshotsPrefix.length);
+      // unobin lists the snapshots folder only (Go os.ReadDir / a prefix listing) and keeps `.json.enc`.
+      if (name.includes("/") || !name.endsWith(SNAPSHOT_SUFFIX)) continue;
+      const rev = name.slice(0, -SNAPSHOT_SUFFIX.length);
+      if (rev !== "") infos.push({ rev, size: info.size, lastModified: info.lastModified });
+    }
+    return infos.sort((a, b) => compareRevisions(a.rev, b.rev));
+  }
+
   return {
     factory,
     stack,
@@ -230,16 +247,9 @@ export function openUnobinStack(store: ObjectStore, options: UnobinStackOptions)
       return rev === "" ? undefined : rev;
     },
     async revisions() {
-      const revs: string[] = [];
-      for await (const info of store.list(snapshotsPrefix)) {
-        const name = info.key.slice(snapshotsPrefix.length);
-        // unobin lists the snapshots folder only (Go os.ReadDir / a prefix listing) and keeps `.json.enc`.
-        if (name.includes("/") || !name.endsWith(SNAPSHOT_SUFFIX)) continue;
-        const rev = name.slice(0, -SNAPSHOT_SUFFIX.length);
-        if (rev !== "") revs.push(rev);
-      }
-      return revs.sort(compareRevisions);
+      return (await revisionInfos()).map((info) => info.rev);
     },
+    revisionInfos,
     async lockHolder() {
       const body = await marker("lock");
       return body === undefined ? undefined : describeLock(body);
@@ -269,7 +279,7 @@ export function openUnobinStack(store: ObjectStore, options: UnobinStackOptions)
         }
         throw e;
       }
-      return { rev, text, sealing, view };
+      return { rev, text, sealing, view, size: got.body.byteLength };
     },
   };
 }

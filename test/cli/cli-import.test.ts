@@ -2,7 +2,7 @@
 // writes them (test/support/unobin.ts), then history, show, diff and pull on what was imported.
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import {
   documentedSnapshot,
   factoryStackSnapshot,
@@ -13,7 +13,8 @@ import {
   newUnobinKey,
   writeLocalStateStack,
 } from "../support/unobin.js";
-import { ensureBuilt, newKey, sk, stackEnv, tempDir } from "./helpers.js";
+import { fingerprint } from "../unobin/fingerprint.js";
+import { ensureBuilt, newKey, sk, stackEnv, tempDir, V1 } from "./helpers.js";
 
 before(ensureBuilt);
 
@@ -135,5 +136,46 @@ describe("statekeeper import (unobin localstate)", () => {
     assert.match(plain.stderr, /would store them unencrypted/);
     const none = await sk(["history", "--json"], { cwd, env });
     assert.deepEqual(JSON.parse(none.stdout).revisions, [], "nothing was imported by the refused runs");
+  });
+
+  it("--layout unobin reads the original folder in place: history, show, diff, pull; writes are refused; the folder untouched", async () => {
+    const cwd = tempDir("unobin-cli");
+    const key = newUnobinKey();
+    const { url, plain } = unobinFolder(key);
+    const root = fileURLToPath(url);
+    const before = fingerprint(root);
+    const env = stackEnv({ UNOBIN_KEY: key });
+    const inPlace = ["--store", url, "--layout", "unobin", "--unobin-key-env", "UNOBIN_KEY"];
+    const history = await sk([...inPlace, "history", "--json"], { cwd, env });
+    assert.equal(history.code, 0, history.stderr);
+    const h = JSON.parse(history.stdout);
+    assert.equal(h.current, R3);
+    assert.deepEqual(
+      h.revisions.map((r: { rev: string; entries: number; current: boolean }) => [
+        r.rev,
+        r.entries,
+        r.current,
+      ]),
+      [
+        [R1, 3, false],
+        [R2, 3, false],
+        [R3, 2, true],
+      ],
+    );
+    const show = await sk([...inPlace, "show", R2], { cwd, env });
+    assert.equal(show.code, 0, show.stderr);
+    assert.match(show.stdout, /data-source\.ami\s+leaf\s+data-source:aws\.ami/);
+    const diff = await sk([...inPlace, "diff", R1, "--json"], { cwd, env });
+    assert.equal(diff.code, 0, diff.stderr);
+    assert.equal(JSON.parse(diff.stdout).changed, true);
+    const pulled = await sk([...inPlace, "pull", R2], { cwd, env });
+    assert.equal(pulled.stdout, new TextDecoder().decode(plain[1]?.plaintext));
+
+    const push = await sk([...inPlace, "push", V1], { cwd, env });
+    assert.equal(push.code, 2, push.stderr);
+    assert.match(push.stderr, /--layout unobin reads an original unobin store in place, read-only/);
+    const wrong = await sk(["--store", url, "--layout", "unobin", "history", "--json"], { cwd, env });
+    assert.equal(wrong.code, 5, "without the key every revision is unreadable");
+    assert.deepEqual(fingerprint(root), before);
   });
 });

@@ -2,8 +2,8 @@
 // its Go code writes them) into statekeeper, on the file store: every shape, both encrypters,
 // sealed raw or in unobin's envelope; refusals; round trips; the source never modified.
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import {
@@ -37,6 +37,7 @@ import {
   UNOBIN_FIXTURE_SNAPSHOT_V1,
   writeLocalStateStack,
 } from "../support/unobin.js";
+import { fingerprint } from "./fingerprint.js";
 
 const FACTORY = "webshop";
 const STACK = "prod";
@@ -57,26 +58,6 @@ function history(factory = FACTORY, stack = STACK): Array<{ rev: string; plainte
 
 function sealAll(plain: ReturnType<typeof history>, sealing: GoSealing): GoRevision[] {
   return plain.map(({ rev, plaintext }) => ({ rev, sealed: goSeal(plaintext, sealing) }));
-}
-
-/** Every file under `dir` with its bytes' digest, mode and mtime: what "never modified" means. */
-function fingerprint(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const p = join(d, e.name);
-      const st = statSync(p);
-      if (e.isDirectory()) {
-        out.push(`${p}/ ${st.mode.toString(8)} ${st.mtimeMs}`);
-        walk(p);
-      } else
-        out.push(
-          `${p} ${st.mode.toString(8)} ${st.mtimeMs} ${createHash("sha256").update(readFileSync(p)).digest("hex")}`,
-        );
-    }
-  };
-  walk(dir);
-  return out;
 }
 
 function target(encrypter: Encrypter = noopEncrypter(), root = tempDir("unobin-target")) {
