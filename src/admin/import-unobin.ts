@@ -108,6 +108,16 @@ export async function importUnobinStack(
       { details: { rev: sourceCurrent } },
     );
 
+  // unobin names revisions by its clock; a file name statekeeper cannot keep as a rev is refused
+  // here, by name, rather than renamed: the rev names are how both tools' users find revisions.
+  const unkeepable = revs.find((rev) => rev.startsWith("."));
+  if (unkeepable !== undefined)
+    throw new StateKeeperError(
+      "E_INVALID_NAME",
+      `unobin's snapshot ${unkeepable}.json.enc cannot keep its name as a statekeeper revision (it starts with '.'); move it aside and import again`,
+      { details: { rev: unkeepable } },
+    );
+
   // Everything is opened and mapped before anything is written: a refusal leaves no partial copy.
   // Only digests are kept, so memory stays that of one revision.
   const digests = new Map<string, string>();
