@@ -135,7 +135,7 @@ describe("importUnobinStack from s3state on RGW", () => {
     assert.deepEqual(await target.list(), []);
   });
 
-  it("statekeeper import --from s3://… (raw env-key) into a local folder, with the real binary", async () => {
+  it("statekeeper import --from s3://… (raw env-key) into a local folder, and --layout unobin on the bucket, with the real binary", async () => {
     await ensureBuilt();
     const key = newUnobinKey();
     const { url, plain } = await s3StateBucket({ kind: "raw-env-key", key });
@@ -153,5 +153,26 @@ describe("importUnobinStack from s3state on RGW", () => {
     assert.deepEqual(JSON.parse(run.stdout).sealing, { raw: 3, envelope: 0 });
     const pulled = await sk(["pull", R3], { cwd, env: stackEnv({ STATEKEEPER_KEY: K }) });
     assert.equal(pulled.stdout, new TextDecoder().decode(plain[2]?.plaintext));
+    // The bucket read in place, before any import: the same history.
+    const inPlace = await sk(
+      ["--store", url, "--layout", "unobin", "--unobin-key-env", "UNOBIN_KEY", "history", "--json"],
+      {
+        cwd,
+        env,
+      },
+    );
+    assert.equal(inPlace.code, 0, inPlace.stderr);
+    const h = JSON.parse(inPlace.stdout);
+    assert.deepEqual(
+      [h.current, h.revisions.map((r: { rev: string; entries: number }) => [r.rev, r.entries])],
+      [
+        R2,
+        [
+          [R1, 3],
+          [R2, 2],
+          [R3, 3],
+        ],
+      ],
+    );
   });
 });

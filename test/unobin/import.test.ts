@@ -22,6 +22,7 @@ import { fileStore } from "../../src/objectstore/file.js";
 import { encodeSnapshot, newSnapshot } from "../../src/snapshot/index.js";
 import { UNOBIN_STATE_MEDIA_TYPE, unobinView } from "../../src/snapshot/unobin.js";
 import { rejectsWithCode } from "../../src/testing/assertions.js";
+import { statekeeperSnapshotOf } from "../../src/unobin/index.js";
 import { recorder } from "../admin/support.js";
 import { tempDir } from "../cli/helpers.js";
 import {
@@ -118,6 +119,68 @@ describe("unobin snapshot shapes", () => {
       doc.entries[0]?.inputs?.tags && (doc.entries[0].inputs.tags as Record<string, string>)["cost-centre"],
       "<r&d>",
     );
+  });
+
+  it("the factory-stack shape's earlier forms: type + kind (b3319bb5), entry-kind + node-kind + selector (d2043805)", () => {
+    const early = {
+      "format-version": 1,
+      factory: { name: "f", version: "1", "content-revision": "c" },
+      stack: "s",
+      "generated-at": REV1,
+      entries: [
+        { address: "a", type: "leaf", kind: "aws:vpc" },
+        { address: "b", type: "data", kind: "aws:ami" },
+        { address: "c", type: "library-call", library: "lib", "library-type": "T" },
+      ],
+    };
+    assert.deepEqual(
+      unobinView(JSON.stringify(early)).entries.map((e) => [e.type, e.kind, e.library, e.libraryType]),
+      [
+        ["leaf", "aws:vpc", undefined, undefined],
+        ["leaf", "data-source:aws:ami", undefined, undefined],
+        ["library-call", undefined, "lib", "T"],
+      ],
+    );
+    const selector = {
+      ...early,
+      entries: [
+        {
+          address: "a",
+          "entry-kind": "action",
+          "node-kind": "action",
+          selector: { alias: "slack", export: "post" },
+        },
+      ],
+    };
+    assert.deepEqual(unobinView(JSON.stringify(selector)).entries, [
+      { address: "a", type: "action", kind: "slack.post" },
+    ]);
+  });
+
+  it("a documented snapshot is stored natively only when nothing is lost; otherwise kept byte for byte", () => {
+    const text = (o: unknown) => new TextDecoder().decode(goEncodeSnapshot(o));
+    const revision = (t: string) => ({
+      rev: REV1,
+      text: t,
+      sealing: "raw" as const,
+      view: unobinView(t),
+      size: t.length,
+    });
+    const plain = text(documentedSnapshot("f", "s", REV1));
+    assert.equal(statekeeperSnapshotOf(revision(plain), "f", "s").storedAs, "native");
+    const extra = documentedSnapshot("f", "s", REV1) as Record<string, unknown>;
+    (extra.entries as Array<Record<string, unknown>>)[0]!.selector = { alias: "aws", export: "vpc" };
+    const big = documentedSnapshot("f", "s", REV1);
+    big.outputs = { n: 7 } as never;
+    for (const [why, t, factory, stack] of [
+      ["a field statekeeper has no place for", text(extra), "f", "s"],
+      ["another stack name inside", plain, "f", "other"],
+      ["a number past 2^53", text(big).replace('"n": 7', '"n": 12345678901234567890'), "f", "s"],
+    ] as const) {
+      const { snapshot, storedAs } = statekeeperSnapshotOf(revision(t), factory, stack);
+      assert.equal(storedAs, "document", why);
+      assert.equal(snapshot.document?.text, t, why);
+    }
   });
 
   it("refuses another shape naming what it saw, another format-version, and what unobin itself refused", () => {
