@@ -2,6 +2,7 @@ import type { Backend } from "../backend/index.js";
 import { backendInternals } from "../backend/internals.js";
 import { sha256Hex } from "../backend/layout.js";
 import { StateKeeperError } from "../errors.js";
+import { validateKey } from "../objectstore/kit.js";
 import { encodeSnapshot } from "../snapshot/index.js";
 import type { UnobinShape } from "../snapshot/unobin.js";
 import { statekeeperSnapshotOf, type UnobinStoredAs } from "../unobin/convert.js";
@@ -53,6 +54,15 @@ function lockedBy(source: UnobinStack, holder: string): StateKeeperError {
       "import once it has finished (or, if the holder is gone, remove the lock with unobin's 'state force-unlock')",
     { details: { holder, factory: source.factory, stack: source.stack } },
   );
+}
+
+function isValidKey(rev: string): boolean {
+  try {
+    validateKey(rev, "revision");
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function plaintextDigest(backend: Backend, rev: string): Promise<string> {
@@ -110,11 +120,11 @@ export async function importUnobinStack(
 
   // unobin names revisions by its clock; a file name statekeeper cannot keep as a rev is refused
   // here, by name, rather than renamed: the rev names are how both tools' users find revisions.
-  const unkeepable = revs.find((rev) => rev.startsWith("."));
+  const unkeepable = revs.find((rev) => rev.startsWith(".") || !isValidKey(rev));
   if (unkeepable !== undefined)
     throw new StateKeeperError(
       "E_INVALID_NAME",
-      `unobin's snapshot ${unkeepable}.json.enc cannot keep its name as a statekeeper revision (it starts with '.'); move it aside and import again`,
+      `unobin's snapshot ${JSON.stringify(`${unkeepable}.json.enc`)} cannot keep its name as a statekeeper revision; move it aside and import again`,
       { details: { rev: unkeepable } },
     );
 

@@ -50,7 +50,13 @@ function jsonType(value: unknown): string {
 /** The top level as seen, for a refusal: every key with its JSON type, never a value. */
 function describeTopLevel(doc: Record<string, unknown>): string {
   const keys = Object.keys(doc).slice(0, 12);
-  return keys.map((k) => `${truncateForMessage(k, 40)}: ${jsonType(doc[k])}`).join(", ");
+  // Keys are not trusted to be printable: anything but a plain name is JSON-quoted.
+  return keys
+    .map(
+      (k) =>
+        `${/^[A-Za-z0-9_.-]{1,40}$/.test(k) ? k : JSON.stringify(truncateForMessage(k, 40))}: ${jsonType(doc[k])}`,
+    )
+    .join(", ");
 }
 
 function notUnobin(message: string, details: Record<string, unknown> = {}): never {

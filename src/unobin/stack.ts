@@ -69,6 +69,16 @@ export interface UnobinStack {
   read(rev: string): Promise<UnobinRevision>;
 }
 
+/** `s` JSON-quoted (control characters escaped) and shortened, for a message. */
+function quoted(s: string, max: number): string {
+  return JSON.stringify(truncateForMessage(s, max));
+}
+
+/** `s` as it is when it is a plain name (letters, digits, `_.-`), else quoted. */
+function plainName(s: string, max: number): string {
+  return /^[A-Za-z0-9_.-]{1,80}$/.test(s) ? s : quoted(s, max);
+}
+
 function corrupt(message: string, details: Record<string, unknown>): never {
   throw new StateKeeperError("E_CORRUPT", message, { details });
 }
@@ -91,7 +101,7 @@ function describeLock(bytes: Uint8Array): string {
       const who = own(parsed, "who");
       const created = own(parsed, "created");
       if (typeof who === "string" && who !== "")
-        return `${truncateForMessage(who, 200)}${typeof created === "string" ? ` since ${truncateForMessage(created, 40)}` : ""} (unobin s3state lock marker)`;
+        return `${quoted(who, 200)}${typeof created === "string" ? ` since ${quoted(created, 40)}` : ""} (unobin s3state lock marker)`;
     }
   } catch {
     // Not JSON: described by its size below.
@@ -116,7 +126,7 @@ function parseEnvelope(
   if (version !== 1)
     throw new StateKeeperError(
       "E_FORMAT_VERSION",
-      `unobin's state envelope ${key} has envelope-version ${truncateForMessage(JSON.stringify(version) ?? "?", 20)} (unobin wrote 1)`,
+      `unobin's state envelope ${key} has envelope-version ${quoted(JSON.stringify(version) ?? "?", 20)} (unobin wrote 1)`,
       { details: { key } },
     );
   const payloadType = own(doc, "payload-type");
@@ -144,8 +154,9 @@ function parseEnvelope(
 }
 
 function describeSealedWith(s: { name: string; envVar?: string }): string {
-  const name = truncateForMessage(s.name, 40);
-  return s.envVar === undefined ? name : `${name} env-var ${truncateForMessage(s.envVar, 80)}`;
+  // What the envelope records is not trusted to be printable: quoted unless it is a plain name.
+  const name = plainName(s.name, 40);
+  return s.envVar === undefined ? name : `${name} env-var ${plainName(s.envVar, 80)}`;
 }
 
 function looksLikeUnobinJson(bytes: Uint8Array): boolean {

@@ -130,7 +130,7 @@ describe("importUnobinStack from s3state on RGW", () => {
     const err = await rejectsWithCode(importUnobinStack(source, target), "E_LOCKED");
     assert.match(
       err.message,
-      /held by alice@ci-runner-7 since 2026-06-11T09:30:00\.5Z \(unobin s3state lock marker\)/,
+      /held by "alice@ci-runner-7" since "2026-06-11T09:30:00\.5Z" \(unobin s3state lock marker\)/,
     );
     assert.deepEqual(await target.list(), []);
   });

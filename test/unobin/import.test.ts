@@ -423,6 +423,15 @@ describe("importUnobinStack refusals and re-runs", () => {
     const missing = setUp(sealAll(history().slice(0, 1), { kind: "raw-noop" }), REV4);
     const err = await rejectsWithCode(importUnobinStack(missing.source(), target()), "E_CORRUPT");
     assert.match(err.message, /current for webshop\/prod names revision .*which has no snapshot/);
+    const dotted = setUp(
+      [...sealAll(history(), { kind: "raw-noop" }), { rev: ".hidden", sealed: new Uint8Array(1) }],
+      REV1,
+    );
+    const name = await rejectsWithCode(importUnobinStack(dotted.source(), target()), "E_INVALID_NAME");
+    assert.match(
+      name.message,
+      /unobin's snapshot "\.hidden\.json\.enc" cannot keep its name as a statekeeper revision/,
+    );
     const empty = setUp([], undefined);
     await rejectsWithCode(importUnobinStack(empty.source(), target()), "E_NOT_FOUND");
     const full = setUp(sealAll(history(), { kind: "raw-noop" }), REV1);
