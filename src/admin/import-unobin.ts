@@ -141,8 +141,8 @@ export async function importUnobinStack(
   progress("reading", 0, revs.length);
   for (const [i, rev] of revs.entries()) {
     checkpoint(what, signal);
-    const { revision, snapshot, storedAs: form } = await mapped(rev);
-    digests.set(rev, sha256Hex(encodeSnapshot(snapshot)));
+    const { revision, encoded, storedAs: form } = await mapped(rev);
+    digests.set(rev, sha256Hex(encoded));
     shapes[revision.view.shape] += 1;
     storedAs[form] += 1;
     sealing[revision.sealing] += 1;
@@ -175,8 +175,8 @@ export async function importUnobinStack(
     for (const [i, rev] of revs.entries()) {
       checkpoint(what, signal, lock);
       if (!present.has(rev)) {
-        const { snapshot } = await mapped(rev);
-        if (sha256Hex(encodeSnapshot(snapshot)) !== digests.get(rev))
+        const { snapshot, encoded } = await mapped(rev);
+        if (sha256Hex(encoded) !== digests.get(rev))
           throw conflict(`unobin's revision ${rev} changed during the import; run it again`);
         await targetInternals.importRevision(rev, snapshot, parent);
       }

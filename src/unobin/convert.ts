@@ -27,37 +27,50 @@ const GO_ZERO_TIME = "0001-01-01T00:00:00Z";
 // Integers past 2^53 or exponents past a double's range would change in a JavaScript number.
 const INEXACT_NUMBER = /\d{16,}|[eE][+-]?\d{3,}/;
 
-function sameJsonValue(text: string, snapshot: Snapshot): boolean {
+/**
+ * Whether `encoded` (statekeeper's encoding of what it decoded from `text`) holds the same JSON
+ * value as unobin's `text`: both written the one canonical way (keys sorted, 2-space indent).
+ */
+function sameJsonValue(text: string, encoded: Uint8Array): boolean {
   const original: unknown = JSON.parse(text);
   if (!isPlainObject(original)) return false;
   // Go writes no entries as `null`; statekeeper as `[]`: the same snapshot.
   const normalised = { ...original, entries: own(original, "entries") ?? [] };
-  const back: unknown = JSON.parse(new TextDecoder().decode(encodeSnapshot(snapshot)));
-  return serializeSorted(normalised) === serializeSorted(back);
+  const canonical = Buffer.from(`${serializeSorted(normalised)}\n`, "utf8");
+  return canonical.equals(encoded);
 }
 
-function asNative(revision: UnobinRevision, factory: string, stack: string): Snapshot | undefined {
+function asNative(
+  revision: UnobinRevision,
+  factory: string,
+  stack: string,
+): { snapshot: Snapshot; encoded: Uint8Array } | undefined {
   const { view, text } = revision;
   if (view.shape !== "documented" || view.factory.name !== factory || view.stack !== stack) return undefined;
   if (INEXACT_NUMBER.test(text)) return undefined;
   let snapshot: Snapshot;
+  let encoded: Uint8Array;
   try {
     snapshot = decodeSnapshot(text);
+    if (snapshot.document !== undefined) return undefined;
+    encoded = encodeSnapshot(snapshot);
   } catch {
     return undefined;
   }
-  if (snapshot.document !== undefined) return undefined;
-  return sameJsonValue(text, snapshot) ? snapshot : undefined;
+  return sameJsonValue(text, encoded) ? { snapshot, encoded } : undefined;
 }
 
-/** The statekeeper snapshot of `revision` for the stack `factory/stack`, and how it is stored. */
+/**
+ * The statekeeper snapshot of `revision` for the stack `factory/stack`, how it is stored, and its
+ * statekeeper encoding (what `importRevision` seals, and what a read-back must give again).
+ */
 export function statekeeperSnapshotOf(
   revision: UnobinRevision,
   factory: string,
   stack: string,
-): { snapshot: Snapshot; storedAs: UnobinStoredAs } {
+): { snapshot: Snapshot; storedAs: UnobinStoredAs; encoded: Uint8Array } {
   const native = asNative(revision, factory, stack);
-  if (native !== undefined) return { snapshot: native, storedAs: "native" };
+  if (native !== undefined) return { ...native, storedAs: "native" };
   const { view } = revision;
   const generatedAt = view.generatedAt === "" ? GO_ZERO_TIME : view.generatedAt;
   if (parseRfc3339(generatedAt) === undefined)
@@ -73,5 +86,5 @@ export function statekeeperSnapshotOf(
     { mediaType: UNOBIN_STATE_MEDIA_TYPE, text: revision.text },
     generatedAt,
   );
-  return { snapshot, storedAs: "document" };
+  return { snapshot, storedAs: "document", encoded: encodeSnapshot(snapshot) };
 }
