@@ -1,7 +1,8 @@
 import type { Backend } from "../backend/index.js";
 import { backendInternals } from "../backend/internals.js";
 import { sha256Hex } from "../backend/layout.js";
-import { StateKeeperError } from "../errors.js";
+import { inspectEnvelope } from "../crypto/envelope.js";
+import { hasErrorCode, StateKeeperError } from "../errors.js";
 import { validateKey } from "../objectstore/kit.js";
 import { encodeSnapshot } from "../snapshot/index.js";
 import type { UnobinShape } from "../snapshot/unobin.js";
@@ -62,6 +63,36 @@ function isValidKey(rev: string): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Refuses a target whose stack location holds unobin's files rather than statekeeper's: the
+ * target store is the unobin folder or bucket itself (under another URL spelling). Checked before
+ * the target is locked, since taking statekeeper's lock writes `lock` and fences `current` there.
+ */
+async function assertNotUnobinItself(target: Backend, name: string): Promise<void> {
+  const refuse = (what: string) =>
+    new StateKeeperError(
+      "E_INVALID_ARGUMENT",
+      `refusing to import: the target ${name} holds ${what}, not statekeeper's; is the target store unobin's own folder or bucket? ` +
+        "Import into another store (the source is never written)",
+    );
+  const internals = backendInternals(target);
+  const [first] = await target.list();
+  if (first !== undefined) {
+    try {
+      inspectEnvelope(await internals.readSealed(first));
+    } catch (e) {
+      if (hasErrorCode(e, "E_CORRUPT", "E_FORMAT_VERSION")) throw refuse(`revision files (${first})`);
+      throw e;
+    }
+  }
+  try {
+    await internals.currentPointer();
+  } catch (e) {
+    if (hasErrorCode(e, "E_CORRUPT")) throw refuse("a current pointer");
+    throw e;
   }
 }
 
@@ -148,6 +179,8 @@ export async function importUnobinStack(
     sealing[revision.sealing] += 1;
     progress("reading", i + 1, revs.length, { rev });
   }
+
+  await assertNotUnobinItself(target, name);
 
   const result = await runLocked(target, "import", options, async (lock) => {
     const inSource = new Set(revs);

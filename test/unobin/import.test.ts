@@ -419,6 +419,22 @@ describe("importUnobinStack refusals and re-runs", () => {
     );
   });
 
+  it("refuses the unobin folder itself as the target, with or without current, and leaves it as it was", async () => {
+    for (const current of [REV2, undefined]) {
+      const { root, source } = setUp(sealAll(history(), { kind: "raw-noop" }), current);
+      const before = fingerprint(root);
+      const err = await rejectsWithCode(
+        importUnobinStack(source(), target(noopEncrypter(), root)),
+        "E_INVALID_ARGUMENT",
+      );
+      assert.match(
+        err.message,
+        /holds revision files .*not statekeeper's; is the target store unobin's own folder/,
+      );
+      assert.deepEqual(fingerprint(root), before);
+    }
+  });
+
   it("refuses current naming a missing revision, an empty stack, and a target with other history", async () => {
     const missing = setUp(sealAll(history().slice(0, 1), { kind: "raw-noop" }), REV4);
     const err = await rejectsWithCode(importUnobinStack(missing.source(), target()), "E_CORRUPT");
