@@ -72,17 +72,22 @@ export async function openStackBackend(
   url: string = g.store,
 ): Promise<Backend> {
   const { factory, stack } = stackNames(g);
+  refuseUnobinLayout(g);
+  return createBackend(await openStore(url), {
+    factory,
+    stack,
+    ...(encrypter === undefined ? {} : { encrypter }),
+  });
+}
+
+/** Commands other than history, show, diff and pull do not work on `--layout unobin`: refused before any I/O. */
+export function refuseUnobinLayout(g: GlobalOptions): void {
   if (g.layout === "unobin")
     throw new StateKeeperError(
       "E_INVALID_ARGUMENT",
       "--layout unobin reads an original unobin store in place, read-only: history, show, diff and pull work on it; " +
         "bring it into statekeeper with 'statekeeper import --from <url>' to do anything else",
     );
-  return createBackend(await openStore(url), {
-    factory,
-    stack,
-    ...(encrypter === undefined ? {} : { encrypter }),
-  });
 }
 
 function stackNames(g: GlobalOptions): { factory: string; stack: string } {
