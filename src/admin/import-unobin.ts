@@ -2,7 +2,7 @@ import type { Backend } from "../backend/index.js";
 import { backendInternals } from "../backend/internals.js";
 import { sha256Hex } from "../backend/layout.js";
 import { inspectEnvelope } from "../crypto/envelope.js";
-import { hasErrorCode, StateKeeperError } from "../errors.js";
+import { hasErrorCode, StateKeeperError, truncateForMessage } from "../errors.js";
 import { validateKey } from "../objectstore/kit.js";
 import { encodeSnapshot } from "../snapshot/index.js";
 import type { UnobinShape } from "../snapshot/unobin.js";
@@ -145,7 +145,7 @@ export async function importUnobinStack(
   if (sourceCurrent !== undefined && !revs.includes(sourceCurrent))
     throw new StateKeeperError(
       "E_CORRUPT",
-      `unobin's current for ${name} names revision ${sourceCurrent}, which has no snapshot`,
+      `unobin's current for ${name} names revision ${JSON.stringify(truncateForMessage(sourceCurrent))}, which has no snapshot`,
       { details: { rev: sourceCurrent } },
     );
 

@@ -183,7 +183,7 @@ function openSnapshotFile(
     throw new StateKeeperError(
       "E_DECRYPT",
       `cannot open unobin revision ${rev}: it was sealed with ${describeSealedWith(sealedWith)}, ` +
-        `but the import was given ${encrypter.description}` +
+        `but the unobin encrypter given is ${encrypter.description}` +
         (sealedWith.name === "noop" || sealedWith.name === "env-key"
           ? ""
           : " (this build reads unobin's noop and env-key encrypters only)"),
@@ -194,10 +194,10 @@ function openSnapshotFile(
   if (plaintext === undefined) {
     const why =
       sealing === "raw" && looksLikeUnobinJson(bytes)
-        ? "the file is plain JSON (unobin's noop encrypter wrote it): import it without a key"
+        ? "the file is plain JSON (unobin's noop encrypter wrote it): read it without a key"
         : `it does not authenticate under ${encrypter.description} (another key, or the file was modified or truncated)` +
           (sealedWith?.envVar !== undefined
-            ? `; it records env-var ${truncateForMessage(sealedWith.envVar, 80)}`
+            ? `; it records env-var ${plainName(sealedWith.envVar, 80)}`
             : "");
     throw new StateKeeperError("E_DECRYPT", `cannot open unobin revision ${rev}: ${why}`, {
       details: { rev, given: encrypter.name },

@@ -358,7 +358,10 @@ describe("importUnobinStack refusals and re-runs", () => {
       importUnobinStack(source(), target(noopEncrypter(), targetRoot)),
       "E_DECRYPT",
     );
-    assert.match(noKey.message, /sealed with env-key env-var UNOBIN_KEY, but the import was given noop/);
+    assert.match(
+      noKey.message,
+      /sealed with env-key env-var UNOBIN_KEY, but the unobin encrypter given is noop/,
+    );
   });
 
   it("a raw env-key file read without a key, and a plain file read with one, say what they are", async () => {
@@ -372,7 +375,7 @@ describe("importUnobinStack refusals and re-runs", () => {
     const plain = setUp(sealAll(history(), { kind: "raw-noop" }), REV1);
     const withKey = unobinEnvKeyEncrypter({ envVar: "K", env: { K: key } });
     const err2 = await rejectsWithCode(importUnobinStack(plain.source(withKey), target()), "E_DECRYPT");
-    assert.match(err2.message, /plain JSON \(unobin's noop encrypter wrote it\): import it without a key/);
+    assert.match(err2.message, /plain JSON \(unobin's noop encrypter wrote it\): read it without a key/);
   });
 
   it("a flipped byte, a truncated file, and a snapshot in an unknown shape are refused naming the revision; nothing is written", async () => {
