@@ -2,7 +2,28 @@
 
 // Operators inspect what sealed a stored object without any key.
 export { type EnvelopeInfo, inspectEnvelope } from "../crypto/envelope.js";
+// The source of importUnobinStack: a stack unobin's localstate or s3state wrote, and its encrypters.
+export type { UnobinShape } from "../snapshot/unobin.js";
+export {
+  openUnobinStack,
+  type UnobinEncrypter,
+  type UnobinEnvKeyOptions,
+  type UnobinRevision,
+  type UnobinSealing,
+  type UnobinStack,
+  type UnobinStackOptions,
+  type UnobinStoredAs,
+  unobinEnvKeyEncrypter,
+  unobinNoopEncrypter,
+} from "../unobin/index.js";
 export type { AdminOptions, AdminProgress, LockedAdminOptions } from "./common.js";
+export type {
+  ImportUnobinOptions,
+  ImportUnobinPhase,
+  ImportUnobinProgress,
+  ImportUnobinReport,
+} from "./import-unobin.js";
+export { importUnobinStack } from "./import-unobin.js";
 export type { MigrateOptions, MigratePhase, MigrateProgress, MigrateReport } from "./migrate.js";
 export { migrateStack } from "./migrate.js";
 export type {

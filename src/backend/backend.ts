@@ -33,7 +33,7 @@ import {
   type StoredSnapshot,
   storedSnapshotFromObject,
 } from "../snapshot/codec.js";
-import { type DiffOptions, diffSnapshots, type SnapshotDiff } from "../snapshot/diff.js";
+import { type DiffOptions, diffCounted, type SnapshotDiff } from "../snapshot/diff.js";
 import {
   encodeSnapshot,
   MAX_REVISION_ATTEMPTS,
@@ -636,8 +636,7 @@ class StoreBackend implements Backend {
       return asCorrupt(from, () => this.#chunks.diff(ma, from, mb, to, options));
     const open = async (x: typeof a) => (await this.#openRevision(x.rev, x.sealed, pointer)).snapshot;
     const [before, after] = await Promise.all([open(a), open(b)]);
-    const d = diffSnapshots(before, after, options);
-    return { ...d, unchanged: after.entries.length - d.added.length - d.changed.length };
+    return diffCounted(before, after, options);
   }
 
   async #readSealed(rev: string): Promise<Uint8Array> {

@@ -4,6 +4,12 @@ import { type Backend, createBackend, describeHolder, type Lock, validateName } 
 import type { Encrypter } from "../crypto/types.js";
 import { StateKeeperError } from "../errors.js";
 import { openStore } from "../objectstore/schemes.js";
+import {
+  openUnobinStack,
+  unobinEnvKeyEncrypter,
+  unobinNoopEncrypter,
+  unobinReadOnlyBackend,
+} from "../unobin/index.js";
 import type { ExitCode } from "./exit-codes.js";
 import { defaultEncrypter, encrypterFromSpecs, type KeySpec } from "./keys.js";
 import { parseDuration, printable, warn } from "./output.js";
@@ -16,6 +22,10 @@ export interface GlobalOptions {
   kmsEndpoint?: string;
   kmsRegion?: string;
   lockTimeout?: string;
+  /** `unobin`: read a stack unobin's localstate/s3state wrote, in place and read-only. */
+  layout?: "statekeeper" | "unobin";
+  /** With `--layout unobin`: unobin's env-key encrypter, key in this env var (default: its noop). */
+  unobinKeyEnv?: string;
 }
 
 /**
@@ -61,16 +71,45 @@ export async function openStackBackend(
   encrypter: Encrypter | undefined,
   url: string = g.store,
 ): Promise<Backend> {
-  const factory = required(g.factory, "--factory", "STATEKEEPER_FACTORY");
-  const stack = required(g.stack, "--stack", "STATEKEEPER_STACK");
-  // Names are checked before the store is opened: an invalid name is a usage error with no I/O.
-  validateName("factory", factory);
-  validateName("stack", stack);
+  const { factory, stack } = stackNames(g);
+  refuseUnobinLayout(g);
   return createBackend(await openStore(url), {
     factory,
     stack,
     ...(encrypter === undefined ? {} : { encrypter }),
   });
+}
+
+/** Commands other than history, show, diff and pull do not work on `--layout unobin`: refused before any I/O. */
+export function refuseUnobinLayout(g: GlobalOptions): void {
+  if (g.layout === "unobin")
+    throw new StateKeeperError(
+      "E_INVALID_ARGUMENT",
+      "--layout unobin reads an original unobin store in place, read-only: history, show, diff and pull work on it; " +
+        "bring it into statekeeper with 'statekeeper import --from <url>' to do anything else",
+    );
+}
+
+function stackNames(g: GlobalOptions): { factory: string; stack: string } {
+  const factory = required(g.factory, "--factory", "STATEKEEPER_FACTORY");
+  const stack = required(g.stack, "--stack", "STATEKEEPER_STACK");
+  // Names are checked before the store is opened: an invalid name is a usage error with no I/O.
+  validateName("factory", factory);
+  validateName("stack", stack);
+  return { factory, stack };
+}
+
+/**
+ * The stack to read (history, show, diff, pull): a statekeeper backend with the key options'
+ * encrypter, or with `--layout unobin` a read-only view of what unobin's localstate or s3state
+ * wrote there, opened with `--unobin-key-env` (unobin's env-key) or unobin's noop encrypter.
+ */
+export async function openReadableBackend(ctx: CliContext, g: GlobalOptions): Promise<Backend> {
+  if (g.layout !== "unobin") return openStackBackend(g, sourceEncrypter(ctx, g));
+  const { factory, stack } = stackNames(g);
+  const encrypter =
+    g.unobinKeyEnv === undefined ? unobinNoopEncrypter() : unobinEnvKeyEncrypter({ envVar: g.unobinKeyEnv });
+  return unobinReadOnlyBackend(openUnobinStack(await openStore(g.store), { factory, stack, encrypter }));
 }
 
 export function lockTimeoutMs(g: GlobalOptions): number {

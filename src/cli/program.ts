@@ -2,6 +2,7 @@ import { Command, Option } from "commander";
 import { VERSION } from "../version.js";
 import { registerDiff } from "./commands/diff.js";
 import { registerHistory } from "./commands/history.js";
+import { registerImport } from "./commands/import.js";
 import { registerLock } from "./commands/lock.js";
 import { registerMigrate } from "./commands/migrate.js";
 import { registerProbe } from "./commands/probe.js";
@@ -64,6 +65,18 @@ export function buildProgram(ctx: CliContext): Command {
       ),
     )
     .addOption(keyOption("--kms-key-id <id>", "kms-key-id", ctx.keys, "AWS KMS key id or ARN (repeatable)"))
+    .addOption(
+      new Option(
+        "--layout <layout>",
+        "unobin: read what unobin's localstate/s3state wrote at --store, in place and read-only (history, show, diff, pull)",
+      )
+        .choices(["statekeeper", "unobin"])
+        .default("statekeeper"),
+    )
+    .option(
+      "--unobin-key-env <var>",
+      "with --layout unobin: unobin's env-key encrypter, key in env VAR (default: its noop)",
+    )
     .option("--kms-endpoint <url>", "KMS endpoint (for KMS-compatible servers)")
     .option("--kms-region <region>", "KMS region")
     .showHelpAfterError("(add --help for usage)")
@@ -81,6 +94,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerPrune(program, ctx);
   registerVerify(program, ctx);
   registerMigrate(program, ctx);
+  registerImport(program, ctx);
   registerRekey(program, ctx);
   registerProbe(program, ctx);
   registerRecords(program, ctx);

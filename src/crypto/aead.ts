@@ -103,3 +103,26 @@ export function openWithKey(key: Uint8Array, envelope: ParsedEnvelope, location:
   if (tail.length !== 0 || opened.length !== tagAt) wrongLength();
   return ownBytes(opened);
 }
+
+/**
+ * Opens `nonce ‖ ciphertext ‖ tag` under `key`: AES-256-GCM with a 12-byte nonce and no associated
+ * data, the bytes unobin's env-key encrypter writes (Go `EnvKey.Encrypt` in cloudboss/unobin
+ * pkg/envencrypt/envkey.go, `aead.Seal(nonce, nonce, plaintext, nil)`). Nothing binds such bytes
+ * to a location: only reading another system's files uses it, never sealing ours. `undefined` when
+ * they do not authenticate (wrong key, modified or truncated); the caller names what it opened.
+ */
+export function openDetachedGcm(key: Uint8Array, sealed: Uint8Array): Uint8Array | undefined {
+  if (sealed.length < GCM_NONCE_BYTES + GCM_TAG_BYTES) return undefined;
+  const nonce = sealed.subarray(0, GCM_NONCE_BYTES);
+  const tagAt = sealed.length - GCM_TAG_BYTES;
+  try {
+    const decipher = createDecipheriv("aes-256-gcm", key, nonce, { authTagLength: GCM_TAG_BYTES });
+    decipher.setAuthTag(sealed.subarray(tagAt));
+    const opened = decipher.update(sealed.subarray(GCM_NONCE_BYTES, tagAt));
+    if (decipher.final().length !== 0 || opened.length !== tagAt - GCM_NONCE_BYTES) wrongLength();
+    return ownBytes(opened);
+  } catch (e) {
+    if (e instanceof StateKeeperError) throw e;
+    return undefined;
+  }
+}

@@ -27,7 +27,11 @@ export function keyFingerprint(key: Uint8Array): string {
   return `key:${createHmac("sha256", key).update("statekeeper key id").digest("hex").slice(0, 16)}`;
 }
 
-function keyFromEnv(envVar: string, env: Readonly<Record<string, string | undefined>>): Uint8Array {
+/**
+ * The 32-byte key in environment variable `envVar` (base64). Also reads the key of unobin's
+ * env-key encrypter, which takes the same form (`src/unobin/encrypters.ts`).
+ */
+export function keyFromEnv(envVar: string, env: Readonly<Record<string, string | undefined>>): Uint8Array {
   if (typeof envVar !== "string" || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(envVar)) {
     throw invalidConfig("envVar", "must be an environment variable name");
   }

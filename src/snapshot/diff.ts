@@ -222,6 +222,16 @@ export function diffSnapshots(before: Snapshot, after: Snapshot, options: DiffOp
   return result;
 }
 
+/** `diffSnapshots`, with how many entries both hold unchanged (what `Backend.diff` returns). */
+export function diffCounted(
+  before: Snapshot,
+  after: Snapshot,
+  options: DiffOptions = {},
+): SnapshotDiff & { unchanged: number } {
+  const d = diffSnapshots(before, after, options);
+  return { ...d, unchanged: after.entries.length - d.added.length - d.changed.length };
+}
+
 /** True when the diff reports anything at all. */
 export function hasChanges(d: SnapshotDiff): boolean {
   return d.snapshot.length + d.added.length + d.removed.length + d.changed.length + d.outputs.length > 0;

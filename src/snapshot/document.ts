@@ -10,11 +10,13 @@ import {
   type Snapshot,
   type StateDocument,
 } from "./types.js";
+import { UNOBIN_STATE_MEDIA_TYPE, unobinView } from "./unobin.js";
 
 /**
  * Snapshots that wrap another tool's state document (`Snapshot.document`): the document is kept
- * byte for byte, and statekeeper reads entries and outputs from it. One media type today:
- * Terraform and OpenTofu state (`src/snapshot/terraform.ts` owns what it means).
+ * byte for byte, and statekeeper reads entries and outputs from it. Two media types: Terraform
+ * and OpenTofu state (`src/snapshot/terraform.ts` owns what it means) and snapshots unobin wrote
+ * in a shape other than statekeeper's own (`src/snapshot/unobin.ts`).
  */
 
 /** What statekeeper reads from a document: the entries and outputs its tools show and diff. */
@@ -31,9 +33,19 @@ function invalidDocument(message: string): never {
 export function documentView(document: StateDocument): DocumentView {
   if (typeof document !== "object" || document === null) invalidDocument("document must be an object");
   if (typeof document.text !== "string") invalidDocument("document text must be a string");
+  if (document.mediaType === UNOBIN_STATE_MEDIA_TYPE) {
+    let unobin: ReturnType<typeof unobinView>;
+    try {
+      unobin = unobinView(document.text);
+    } catch (e) {
+      if (e instanceof StateKeeperError) invalidDocument(`document is not a unobin snapshot: ${e.message}`);
+      throw e;
+    }
+    return { entries: unobin.entries, outputs: unobin.outputs };
+  }
   if (document.mediaType !== TERRAFORM_STATE_MEDIA_TYPE)
     invalidDocument(
-      `unknown document media type ${JSON.stringify(truncateForMessage(String(document.mediaType), 80))} (this build knows ${TERRAFORM_STATE_MEDIA_TYPE})`,
+      `unknown document media type ${JSON.stringify(truncateForMessage(String(document.mediaType), 80))} (this build knows ${TERRAFORM_STATE_MEDIA_TYPE} and ${UNOBIN_STATE_MEDIA_TYPE})`,
     );
   let view: ReturnType<typeof terraformView>;
   try {

@@ -58,7 +58,7 @@ export interface Entry {
  * through `statekeeper serve`. Its entries and outputs are read from the document.
  */
 export interface StateDocument {
-  /** What the text is; the only one this build knows is `application/vnd.terraform.state+json`. */
+  /** What the text is: `application/vnd.terraform.state+json` or `application/vnd.unobin.state+json`. */
   mediaType: string;
   /** The document exactly as the tool sent it (UTF-8). */
   text: string;

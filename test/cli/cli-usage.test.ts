@@ -30,6 +30,7 @@ describe("statekeeper usage", { concurrency: true }, () => {
       "prune",
       "verify",
       "migrate",
+      "import",
       "rekey",
       "probe",
       "records",
@@ -48,6 +49,7 @@ describe("statekeeper usage", { concurrency: true }, () => {
       ["lock", "force-unlock"],
       ["prune"],
       ["migrate"],
+      ["import"],
       ["rekey"],
       ["records", "unlock"],
     ];

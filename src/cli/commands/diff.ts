@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { type FieldChange, hasChanges, type SnapshotDiff, type ValueChange } from "../../snapshot/index.js";
-import { type CliContext, globalsOf, openStackBackend, sourceEncrypter } from "../context.js";
+import { type CliContext, globalsOf, openReadableBackend } from "../context.js";
 import { examples } from "../options.js";
 import { formatValue, out, paint, printable, printJson } from "../output.js";
 import { resolveRev } from "../revs.js";
@@ -24,7 +24,7 @@ export function registerDiff(program: Command, ctx: CliContext): void {
         command: Command,
       ) => {
         const g = globalsOf(command);
-        const backend = await openStackBackend(g, sourceEncrypter(ctx, g));
+        const backend = await openReadableBackend(ctx, g);
         const from = await resolveRev(backend, a);
         const to = await resolveRev(backend, b);
         // The backend reads only what can differ (format 2: the chunks the two do not share).

@@ -1,7 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { encodeSnapshot, maskSensitive, SENSITIVE_MASK, type Snapshot } from "../../snapshot/index.js";
-import { type CliContext, globalsOf, openStackBackend, sourceEncrypter } from "../context.js";
+import { type CliContext, globalsOf, openReadableBackend } from "../context.js";
 import { EXIT } from "../exit-codes.js";
 import { examples } from "../options.js";
 import { formatBytes, formatValue, out, paint, printable, printJson, printTable, warn } from "../output.js";
@@ -31,7 +31,7 @@ export function registerHistory(program: Command, ctx: CliContext): void {
     )
     .action(async (opts: { reverse?: boolean; json?: boolean }, command: Command) => {
       const g = globalsOf(command);
-      const backend = await openStackBackend(g, sourceEncrypter(ctx, g));
+      const backend = await openReadableBackend(ctx, g);
       let bar: ReturnType<typeof progress> | undefined;
       const history = await backend.history({
         open: true,
@@ -98,7 +98,7 @@ export function registerHistory(program: Command, ctx: CliContext): void {
         command: Command,
       ) => {
         const g = globalsOf(command);
-        const backend = await openStackBackend(g, sourceEncrypter(ctx, g));
+        const backend = await openReadableBackend(ctx, g);
         const resolved = await resolveRev(backend, rev);
         const [snapshot, current] = await Promise.all([backend.get(resolved), currentOrNull(backend)]);
         // A wrapped document (a Terraform state) holds every sensitive value in clear: masked whole.
@@ -126,7 +126,7 @@ export function registerHistory(program: Command, ctx: CliContext): void {
     .option("-o, --output <file>", "write to this file (mode 0600) instead of stdout")
     .action(async (rev: string | undefined, opts: { output?: string }, command: Command) => {
       const g = globalsOf(command);
-      const backend = await openStackBackend(g, sourceEncrypter(ctx, g));
+      const backend = await openReadableBackend(ctx, g);
       const snapshot = await backend.get(await resolveRev(backend, rev));
       const bytes =
         snapshot.document === undefined

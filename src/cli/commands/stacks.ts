@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { listStacks } from "../../admin/index.js";
 import { openStore } from "../../objectstore/schemes.js";
-import { type CliContext, globalsOf } from "../context.js";
+import { type CliContext, globalsOf, refuseUnobinLayout } from "../context.js";
 import { examples } from "../options.js";
 import { paint, printable, printJson, printTable } from "../output.js";
 
@@ -12,6 +12,7 @@ export function registerStacks(program: Command, _ctx: CliContext): void {
     .option("--json", "print JSON: {stacks: [{factory, stack, current, revisions, locked, holder}]}")
     .action(async (opts: { json?: boolean }, command: Command) => {
       const g = globalsOf(command);
+      refuseUnobinLayout(g);
       // Pointers and locks are plain JSON: no key is needed to list them.
       const rows = await listStacks(await openStore(g.store));
       if (opts.json) return printJson({ stacks: rows });
