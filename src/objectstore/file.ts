@@ -257,7 +257,10 @@ async function readFile(path: string): Promise<StoredFile | undefined> {
     const stats = await handle.stat({ bigint: true });
     // A folder at this path holds other keys; the key itself does not exist.
     if (!stats.isFile()) return undefined;
-    const body = new Uint8Array(await handle.readFile());
+    const read = await handle.readFile();
+    // A plain Uint8Array over the buffer just read, not a copy: `new Uint8Array(buffer)` copies
+    // element by element (1.3 s for a 100 MB revision), and nothing else holds this buffer.
+    const body = new Uint8Array(read.buffer, read.byteOffset, read.byteLength);
     return { body, etag: etagOf(stats) };
   } finally {
     await handle.close();
