@@ -396,9 +396,12 @@ export function uiRoutes(options: UiRoutesOptions): UiRoutes {
     // Size and age come from the pointers the listing read; only the entry counts need a
     // revision opened. Sorting by entries waits for every count; otherwise the page waits a
     // little and shows the rest as pending (ui.js fills them in).
-    const withCurrent = all.flatMap((s) =>
-      s.current === null ? [] : [{ factory: s.factory, stack: s.stack, rev: s.current }],
-    );
+    // Smallest first: the many small revisions are counted within the wait, and a big one (whose
+    // decoding holds the event loop for a second or more) starts last, usually after the page is sent.
+    const withCurrent = all
+      .filter((s) => s.current !== null)
+      .sort((a, b) => (a.size ?? 0) - (b.size ?? 0))
+      .map((s) => ({ factory: s.factory, stack: s.stack, rev: s.current as string }));
     const counts = await countsWithin(withCurrent, sort === "entries" ? SORTED_COUNT_WAIT_MS : countWaitMs);
     const countOf = new Map(withCurrent.map((r, i) => [revKey(r.factory, r.stack, r.rev), counts[i]]));
     const rows = all.map((s) => ({
