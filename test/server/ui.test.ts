@@ -610,6 +610,13 @@ describe("statekeeper serve: the web view in chromium", () => {
       assert.ok(!limited.body.includes(ADMIN_TOKEN), "the token is not echoed");
       const elsewhere = await login(ADMIN_TOKEN, "127.0.0.2");
       assert.equal(elsewhere.status, 303, "another address logs in");
+      // A burst in parallel from a third address gets no more than the limit.
+      const burst = await Promise.all(Array.from({ length: 8 }, () => login("wrong-token", "127.0.0.3")));
+      assert.deepEqual(
+        burst.map((r) => r.status).sort(),
+        [401, 401, 401, 429, 429, 429, 429, 429],
+        "three tries in a parallel burst, the rest refused",
+      );
     } finally {
       await inner.server.close(1000);
     }

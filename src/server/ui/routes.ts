@@ -280,10 +280,12 @@ export function uiRoutes(options: UiRoutesOptions): UiRoutes {
           );
           return undefined;
         }
+        // Counted as failed until it succeeds, before the first await: parallel attempts from one
+        // address cannot all pass the check above.
+        loginFailures.set(address, [...recent, now]);
         const token = (await formOf(req)).get("token")?.trim() ?? "";
         principal = token === "" ? undefined : auth.authenticate(`Bearer ${token}`);
         if (principal === undefined) {
-          loginFailures.set(address, [...recent, now]);
           page(res, 401, "Log in", loginPage("That token is not valid."), undefined);
           return undefined;
         }
