@@ -38,6 +38,6 @@ export { pruneStack } from "./prune.js";
 export type { RekeyFailure, RekeyOptions, RekeyPhase, RekeyProgress, RekeyReport } from "./rekey.js";
 export { rekeyStack } from "./rekey.js";
 export type { ListStacksOptions, ListStacksPhase, ListStacksProgress, StackSummary } from "./stacks.js";
-export { listStacks } from "./stacks.js";
+export { listStacks, type StacksCache, stacksCache } from "./stacks.js";
 export type { VerifyOptions, VerifyPhase, VerifyProblem, VerifyProgress, VerifyReport } from "./verify.js";
 export { verifyStack } from "./verify.js";

@@ -1,8 +1,9 @@
+import { type CurrentPointer, currentObject, pointerOf } from "../backend/current.js";
 import { createBackend, normalizePrefix } from "../backend/index.js";
-import { backendInternals } from "../backend/internals.js";
-import { SNAPSHOT_SUFFIX } from "../backend/layout.js";
+import { SNAPSHOT_SUFFIX, stackLayout } from "../backend/layout.js";
 import type { LockHolder } from "../errors.js";
 import { mapBounded } from "../internal/bounded.js";
+import { LruCache } from "../internal/lru.js";
 import { holderFields } from "../lock/lease.js";
 import type { ObjectStore } from "../objectstore/types.js";
 import { type AdminOptions, type AdminProgress, checkpoint, progressOf } from "./common.js";
@@ -13,7 +14,14 @@ export type ListStacksProgress = AdminProgress<ListStacksPhase>;
 export interface ListStacksOptions extends AdminOptions<ListStacksPhase> {
   /** Key prefix inside the store, as given to `createBackend`. */
   prefix?: string;
-  /** Stacks whose pointer and lock are read at once. Default 4. */
+  /**
+   * Pointers read by earlier calls, kept by key and etag (`stacksCache()`): a pointer whose etag
+   * in this listing is the one it was read with is not read again. For callers that list often
+   * (the web view); an etag names one version of an object on every store, so nothing stale is
+   * reused.
+   */
+  cache?: StacksCache;
+  /** Stacks whose pointer and lock are read at once. Default 16 (small objects: the requests' latency, not their work, is what adds up). */
   concurrency?: number;
 }
 
@@ -23,18 +31,33 @@ export interface StackSummary {
   stack: string;
   /** The current rev, or null when the stack has none. */
   current: string | null;
+  /** Sealed size in bytes of the current revision, as the pointer records it (nothing is opened); null without one. */
+  size: number | null;
+  /** When `current` was last moved (a commit or a rollback), and by whom (`user@host`); null without one. */
+  updated: string | null;
+  by: string | null;
   revisions: number;
   locked: boolean;
   holder: LockHolder | null;
 }
 
-const CONCURRENCY = 4;
+const CONCURRENCY = 16;
+
+/** Pointers `listStacks` read, by key, with the etag they were read at. */
+export interface StacksCache {
+  readonly pointers: LruCache<string, { etag: string; pointer: CurrentPointer | undefined }>;
+}
+
+export function stacksCache(maxStacks = 50_000): StacksCache {
+  return { pointers: new LruCache(maxStacks) };
+}
 
 interface Found {
   factory: string;
   stack: string;
   revisions: number;
-  hasCurrent: boolean;
+  /** The etag the listing gave `current`; undefined when the stack has none. */
+  currentEtag: string | undefined;
   locked: boolean;
 }
 
@@ -58,11 +81,11 @@ export async function listStacks(
     const id = `${factory}/${stack}`;
     let summary = found.get(id);
     const ensure = () => {
-      summary ??= { factory, stack, revisions: 0, hasCurrent: false, locked: false };
+      summary ??= { factory, stack, revisions: 0, currentEtag: undefined, locked: false };
       found.set(id, summary);
       return summary;
     };
-    if (parts.length === 3 && leaf === "current") ensure().hasCurrent = true;
+    if (parts.length === 3 && leaf === "current") ensure().currentEtag = o.etag;
     else if (parts.length === 3 && leaf === "lock") ensure().locked = true;
     else if (parts.length === 4 && leaf === "snapshots" && name?.endsWith(SNAPSHOT_SUFFIX))
       ensure().revisions++;
@@ -70,24 +93,40 @@ export async function listStacks(
   const stacks = [...found.values()].sort((a, b) =>
     a.factory === b.factory ? (a.stack < b.stack ? -1 : 1) : a.factory < b.factory ? -1 : 1,
   );
+  const cache = options.cache;
+  /** The pointer, from the cache when the listing found it at the etag it was read with. */
+  const readPointer = async (s: Found, listedEtag: string): Promise<CurrentPointer | undefined> => {
+    const key = stackLayout(prefix, s.factory, s.stack).current;
+    const known = cache?.pointers.get(key);
+    if (known !== undefined && known.etag === listedEtag) return known.pointer;
+    const got = await currentObject(store, key).read();
+    if (got === undefined) return undefined;
+    // An unreadable pointer throws here (E_CORRUPT), as `currentPointer()` does, and is not kept.
+    const pointer = pointerOf(got.value);
+    cache?.pointers.set(key, { etag: got.etag, pointer });
+    return pointer;
+  };
   const progress = progressOf(options.onProgress);
   progress("reading", 0, stacks.length);
   let done = 0;
   return mapBounded(stacks, options.concurrency ?? CONCURRENCY, async (s): Promise<StackSummary> => {
     checkpoint(what, options.signal);
+    const pointer = s.currentEtag === undefined ? undefined : await readPointer(s, s.currentEtag);
     // Metadata only: this backend has no encrypter, and opens nothing.
     const backend = createBackend(store, {
       ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
       factory: s.factory,
       stack: s.stack,
     });
-    const pointer = s.hasCurrent ? await backendInternals(backend).currentPointer() : undefined;
     const info = s.locked ? await backend.lockInfo() : undefined;
     progress("reading", ++done, stacks.length, { stack: `${s.factory}/${s.stack}` });
     return {
       factory: s.factory,
       stack: s.stack,
       current: pointer?.rev ?? null,
+      size: pointer?.size ?? null,
+      updated: pointer?.updated ?? null,
+      by: pointer?.by ?? null,
       revisions: s.revisions,
       locked: info !== undefined,
       holder: info === undefined ? null : holderFields(info),

@@ -24,7 +24,7 @@ import {
   statusFor,
 } from "./http.js";
 import { terraformRoutes } from "./terraform.js";
-import { uiRoutes } from "./ui/routes.js";
+import { type UiTuning, uiRoutes } from "./ui/routes.js";
 
 /** Default cap on a request body: Terraform states of 100 MB exist (hashicorp/terraform#35822). */
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024;
@@ -41,6 +41,8 @@ export interface StateServerOptions {
   accessLog?: ((line: AccessLogLine) => void) | undefined;
   /** Unexpected errors (a bug, a store failure), with the request id; default: none. */
   onError?: ((e: unknown, requestId: string) => void) | undefined;
+  /** The web view's tuning (entry-count wait, login failure limit); defaults suit a server. */
+  ui?: UiTuning | undefined;
 }
 
 export interface AccessLogLine {
@@ -100,6 +102,7 @@ export function createStateServer(options: StateServerOptions): StateServer {
     auth: options.auth,
     tls: options.tls !== undefined,
     onError: options.onError,
+    tuning: options.ui,
   });
   let inFlight = 0;
   let drained: (() => void) | undefined;

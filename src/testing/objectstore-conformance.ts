@@ -16,7 +16,7 @@ import {
 export interface ObjectStoreConformanceOptions extends ConformanceOptions {
   /**
    * Whether writing identical bytes again yields a new etag, so a stale `ifMatch` fails (default
-   * true). Content-hash stores (the file driver) must say `false` explicitly; the suite then
+   * true). Content-hash stores (S3, whose etag is the body's MD5) must say `false` explicitly; the suite then
    * checks that the etag is indeed stable, instead of silently skipping the check.
    */
   etagChangesOnIdenticalRewrite?: boolean;
@@ -46,7 +46,7 @@ async function collect(listing: AsyncIterable<ObjectInfo>): Promise<ObjectInfo[]
  * Registers one test per ObjectStore behaviour the rest of statekeeper relies on. Run it against
  * every driver, including third-party ones:
  *
- *   objectStoreConformance({ describe, test }, () => fileStore(dir), { name: "file", etagChangesOnIdenticalRewrite: false });
+ *   objectStoreConformance({ describe, test }, () => fileStore(dir), { name: "file" });
  */
 export function objectStoreConformance(
   test: ConformanceTest,

@@ -17,12 +17,30 @@ for (const { name, make } of STORES) {
       try {
         const { events, onProgress } = recorder<ListStacksPhase>();
         const rows = await listStacks(store, { onProgress });
+        const prodRow = rows[0];
+        const sealed = await store.get(`webshop/prod/snapshots/${revs[1]}.json.enc`);
+        assert.equal(prodRow?.size, sealed?.body.byteLength, "the current revision's sealed size, from the pointer");
+        assert.match(prodRow?.by ?? "", /.@./);
+        assert.ok(Date.parse(prodRow?.updated ?? "") > Date.now() - 600_000, prodRow?.updated ?? "");
         assert.deepEqual(rows, [
-          { factory: "webshop", stack: "prod", current: revs[1], revisions: 2, locked: false, holder: null },
+          {
+            factory: "webshop",
+            stack: "prod",
+            current: revs[1],
+            size: prodRow?.size,
+            updated: prodRow?.updated,
+            by: prodRow?.by,
+            revisions: 2,
+            locked: false,
+            holder: null,
+          },
           {
             factory: "webshop",
             stack: "staging",
             current: null,
+            size: null,
+            updated: null,
+            by: null,
             revisions: 1,
             locked: true,
             holder: { ...lock.holder },

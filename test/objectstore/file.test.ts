@@ -11,6 +11,8 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  truncateSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -235,6 +237,68 @@ describe("file store: bookkeeping files", () => {
     // Only the temp folder remains, empty: writes place their files, never leave them.
     assert.deepEqual(readdirSync(root), [TEMP_DIR_NAME]);
     assert.deepEqual(readdirSync(join(root, TEMP_DIR_NAME)), []);
+  });
+});
+
+describe("file store: etags name the version, not the bytes", () => {
+  test("list and head stat objects, never read them, and agree with get and put", async () => {
+    const root = freshRoot();
+    const store = fileStore(root);
+    const { etag } = await store.put("d/small", bytes("v1"));
+    // A 3 GiB sparse file: reading it whole would fail (Node reads at most 2 GiB at once).
+    const huge = 3 * 1024 ** 3;
+    mkdirSync(join(root, "d"), { recursive: true });
+    writeFileSync(join(root, "d", "huge"), "");
+    truncateSync(join(root, "d", "huge"), huge);
+    const listed = [];
+    for await (const o of store.list("d/")) listed.push(o);
+    assert.deepEqual(
+      listed.map((o) => [o.key, o.size]),
+      [
+        ["d/huge", huge],
+        ["d/small", 2],
+      ],
+    );
+    const hugeHead = await store.head("d/huge");
+    assert.equal(hugeHead?.size, huge);
+    assert.equal(hugeHead?.etag, listed[0]?.etag);
+    assert.equal((await store.head("d/small"))?.etag, etag);
+    assert.equal(listed[1]?.etag, etag);
+    assert.equal((await store.get("d/small"))?.etag, etag);
+    assert.equal(
+      (await fileStore(root).head("d/small"))?.etag,
+      etag,
+      "another store instance sees the same etag",
+    );
+    await store.delete("d/huge", { ifMatch: hugeHead?.etag as string });
+    assert.equal(await store.head("d/huge"), undefined);
+  });
+
+  test("a replacement is stamped later than what it replaces, even when that carries a later mtime", async () => {
+    const root = freshRoot();
+    const store = fileStore(root);
+    await store.put("d/k", bytes("v1"));
+    // As if written by a clock an hour ahead: the next version must still be newer.
+    const ahead = new Date(Date.now() + 3_600_000);
+    utimesSync(join(root, "d", "k"), ahead, ahead);
+    const before = statSync(join(root, "d", "k"), { bigint: true });
+    const stale = (await store.head("d/k"))?.etag as string;
+    const { etag } = await store.put("d/k", bytes("v1"), { ifMatch: stale });
+    const after = statSync(join(root, "d", "k"), { bigint: true });
+    assert.ok(after.mtimeNs > before.mtimeNs, `${after.mtimeNs} > ${before.mtimeNs}`);
+    assert.notEqual(etag, stale, "identical bytes, new version, new etag");
+    assert.equal((await store.head("d/k"))?.etag, etag);
+    await assert.rejects(store.put("d/k", bytes("v2"), { ifMatch: stale }), (e) =>
+      isStoreError(e, "PRECONDITION_FAILED"),
+    );
+    await assert.rejects(store.delete("d/k", { ifMatch: stale }), (e) =>
+      isStoreError(e, "PRECONDITION_FAILED"),
+    );
+    // The mtime is the store's clock to the millisecond: lastModified stays meaningful.
+    const fresh = await store.put("d/new", bytes("x"));
+    const info = await store.head("d/new");
+    assert.equal(info?.etag, fresh.etag);
+    assert.ok(Math.abs((info?.lastModified?.getTime() ?? 0) - Date.now()) < 60_000);
   });
 });
 

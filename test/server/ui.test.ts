@@ -4,11 +4,15 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { accessSync, constants, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
 import { delimiter, join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { hashToken } from "../../src/server/auth.js";
+import { keyEncrypter } from "../../src/crypto/index.js";
+import { fileStore } from "../../src/objectstore/file.js";
+import { createAuthenticator, hashToken } from "../../src/server/auth.js";
+import { createStateServer, type StateServer, type StateServerOptions } from "../../src/server/server.js";
 import { ensureBuilt, ROOT, sk, tempDir, V1, V2 } from "../cli/helpers.js";
 import { type RunningServer, startServer } from "./support.js";
 import { lockInfo, TfClient, tfState } from "./tf-client.js";
@@ -21,7 +25,7 @@ const SECRET_1 = "hunter2-first-secret-value";
 const SECRET_2 = "hunter3-second-secret-value";
 const HOSTILE = "<script>window.__pwned=1</script>";
 const CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const ARTIFACTS = join(ROOT, "test-artifacts", "ui");
 
 /** The chromium on PATH (Debian names it chromium; Ubuntu's older package chromium-browser). */
@@ -270,6 +274,11 @@ describe("statekeeper serve: the web view in chromium", () => {
       tds.map((td) => (td.textContent ?? "").trim().split(" ")[0]),
     );
     assert.deepEqual(shown, [...(revs.network ?? [])].reverse(), "newest first");
+    const authors = await page.$$eval("#revisions tbody tr td.author", (tds) =>
+      tds.map((td) => (td.textContent ?? "").trim()),
+    );
+    assert.match(authors[0] ?? "", /^[^@\s]+@\S+$/, "the current revision names who made it current");
+    assert.deepEqual(authors.slice(1), ["–"], "older revisions record no author");
     await shot(page, "stack");
     const html1 = await page.content();
 
@@ -376,6 +385,28 @@ describe("statekeeper serve: the web view in chromium", () => {
     assert.equal(line?.status, 303);
   });
 
+  test("force-unlock of a lock that changed hands since the confirmation page is refused (409) and the new lock stays", async () => {
+    const client = tf("infra", "handover");
+    assert.equal((await client.put(tfState({ lineage: randomUUID(), serial: 1 }))).status, 200);
+    assert.equal((await client.lock(lockInfo("OperationTypeApply", "carol@ci"))).status, 200);
+    const page = await loggedIn(ADMIN_TOKEN);
+    await page.goto(`${server.url}/ui/stacks/infra/handover/force-unlock`);
+    assert.match((await page.textContent("#consequence")) ?? "", /carol@ci/);
+    // Meanwhile carol's run ends and dave's begins.
+    assert.equal((await client.unlock()).status, 200);
+    assert.equal((await client.lock(lockInfo("OperationTypeApply", "dave@ci"))).status, 200);
+    const [refused] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith("/force-unlock") && r.request().method() === "POST"),
+      page.click("text=Remove the lock"),
+    ]);
+    assert.equal(refused.status(), 409);
+    assert.match((await page.textContent("main")) ?? "", /changed hands since the confirmation page/);
+    await shot(page, "force-unlock-refused");
+    await page.goto(`${server.url}/ui/stacks/infra/handover`);
+    assert.match((await page.textContent("#lock")) ?? "", /Locked.*dave@ci/s, "dave's lock is untouched");
+    assert.equal((await client.unlock()).status, 200);
+  });
+
   test("rollback: a confirmation says a NEW revision is committed; confirming adds one with the old content", async () => {
     const page = await loggedIn(ADMIN_TOKEN);
     const [old] = revs.webshop as [string, string];
@@ -396,7 +427,11 @@ describe("statekeeper serve: the web view in chromium", () => {
 
   test("read-only token: no admin buttons; the action URLs answer 403, also to a POST", async () => {
     const page = await loggedIn(READER_TOKEN);
-    assert.equal(await page.locator("#stacks tbody tr").count(), 4, "a reader sees every stack it may read");
+    assert.equal(
+      await page.locator("#stacks tbody tr").count(),
+      5,
+      "a reader sees every stack it may read (the setup's four and infra/handover)",
+    );
     await page.goto(`${server.url}/ui/stacks/webshop/prod`);
     assert.equal(await page.locator("text=Roll back to this…").count(), 0);
     assert.equal(await page.locator("text=Force-unlock…").count(), 0);
@@ -487,6 +522,103 @@ describe("statekeeper serve: the web view in chromium", () => {
       assert.equal((await history("infra", "network")).length, 2, "nothing was committed");
     } finally {
       assert.equal((await holder.unlock()).status, 200);
+    }
+  });
+
+  /** A server in this process over the same store, tuned as the test needs. */
+  async function inProcess(ui: StateServerOptions["ui"]): Promise<{ server: StateServer; url: string }> {
+    const inner = createStateServer({
+      store: fileStore(fileURLToPath(store)),
+      encrypter: keyEncrypter({ key: Buffer.from(KEY, "base64") }),
+      auth: createAuthenticator({ adminToken: ADMIN_TOKEN }),
+      ui,
+    });
+    const { port } = await inner.listen("127.0.0.1", 0);
+    return { server: inner, url: `http://127.0.0.1:${port}` };
+  }
+
+  test("entry counts the stacks page could not wait for are filled in by ui.js from /ui/counts", async () => {
+    const inner = await inProcess({ countWaitMs: 0 });
+    try {
+      const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+      const cold = await (await fetch(`${inner.url}/ui/`, { headers: auth })).text();
+      const pending = [...cold.matchAll(/data-r="/g)].length;
+      assert.ok(pending >= 4, `every count is pending on the first view (${pending})`);
+      const bad = await fetch(`${inner.url}/ui/counts?f=infra&s=network`, { headers: auth });
+      assert.equal(bad.status, 400, "a revision without its rev is refused");
+
+      const context = await newContext();
+      await context.setExtraHTTPHeaders(auth);
+      const page = await context.newPage();
+      await page.goto(`${inner.url}/ui/`);
+      await page.waitForSelector("#stacks td[data-r]", { state: "detached" });
+      const entries = async (p: Page) =>
+        p.$$eval("#stacks tbody tr", (trs) =>
+          trs.map((tr) => [
+            tr.getAttribute("data-name"),
+            (tr.querySelectorAll("td")[4]?.textContent ?? "").trim(),
+          ]),
+        );
+      const filled = await entries(page);
+      const reference = await loggedIn(ADMIN_TOKEN);
+      assert.deepEqual(filled, await entries(reference), "the same counts as a page that waited for them");
+      assert.ok(
+        filled.every(([, n]) => /^\d+$/.test(n ?? "")),
+        `every count is a number: ${JSON.stringify(filled)}`,
+      );
+    } finally {
+      await inner.server.close(1000);
+    }
+  });
+
+  test("failed logins are limited per client address: past the limit even the right token gets 429 with Retry-After", async () => {
+    const inner = await inProcess({ loginFailures: { max: 3, windowMs: 60_000 } });
+    const login = (token: string, localAddress: string) =>
+      new Promise<{ status: number; retryAfter: string | undefined; body: string }>((resolve, reject) => {
+        const body = new URLSearchParams({ token }).toString();
+        const req = request(
+          `${inner.url}/ui/login`,
+          {
+            method: "POST",
+            localAddress,
+            headers: {
+              "content-type": "application/x-www-form-urlencoded",
+              origin: inner.url,
+              "content-length": Buffer.byteLength(body),
+            },
+          },
+          (res) => {
+            let text = "";
+            res.setEncoding("utf8");
+            res.on("data", (c: string) => {
+              text += c;
+            });
+            res.on("end", () =>
+              resolve({ status: res.statusCode ?? 0, retryAfter: res.headers["retry-after"], body: text }),
+            );
+          },
+        );
+        req.on("error", reject);
+        req.end(body);
+      });
+    try {
+      for (let i = 0; i < 3; i++) assert.equal((await login("wrong-token", "127.0.0.1")).status, 401);
+      const limited = await login(ADMIN_TOKEN, "127.0.0.1");
+      assert.equal(limited.status, 429, "the right token too, once the address is over the limit");
+      assert.ok(Number(limited.retryAfter) >= 1 && Number(limited.retryAfter) <= 60, limited.retryAfter);
+      assert.match(limited.body, /Too many failed logins/);
+      assert.ok(!limited.body.includes(ADMIN_TOKEN), "the token is not echoed");
+      const elsewhere = await login(ADMIN_TOKEN, "127.0.0.2");
+      assert.equal(elsewhere.status, 303, "another address logs in");
+      // A burst in parallel from a third address gets no more than the limit.
+      const burst = await Promise.all(Array.from({ length: 8 }, () => login("wrong-token", "127.0.0.3")));
+      assert.deepEqual(
+        burst.map((r) => r.status).sort(),
+        [401, 401, 401, 429, 429, 429, 429, 429],
+        "three tries in a parallel burst, the rest refused",
+      );
+    } finally {
+      await inner.server.close(1000);
     }
   });
 

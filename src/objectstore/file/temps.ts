@@ -1,3 +1,4 @@
+import type { BigIntStats } from "node:fs";
 import { mkdir, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import {
@@ -31,20 +32,27 @@ export function tempName(kind: TempKind): string {
 }
 
 /**
- * Writes `body` to a fresh temp file in `tempDir`, fsynced. Returns its path. If any step fails
- * (ENOSPC, EIO…, also at close), the temp is removed and the original error thrown.
+ * Writes `body` to a fresh temp file in `tempDir`, with mtime (and atime) `mtime` (seconds) when
+ * given, fsynced. Returns its path and stats. If any step fails (ENOSPC, EIO…, also at close),
+ * the temp is removed and the original error thrown.
  */
-export async function writeTemp(tempDir: string, body: Uint8Array | string): Promise<string> {
+export async function writeTemp(
+  tempDir: string,
+  body: Uint8Array | string,
+  mtime?: number,
+): Promise<{ path: string; stats: BigIntStats }> {
   const temp = tempName("write");
   const path = join(tempDir, temp);
   const handle = await createExclusive(tempDir, temp);
   let written = false;
   try {
     await handle.writeFile(body);
+    if (mtime !== undefined) await handle.utimes(mtime, mtime);
     await handle.sync();
+    const stats = await handle.stat({ bigint: true });
     await handle.close();
     written = true;
-    return path;
+    return { path, stats };
   } finally {
     if (!written) {
       await handle.close().catch(() => {});

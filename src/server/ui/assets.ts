@@ -76,7 +76,11 @@ ul.plain { list-style: none; padding-left: 0; }
 }
 `;
 
-/** Progressive enhancement only: every page works without it. Filters the stacks table as one types. */
+/**
+ * Progressive enhancement only: every page works without it. Filters the stacks table as one
+ * types, and fills in the entry counts the stacks page showed as pending (td[data-r]) from
+ * /ui/counts, asking again for those still being counted.
+ */
 export const JS = `"use strict";
 (function () {
   var input = document.getElementById("filter");
@@ -95,5 +99,44 @@ export const JS = `"use strict";
     if (count) count.textContent = String(shown);
   }
   input.addEventListener("input", apply);
+})();
+(function () {
+  var BATCH = 100;
+  function pending() {
+    return Array.prototype.slice.call(document.querySelectorAll("#stacks td[data-r]"));
+  }
+  function ask(cells, rounds) {
+    if (cells.length === 0 || rounds <= 0) return;
+    var q = new URLSearchParams();
+    cells.forEach(function (td) {
+      q.append("f", td.getAttribute("data-f"));
+      q.append("s", td.getAttribute("data-s"));
+      q.append("r", td.getAttribute("data-r"));
+    });
+    fetch("/ui/counts?" + q.toString(), { credentials: "same-origin", headers: { accept: "application/json" } })
+      .then(function (res) { return res.ok ? res.json() : null; })
+      .then(function (body) {
+        if (!body || !Array.isArray(body.counts)) return;
+        var again = [];
+        cells.forEach(function (td, i) {
+          var c = body.counts[i];
+          if (c === null || c === undefined) { again.push(td); return; }
+          td.removeAttribute("data-r");
+          td.textContent = "";
+          if (typeof c.entries === "number") td.textContent = String(c.entries);
+          else {
+            var span = document.createElement("span");
+            span.className = "del";
+            span.title = String(c.problem);
+            span.textContent = "?";
+            td.appendChild(span);
+          }
+        });
+        ask(again, rounds - 1);
+      })
+      .catch(function () {});
+  }
+  var cells = pending();
+  for (var i = 0; i < cells.length; i += BATCH) ask(cells.slice(i, i + BATCH), 30);
 })();
 `;

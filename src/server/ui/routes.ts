@@ -8,8 +8,15 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { rollbackStack } from "../../admin/rollback.js";
-import { listStacks, type StackSummary } from "../../admin/stacks.js";
-import { type Backend, createBackend, type LockInfo, validateName } from "../../backend/index.js";
+import { listStacks, type StackSummary, stacksCache } from "../../admin/stacks.js";
+import { currentObject } from "../../backend/current.js";
+import {
+  type Backend,
+  createBackend,
+  type LockInfo,
+  stackLayout,
+  validateName,
+} from "../../backend/index.js";
 import { formatBytes } from "../../cli/output.js";
 import { age, revTime } from "../../cli/revs.js";
 import type { Encrypter } from "../../crypto/types.js";
@@ -31,6 +38,18 @@ export interface UiRoutesOptions {
   tls: boolean;
   /** Unexpected errors, with the request id. */
   onError?: ((e: unknown, requestId: string) => void) | undefined;
+  /** Tuning; the defaults suit a server. */
+  tuning?: UiTuning | undefined;
+}
+
+export interface UiTuning {
+  /**
+   * How long the stacks page waits for entry counts that need a revision opened (default 250 ms);
+   * 0: not at all, every count not yet known is shown pending and filled in by ui.js.
+   */
+  countWaitMs?: number;
+  /** Failed logins one client address may make per window before it is refused with 429 (default 10 per 5 minutes). */
+  loginFailures?: { max: number; windowMs: number };
 }
 
 /** The handler: answers every request under /ui and returns who made it (for the access log). */
@@ -41,7 +60,7 @@ export type UiRoutes = (
 ) => Promise<Principal | undefined>;
 
 export const CONTENT_SECURITY_POLICY =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   "content-security-policy": CONTENT_SECURITY_POLICY,
@@ -55,31 +74,121 @@ const REVISIONS_PER_PAGE = 50;
 /** Opened revisions remembered per process: stack+rev → entries and size (a rev never changes). */
 const COUNT_CACHE_ENTRIES = 50_000;
 const MAX_FORM_BYTES = 16 * 1024;
+/** Unchanged entries a diff page lists before "show all". */
+const UNCHANGED_SHOWN = 200;
+/** Rendered diff pages kept per process, by the two revision objects' etags (bytes of HTML). */
+const DIFF_CACHE_BYTES = 32 * 1024 * 1024;
+/** Revisions opened at once by this process, for every page together. */
 const OPEN_CONCURRENCY = 4;
+/**
+ * How long the stacks page waits for entry counts it has to open revisions for. Counts not known
+ * by then are shown as pending and go on being counted; ui.js fills them in from /ui/counts.
+ */
+const COUNT_WAIT_MS = 250;
+const LOGIN_FAILURES = { max: 10, windowMs: 5 * 60_000 };
+/** Client addresses whose failed logins are remembered (the oldest are forgotten first). */
+const LOGIN_ADDRESSES = 10_000;
+/** Sorting by entries needs every count: the page waits for them up to this long. */
+const SORTED_COUNT_WAIT_MS = 60_000;
+/** How long one /ui/counts request waits for the counts it asks about. */
+const COUNTS_REQUEST_WAIT_MS = 10_000;
+/** Revisions one /ui/counts request may ask about. */
+const COUNTS_PER_REQUEST = 100;
 
 interface Opened {
   entries: number;
   size: number;
 }
 
+/** A revision's entry count as far as this process knows it: counted, failed (error code), or pending. */
+type Count = { entries: number } | { problem: string } | undefined;
+
 type SortKey = "name" | "age" | "size" | "entries";
 const SORT_KEYS: readonly SortKey[] = ["name", "age", "size", "entries"];
 
 export function uiRoutes(options: UiRoutesOptions): UiRoutes {
   const { store, encrypter, auth } = options;
+  const countWaitMs = options.tuning?.countWaitMs ?? COUNT_WAIT_MS;
+  const loginLimit = options.tuning?.loginFailures ?? LOGIN_FAILURES;
+  /** Times of recent failed logins, per client address. */
+  const loginFailures = new LruCache<string, number[]>(LOGIN_ADDRESSES);
   const opened = new LruCache<string, Opened>(COUNT_CACHE_ENTRIES);
+  /**
+   * Diff pages already rendered, keyed by the two revisions' object etags: a revision's content
+   * never changes, and an object that was rewritten (resealed) or removed no longer matches.
+   */
+  const diffs = new LruCache<string, Html>(DIFF_CACHE_BYTES, (h) => h.text.length);
+  /** Pointers kept by etag: a stacks page reads only those that moved since the last one. */
+  const pointers = stacksCache();
+  /** Revisions that could not be opened: the error code, kept briefly (a key may be fixed). */
+  const failed = new LruCache<string, { code: string; at: number }>(COUNT_CACHE_ENTRIES);
+  const opening = new Map<string, Promise<Opened>>();
+  const limit = limiter(OPEN_CONCURRENCY);
   const backendOf = (factory: string, stack: string): Backend =>
     createBackend(store, { factory, stack, encrypter });
+  const revKey = (factory: string, stack: string, rev: string) => `${factory}/${stack}@${rev}`;
 
-  /** Entries and size of a revision, opened once per process. */
-  async function openedOf(backend: Backend, rev: string): Promise<Opened> {
-    const key = `${backend.factory}/${backend.stack}@${rev}`;
+  /**
+   * Entries and size of a revision, opened once per process (a rev never changes), at most
+   * OPEN_CONCURRENCY at a time across all requests; a page that needs one now (`urgent`) goes
+   * before the stacks page's background counting.
+   */
+  function openedOf(backend: Backend, rev: string, urgent = true): Promise<Opened> {
+    const key = revKey(backend.factory, backend.stack, rev);
     const known = opened.get(key);
-    if (known !== undefined) return known;
-    const content = await backend.readRevision(rev);
-    const value = { entries: content.snapshot.entries.length, size: content.size };
-    opened.set(key, value);
-    return value;
+    if (known !== undefined) return Promise.resolve(known);
+    let pending = opening.get(key);
+    if (pending === undefined) {
+      pending = limit(urgent, async () => {
+        const content = await backend.readRevision(rev);
+        return { entries: content.snapshot.entries.length, size: content.size };
+      }).then(
+        (value) => {
+          opened.set(key, value);
+          failed.delete(key);
+          return value;
+        },
+        (e: unknown) => {
+          failed.set(key, { code: isStateKeeperError(e) ? e.code : "error", at: Date.now() });
+          throw e;
+        },
+      );
+      const settled = pending.finally(() => opening.delete(key));
+      settled.catch(() => {}); // the callers see the error; this copy only clears the map
+      opening.set(key, pending);
+    }
+    return pending;
+  }
+
+  /** What is known now of a revision's entry count; starts counting it if nothing is. */
+  function countNow(factory: string, stack: string, rev: string): Count {
+    const key = revKey(factory, stack, rev);
+    const known = opened.get(key);
+    if (known !== undefined) return { entries: known.entries };
+    const problem = failed.get(key);
+    if (problem !== undefined && Date.now() - problem.at < 60_000) return { problem: problem.code };
+    openedOf(backendOf(factory, stack), rev, false).catch(() => {});
+    return undefined;
+  }
+
+  /** Waits at most `ms` for the counts of `revs` (started if need be), then says what is known. */
+  async function countsWithin(revs: { factory: string; stack: string; rev: string }[], ms: number) {
+    const waits = revs.map((r) => {
+      countNow(r.factory, r.stack, r.rev);
+      return opening.get(revKey(r.factory, r.stack, r.rev));
+    });
+    const pending = waits.filter((w) => w !== undefined);
+    if (pending.length > 0 && ms > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled(pending),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, ms);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    return revs.map((r) => countNow(r.factory, r.stack, r.rev));
   }
 
   function principalOf(req: IncomingMessage): Principal | undefined {
@@ -152,12 +261,35 @@ export function uiRoutes(options: UiRoutesOptions): UiRoutes {
           return undefined;
         }
         if (method !== "POST") throw methodNotAllowed("GET, POST");
+        // Failed logins are limited per client address: refused before the token is even looked at.
+        const address = req.socket.remoteAddress ?? "unknown";
+        const now = Date.now();
+        const recent = (loginFailures.get(address) ?? []).filter((t) => now - t < loginLimit.windowMs);
+        if (recent.length >= loginLimit.max) {
+          const retryAfter = Math.max(
+            1,
+            Math.ceil(((recent[0] as number) + loginLimit.windowMs - now) / 1000),
+          );
+          res.setHeader("retry-after", String(retryAfter));
+          page(
+            res,
+            429,
+            "Log in",
+            loginPage(`Too many failed logins from this address: try again in ${retryAfter} s.`),
+            undefined,
+          );
+          return undefined;
+        }
+        // Counted as failed until it succeeds, before the first await: parallel attempts from one
+        // address cannot all pass the check above.
+        loginFailures.set(address, [...recent, now]);
         const token = (await formOf(req)).get("token")?.trim() ?? "";
         principal = token === "" ? undefined : auth.authenticate(`Bearer ${token}`);
         if (principal === undefined) {
           page(res, 401, "Log in", loginPage("That token is not valid."), undefined);
           return undefined;
         }
+        loginFailures.delete(address);
         res.setHeader("set-cookie", cookie(encodeURIComponent(token)));
         redirect(res, "/ui/");
         return principal;
@@ -180,6 +312,11 @@ export function uiRoutes(options: UiRoutesOptions): UiRoutes {
       if (path === "/ui/") {
         if (method !== "GET") throw methodNotAllowed("GET");
         await stacksPage(res, who, url.searchParams);
+        return who;
+      }
+      if (path === "/ui/counts") {
+        if (method !== "GET") throw methodNotAllowed("GET");
+        await countsJson(res, who, url.searchParams);
         return who;
       }
       const route = stackRoute(path);
@@ -255,32 +392,36 @@ export function uiRoutes(options: UiRoutesOptions): UiRoutes {
     const sort: SortKey = (SORT_KEYS as readonly string[]).includes(sortParam)
       ? (sortParam as SortKey)
       : "name";
-    const all = (await listStacks(store)).filter((s) => auth.allows(who, "read", s.factory, s.stack));
-    const rows = await mapBounded(all, OPEN_CONCURRENCY, async (s: StackSummary) => {
-      let info: Opened | undefined;
-      let problem: string | undefined;
-      if (s.current !== null)
-        try {
-          info = await openedOf(backendOf(s.factory, s.stack), s.current);
-        } catch (e) {
-          problem = isStateKeeperError(e) ? e.code : "error";
-        }
-      return {
-        s,
-        name: `${s.factory}/${s.stack}`,
-        time: s.current === null ? null : revTime(s.current),
-        info,
-        problem,
-      };
-    });
+    const all = (await listStacks(store, { cache: pointers })).filter((s) =>
+      auth.allows(who, "read", s.factory, s.stack),
+    );
+    // Size and age come from the pointers the listing read; only the entry counts need a
+    // revision opened. Sorting by entries waits for every count; otherwise the page waits a
+    // little and shows the rest as pending (ui.js fills them in).
+    // Smallest first: the many small revisions are counted within the wait, and a big one (whose
+    // decoding holds the event loop for a second or more) starts last, usually after the page is sent.
+    const withCurrent = all
+      .filter((s) => s.current !== null)
+      .sort((a, b) => (a.size ?? 0) - (b.size ?? 0))
+      .map((s) => ({ factory: s.factory, stack: s.stack, rev: s.current as string }));
+    const counts = await countsWithin(withCurrent, sort === "entries" ? SORTED_COUNT_WAIT_MS : countWaitMs);
+    const countOf = new Map(withCurrent.map((r, i) => [revKey(r.factory, r.stack, r.rev), counts[i]]));
+    const rows = all.map((s) => ({
+      s,
+      name: `${s.factory}/${s.stack}`,
+      time: s.current === null ? null : revTime(s.current),
+      count: s.current === null ? undefined : countOf.get(revKey(s.factory, s.stack, s.current)),
+    }));
+    const entriesOf = (r: (typeof rows)[number]) =>
+      r.count !== undefined && "entries" in r.count ? r.count.entries : -1;
     const needle = q.toLowerCase();
     const shown = rows.filter((r) => needle === "" || r.name.toLowerCase().includes(needle));
     const by: Record<SortKey, (a: (typeof rows)[number], b: (typeof rows)[number]) => number> = {
       name: (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
       // Newest first.
       age: (a, b) => (b.time ?? "").localeCompare(a.time ?? ""),
-      size: (a, b) => (b.info?.size ?? -1) - (a.info?.size ?? -1),
-      entries: (a, b) => (b.info?.entries ?? -1) - (a.info?.entries ?? -1),
+      size: (a, b) => (b.s.size ?? -1) - (a.s.size ?? -1),
+      entries: (a, b) => entriesOf(b) - entriesOf(a),
     };
     shown.sort((a, b) => by[sort](a, b) || by.name(a, b));
     const header = (key: SortKey, label: string, cls = "") =>
@@ -304,8 +445,8 @@ export function uiRoutes(options: UiRoutesOptions): UiRoutes {
 <td class="addr"><a href="${stackHref(r.s.factory, r.s.stack)}">${r.name}</a></td>
 <td class="mono hide-narrow">${r.s.current ?? html`<span class="muted">none</span>`}</td>
 <td>${r.time === null ? "–" : html`<time datetime="${r.time}" title="${r.time}">${age(r.time)}</time>`}</td>
-<td class="num">${r.info === undefined ? "–" : formatBytes(r.info.size)}</td>
-<td class="num">${r.info === undefined ? (r.problem === undefined ? "–" : html`<span class="del" title="${r.problem}">?</span>`) : r.info.entries}</td>
+<td class="num">${r.s.size === null ? "–" : formatBytes(r.s.size)}</td>
+${countCell(r.s, r.count)}
 <td>${
         r.s.holder === null
           ? html`<span class="muted">free</span>`
@@ -316,6 +457,37 @@ export function uiRoutes(options: UiRoutesOptions): UiRoutes {
     page(res, 200, "Stacks", body, who);
   }
 
+  /**
+   * `GET /ui/counts?f=<factory>&s=<stack>&r=<rev>…` (up to COUNTS_PER_REQUEST triples): the entry
+   * counts the stacks page showed as pending, for ui.js. Waits up to COUNTS_REQUEST_WAIT_MS; a
+   * count still unknown then is `null` (ask again). Stacks the caller may not read are refused.
+   */
+  async function countsJson(res: ServerResponse, who: Principal, params: URLSearchParams): Promise<void> {
+    const f = params.getAll("f");
+    const st = params.getAll("s");
+    const r = params.getAll("r");
+    if (f.length !== st.length || f.length !== r.length || f.length > COUNTS_PER_REQUEST)
+      throw new HttpError(
+        400,
+        "E_INVALID_ARGUMENT",
+        `give up to ${COUNTS_PER_REQUEST} revisions as f=<factory>&s=<stack>&r=<rev>, one of each per revision`,
+      );
+    const revs = f.map((factory, i) => {
+      const named = { factory: checkedName("factory", factory), stack: checkedName("stack", st[i] ?? "") };
+      const rev = r[i] ?? "";
+      if (rev === "" || rev.includes("/"))
+        throw new HttpError(400, "E_INVALID_ARGUMENT", `invalid revision ${JSON.stringify(rev)}`);
+      if (!auth.allows(who, "read", named.factory, named.stack))
+        throw new HttpError(403, "E_FORBIDDEN", `${who.name} may not read ${named.factory}/${named.stack}`);
+      return { ...named, rev };
+    });
+    const counts = await countsWithin(revs, COUNTS_REQUEST_WAIT_MS);
+    send(res, 200, JSON.stringify({ counts: counts.map((c) => c ?? null) }), {
+      "content-type": "application/json; charset=utf-8",
+      "cache-control": "no-store",
+    });
+  }
+
   async function stackPage(
     res: ServerResponse,
     who: Principal,
@@ -324,7 +496,15 @@ export function uiRoutes(options: UiRoutesOptions): UiRoutes {
     params: URLSearchParams,
   ): Promise<void> {
     const { factory, stack } = backend;
-    const [history, lock] = await Promise.all([backend.history(), backend.lockInfo()]);
+    const [history, lock, madeCurrent] = await Promise.all([
+      backend.history(),
+      backend.lockInfo(),
+      // Who moved `current` to its rev: the one author statekeeper records (see docs/server.md).
+      currentObject(store, stackLayout("", factory, stack).current)
+        .read()
+        .then((got) => (got === undefined ? undefined : got.value.pointer))
+        .catch(() => undefined),
+    ]);
     const revisions = [...history.revisions].reverse();
     const pages = Math.max(1, Math.ceil(revisions.length / REVISIONS_PER_PAGE));
     const pageNo = Math.min(pages, Math.max(1, Number.parseInt(params.get("page") ?? "1", 10) || 1));
@@ -370,7 +550,7 @@ ${
     : html`<form method="get" action="${base}/diff">
 ${pager}
 <div class="table-wrap"><table id="revisions">
-<thead><tr><th>From</th><th>To</th><th>Revision</th><th>Time</th><th class="num">Size</th><th class="num">Entries</th>${admin ? html`<th>Action</th>` : ""}</tr></thead>
+<thead><tr><th>From</th><th>To</th><th>Revision</th><th>Time</th><th>Author</th><th class="num">Size</th><th class="num">Entries</th>${admin ? html`<th>Action</th>` : ""}</tr></thead>
 <tbody>${slice.map((r, i) => {
         const time = revTime(r.rev);
         const c = counts[i];
@@ -379,6 +559,11 @@ ${pager}
 <td><input type="radio" name="to" value="${r.rev}" aria-label="diff to ${r.rev}" ${r.rev === defaultTo ? raw("checked") : ""}></td>
 <td class="mono addr">${r.rev}${r.current ? html` <span class="badge">current</span>` : ""}</td>
 <td>${time === null ? "?" : html`<time datetime="${time}" title="${time}">${age(time)}</time>`}</td>
+<td class="author">${
+          r.current && madeCurrent?.rev === r.rev && madeCurrent.by !== ""
+            ? html`<span title="made current ${madeCurrent.updated}">${madeCurrent.by}</span>`
+            : html`<span class="muted" title="not recorded: only the current revision's committer is kept (in the current pointer)">–</span>`
+        }</td>
 <td class="num">${formatBytes(r.size)}</td>
 <td class="num">${c === undefined ? "?" : c.entries}</td>
 ${admin ? html`<td>${r.current ? "" : html`<a class="button" href="${base}/rollback${query({ rev: r.rev })}">Roll back to this…</a>`}</td>` : ""}
@@ -397,6 +582,18 @@ ${pager}
     const to = params.get("to") ?? "";
     if (from === "" || to === "")
       throw new HttpError(400, "E_INVALID_ARGUMENT", "pick two revisions: from and to");
+    const showAll = params.get("unchanged") === "all";
+    // A plain rev names one object: its etag says whether this diff was rendered already.
+    const plain = (rev: string) => !rev.includes("/") && !rev.startsWith(".");
+    let cacheKey: string | undefined;
+    if (plain(from) && plain(to)) {
+      const layout = stackLayout("", factory, stack);
+      const [a, b] = await Promise.all([store.head(layout.snapshot(from)), store.head(layout.snapshot(to))]);
+      if (a !== undefined && b !== undefined)
+        cacheKey = JSON.stringify([factory, stack, from, a.etag, to, b.etag, showAll]);
+    }
+    const cached = cacheKey === undefined ? undefined : diffs.get(cacheKey);
+    if (cached !== undefined) return page(res, 200, `Diff ${factory}/${stack}`, cached, who);
     const [before, after] = await Promise.all([backend.get(from), backend.get(to)]);
     const d = diffSnapshots(before, after);
     const base = stackHref(factory, stack);
@@ -458,11 +655,16 @@ ${
 ${d.outputs.length > 0 ? html`<h2>Outputs</h2>${changeTable(d.outputs.map((c) => changeRows(c.path, c)))}` : ""}
 ${
   unchanged.length > 0
-    ? html`<details id="unchanged"><summary>${unchanged.length} unchanged entries</summary><ul class="plain">${unchanged.map(
-        (e) => html`<li>${entryLink(to, e.address)}</li>`,
-      )}</ul></details>`
+    ? html`<details id="unchanged"${showAll ? raw(" open") : ""}><summary>${unchanged.length} unchanged entries</summary><ul class="plain">${(
+        showAll ? unchanged : unchanged.slice(0, UNCHANGED_SHOWN)
+      ).map((e) => html`<li>${entryLink(to, e.address)}</li>`)}</ul>${
+        !showAll && unchanged.length > UNCHANGED_SHOWN
+          ? html`<p><a id="all-unchanged" href="${base}/diff${query({ from, to, unchanged: "all" })}#unchanged">Show all ${unchanged.length} unchanged entries</a></p>`
+          : ""
+      }</details>`
     : ""
 }`;
+    if (cacheKey !== undefined) diffs.set(cacheKey, body);
     page(res, 200, `Diff ${factory}/${stack}`, body, who);
   }
 
@@ -585,6 +787,45 @@ function stackRoute(path: string): StackRoute | undefined {
   if (sub === "revs" && rev !== undefined && rev !== "" && leaf === "entry")
     return { ...base, what: "entry", rev: decode(rev) };
   return undefined;
+}
+
+function checkedName(kind: "factory" | "stack", v: string): string {
+  try {
+    return validateName(kind, v);
+  } catch (e) {
+    if (isStateKeeperError(e)) throw new HttpError(400, e.code, e.message);
+    throw e;
+  }
+}
+
+/** The stacks table's entries cell: the count, "?" naming why it cannot be counted, or pending for ui.js. */
+function countCell(s: StackSummary, count: Count): Html {
+  if (s.current === null) return html`<td class="num">–</td>`;
+  if (count === undefined)
+    return html`<td class="num" data-f="${s.factory}" data-s="${s.stack}" data-r="${s.current}"><span class="muted" title="still counting: reload, or wait for the script">…</span></td>`;
+  if ("problem" in count)
+    return html`<td class="num"><span class="del" title="${count.problem}">?</span></td>`;
+  return html`<td class="num">${count.entries}</td>`;
+}
+
+/**
+ * Runs at most `n` tasks at once; an urgent task goes to the front of the queue. One per process
+ * for opening revisions, so a page's own revisions are not stuck behind background counting.
+ */
+function limiter(n: number): <T>(urgent: boolean, task: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async (urgent, task) => {
+    if (running < n) running++;
+    else await new Promise<void>((resolve) => (urgent ? waiting.unshift(resolve) : waiting.push(resolve)));
+    try {
+      return await task();
+    } finally {
+      const next = waiting.shift();
+      if (next === undefined) running--;
+      else next();
+    }
+  };
 }
 
 function decode(v: string): string {
