@@ -9,7 +9,10 @@ export function registerStacks(program: Command, _ctx: CliContext): void {
   const cmd = program
     .command("stacks")
     .description("list the factories and stacks in the store: current rev, revision count, lock state")
-    .option("--json", "print JSON: {stacks: [{factory, stack, current, size, updated, by, revisions, locked, holder}]}")
+    .option(
+      "--json",
+      "print JSON: {stacks: [{factory, stack, current, size, updated, by, revisions, locked, holder}]}",
+    )
     .action(async (opts: { json?: boolean }, command: Command) => {
       const g = globalsOf(command);
       refuseUnobinLayout(g);

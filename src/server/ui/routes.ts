@@ -24,7 +24,7 @@ import { hasErrorCode, isStateKeeperError } from "../../errors.js";
 import { mapBounded } from "../../internal/bounded.js";
 import { LruCache } from "../../internal/lru.js";
 import type { ObjectStore } from "../../objectstore/types.js";
-import { diffSnapshots, maskSensitive } from "../../snapshot/index.js";
+import { maskSensitive } from "../../snapshot/index.js";
 import type { Authenticator, Principal } from "../auth.js";
 import { HttpError, type RequestUrl, readBody, send, statusFor } from "../http.js";
 import { CSS, JS } from "./assets.js";
@@ -74,8 +74,6 @@ const REVISIONS_PER_PAGE = 50;
 /** Opened revisions remembered per process: stack+rev → entries and size (a rev never changes). */
 const COUNT_CACHE_ENTRIES = 50_000;
 const MAX_FORM_BYTES = 16 * 1024;
-/** Unchanged entries a diff page lists before "show all". */
-const UNCHANGED_SHOWN = 200;
 /** Rendered diff pages kept per process, by the two revision objects' etags (bytes of HTML). */
 const DIFF_CACHE_BYTES = 32 * 1024 * 1024;
 /** Revisions opened at once by this process, for every page together. */
@@ -594,8 +592,9 @@ ${pager}
     }
     const cached = cacheKey === undefined ? undefined : diffs.get(cacheKey);
     if (cached !== undefined) return page(res, 200, `Diff ${factory}/${stack}`, cached, who);
-    const [before, after] = await Promise.all([backend.get(from), backend.get(to)]);
-    const d = diffSnapshots(before, after);
+    // The backend reads only what can differ (format 2: the chunks the two revisions do not
+    // share); the unchanged entries are listed only on request, which opens the whole revision.
+    const d = await backend.diff(from, to);
     const base = stackHref(factory, stack);
     const entryLink = (rev: string, address: string) =>
       html`<a href="${base}/revs/${seg(rev)}/entry${query({ address })}">${address}</a>`;
@@ -604,7 +603,9 @@ ${pager}
       ...d.removed.map((e) => e.address),
       ...d.changed.map((e) => e.address),
     ]);
-    const unchanged = after.entries.filter((e) => !changedAddresses.has(e.address));
+    const unchanged = showAll
+      ? (await backend.get(to)).entries.filter((e) => !changedAddresses.has(e.address))
+      : [];
     const changeRows = (name: string, c: { before?: unknown; after?: unknown }) =>
       html`<tr><td class="mono addr">${name}</td><td class="mono addr ${"before" in c ? "del" : "muted"}">${
         "before" in c ? shown(c.before) : "(none)"
@@ -616,7 +617,7 @@ ${pager}
     const body = html`<p><a href="/ui/">All stacks</a> › <a href="${base}">${factory}/${stack}</a></p>
 <h1>Diff</h1>
 <p class="mono">${from} → ${to}</p>
-<p id="summary"><span class="add">${d.added.length} added</span>, <span class="del">${d.removed.length} removed</span>, <span class="chg">${d.changed.length} changed</span>, ${d.outputs.length} output changes, ${unchanged.length} unchanged</p>
+<p id="summary"><span class="add">${d.added.length} added</span>, <span class="del">${d.removed.length} removed</span>, <span class="chg">${d.changed.length} changed</span>, ${d.outputs.length} output changes, ${d.unchanged} unchanged</p>
 ${d.snapshot.length > 0 ? html`<h2>Snapshot</h2>${changeTable(d.snapshot.map((c) => changeRows(c.field, c)))}` : ""}
 ${
   d.changed.length > 0
@@ -654,13 +655,11 @@ ${
 }
 ${d.outputs.length > 0 ? html`<h2>Outputs</h2>${changeTable(d.outputs.map((c) => changeRows(c.path, c)))}` : ""}
 ${
-  unchanged.length > 0
-    ? html`<details id="unchanged"${showAll ? raw(" open") : ""}><summary>${unchanged.length} unchanged entries</summary><ul class="plain">${(
-        showAll ? unchanged : unchanged.slice(0, UNCHANGED_SHOWN)
-      ).map((e) => html`<li>${entryLink(to, e.address)}</li>`)}</ul>${
-        !showAll && unchanged.length > UNCHANGED_SHOWN
-          ? html`<p><a id="all-unchanged" href="${base}/diff${query({ from, to, unchanged: "all" })}#unchanged">Show all ${unchanged.length} unchanged entries</a></p>`
-          : ""
+  d.unchanged > 0
+    ? html`<details id="unchanged"${showAll ? raw(" open") : ""}><summary>${d.unchanged} unchanged entries</summary>${
+        showAll
+          ? html`<ul class="plain">${unchanged.map((e) => html`<li>${entryLink(to, e.address)}</li>`)}</ul>`
+          : html`<p><a id="all-unchanged" href="${base}/diff${query({ from, to, unchanged: "all" })}#unchanged">List all ${d.unchanged} unchanged entries</a> (opens the whole revision)</p>`
       }</details>`
     : ""
 }`;
