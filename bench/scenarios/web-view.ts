@@ -22,6 +22,7 @@ import { log, percentile, pick, type Row, type ScenarioResult } from "../lib/mea
 const run = promisify(execFile);
 const FACTORY = "bench";
 const BIG = "big";
+const BIG2 = "big-format2";
 /** Stacks written with the library for the stacks page, each a small snapshot. */
 const STACKS = pick(1000, 100);
 /** Of those, how many hold a lock (every LOCKED_EVERY-th). */
@@ -73,10 +74,14 @@ export async function webViewScenario(): Promise<ScenarioResult> {
     log(`  ${STACKS} small stacks written in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     t = performance.now();
     const big = createBackend(store, { factory: FACTORY, stack: BIG, encrypter });
+    // The same two revisions in storage format 2 (issue 13), whose diff reads only differing chunks.
+    const big2 = createBackend(store, { factory: FACTORY, stack: BIG2, encrypter, format: 2 });
     const revs: string[] = [];
+    const revs2: string[] = [];
     {
       const snapshot = makeSnapshot(BIG, ENTRIES);
       revs.push(await big.commit(snapshot));
+      revs2.push(await big2.commit({ ...snapshot, stack: BIG2 }));
       // A few hundred entries change (a new consoleOutput, sensitive, and tags.generation);
       // some go and as many new ones come.
       for (let c = 0; c < CHANGED; c++) {
@@ -86,8 +91,10 @@ export async function webViewScenario(): Promise<ScenarioResult> {
       snapshot.entries.splice(ENTRIES - REPLACED, REPLACED);
       for (let a = 0; a < REPLACED; a++) snapshot.entries.push(makeEntry(ENTRIES + a, 1));
       revs.push(await big.commit(snapshot));
+      revs2.push(await big2.commit({ ...snapshot, stack: BIG2 }));
     }
     const [from, to] = revs as [string, string];
+    const [from2, to2] = revs2 as [string, string];
     log(`  big stack (2 revisions) written in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
     // ---- the server: first view cold, then warm ------------------------------------------
@@ -110,6 +117,7 @@ export async function webViewScenario(): Promise<ScenarioResult> {
     const diffPath = `/ui/stacks/${FACTORY}/${BIG}/diff?${new URLSearchParams({ from, to }).toString()}`;
     let stacksCold: Awaited<ReturnType<typeof get>>;
     let diffCold: Awaited<ReturnType<typeof get>>;
+    let diff2Cold: Awaited<ReturnType<typeof get>>;
     const stacksWarm: number[] = [];
     const diffWarm: number[] = [];
     let serverMs: Array<Record<string, unknown>>;
@@ -119,8 +127,8 @@ export async function webViewScenario(): Promise<ScenarioResult> {
     try {
       stacksCold = await get("/ui/");
       const shown = /<span id="shown">(\d+)<\/span>/.exec(stacksCold.body)?.[1];
-      if (shown !== String(STACKS + 1))
-        throw new Error(`the stacks page shows ${shown} stacks, not ${STACKS + 1}`);
+      if (shown !== String(STACKS + 2))
+        throw new Error(`the stacks page shows ${shown} stacks, not ${STACKS + 2}`);
       // Counts the page left pending, asked for as ui.js does (batches of 100, again while null).
       const countsStart = performance.now() - stacksCold.ms;
       let pending = [...stacksCold.body.matchAll(/data-f="([^"]*)" data-s="([^"]*)" data-r="([^"]*)"/g)].map(
@@ -154,7 +162,12 @@ export async function webViewScenario(): Promise<ScenarioResult> {
       if (!summary?.startsWith(`${REPLACED} added, ${REPLACED} removed, ${CHANGED} changed`))
         throw new Error(`unexpected diff summary: ${summary}`);
       for (let i = 0; i < WARM; i++) diffWarm.push((await get(diffPath)).ms);
-      serverMs = await server.accessLogWhen((lines) => lines.length >= 2 * (WARM + 1) + countRequests);
+      diff2Cold = await get(
+        `/ui/stacks/${FACTORY}/${BIG2}/diff?${new URLSearchParams({ from: from2, to: to2 }).toString()}`,
+      );
+      const summary2 = /<p id="summary">(.*?)<\/p>/.exec(diff2Cold.body)?.[1]?.replace(/<[^>]+>/g, "");
+      if (summary2 !== summary) throw new Error(`format-2 diff summary ${summary2} differs from ${summary}`);
+      serverMs = await server.accessLogWhen((lines) => lines.length >= 2 * (WARM + 1) + 1 + countRequests);
     } finally {
       process.off("exit", stopOnExit);
       const code = await server.stop();
@@ -187,6 +200,7 @@ export async function webViewScenario(): Promise<ScenarioResult> {
       cliDiff.push(r.ms);
       cliDiffBytes = r.bytes;
     }
+    const cliDiff2 = await cli(["--factory", FACTORY, "--stack", BIG2, "diff", from2, to2, "--json"]);
     const bigBytes = (await big.history()).revisions.map((r) => r.size);
 
     const page = "statekeeper serve, GET over HTTP (Bearer)";
@@ -247,6 +261,16 @@ export async function webViewScenario(): Promise<ScenarioResult> {
         better: "lower",
         statekeeper: { name: page, value: stacksCold.bytes },
         baselines: [{ name: stacksCli, value: cliStacksBytes }],
+      },
+      {
+        metric: `diff page, the same two revisions in storage format 2, first view (cold) ms`,
+        unit: "ms",
+        better: "lower",
+        statekeeper: { name: page, value: diff2Cold.ms },
+        baselines: [
+          { name: `${diffCli}, format 2`, value: cliDiff2.ms },
+          { name: "diff page, format 1 (above)", value: diffCold.ms },
+        ],
       },
       {
         metric: "diff page bytes (HTML) / CLI JSON bytes",
