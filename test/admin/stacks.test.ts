@@ -19,7 +19,11 @@ for (const { name, make } of STORES) {
         const rows = await listStacks(store, { onProgress });
         const prodRow = rows[0];
         const sealed = await store.get(`webshop/prod/snapshots/${revs[1]}.json.enc`);
-        assert.equal(prodRow?.size, sealed?.body.byteLength, "the current revision's sealed size, from the pointer");
+        assert.equal(
+          prodRow?.size,
+          sealed?.body.byteLength,
+          "the current revision's sealed size, from the pointer",
+        );
         assert.match(prodRow?.by ?? "", /.@./);
         assert.ok(Date.parse(prodRow?.updated ?? "") > Date.now() - 600_000, prodRow?.updated ?? "");
         assert.deepEqual(rows, [
