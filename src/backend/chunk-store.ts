@@ -196,18 +196,9 @@ export class ChunkStore {
           `revision ${rev} holds ${total} bytes of entries, over the ${MAX_SNAPSHOT_BYTES}-byte limit`,
           { details: { rev, size: total, maxBytes: MAX_SNAPSHOT_BYTES } },
         );
-      const texts = await mapBounded(chunks, CHUNK_CONCURRENCY, (ref) => this.text(ref, rev));
-      entries = texts.flatMap((text, i) => decodeChunk(text, chunks[i] as ChunkRef, rev));
-      if (m.overlay !== undefined) entries = applyOverlay(entries, m.overlay, rev);
+      entries = await this.#entriesOf(m, rev, chunks);
     }
-    const snapshot: Record<string, unknown> = {
-      formatVersion: FORMAT_VERSION,
-      factory: m.factory,
-      stack: m.stack,
-      generatedAt: m.generatedAt,
-      entries,
-    };
-    if (m.outputs !== undefined) snapshot.outputs = m.outputs;
+    const snapshot = snapshotRecord(m, entries);
     validateSnapshot(snapshot);
     // Writers rely on the order (they find an address's chunk by bisection): a manifest whose
     // entries are out of order is not one statekeeper wrote.
@@ -222,6 +213,13 @@ export class ChunkStore {
         );
     }
     return snapshot;
+  }
+
+  /** The entries of `chunks` (fetched in parallel, bounded, each checked), with `m`'s overlay applied. */
+  async #entriesOf(m: Manifest, rev: string, chunks: readonly ChunkRef[]): Promise<unknown[]> {
+    const texts = await mapBounded(chunks, CHUNK_CONCURRENCY, (ref) => this.text(ref, rev));
+    const entries = texts.flatMap((text, i) => decodeChunk(text, chunks[i] as ChunkRef, rev));
+    return m.overlay === undefined ? entries : applyOverlay(entries, m.overlay, rev);
   }
 
   /**
@@ -255,17 +253,7 @@ export class ChunkStore {
         }
     const side = async (m: Manifest, rev: string, list: ChunkRef[], other: Set<string>) => {
       const read = list.filter((c) => !other.has(c.sha256) || touched.has(c.sha256));
-      const texts = await mapBounded(read, CHUNK_CONCURRENCY, (ref) => this.text(ref, rev));
-      let entries = texts.flatMap((text, i) => decodeChunk(text, read[i] as ChunkRef, rev));
-      if (m.overlay !== undefined) entries = applyOverlay(entries, m.overlay, rev);
-      const part: Record<string, unknown> = {
-        formatVersion: FORMAT_VERSION,
-        factory: m.factory,
-        stack: m.stack,
-        generatedAt: m.generatedAt,
-        entries,
-      };
-      if (m.outputs !== undefined) part.outputs = m.outputs;
+      const part = snapshotRecord(m, await this.#entriesOf(m, rev, read));
       validateSnapshot(part);
       return part;
     };
@@ -614,4 +602,17 @@ export async function overlayFromParts(
 /** The plaintext digest of a chunk of `entries`, as `#writeChunk` would store it. */
 export function chunkDigest(entries: readonly EncodedEntry[]): string {
   return sha256Hex(utf8.encode(chunkText(entries)));
+}
+
+/** A manifest's snapshot fields around `entries`, not yet validated. */
+function snapshotRecord(m: Manifest, entries: unknown[]): Record<string, unknown> {
+  const snapshot: Record<string, unknown> = {
+    formatVersion: FORMAT_VERSION,
+    factory: m.factory,
+    stack: m.stack,
+    generatedAt: m.generatedAt,
+    entries,
+  };
+  if (m.outputs !== undefined) snapshot.outputs = m.outputs;
+  return snapshot;
 }
