@@ -9,7 +9,7 @@ import { lifecycle } from "./lifecycle.js";
 
 describe("statekeeperStateStore on the file store", () => {
   it("deploy, update, remove a resource, destroy: the same resources as FileSystemStateStore", async () => {
-    await lifecycle(`file:${join(tempDir("file"), "state")}`, "file");
+    await lifecycle(`file:${join(tempDir("file"), "state")}`, "file", { baseline: true });
   });
 
   it("with an encrypter, every revision is sealed at rest; Alchemy's own secret sealing is kept inside", async () => {

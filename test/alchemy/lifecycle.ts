@@ -9,7 +9,12 @@ import { comparable, fsState, runAppOk, stageBackend, statekeeperState, tempDir 
 
 const RESOURCES = ["dir", "extra", "readme", "token"];
 
-export async function lifecycle(skStore: string, label: string): Promise<void> {
+/** `baseline`: run the same phases on FileSystemStateStore too and compare after each. */
+export async function lifecycle(
+  skStore: string,
+  label: string,
+  options: { baseline: boolean },
+): Promise<void> {
   const skOut = tempDir(`${label}-sk`);
   const fsOut = tempDir(`${label}-fs`);
   const fsRoot = join(fsOut, ".alchemy");
@@ -30,7 +35,7 @@ export async function lifecycle(skStore: string, label: string): Promise<void> {
       `${what}: same resources in both stores`,
     );
     assert.equal(await backend.lockInfo(), undefined, `${what}: the lock is released at the end of the run`);
-    return { sk, base, skState };
+    return { sk, skState };
   };
 
   // 1. Deploy.
