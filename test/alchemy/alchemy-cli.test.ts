@@ -115,7 +115,7 @@ describe("statekeeper alchemy", () => {
     );
     assert.equal(restore.code, 0, restore.stderr);
     const now = await statekeeperState(backend);
-    assert.equal((now.get("readme")?.props as { content: string }).content, "hello v1");
+    assert.equal((now.get("readme")?.props as { content?: string } | undefined)?.content, "hello v1");
     assert.equal((now.get("token") as unknown as { output: unknown }).output !== undefined, true);
   });
 

@@ -28,7 +28,7 @@ describe("statekeeperStateStore on the file store", () => {
     const sealed = await statekeeperState(
       await stageBackend(store, "test", keyEncrypter({ envVar: "SK_KEY", env: { SK_KEY } })),
     );
-    assert.equal((sealed.get("readme")?.props as { content: string }).content, "hello v1");
+    assert.equal((sealed.get("readme")?.props as { content?: string } | undefined)?.content, "hello v1");
     assert.ok(JSON.stringify(sealed.get("token")).includes("@secret"));
     await assert.rejects(statekeeperState(await stageBackend(store)), { code: "E_DECRYPT" });
   });

@@ -52,7 +52,9 @@ describe("statekeeperStateStore locking", () => {
     assert.equal(readFileSync(join(dir, "a", "dir", "readme.txt"), "utf8"), "hello v2");
     // The first deploy's states all come before the second's: created (v1), then updating/updated (v2).
     const readme = await alchemyResourceHistory(backend, "readme");
-    const seq = readme.map((h) => `${h.status}:${(h.state?.props as { content?: string }).content}`);
+    const seq = readme.map(
+      (h) => `${h.status}:${(h.state?.props as { content?: string } | undefined)?.content}`,
+    );
     assert.deepEqual(
       seq.slice(-3),
       ["created:hello v1", "updating:hello v2", "updated:hello v2"],
