@@ -292,7 +292,11 @@ async function deployScenario(
   return withTempDir("alchemy-deploy", async (dir) => {
     const fsT = await deployTimes("alchemy FileSystemStateStore", dir, server, files, reps);
     const skT = await deployTimes("statekeeper file", dir, server, files, reps);
-    const s3T = await deployTimes("alchemy S3StateStore", dir, server, files, reps);
+    const failures: string[] = [];
+    const s3T = await deployTimes("alchemy S3StateStore", dir, server, files, reps).catch((e: Error) => {
+      failures.push(`alchemy S3StateStore could not deploy: ${e.message.split("\n").slice(0, 1).join(" ")}`);
+      return { create: Number.NaN, noChange: Number.NaN };
+    });
     const sk3T = await deployTimes("statekeeper s3", dir, server, files, reps);
     log(`5 alchemy: two concurrent deploys of one stage on each file store`);
     const fsC = await concurrentDeploys(dir, files, "fs");
@@ -309,13 +313,14 @@ async function deployScenario(
         statekeeper: { name: "statekeeperStateStore (file:)", value: skT[key] },
         baselines: [{ name: "alchemy FileSystemStateStore", value: fsT[key] }],
       });
-      rows.push({
-        metric: `s3: ${what}, ${resources} resources, ms`,
-        unit: "ms",
-        better: "lower",
-        statekeeper: { name: "statekeeperStateStore (s3://)", value: sk3T[key] },
-        baselines: [{ name: "alchemy S3StateStore", value: s3T[key] }],
-      });
+      if (Number.isFinite(s3T[key]))
+        rows.push({
+          metric: `s3: ${what}, ${resources} resources, ms`,
+          unit: "ms",
+          better: "lower",
+          statekeeper: { name: "statekeeperStateStore (s3://)", value: sk3T[key] },
+          baselines: [{ name: "alchemy S3StateStore", value: s3T[key] }],
+        });
     }
     rows.push({
       metric: `two concurrent deploys of one stage: resources whose state disagrees with disk (of ${files})`,
@@ -334,6 +339,7 @@ async function deployScenario(
       `Deploy times are measured inside the app process, from alchemy() to the end of finalize() (Node start-up excluded), median of ${reps}.`,
       `Concurrent deploys: deploy A writes "A i" and deploy B "B i" into the same ${files} files, started together. FileSystemStateStore: ${fsC.mismatched} resources whose stored props disagree with the file on disk, ${fsC.stateEntries} state entries, ${fsC.failed} failed runs. statekeeper: ${skC.mismatched}, ${skC.stateEntries}, ${skC.failed} (the second deploy waits for the lock and runs after the first).`,
     ];
+    notes.push(...failures);
     for (const n of notes) log(`5 alchemy: ${n}`);
     return { resources, rows, notes };
   });
