@@ -10,7 +10,7 @@ import type { Backend, Lock } from "../backend/index.js";
 import { describeHolder, validateName } from "../backend/index.js";
 import { noopEncrypter } from "../crypto/noop.js";
 import type { Encrypter } from "../crypto/types.js";
-import { LockedError, StateKeeperError } from "../errors.js";
+import { LockedError, LockLostError, StateKeeperError } from "../errors.js";
 import { openStore } from "../objectstore/schemes.js";
 import type { ObjectStore } from "../objectstore/types.js";
 import type { Entry } from "../snapshot/types.js";
@@ -245,7 +245,7 @@ export class StageSession {
       const waiters = [...batch.values()].flat();
       try {
         if (upsert.length > 0 || remove.length > 0) {
-          this.#lock?.lost && this.#throwLost();
+          if (this.#lock?.lost) this.#throwLost();
           const backend = await this.backend();
           await backend.commitChanges({
             upsert,
@@ -268,8 +268,7 @@ export class StageSession {
   }
 
   #throwLost(): never {
-    throw new StateKeeperError(
-      "E_LOCK_LOST",
+    throw new LockLostError(
       `the lock of Alchemy app "${this.app}" stage "${this.stage}" was lost (lease not renewed in time, or taken over); nothing more is written`,
     );
   }
