@@ -64,6 +64,27 @@ describe("statekeeperStateStore in process", () => {
     assert.deepEqual(entries, ["web"]);
   });
 
+  it("a deploy whose lock was broken and taken by another writes nothing more (fenced)", async () => {
+    const store = memoryStore();
+    const { stageScope } = scopes(store);
+    const other = createBackend(store, { factory: "app", stack: "dev", encrypter: noopEncrypter() });
+    await stageScope.state.set("web", state("web", { v: 1 }));
+    await other.forceUnlock();
+    const lock = await other.lock({ operation: "someone else" });
+    await assert.rejects(stageScope.state.set("web", state("web", { v: 2 })), (e: { code?: string }) =>
+      ["E_FENCED", "E_LOCK_LOST"].includes(e.code ?? ""),
+    );
+    await assert.rejects(stageScope.state.set("db", state("db", {})), (e: { code?: string }) =>
+      ["E_FENCED", "E_LOCK_LOST"].includes(e.code ?? ""),
+    );
+    const entries = (await other.current()).entries;
+    assert.deepEqual(
+      entries.map((e) => [e.address, JSON.parse(String(e.inputs?.["alchemy-state"])).props]),
+      [["web", { v: 1 }]],
+    );
+    await lock.unlock();
+  });
+
   it("refuses bad options and names before any I/O", () => {
     assert.throws(() => statekeeperStateStore({ store: 42 as never }), { code: "E_INVALID_CONFIG" });
     assert.throws(() => statekeeperStateStore({ store: "memory://x", lockTimeoutMs: -1 }), {
