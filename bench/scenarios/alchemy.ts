@@ -231,19 +231,24 @@ async function deployTimes(
 }
 
 /**
- * Two deploys of one stage at once, each writing its own content into the same 200 files: after
- * both, how many resources does the stored state describe differently from what is on disk?
+ * Two deploys of one stage at once, each writing its own content into the same files: after both,
+ * how many resources does the stored state describe differently from what is on disk (a state
+ * file that cannot be parsed counts), how many runs failed, and with what error.
  */
+interface Concurrent {
+  mismatched: number;
+  corrupt: number;
+  failed: number;
+  errors: string[];
+}
+
 async function concurrentDeploys(
   dir: string,
   files: number,
   kind: "fs" | "statekeeper",
-): Promise<{
-  mismatched: number;
-  stateEntries: number;
-  failed: number;
-}> {
-  const out = join(dir, `concurrent-${kind}`);
+  trial: number,
+): Promise<Concurrent> {
+  const out = join(dir, `concurrent-${kind}-${trial}`);
   const env = (tag: string) => ({
     OUT_DIR: out,
     APP_FILES: String(files),
@@ -251,13 +256,25 @@ async function concurrentDeploys(
     ...(kind === "fs" ? { APP_STATE: "fs" } : { LOCK_TIMEOUT_MS: "600000", POLL_MS: "100" }),
   });
   const runs = await Promise.all([runApp(env("A")), runApp(env("B"))]);
-  const failed = runs.filter((r) => r.code !== 0).length;
-  const states = new Map<string, { content?: string }>();
+  const failedRuns = runs.filter((r) => r.code !== 0);
+  const errors = failedRuns.map((r) =>
+    (r.stderr.split("\n").find((l) => /^\w*Error\b/.test(l)) ?? "(no error line)")
+      .replaceAll(out, "<out>")
+      .slice(0, 140),
+  );
+  const states = new Map<string, { content?: string } | "corrupt">();
   if (kind === "fs") {
     const stage = join(out, ".alchemy", "skapp", "test");
     for (const f of readdirSync(stage))
-      if (/^f\d+\.json$/.test(f))
-        states.set(f.slice(0, -5), JSON.parse(readFileSync(join(stage, f), "utf8")).props ?? {});
+      if (/^f\d+\.json$/.test(f)) {
+        let props: { content?: string } | "corrupt";
+        try {
+          props = JSON.parse(readFileSync(join(stage, f), "utf8")).props ?? {};
+        } catch {
+          props = "corrupt";
+        }
+        states.set(f.slice(0, -5), props);
+      }
   } else {
     const backend = createBackend(fileStore(join(out, ".statekeeper")), {
       factory: "skapp",
@@ -269,6 +286,7 @@ async function concurrentDeploys(
         states.set(e.address, (entryToState(e).props ?? {}) as { content?: string });
   }
   let mismatched = 0;
+  let corrupt = 0;
   for (let i = 0; i < files; i++) {
     let disk: string | undefined;
     try {
@@ -276,9 +294,29 @@ async function concurrentDeploys(
     } catch {
       disk = undefined;
     }
-    if (states.get(`f${i}`)?.content !== disk) mismatched++;
+    const st = states.get(`f${i}`);
+    if (st === "corrupt") corrupt++;
+    else if (st?.content !== disk) mismatched++;
   }
-  return { mismatched, stateEntries: states.size, failed };
+  return { mismatched, corrupt, failed: failedRuns.length, errors };
+}
+
+async function concurrentTrials(
+  dir: string,
+  files: number,
+  kind: "fs" | "statekeeper",
+  trials: number,
+): Promise<Concurrent> {
+  const sum: Concurrent = { mismatched: 0, corrupt: 0, failed: 0, errors: [] };
+  for (let t = 0; t < trials; t++) {
+    const r = await concurrentDeploys(dir, files, kind, t);
+    log(`5 alchemy: concurrent ${kind} trial ${t}: ${JSON.stringify(r)}`);
+    sum.mismatched += r.mismatched;
+    sum.corrupt += r.corrupt;
+    sum.failed += r.failed;
+    sum.errors.push(...r.errors);
+  }
+  return sum;
 }
 
 async function deployScenario(
@@ -299,8 +337,8 @@ async function deployScenario(
     });
     const sk3T = await deployTimes("statekeeper s3", dir, server, files, reps);
     log(`5 alchemy: two concurrent deploys of one stage on each file store`);
-    const fsC = await concurrentDeploys(dir, files, "fs");
-    const skC = await concurrentDeploys(dir, files, "statekeeper");
+    const fsC = await concurrentTrials(dir, files, "fs", reps);
+    const skC = await concurrentTrials(dir, files, "statekeeper", reps);
     const rows: Row[] = [];
     for (const [what, key] of [
       ["first deploy (all created)", "create"],
@@ -323,21 +361,20 @@ async function deployScenario(
         });
     }
     rows.push({
-      metric: `two concurrent deploys of one stage: resources whose state disagrees with disk (of ${files})`,
+      metric: `two concurrent deploys of one stage, ${reps}x: resources whose state is unreadable or disagrees with disk (of ${files * reps})`,
       unit: "resources",
       better: "lower",
-      statekeeper: { name: "statekeeperStateStore (file:)", value: skC.mismatched },
-      baselines: [{ name: "alchemy FileSystemStateStore", value: fsC.mismatched }],
+      statekeeper: { name: "statekeeperStateStore (file:)", value: skC.mismatched + skC.corrupt },
+      baselines: [{ name: "alchemy FileSystemStateStore", value: fsC.mismatched + fsC.corrupt }],
       extra: {
-        "statekeeper failed runs": skC.failed,
-        "FileSystemStateStore failed runs": fsC.failed,
-        "statekeeper state entries": skC.stateEntries,
-        "FileSystemStateStore state entries": fsC.stateEntries,
+        "statekeeper failed runs": `${skC.failed} of ${2 * reps}`,
+        "FileSystemStateStore failed runs": `${fsC.failed} of ${2 * reps}`,
+        "FileSystemStateStore unparseable state files": fsC.corrupt,
       },
     });
     const notes = [
       `Deploy times are measured inside the app process, from alchemy() to the end of finalize() (Node start-up excluded), median of ${reps}.`,
-      `Concurrent deploys: deploy A writes "A i" and deploy B "B i" into the same ${files} files, started together. FileSystemStateStore: ${fsC.mismatched} resources whose stored props disagree with the file on disk, ${fsC.stateEntries} state entries, ${fsC.failed} failed runs. statekeeper: ${skC.mismatched}, ${skC.stateEntries}, ${skC.failed} (the second deploy waits for the lock and runs after the first).`,
+      `Concurrent deploys (${reps} trials): deploy A writes "A i" and deploy B "B i" into the same ${files} files, started together. FileSystemStateStore: ${fsC.mismatched} resources whose stored props disagree with the file on disk, ${fsC.corrupt} unparseable state files, ${fsC.failed} of ${2 * reps} runs failed${fsC.errors.length ? ` (${[...new Set(fsC.errors)].join("; ")})` : ""}. statekeeper: ${skC.mismatched}, ${skC.corrupt}, ${skC.failed} failed (the second deploy waits for the lock and runs after the first).`,
     ];
     notes.push(...failures);
     for (const n of notes) log(`5 alchemy: ${n}`);
