@@ -1,5 +1,6 @@
 import { Command, Option } from "commander";
 import { VERSION } from "../version.js";
+import { registerAlchemy } from "./commands/alchemy.js";
 import { registerDiff } from "./commands/diff.js";
 import { registerHistory } from "./commands/history.js";
 import { registerImport } from "./commands/import.js";
@@ -99,5 +100,6 @@ export function buildProgram(ctx: CliContext): Command {
   registerProbe(program, ctx);
   registerRecords(program, ctx);
   registerServe(program, ctx);
+  registerAlchemy(program, ctx);
   return program;
 }
