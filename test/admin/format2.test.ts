@@ -41,7 +41,7 @@ async function history(backend: Backend): Promise<string[]> {
   const s = snapshot([]);
   s.entries = Array.from({ length: 300 }, (_, i) => entry(i));
   await backend.commit(s);
-  for (let i = 0; i < 120; i++) await backend.commitChanges({ upsert: [entry((i * 37) % 300, i + 1)] });
+  for (let i = 0; i < 60; i++) await backend.commitChanges({ upsert: [entry((i * 37) % 300, i + 1)] });
   await backend.commitChanges({ remove: [entry(5).address], upsert: [entry(900)] });
   return backend.list();
 }
@@ -58,13 +58,13 @@ for (const { name, make } of STORES) {
       const expected = await Promise.all(keptRevs.map((r) => backend.get(r)));
 
       // Within the grace period nothing is swept.
-      const young = await pruneStack(backend, { keep: 60 });
+      const young = await pruneStack(backend, { keep: 30 });
       assert.equal(young.chunks.deleted, 0);
       assert.ok(young.chunks.young > 0, "the pruned revisions left unneeded chunks");
       assert.deepEqual(await chunkKeys(store), before);
 
       const done = await pruneStack(backend, { keep: 3, chunkGraceMs: 0 });
-      assert.equal(done.deleted.length, 60 - 3);
+      assert.equal(done.deleted.length, 30 - 3);
       assert.ok(done.chunks.deleted > 0, JSON.stringify(done.chunks));
       assert.equal(done.chunks.young, 0);
       const after = await chunkKeys(store);

@@ -19,6 +19,8 @@ export interface CrashSuiteOptions {
   killsPerLane: number;
   /** Kill delays after "ready" are spread over this window. */
   killWindowMs: number;
+  /** Whether some kill must have landed while the lock was held (enough kills to be sure of it). */
+  requireDiedHolding: boolean;
 }
 
 export function crashFormat2Suite(name: string, o: CrashSuiteOptions): void {
@@ -70,6 +72,6 @@ export function crashFormat2Suite(name: string, o: CrashSuiteOptions): void {
     console.log(
       `${name}: kills ${totals.kills}, died holding the lock ${totals.diedHolding}, committed seqs ${seqs.join(", ")}`,
     );
-    assert.ok(totals.diedHolding > 0, "some kills landed while the lock was held");
+    if (o.requireDiedHolding) assert.ok(totals.diedHolding > 0, "some kills landed while the lock was held");
   });
 }

@@ -10,6 +10,7 @@ after(() => rmSync(base, { recursive: true, force: true }));
 crashFormat2Suite("file store", {
   url: () => `file://${join(base, "store")}`,
   lanes: 2,
-  killsPerLane: 20,
+  killsPerLane: 8,
+  requireDiedHolding: true,
   killWindowMs: 400,
 });
