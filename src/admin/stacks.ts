@@ -33,6 +33,12 @@ export interface StackSummary {
   current: string | null;
   /** Sealed size in bytes of the current revision, as the pointer records it (nothing is opened); null without one. */
   size: number | null;
+  /**
+   * Entries of the current revision, as the pointer records it (nothing is opened); null without
+   * one, or when the committer did not record it (pointers written before it was recorded, some
+   * format-2 overlay commits, and wrapped documents such as Terraform states: open it to count).
+   */
+  entries: number | null;
   /** When `current` was last moved (a commit or a rollback), and by whom (`user@host`); null without one. */
   updated: string | null;
   by: string | null;
@@ -125,6 +131,7 @@ export async function listStacks(
       stack: s.stack,
       current: pointer?.rev ?? null,
       size: pointer?.size ?? null,
+      entries: pointer?.entries ?? null,
       updated: pointer?.updated ?? null,
       by: pointer?.by ?? null,
       revisions: s.revisions,

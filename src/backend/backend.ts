@@ -60,12 +60,14 @@ import {
   checkTotal,
   chunkDigest,
   chunksByDigest,
+  countAfter,
   growOverlay,
   needsCheckpoint,
   noSuchEntry,
   overlayBytes,
   overlayFromParts,
   partsBytes,
+  partsEntries,
   planChanges,
 } from "./chunk-store.js";
 import {
@@ -406,6 +408,13 @@ interface Seen {
 
 const ABSENT: Seen = { state: NO_CURRENT, etag: null };
 
+/** What `current` records of a revision's sealed object: its digest, size and entry count (when known). */
+interface Digest {
+  sha256: string;
+  size: number;
+  entries?: number;
+}
+
 class StoreBackend implements Backend {
   readonly factory: string;
   readonly stack: string;
@@ -428,7 +437,7 @@ class StoreBackend implements Backend {
   #verifiedRev: string | undefined;
   #lastAllocated: { base: string; suffix: number } | undefined;
   /** Digests of revisions this backend sealed, so `setCurrent` need not read them back. */
-  readonly #digests = new Map<string, { sha256: string; size: number }>();
+  readonly #digests = new Map<string, Digest>();
   readonly #format: 1 | 2;
   readonly #chunks: ChunkStore;
   /** The manifest of the last format-2 revision this backend wrote, or read as the current one. */
@@ -719,12 +728,14 @@ class StoreBackend implements Backend {
       const parent =
         pointerRev !== undefined && this.#lastManifest?.rev === pointerRev ? this.#lastManifest : undefined;
       const manifest = await this.#fullManifest(snapshot, parentRevision, parent);
-      const rev = await this.#storeRevision(encodeManifest(manifest));
+      const rev = await this.#storeRevision(encodeManifest(manifest), snapshot.entries.length);
       this.#lastManifest = { rev, manifest };
       return rev;
     }
     return this.#storeRevision(
       encodeSnapshot(snapshot, parentRevision === undefined ? {} : { parentRevision }),
+      // A wrapped document's entries are a view of it, counted when it is opened.
+      snapshot.document === undefined ? snapshot.entries.length : undefined,
     );
   }
 
@@ -868,8 +879,11 @@ class StoreBackend implements Backend {
     return manifest;
   }
 
-  /** Seals `plaintext` as a new revision at a fresh rev (create-only) and returns the rev. */
-  async #storeRevision(plaintext: Uint8Array): Promise<string> {
+  /**
+   * Seals `plaintext` as a new revision at a fresh rev (create-only) and returns the rev; `entries`
+   * is its entry count when known, for the pointer.
+   */
+  async #storeRevision(plaintext: Uint8Array, entries?: number): Promise<string> {
     const base = newRevision(this.#clock);
     // Suffixes this backend already took for the same instant are skipped, so a stuck clock costs
     // one create per write rather than one per earlier collision.
@@ -879,7 +893,11 @@ class StoreBackend implements Backend {
       const sealed = await this.#needEncrypter().seal(plaintext, this.#layout.sealLocation(rev));
       if (await this.#createOnly(this.#layout.snapshot(rev), sealed)) {
         this.#lastAllocated = { base, suffix };
-        this.#digests.set(rev, { sha256: sha256Hex(sealed), size: sealed.byteLength });
+        this.#digests.set(rev, {
+          sha256: sha256Hex(sealed),
+          size: sealed.byteLength,
+          ...(entries === undefined ? {} : { entries }),
+        });
         return rev;
       }
     }
@@ -900,7 +918,7 @@ class StoreBackend implements Backend {
     }
   }
 
-  async #digestOf(rev: string): Promise<{ sha256: string; size: number }> {
+  async #digestOf(rev: string): Promise<Digest> {
     const known = this.#digests.get(rev);
     if (known !== undefined) return known;
     const got = await this.store.get(this.#layout.snapshot(rev));
@@ -935,16 +953,17 @@ class StoreBackend implements Backend {
     return this.#expected ?? (await this.#readCurrent(true));
   }
 
-  async #advanceCurrent(
-    rev: string,
-    digest: { sha256: string; size: number; alsoSha256?: string },
-  ): Promise<void> {
+  async #advanceCurrent(rev: string, digest: Digest & { alsoSha256?: string }): Promise<void> {
     const seen = await this.#expectation();
+    // Resealing the current rev keeps its count; another rev's is known only if this backend wrote it.
+    const entries =
+      digest.entries ?? (seen.state.pointer?.rev === rev ? seen.state.pointer.entries : undefined);
     const pointer: CurrentPointer = {
       rev,
       sha256: digest.sha256,
       ...(digest.alsoSha256 === undefined ? {} : { alsoSha256: digest.alsoSha256 }),
       size: digest.size,
+      ...(entries === undefined ? {} : { entries }),
       updated: new Date().toISOString(),
       by: whoIsThis(),
     };
@@ -1061,6 +1080,7 @@ class StoreBackend implements Backend {
         this.#parentFor(seen),
         manifest,
         pointer.rev,
+        pointer.entries,
         upsert,
         remove,
       );
@@ -1086,6 +1106,7 @@ class StoreBackend implements Backend {
     parentRevision: string | undefined,
     parent: Manifest,
     parentRev: string,
+    parentEntries: number | undefined,
     upsert: ReadonlyMap<string, EncodedEntry>,
     remove: ReadonlySet<string>,
   ): Promise<string> {
@@ -1094,9 +1115,13 @@ class StoreBackend implements Backend {
     const overlay = await growOverlay(chunks, parent.overlay, upsert, remove, load);
     const target = this.#chunks.targetBytes;
     let next: Manifest;
+    let entries: number | undefined;
     if (parent.chunkList !== undefined && !needsCheckpoint(overlay, parent.chunkList.size, target)) {
       checkTotal(chunks.reduce((n, c) => n + c.size, 0) + overlayBytes(overlay));
       next = { ...this.#manifestHeader(header, parentRevision), chunkList: parent.chunkList, overlay };
+      entries = countAfter(parentEntries, parent.overlay, upsert, remove, (a) =>
+        this.#chunks.holdsCached(chunks, a, parentRev),
+      );
     } else {
       const parts = await planChanges(
         chunks,
@@ -1105,9 +1130,10 @@ class StoreBackend implements Backend {
         load,
         target,
       );
+      entries = partsEntries(parts);
       next = await this.#manifestOf(header, parentRevision, parts, parent, parentRev);
     }
-    const rev = await this.#storeRevision(encodeManifest(next));
+    const rev = await this.#storeRevision(encodeManifest(next), entries);
     this.#lastManifest = { rev, manifest: next };
     return rev;
   }

@@ -127,6 +127,18 @@ export class ChunkStore {
     return text;
   }
 
+  /**
+   * Whether the chunks hold `address`, when this process can tell without any I/O (the chunk that
+   * would hold it is cached), else undefined.
+   */
+  holdsCached(chunks: readonly ChunkRef[], address: string, rev: string): boolean | undefined {
+    if (chunks.length === 0) return false;
+    const ref = chunks[chunkIndexOf(chunks, address)] as ChunkRef;
+    const hit = this.#cache.get(ref.id);
+    if (hit === undefined || hit.sha256 !== ref.sha256) return undefined;
+    return chunkEntries(hit.text, ref, rev).some((e) => e.address === address);
+  }
+
   /** The encoded entries of a chunk, for re-chunking. */
   async encodedEntries(ref: ChunkRef, rev: string): Promise<EncodedEntry[]> {
     return chunkEntries(await this.text(ref, rev), ref, rev);
@@ -396,6 +408,44 @@ export function partsBytes(parts: readonly ChunkPart[]): number {
   let n = 0;
   for (const p of parts)
     n += "keep" in p ? p.keep.size : p.entries.reduce((s, e) => s + e.text.length + 1, 1);
+  return n;
+}
+
+/** How many entries the parts will hold. */
+export function partsEntries(parts: readonly ChunkPart[]): number {
+  let n = 0;
+  for (const p of parts) n += "keep" in p ? p.keep.entries : p.entries.length;
+  return n;
+}
+
+/**
+ * The entry count after `upsert` and `remove` (already checked to name entries that exist) are
+ * applied to a parent of `parentEntries` entries whose overlay is `parentOverlay` over chunks that
+ * `inChunks` searches; undefined when the parent's count, or whether an upserted address was
+ * there, is not known without I/O.
+ */
+export function countAfter(
+  parentEntries: number | undefined,
+  parentOverlay: Overlay | undefined,
+  upsert: ReadonlyMap<string, EncodedEntry>,
+  remove: ReadonlySet<string>,
+  inChunks: (address: string) => boolean | undefined,
+): number | undefined {
+  if (parentEntries === undefined) return undefined;
+  const upserted = new Set((parentOverlay?.upsert ?? []).map((e) => e.address));
+  const removed = new Set(parentOverlay?.remove ?? []);
+  let n = parentEntries - remove.size;
+  for (const a of upsert.keys()) {
+    // Removed by this same change, or absent from the parent: the upsert adds an entry.
+    if (remove.has(a)) n++;
+    else if (upserted.has(a)) continue;
+    else if (removed.has(a)) n++;
+    else {
+      const there = inChunks(a);
+      if (there === undefined) return undefined;
+      if (!there) n++;
+    }
+  }
   return n;
 }
 

@@ -11,6 +11,12 @@ export interface CurrentPointer {
   /** A second accepted digest, only while `reseal` replaces the current rev's object. */
   alsoSha256?: string;
   size: number;
+  /**
+   * How many entries the revision holds, when the committer knew it without reading anything more
+   * (absent in pointers written before it was recorded, and after some format-2 overlay commits):
+   * lets a listing show counts without opening revisions.
+   */
+  entries?: number;
   updated: string;
   by: string;
 }
@@ -86,7 +92,7 @@ export function decodeCurrent(key: string, bytes: Uint8Array): CurrentState {
       { details: { key } },
     );
   if (!("rev" in o) && !("sha256" in o)) return { pointer: undefined, fence };
-  const { rev, sha256, alsoSha256, size, updated, by } = o;
+  const { rev, sha256, alsoSha256, size, entries, updated, by } = o;
   if (typeof rev !== "string" || rev === "" || typeof sha256 !== "string" || !SHA256_HEX.test(sha256))
     throw new StateKeeperError("E_CORRUPT", `current pointer ${key} lacks a valid rev and sha256`, {
       details: { key },
@@ -96,6 +102,7 @@ export function decodeCurrent(key: string, bytes: Uint8Array): CurrentState {
     sha256,
     ...(typeof alsoSha256 === "string" && SHA256_HEX.test(alsoSha256) ? { alsoSha256 } : {}),
     size: typeof size === "number" ? size : -1,
+    ...(Number.isSafeInteger(entries) && (entries as number) >= 0 ? { entries: entries as number } : {}),
     updated: typeof updated === "string" ? updated : "",
     by: typeof by === "string" ? by : "",
   };
@@ -133,6 +140,7 @@ function encodeCurrent(state: CurrentState): Uint8Array {
             sha256: p.sha256,
             ...(p.alsoSha256 === undefined ? {} : { alsoSha256: p.alsoSha256 }),
             size: p.size,
+            ...(p.entries === undefined ? {} : { entries: p.entries }),
             updated: p.updated,
             by: p.by,
           };

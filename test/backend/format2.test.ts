@@ -9,6 +9,7 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import { verifyStack } from "../../src/admin/verify.js";
 import { type Backend, type BackendOptions, createBackend } from "../../src/backend/backend.js";
+import { currentObject } from "../../src/backend/current.js";
 import { backendInternals } from "../../src/backend/internals.js";
 import { stackLayout } from "../../src/backend/layout.js";
 import { keyEncrypter } from "../../src/crypto/key.js";
@@ -394,7 +395,7 @@ for (const [storeName, makeStore] of stores) {
       // Counts the manifests written with an overlay and the checkpoints (chunk lists written), so
       // the property is shown to cover both (the noop envelope holds the plaintext as is).
       const inner = makeStore();
-      const seen = { overlays: 0, lists: 0, inline: 0 };
+      const seen = { overlays: 0, lists: 0, inline: 0, counted: 0, uncounted: 0 };
       const store: ObjectStore = {
         ...interceptStore(inner, () => undefined),
         name: inner.name,
@@ -444,6 +445,14 @@ for (const [storeName, makeStore] of stores) {
               ? await backend.commit({ ...snapshotOf([...model.values()]), stack })
               : await backend.commitChanges({ factory: FACTORY, remove, upsert: [...upsert.values()] });
             revs.push({ rev, model: new Map(model) });
+            // The pointer's entry count, when recorded, is the model's; a full commit always records it.
+            const pointer = (await currentObject(store, stackLayout("", "factory", stack).current).read())
+              ?.value.pointer;
+            assert.equal(pointer?.rev, rev);
+            if (o.viaCommit) assert.equal(pointer?.entries, model.size);
+            else if (pointer?.entries !== undefined) assert.equal(pointer.entries, model.size);
+            if (pointer?.entries !== undefined) seen.counted++;
+            else seen.uncounted++;
           }
           const fresh = make();
           for (const { rev, model: m } of revs)
@@ -483,6 +492,12 @@ for (const [storeName, makeStore] of stores) {
       // (Inline states are counted for the record; the round-trip test covers them.)
       for (const what of ["overlays", "lists"] as const)
         assert.ok(seen[what] >= 3, `only ${seen[what]} ${what} written`);
+      // A backend that wrote the chunks knows every count without reading anything.
+      assert.equal(
+        seen.uncounted,
+        0,
+        `${seen.uncounted} of ${seen.counted + seen.uncounted} pointers without a count`,
+      );
     });
   });
 }

@@ -145,6 +145,8 @@ describe("statekeeper stack commands", { concurrency: true }, () => {
       factory: "webshop",
       stack: "prod",
       current: r2,
+      // Recorded in the pointer at commit: examples/webshop-v2.json holds 3 entries.
+      entries: 3,
       revisions: 2,
       locked: false,
       holder: null,
@@ -153,7 +155,7 @@ describe("statekeeper stack commands", { concurrency: true }, () => {
     assert.ok(!Number.isNaN(Date.parse(updated)), `updated ${updated}`);
     assert.match(by, /\S+@\S+/);
     const human = await sk(["stacks"], { cwd });
-    assert.match(human.stdout, /FACTORY\s+STACK\s+CURRENT\s+REVISIONS\s+LOCK\nwebshop\s+prod\s+\S+\s+2\s+-/);
+    assert.match(human.stdout, /FACTORY\s+STACK\s+CURRENT\s+ENTRIES\s+REVISIONS\s+LOCK\nwebshop\s+prod\s+\S+\s+3\s+2\s+-/);
   });
 
   it("push refuses a snapshot of another stack, and invalid files, with usage exit 2", async () => {

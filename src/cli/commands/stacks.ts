@@ -11,7 +11,7 @@ export function registerStacks(program: Command, _ctx: CliContext): void {
     .description("list the factories and stacks in the store: current rev, revision count, lock state")
     .option(
       "--json",
-      "print JSON: {stacks: [{factory, stack, current, size, updated, by, revisions, locked, holder}]}",
+      "print JSON: {stacks: [{factory, stack, current, size, entries, updated, by, revisions, locked, holder}]}",
     )
     .action(async (opts: { json?: boolean }, command: Command) => {
       const g = globalsOf(command);
@@ -21,11 +21,13 @@ export function registerStacks(program: Command, _ctx: CliContext): void {
       if (opts.json) return printJson({ stacks: rows });
       if (rows.length === 0) return void process.stdout.write("no stacks in this store\n");
       printTable(
-        ["FACTORY", "STACK", "CURRENT", "REVISIONS", "LOCK"],
+        ["FACTORY", "STACK", "CURRENT", "ENTRIES", "REVISIONS", "LOCK"],
         rows.map((r) => [
           printable(r.factory),
           printable(r.stack),
           r.current ?? paint("dim", "(none)"),
+          // Recorded in the pointer at commit; "?" where it was not (open the revision to count).
+          r.current === null ? "-" : r.entries === null ? "?" : String(r.entries),
           String(r.revisions),
           r.holder === null
             ? "-"

@@ -393,11 +393,15 @@ export function uiRoutes(options: UiRoutesOptions): UiRoutes {
     const all = (await listStacks(store, { cache: pointers })).filter((s) =>
       auth.allows(who, "read", s.factory, s.stack),
     );
-    // Size and age come from the pointers the listing read; only the entry counts need a
-    // revision opened. Sorting by entries waits for every count; otherwise the page waits a
-    // little and shows the rest as pending (ui.js fills them in).
+    // Size, age and (for revisions committed since it was recorded) the entry count come from the
+    // pointers the listing read; only the other counts need a revision opened. Sorting by entries
+    // waits for every count; otherwise the page waits a little and shows the rest as pending
+    // (ui.js fills them in).
     // Smallest first: the many small revisions are counted within the wait, and a big one (whose
     // decoding holds the event loop for a second or more) starts last, usually after the page is sent.
+    for (const s of all)
+      if (s.current !== null && s.entries !== null && s.size !== null)
+        opened.set(revKey(s.factory, s.stack, s.current), { entries: s.entries, size: s.size });
     const withCurrent = all
       .filter((s) => s.current !== null)
       .sort((a, b) => (a.size ?? 0) - (b.size ?? 0))
