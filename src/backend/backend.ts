@@ -226,6 +226,20 @@ export interface RevisionContent {
   sealedWith: string;
   /** Size of the sealed object in bytes. */
   size: number;
+  /** `user@host` of the process that committed it, when the revision records it (since format 2 shipped). */
+  committedBy?: string;
+}
+
+/** `Backend.revisionSummary`: what a timeline shows of a revision. */
+export interface RevisionSummary {
+  rev: string;
+  /** Size of the sealed object in bytes. */
+  size: number;
+  sealedWith: string;
+  entries: number;
+  generatedAt: string;
+  parentRevision: string | undefined;
+  committedBy?: string;
 }
 
 /** A revision that cannot be read as valid state, and why (an `E_CORRUPT`, `E_DECRYPT`, … code). */
@@ -241,12 +255,19 @@ export interface HistoryEntry extends RevisionInfo {
   parentRevision?: string;
   entries?: number;
   generatedAt?: string;
+  committedBy?: string;
   problem?: RevisionProblem;
 }
 
 export interface HistoryOptions {
-  /** Open every revision (digest of the current one checked) to report entries, parents and problems. */
-  open?: boolean;
+  /**
+   * Open every revision (digest of the current one checked) to report entries, parents, authors
+   * and problems. `true` reads each revision whole (every chunk fetched and checked: what `verify`
+   * needs). `"summary"` reads what the counts need: a format-1 revision whole, a format-2
+   * revision's manifest and chunk list, plus the chunks its overlay touches (a problem in another
+   * chunk is not seen; `verify` finds it) — what a timeline of large format-2 revisions can afford.
+   */
+  open?: boolean | "summary";
   /** Revisions opened at once. Default 4. */
   concurrency?: number;
   /** Called after each opened revision. */
@@ -284,6 +305,12 @@ export interface Backend {
   get(rev: string): Promise<Snapshot>;
   /** `get`, with the revision's parent and sealing key. */
   readRevision(rev: string): Promise<RevisionContent>;
+  /**
+   * What a history row with `open: "summary"` reports of one revision (entries, parent, author,
+   * sealing key, size) without assembling a format-2 revision's entries. The current rev's digest
+   * is checked as `get` checks it.
+   */
+  revisionSummary(rev: string): Promise<RevisionSummary>;
   /**
    * Entry-by-entry differences from `from` to `to`, as `diffSnapshots` gives them, with the count
    * of entries both hold unchanged. Between two format-2 revisions over chunks, only the chunks
@@ -407,6 +434,25 @@ interface Seen {
 }
 
 const ABSENT: Seen = { state: NO_CURRENT, etag: null };
+
+/** The opened fields of a history row. */
+interface OpenedFields {
+  sealedWith: string;
+  entries: number;
+  generatedAt: string;
+  parentRevision: string | undefined;
+  committedBy?: string | undefined;
+}
+
+/** What a format-2 manifest is written with besides its entries. */
+interface ManifestHeader {
+  factory: FactoryInfo;
+  stack: string;
+  generatedAt: string;
+  outputs?: JsonObject | undefined;
+  /** `user@host` of the process committing it; absent for imported revisions. */
+  committedBy?: string | undefined;
+}
 
 /** What `current` records of a revision's sealed object: its digest, size and entry count (when known). */
 interface Digest {
@@ -592,10 +638,11 @@ class StoreBackend implements Backend {
       stored = {
         snapshot: await asCorrupt(rev, () => this.#chunks.assemble(manifest, rev)),
         parentRevision: manifest.parentRevision,
+        ...(manifest.committedBy === undefined ? {} : { committedBy: manifest.committedBy }),
       };
       if (pointer?.rev === rev) this.#lastManifest = { rev, manifest };
     } else stored = decoded.stored;
-    const { snapshot, parentRevision } = stored;
+    const { snapshot, parentRevision, committedBy } = stored;
     if (pointer?.rev === rev) this.#verifiedRev = rev;
     return {
       rev,
@@ -603,6 +650,35 @@ class StoreBackend implements Backend {
       parentRevision,
       sealedWith: inspectEnvelope(sealed).keyId,
       size: sealed.byteLength,
+      ...(committedBy === undefined ? {} : { committedBy }),
+    };
+  }
+
+  /**
+   * What `history({open: "summary"})` reports of a revision: a format-1 revision opened whole; a
+   * format-2 one from its manifest, its entry count from the chunk list and the chunks its
+   * overlay touches (no other chunk is read).
+   */
+  async #summarize(rev: string, sealed: Uint8Array): Promise<OpenedFields> {
+    const decoded = await this.#decodeRevision(rev, sealed);
+    const sealedWith = inspectEnvelope(sealed).keyId;
+    if (!("manifest" in decoded)) {
+      const { snapshot, parentRevision, committedBy } = decoded.stored;
+      return {
+        sealedWith,
+        entries: snapshot.entries.length,
+        generatedAt: snapshot.generatedAt,
+        parentRevision,
+        committedBy,
+      };
+    }
+    const { manifest } = decoded;
+    return {
+      sealedWith,
+      entries: await asCorrupt(rev, () => this.#chunks.entryCount(manifest, rev)),
+      generatedAt: manifest.generatedAt,
+      parentRevision: manifest.parentRevision,
+      committedBy: manifest.committedBy,
     };
   }
 
@@ -622,6 +698,18 @@ class StoreBackend implements Backend {
     ]);
     const pointer = this.#trustedPointer(seen);
     return this.#openRevision(rev, this.#verifySealed(rev, got, pointer), pointer);
+  }
+
+  async revisionSummary(rev: string): Promise<RevisionSummary> {
+    validateRev(rev);
+    this.#needEncrypter();
+    const [seen, got] = await Promise.all([
+      this.#readCurrent(false),
+      this.store.get(this.#layout.snapshot(rev)),
+    ]);
+    const sealed = this.#verifySealed(rev, got, this.#trustedPointer(seen));
+    const { committedBy, ...rest } = await this.#summarize(rev, sealed);
+    return { rev, size: sealed.byteLength, ...rest, ...(committedBy === undefined ? {} : { committedBy }) };
   }
 
   async get(rev: string): Promise<Snapshot> {
@@ -727,13 +815,16 @@ class StoreBackend implements Backend {
       const pointerRev = seen.state.pointer?.rev;
       const parent =
         pointerRev !== undefined && this.#lastManifest?.rev === pointerRev ? this.#lastManifest : undefined;
-      const manifest = await this.#fullManifest(snapshot, parentRevision, parent);
+      const manifest = await this.#fullManifest(snapshot, parentRevision, parent, whoIsThis());
       const rev = await this.#storeRevision(encodeManifest(manifest), snapshot.entries.length);
       this.#lastManifest = { rev, manifest };
       return rev;
     }
     return this.#storeRevision(
-      encodeSnapshot(snapshot, parentRevision === undefined ? {} : { parentRevision }),
+      encodeSnapshot(snapshot, {
+        ...(parentRevision === undefined ? {} : { parentRevision }),
+        committedBy: whoIsThis(),
+      }),
       // A wrapped document's entries are a view of it, counted when it is opened.
       snapshot.document === undefined ? snapshot.entries.length : undefined,
     );
@@ -749,6 +840,7 @@ class StoreBackend implements Backend {
     snapshot: Snapshot,
     parentRevision: string | undefined,
     parentManifest: { rev: string; manifest: Manifest } | undefined,
+    committedBy: string | undefined,
   ): Promise<Manifest> {
     validateSnapshot(snapshot, { deep: false });
     const all = snapshot.entries;
@@ -761,11 +853,12 @@ class StoreBackend implements Backend {
     })();
     const target = this.#chunks.targetBytes;
     const groups = chunkStream(encoded, { targetBytes: target, maxBytes: 4 * target });
-    const header = {
+    const header: ManifestHeader = {
       factory: snapshot.factory,
       stack: snapshot.stack,
       generatedAt: snapshot.generatedAt,
       outputs: snapshot.outputs,
+      committedBy,
     };
     const list = parentManifest?.manifest.chunkList;
     if (parentManifest === undefined || list === undefined)
@@ -800,7 +893,7 @@ class StoreBackend implements Backend {
    * written before are left for prune to sweep).
    */
   async #streamedManifest(
-    header: { factory: FactoryInfo; stack: string; generatedAt: string; outputs?: JsonObject | undefined },
+    header: ManifestHeader,
     parentRevision: string | undefined,
     groups: Iterable<EncodedEntry[]>,
   ): Promise<Manifest> {
@@ -836,10 +929,7 @@ class StoreBackend implements Backend {
   }
 
   /** A manifest's fields other than its entries. */
-  #manifestHeader(
-    header: { factory: FactoryInfo; stack: string; generatedAt: string; outputs?: JsonObject | undefined },
-    parentRevision: string | undefined,
-  ): Manifest {
+  #manifestHeader(header: ManifestHeader, parentRevision: string | undefined): Manifest {
     return {
       factory: {
         name: header.factory.name,
@@ -850,6 +940,7 @@ class StoreBackend implements Backend {
       generatedAt: header.generatedAt,
       ...(header.outputs === undefined ? {} : { outputs: header.outputs }),
       ...(parentRevision === undefined ? {} : { parentRevision }),
+      ...(header.committedBy === undefined ? {} : { committedBy: header.committedBy }),
     };
   }
 
@@ -858,7 +949,7 @@ class StoreBackend implements Backend {
    * entries inline when they are few. Chunks and a list the parent already has are not written again.
    */
   async #manifestOf(
-    header: { factory: FactoryInfo; stack: string; generatedAt: string; outputs?: JsonObject | undefined },
+    header: ManifestHeader,
     parentRevision: string | undefined,
     parts: ChunkPart[],
     parent: Manifest | undefined,
@@ -1102,7 +1193,7 @@ class StoreBackend implements Backend {
    * changed chunks re-planned and written, then a new chunk list and the manifest).
    */
   async #commitOverlay(
-    header: Snapshot,
+    snapshotHeader: Snapshot,
     parentRevision: string | undefined,
     parent: Manifest,
     parentRev: string,
@@ -1110,6 +1201,7 @@ class StoreBackend implements Backend {
     upsert: ReadonlyMap<string, EncodedEntry>,
     remove: ReadonlySet<string>,
   ): Promise<string> {
+    const header: ManifestHeader = { ...snapshotHeader, committedBy: whoIsThis() };
     const chunks = (await this.#chunks.chunkRefs(parent, parentRev)) ?? [];
     const load = (ref: ChunkRef) => this.#chunks.encodedEntries(ref, parentRev);
     const overlay = await growOverlay(chunks, parent.overlay, upsert, remove, load);
@@ -1167,20 +1259,27 @@ class StoreBackend implements Backend {
         code: "E_CORRUPT",
         message: `current names revision ${pointer.rev}, but that revision is missing`,
       };
-    if (options.open !== true) return history;
+    if (options.open !== true && options.open !== "summary") return history;
+    const whole = options.open === true;
     let done = 0;
     await mapBounded(revisions, options.concurrency ?? HISTORY_CONCURRENCY, async (row) => {
       options.signal?.throwIfAborted();
       try {
-        const opened = await this.#openRevision(
-          row.rev,
-          await this.#fetchVerified(row.rev, pointer),
-          pointer,
-        );
-        row.sealedWith = opened.sealedWith;
-        if (opened.parentRevision !== undefined) row.parentRevision = opened.parentRevision;
-        row.entries = opened.snapshot.entries.length;
-        row.generatedAt = opened.snapshot.generatedAt;
+        const sealed = await this.#fetchVerified(row.rev, pointer);
+        let summary: OpenedFields;
+        if (whole) {
+          const opened = await this.#openRevision(row.rev, sealed, pointer);
+          summary = {
+            ...opened,
+            entries: opened.snapshot.entries.length,
+            generatedAt: opened.snapshot.generatedAt,
+          };
+        } else summary = await this.#summarize(row.rev, sealed);
+        row.sealedWith = summary.sealedWith;
+        if (summary.parentRevision !== undefined) row.parentRevision = summary.parentRevision;
+        row.entries = summary.entries;
+        row.generatedAt = summary.generatedAt;
+        if (summary.committedBy !== undefined) row.committedBy = summary.committedBy;
       } catch (e) {
         if (!isUnreadable(e)) throw e;
         row.problem = { code: e.code, message: e.message };
@@ -1352,7 +1451,7 @@ class StoreBackend implements Backend {
     let manifest: Manifest | undefined;
     if (this.#format === 2 && snapshot.document === undefined) {
       // Chunks the revision imported just before (usually its parent) holds are not written again.
-      manifest = await this.#fullManifest(snapshot, parentRevision, this.#lastImported);
+      manifest = await this.#fullManifest(snapshot, parentRevision, this.#lastImported, undefined);
       plaintext = encodeManifest(manifest);
     } else plaintext = encodeSnapshot(snapshot, parentRevision === undefined ? {} : { parentRevision });
     const key = this.#layout.snapshot(rev);

@@ -139,6 +139,23 @@ export class ChunkStore {
     return chunkEntries(hit.text, ref, rev).some((e) => e.address === address);
   }
 
+  /**
+   * How many entries the state of `m` holds: from its chunk refs' counts and its overlay; reads
+   * the chunk list and the chunks holding the overlay's upserted addresses (an upsert either
+   * replaces an entry there or adds one), no other chunk.
+   */
+  async entryCount(m: Manifest, rev: string): Promise<number> {
+    if (m.entries !== undefined) return m.entries.length;
+    const chunks = (await this.chunkRefs(m, rev)) ?? [];
+    let n = 0;
+    for (const c of chunks) n += c.entries;
+    if (m.overlay === undefined) return n;
+    n -= m.overlay.remove.length;
+    for (const e of m.overlay.upsert)
+      if (!(await chunkHolds(chunks, e.address, (ref) => this.encodedEntries(ref, rev)))) n++;
+    return n;
+  }
+
   /** The encoded entries of a chunk, for re-chunking. */
   async encodedEntries(ref: ChunkRef, rev: string): Promise<EncodedEntry[]> {
     return chunkEntries(await this.text(ref, rev), ref, rev);
@@ -593,6 +610,17 @@ export function needsCheckpoint(o: Overlay, listBytes: number, targetBytes: numb
  * `overlay` hold. A removal of an address that state lacks is refused (`E_INVALID_ARGUMENT`)
  * before anything is written; finding out reads at most the chunk each removed address belongs in.
  */
+/** Whether `chunks` (sorted, non-overlapping) hold `address`: one chunk loaded. */
+export async function chunkHolds(
+  chunks: readonly ChunkRef[],
+  address: string,
+  load: (ref: ChunkRef) => Promise<EncodedEntry[]>,
+): Promise<boolean> {
+  if (chunks.length === 0) return false;
+  const ref = chunks[chunkIndexOf(chunks, address)] as ChunkRef;
+  return (await load(ref)).some((e) => e.address === address);
+}
+
 export async function growOverlay(
   chunks: readonly ChunkRef[],
   overlay: Overlay | undefined,
@@ -602,11 +630,7 @@ export async function growOverlay(
 ): Promise<Overlay> {
   const up = new Map((overlay?.upsert ?? []).map((e) => [e.address, e]));
   const rm = new Set(overlay?.remove ?? []);
-  const inChunks = async (a: string): Promise<boolean> => {
-    if (chunks.length === 0) return false;
-    const ref = chunks[chunkIndexOf(chunks, a)] as ChunkRef;
-    return (await load(ref)).some((e) => e.address === a);
-  };
+  const inChunks = (a: string) => chunkHolds(chunks, a, load);
   for (const a of remove) {
     if (up.delete(a)) {
       if (await inChunks(a)) rm.add(a);

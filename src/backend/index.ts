@@ -13,6 +13,7 @@ export type {
   RevisionContent,
   RevisionInfo,
   RevisionProblem,
+  RevisionSummary,
   StackHistory,
 } from "./backend.js";
 export { createBackend } from "./backend.js";

@@ -14,6 +14,8 @@ import { describeEntry, notJsonToError, validateSnapshot } from "./validate.js";
 
 /** Where a backend records the rev a revision replaced (see `EncodeOptions.parentRevision`). */
 const PARENT_FIELD = "parent-revision";
+/** Where a backend records who committed a revision (see `EncodeOptions.committedBy`). */
+const COMMITTED_BY_FIELD = "committed-by";
 
 /** unobin's JSON name → in-memory name for the optional entry fields (all omitted when empty). */
 const OPTIONAL_ENTRY_FIELDS = [
@@ -74,6 +76,11 @@ export interface EncodeOptions {
    * never became current. Only the backend sets it; readers of the format ignore the field.
    */
   parentRevision?: string;
+  /**
+   * `user@host` of the process committing the revision, stored as `committed-by` so history can
+   * name an author per revision. Only the backend sets it; readers of the format ignore the field.
+   */
+  committedBy?: string;
   /** Refuse an encoding larger than this many bytes. Default `MAX_SNAPSHOT_BYTES`. */
   maxBytes?: number;
 }
@@ -117,6 +124,7 @@ export function encodeSnapshot(s: Snapshot, options: EncodeOptions = {}): Uint8A
     if (!isEmpty(s.outputs)) doc.outputs = s.outputs;
   }
   if (options.parentRevision !== undefined) doc[PARENT_FIELD] = options.parentRevision;
+  if (options.committedBy !== undefined) doc[COMMITTED_BY_FIELD] = options.committedBy;
   let text: string;
   try {
     text = serializeSorted(doc);
@@ -283,6 +291,8 @@ export interface StoredSnapshot {
    * another tool).
    */
   parentRevision: string | undefined;
+  /** `user@host` of the process that committed it, when the revision records it. */
+  committedBy?: string;
 }
 
 /** `decodeSnapshot`, also returning the `parent-revision` a backend stored with the snapshot. */
@@ -299,7 +309,12 @@ export function storedSnapshotFromObject(doc: Record<string, unknown>): StoredSn
   const snapshot = fromStoredDocument(doc);
   validateSnapshot(snapshot);
   const parent = own(doc, PARENT_FIELD);
-  return { snapshot, parentRevision: typeof parent === "string" ? parent : undefined };
+  const committedBy = own(doc, COMMITTED_BY_FIELD);
+  return {
+    snapshot,
+    parentRevision: typeof parent === "string" ? parent : undefined,
+    ...(typeof committedBy === "string" ? { committedBy } : {}),
+  };
 }
 
 /**

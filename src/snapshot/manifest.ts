@@ -79,6 +79,8 @@ export interface Manifest {
   outputs?: JsonObject;
   /** The rev that was current when it was written (`""` for a first commit). */
   parentRevision?: string;
+  /** `committed-by`: `user@host` of the process that committed it (absent for imported revisions). */
+  committedBy?: string;
   /** Exactly one of: a chunk list (with an optional overlay) … */
   chunkList?: ChunkListRef;
   overlay?: Overlay;
@@ -112,6 +114,7 @@ export function encodeManifest(m: Manifest): Uint8Array {
   };
   if (m.outputs !== undefined && Object.keys(m.outputs).length > 0) doc.outputs = m.outputs;
   if (m.parentRevision !== undefined) doc["parent-revision"] = m.parentRevision;
+  if (m.committedBy !== undefined) doc["committed-by"] = m.committedBy;
   // Inline and overlay entries are parsed back from their canonical text: they are few by design.
   const parsed = (es: readonly EncodedEntry[]) => es.map((e) => JSON.parse(e.text) as unknown);
   if (m.entries !== undefined) doc.entries = parsed(m.entries);
@@ -280,6 +283,8 @@ export function manifestFromObject(doc: Record<string, unknown>): Manifest {
   if (outputs !== undefined && outputs !== null) m.outputs = outputs as JsonObject;
   const parent = own(doc, "parent-revision");
   if (typeof parent === "string") m.parentRevision = parent;
+  const committedBy = own(doc, "committed-by");
+  if (typeof committedBy === "string") m.committedBy = committedBy;
   const chunks = own(doc, "chunks");
   const entries = own(doc, "entries");
   const list = own(doc, "chunk-list");

@@ -552,14 +552,25 @@ export function backendConformance(
       assert.equal((await b.readRevision(orphan)).parentRevision, r1);
       const history = await b.history({ open: true });
       assert.equal(history.current, r2);
+      const line = [
+        [r1, false, "", 1],
+        [orphan, false, r1, 1],
+        [r2, true, r1, 1],
+      ];
       assert.deepEqual(
         history.revisions.map((r) => [r.rev, r.current, r.parentRevision, r.entries]),
-        [
-          [r1, false, "", 1],
-          [orphan, false, r1, 1],
-          [r2, true, r1, 1],
-        ],
+        line,
       );
+      // The summary (what a timeline reads) says the same, and each revision names its committer.
+      const summary = await make().history({ open: "summary" });
+      assert.deepEqual(
+        summary.revisions.map((r) => [r.rev, r.current, r.parentRevision, r.entries]),
+        line,
+      );
+      for (const r of [...history.revisions, ...summary.revisions])
+        assert.match(r.committedBy ?? "", /^.+@.+$/, `${r.rev} records user@host`);
+      const one = await make().revisionSummary(r2);
+      assert.deepEqual([one.rev, one.entries, one.parentRevision], [r2, 1, r1]);
     });
 
     t.test("unlocked writers that read the same current: exactly one setCurrent wins", async () => {

@@ -3,6 +3,7 @@ import type {
   HistoryEntry,
   HistoryOptions,
   RevisionContent,
+  RevisionSummary,
   StackHistory,
 } from "../backend/backend.js";
 import { errorKind, StateKeeperError } from "../errors.js";
@@ -69,6 +70,17 @@ export function unobinReadOnlyBackend(source: UnobinStack): Backend {
     current: async () => get(await currentRev()),
     get,
     readRevision,
+    async revisionSummary(rev: string): Promise<RevisionSummary> {
+      const opened = await readRevision(rev);
+      return {
+        rev,
+        size: opened.size,
+        sealedWith: opened.sealedWith,
+        entries: opened.snapshot.entries.length,
+        generatedAt: opened.snapshot.generatedAt,
+        parentRevision: undefined,
+      };
+    },
     diff: async (from, to, options) => diffCounted(await get(from), await get(to), options),
     list: () => source.revisions(),
     async history(options: HistoryOptions = {}): Promise<StackHistory> {
@@ -80,7 +92,8 @@ export function unobinReadOnlyBackend(source: UnobinStack): Backend {
           code: "E_CORRUPT",
           message: `unobin's current names revision ${current}, but that revision is missing`,
         };
-      if (options.open !== true) return history;
+      // unobin's revisions are whole snapshots: a summary opens them as fully as `open: true`.
+      if (options.open !== true && options.open !== "summary") return history;
       let done = 0;
       await mapBounded(revisions, options.concurrency ?? HISTORY_CONCURRENCY, async (row) => {
         options.signal?.throwIfAborted();

@@ -455,8 +455,13 @@ for (const [storeName, makeStore] of stores) {
             else seen.uncounted++;
           }
           const fresh = make();
-          for (const { rev, model: m } of revs)
+          for (const { rev, model: m } of revs) {
             assert.deepEqual(byAddress((await fresh.get(rev)).entries), byAddress([...m.values()]));
+            // The summary counts from chunk refs and overlay, without assembling: the same count.
+            const summary = await make().revisionSummary(rev);
+            assert.equal(summary.entries, m.size, `summary of ${rev}`);
+            assert.match(summary.committedBy ?? "", /.@./, "the committer is recorded");
+          }
           const [a, b] = [revs[0], revs.at(-1)] as [(typeof revs)[0], (typeof revs)[0]];
           const d = diffSnapshots(await fresh.get(a.rev), await fresh.get(b.rev), { showSensitive: true });
           // The backend's diff (chunk lists compared, only differing chunks read) says the same.

@@ -155,7 +155,10 @@ describe("statekeeper stack commands", { concurrency: true }, () => {
     assert.ok(!Number.isNaN(Date.parse(updated)), `updated ${updated}`);
     assert.match(by, /\S+@\S+/);
     const human = await sk(["stacks"], { cwd });
-    assert.match(human.stdout, /FACTORY\s+STACK\s+CURRENT\s+ENTRIES\s+REVISIONS\s+LOCK\nwebshop\s+prod\s+\S+\s+3\s+2\s+-/);
+    assert.match(
+      human.stdout,
+      /FACTORY\s+STACK\s+CURRENT\s+ENTRIES\s+REVISIONS\s+LOCK\nwebshop\s+prod\s+\S+\s+3\s+2\s+-/,
+    );
   });
 
   it("push refuses a snapshot of another stack, and invalid files, with usage exit 2", async () => {

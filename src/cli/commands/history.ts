@@ -14,6 +14,8 @@ export interface HistoryRow {
   size: number;
   entries: number | null;
   generatedAt: string | null;
+  /** `user@host` that committed it, where the revision records it. */
+  by: string | null;
   current: boolean;
   /** The rev this one was written to replace ("" for a first commit), null when unrecorded. */
   parent: string | null;
@@ -27,14 +29,15 @@ export function registerHistory(program: Command, ctx: CliContext): void {
     .option("--reverse", "newest first")
     .option(
       "--json",
-      "print JSON: {factory, stack, current, currentProblem?, revisions: [{rev, time, size, entries, generatedAt, current, parent, error?}]}",
+      "print JSON: {factory, stack, current, currentProblem?, revisions: [{rev, time, size, entries, generatedAt, by, current, parent, error?}]}",
     )
     .action(async (opts: { reverse?: boolean; json?: boolean }, command: Command) => {
       const g = globalsOf(command);
       const backend = await openReadableBackend(ctx, g);
       let bar: ReturnType<typeof progress> | undefined;
+      // Each revision's manifest, not its every chunk: `verify` is the full check.
       const history = await backend.history({
-        open: true,
+        open: "summary",
         onProgress: (done, total) => {
           bar ??= progress("reading", total);
           bar.tick();
@@ -47,6 +50,7 @@ export function registerHistory(program: Command, ctx: CliContext): void {
         size: r.size,
         entries: r.entries ?? null,
         generatedAt: r.generatedAt ?? null,
+        by: r.committedBy ?? null,
         current: r.current,
         parent: r.parentRevision ?? null,
         ...(r.problem === undefined ? {} : { error: r.problem }),
@@ -65,13 +69,14 @@ export function registerHistory(program: Command, ctx: CliContext): void {
         });
       if (rows.length === 0) return out(`no revisions in ${backend.factory}/${backend.stack}`);
       printTable(
-        ["", "REV", "AGE", "SIZE", "ENTRIES", "GENERATED"],
+        ["", "REV", "AGE", "SIZE", "ENTRIES", "BY", "GENERATED"],
         rows.map((r) => [
           r.current ? paint("green", "*") : "",
           r.current ? paint("green", r.rev) : r.rev,
           age(r.time),
           formatBytes(r.size),
           r.entries === null ? paint("red", "?") : String(r.entries),
+          r.by === null ? paint("dim", "-") : printable(r.by),
           r.error === undefined
             ? printable(r.generatedAt ?? "")
             : paint("red", `unreadable: ${r.error.code}`),

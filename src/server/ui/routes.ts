@@ -96,6 +96,8 @@ const COUNTS_PER_REQUEST = 100;
 interface Opened {
   entries: number;
   size: number;
+  /** Who committed it, where the revision records it. */
+  committedBy?: string;
 }
 
 /** A revision's entry count as far as this process knows it: counted, failed (error code), or pending. */
@@ -138,8 +140,9 @@ export function uiRoutes(options: UiRoutesOptions): UiRoutes {
     let pending = opening.get(key);
     if (pending === undefined) {
       pending = limit(urgent, async () => {
-        const content = await backend.readRevision(rev);
-        return { entries: content.snapshot.entries.length, size: content.size };
+        // A format-2 revision's count comes from its manifest and chunk list: no entry is assembled.
+        const { entries, size, committedBy } = await backend.revisionSummary(rev);
+        return { entries, size, ...(committedBy === undefined ? {} : { committedBy }) };
       }).then(
         (value) => {
           opened.set(key, value);
@@ -562,9 +565,11 @@ ${pager}
 <td class="mono addr">${r.rev}${r.current ? html` <span class="badge">current</span>` : ""}</td>
 <td>${time === null ? "?" : html`<time datetime="${time}" title="${time}">${age(time)}</time>`}</td>
 <td class="author">${
-          r.current && madeCurrent?.rev === r.rev && madeCurrent.by !== ""
-            ? html`<span title="made current ${madeCurrent.updated}">${madeCurrent.by}</span>`
-            : html`<span class="muted" title="not recorded: only the current revision's committer is kept (in the current pointer)">–</span>`
+          c?.committedBy !== undefined
+            ? html`<span title="committed this revision">${c.committedBy}</span>`
+            : r.current && madeCurrent?.rev === r.rev && madeCurrent.by !== ""
+              ? html`<span title="made current ${madeCurrent.updated}">${madeCurrent.by}</span>`
+              : html`<span class="muted" title="not recorded: revisions written before statekeeper recorded authors, imported ones, and Terraform states pushed before it">–</span>`
         }</td>
 <td class="num">${formatBytes(r.size)}</td>
 <td class="num">${c === undefined ? "?" : c.entries}</td>
