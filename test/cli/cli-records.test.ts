@@ -39,9 +39,12 @@ describe("statekeeper records", { concurrency: true }, () => {
       human.stdout,
       /ID\s+TYPE\s+PROVIDER\s+STATUS\s+UPDATED\ndb-old\s+database\s+aws\s+destroyed/,
     );
-    const bad = await sk(["records", "list", "--status", "running"], { cwd });
+    const other = await sk(["records", "list", "--status", "running", "--json"], { cwd });
+    assert.equal(other.code, 0, "any status is a status: none matches here");
+    assert.deepEqual(ids(other.stdout), []);
+    const bad = await sk(["records", "list", "--status", ""], { cwd });
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /status "running" is not one of planned/);
+    assert.match(bad.stderr, /status "" must be a non-empty string/);
   });
 
   it("list reports an unreadable record and exits 5 instead of dropping it", async () => {
@@ -110,10 +113,12 @@ describe("statekeeper records", { concurrency: true }, () => {
     const wrong = await sk(["records", "unlock", "vpc-main", "--lock-id", "0".repeat(32)], { cwd });
     assert.equal(wrong.code, 3, "someone else's lock is left in place");
     const noId = await sk(["records", "unlock", "vpc-main"], { cwd });
-    assert.equal(noId.code, 2);
+    assert.equal(noId.code, 2, "the force form asks first; without a terminal it needs --yes");
+    assert.match(noId.stderr, /pass --yes/);
     const unlocked = await sk(["records", "unlock", "vpc-main", "--lock-id", lockId, "--json"], { cwd });
     assert.equal(unlocked.code, 0, unlocked.stderr);
-    assert.deepEqual(JSON.parse(unlocked.stdout), { id: "vpc-main", unlocked: true });
+    const parsed = JSON.parse(unlocked.stdout);
+    assert.deepEqual([parsed.id, parsed.unlocked, parsed.holder.id], ["vpc-main", true, lockId]);
     const notLocked = await sk(["records", "unlock", "vpc-main", "--lock-id", lockId], { cwd });
     assert.equal(notLocked.code, 1);
     assert.match(notLocked.stderr, /is not locked/);
@@ -128,7 +133,13 @@ describe("statekeeper records", { concurrency: true }, () => {
     const parsed = JSON.parse(r.stdout);
     assert.equal(parsed.removed, true);
     assert.equal(parsed.holder.id, lockId);
-    assert.equal((await sk(["records", "lock", "vpc-main"], { cwd })).code, 0);
+    const again = (await sk(["records", "lock", "vpc-main"], { cwd })).stdout.trim();
+    const forced = await sk(["records", "unlock", "vpc-main", "--yes", "--json"], { cwd });
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.equal(JSON.parse(forced.stdout).holder.id, again, "unlock without --lock-id is the force form");
+    const none = await sk(["records", "unlock", "vpc-main", "--yes"], { cwd });
+    assert.equal(none.code, 1, "the force form of an unlocked id is 'not locked', as in the original");
+    assert.match(none.stderr, /is not locked/);
   });
 
   it("--prefix selects another records folder", async () => {
