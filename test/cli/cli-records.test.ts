@@ -124,6 +124,51 @@ describe("statekeeper records", { concurrency: true }, () => {
     assert.match(notLocked.stderr, /is not locked/);
   });
 
+  it("--layout spaces opens what DigitalOcean's Spaces store wrote; migrate-keys moves it to lossless keys", async () => {
+    const cwd = tempDir("records-spaces");
+    await fixture("populate-spaces.ts", [defaultStoreUrl(cwd)]);
+    const spaces = await sk(["--layout", "spaces", "records", "list", "--status", "drifted", "--json"], {
+      cwd,
+    });
+    assert.equal(spaces.code, 0, spaces.stderr);
+    assert.deepEqual(ids(spaces.stdout), ["lb.eu-1"]);
+    const refused = await sk(["--layout", "spaces", "history"], {
+      cwd,
+      env: { STATEKEEPER_FACTORY: "f", STATEKEEPER_STACK: "s" },
+    });
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /--layout spaces is for 'statekeeper records/);
+
+    const dry = await sk(["records", "migrate-keys", "--dry-run", "--json"], { cwd });
+    assert.equal(dry.code, 4, "a locked record would be left in place");
+    const plan = JSON.parse(dry.stdout);
+    assert.deepEqual(
+      plan.moved.map((m: { id: string }) => m.id),
+      ["lb.eu-1"],
+    );
+    assert.deepEqual(
+      plan.skipped.map((m: { id: string; code: string }) => [m.id, m.code]),
+      [["svc/a", "E_LOCKED"]],
+    );
+
+    const forced = await sk(["--layout", "spaces", "records", "unlock", "svc/a", "--yes", "--json"], { cwd });
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.equal(JSON.parse(forced.stdout).holder.since, "2025-04-01T12:00:00Z");
+
+    const run = await sk(["records", "migrate-keys", "--json"], { cwd });
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout);
+    assert.deepEqual(
+      [report.moved.map((m: { id: string }) => m.id), report.alreadyLossless, report.complete],
+      [["lb.eu-1", "svc/a"], 1, true],
+    );
+    const after = await sk(["records", "list", "--json"], { cwd });
+    assert.equal(after.code, 0, after.stderr);
+    assert.deepEqual(ids(after.stdout), ["lb.eu-1", "svc/a", "web1"]);
+    const human = await sk(["records", "migrate-keys"], { cwd });
+    assert.match(human.stdout, /moved 0 of 3 records \(3 already at lossless keys, 0 left in place\)/);
+  });
+
   it("force-unlock removes anyone's lock with --yes and reports the holder", async () => {
     const cwd = await seeded();
     const lockId = (await sk(["records", "lock", "vpc-main"], { cwd })).stdout.trim();
