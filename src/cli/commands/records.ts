@@ -266,7 +266,7 @@ export function registerRecords(program: Command, ctx: CliContext): void {
     migrateKeys,
     "records migrate-keys --dry-run",
     "records migrate-keys --json",
-    "--store 's3://space/?endpoint=https://nyc3.digitaloceanspaces.com' records --prefix iac-state/ migrate-keys",
+    "--store 's3://my-space?endpoint=https://nyc3.digitaloceanspaces.com&region=nyc3' records migrate-keys --dry-run",
   );
 }
 
