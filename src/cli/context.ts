@@ -22,8 +22,11 @@ export interface GlobalOptions {
   kmsEndpoint?: string;
   kmsRegion?: string;
   lockTimeout?: string;
-  /** `unobin`: read a stack unobin's localstate/s3state wrote, in place and read-only. */
-  layout?: "statekeeper" | "unobin";
+  /**
+   * `unobin`: read a stack unobin's localstate/s3state wrote, in place and read-only.
+   * `spaces`: records commands use DigitalOcean's Spaces state store's keys.
+   */
+  layout?: "statekeeper" | "unobin" | "spaces";
   /** With `--layout unobin`: unobin's env-key encrypter, key in this env var (default: its noop). */
   unobinKeyEnv?: string;
 }
@@ -80,8 +83,16 @@ export async function openStackBackend(
   });
 }
 
-/** Commands other than history, show, diff and pull do not work on `--layout unobin`: refused before any I/O. */
+/**
+ * Commands other than history, show, diff and pull do not work on `--layout unobin`, and only
+ * `records` commands on `--layout spaces`: refused before any I/O.
+ */
 export function refuseUnobinLayout(g: GlobalOptions): void {
+  if (g.layout === "spaces")
+    throw new StateKeeperError(
+      "E_INVALID_ARGUMENT",
+      "--layout spaces is for 'statekeeper records …' (DigitalOcean's Spaces state store's record keys); stacks have no Spaces layout",
+    );
   if (g.layout === "unobin")
     throw new StateKeeperError(
       "E_INVALID_ARGUMENT",

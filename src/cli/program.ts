@@ -69,9 +69,10 @@ export function buildProgram(ctx: CliContext): Command {
     .addOption(
       new Option(
         "--layout <layout>",
-        "unobin: read what unobin's localstate/s3state wrote at --store, in place and read-only (history, show, diff, pull)",
+        "unobin: read what unobin's localstate/s3state wrote at --store, in place and read-only (history, show, diff, pull); " +
+          "spaces: records commands use DigitalOcean's Spaces state store's keys",
       )
-        .choices(["statekeeper", "unobin"])
+        .choices(["statekeeper", "unobin", "spaces"])
         .default("statekeeper"),
     )
     .option(

@@ -1,4 +1,4 @@
-import { InvalidNameError } from "../errors.js";
+import { InvalidNameError, StateKeeperError, truncateForMessage } from "../errors.js";
 import { validatePrefix } from "../objectstore/kit.js";
 
 /** Longest resource id, in UTF-8 bytes. Escaped, it takes at most three times as many. */
@@ -106,7 +106,7 @@ export function lockKey(prefix: string, id: string): string {
 
 /** What a listed key is: a record (with its id), a lock, a record-like key that does not decode, or foreign. */
 export type ListedKey =
-  | { kind: "record"; id: string }
+  | { kind: "record"; id: string | undefined }
   | { kind: "lock" }
   | { kind: "undecodable"; name: string }
   | { kind: "foreign" };
@@ -119,4 +119,64 @@ export function classifyKey(prefix: string, key: string): ListedKey {
   const name = rest.slice(0, -RECORD_SUFFIX.length);
   const id = unescapeResourceId(name);
   return id === undefined ? { kind: "undecodable", name } : { kind: "record", id };
+}
+
+/** How record keys are laid out in the store (docs/records.md, "Key layouts"). */
+export const RECORD_LAYOUTS = ["statekeeper", "spaces"] as const;
+export type RecordLayoutName = (typeof RECORD_LAYOUTS)[number];
+
+/**
+ * One key scheme: where a record and its lock live, and what a listed key is. In the spaces
+ * layout a key does not say which id it holds (the mapping is lossy), so a listed record's id
+ * is `undefined` and is read from the record's body.
+ */
+export interface RecordLayout {
+  readonly name: RecordLayoutName;
+  recordKey(prefix: string, id: string): string;
+  lockKey(prefix: string, id: string): string;
+  classify(prefix: string, key: string): ListedKey;
+}
+
+/**
+ * The name DigitalOcean's Spaces state store gives an id: `/` and `\` replaced by `_` (its Go
+ * `sanitizeID`), nothing else changed. Lossy: `a/b`, `a\b` and `a_b` get the same name.
+ */
+export function spacesName(id: string): string {
+  return validateResourceId(id).replaceAll("/", "_").replaceAll("\\", "_");
+}
+
+/** statekeeper's lossless `%XX` keys. */
+export const STATEKEEPER_LAYOUT: RecordLayout = {
+  name: "statekeeper",
+  recordKey,
+  lockKey,
+  classify: classifyKey,
+};
+
+/**
+ * DigitalOcean's Spaces state store's keys (its Go `stateKey`/`lockKey`): `<prefix><name>.json`
+ * and `<prefix><name>.lock` with the name from `spacesName`. Every `.json` object under the
+ * prefix is a record, as its `ListStates` reads them; the id comes from the body.
+ */
+export const SPACES_LAYOUT: RecordLayout = {
+  name: "spaces",
+  recordKey: (prefix, id) => `${prefix}${spacesName(id)}${RECORD_SUFFIX}`,
+  lockKey: (prefix, id) => `${prefix}${spacesName(id)}${LOCK_SUFFIX}`,
+  classify(prefix, key) {
+    if (!key.startsWith(prefix)) return { kind: "foreign" };
+    if (key.endsWith(LOCK_SUFFIX)) return { kind: "lock" };
+    if (!key.endsWith(RECORD_SUFFIX)) return { kind: "foreign" };
+    return { kind: "record", id: undefined };
+  },
+};
+
+/** The layout a name stands for; anything else is `E_INVALID_CONFIG`, before any I/O. */
+export function recordLayout(name: unknown = "statekeeper"): RecordLayout {
+  if (name === "statekeeper") return STATEKEEPER_LAYOUT;
+  if (name === "spaces") return SPACES_LAYOUT;
+  throw new StateKeeperError(
+    "E_INVALID_CONFIG",
+    `records: unknown layout ${JSON.stringify(truncateForMessage(String(name)))} (use ${RECORD_LAYOUTS.join(" or ")})`,
+    { details: { option: "layout" } },
+  );
 }

@@ -2,17 +2,16 @@ import { isStateKeeperError, StateKeeperError, truncateForMessage } from "../err
 import { mapBounded } from "../internal/bounded.js";
 import { compareKeys } from "../objectstore/kit.js";
 import type { ObjectStore } from "../objectstore/types.js";
-import { classifyKey } from "./keys.js";
+import type { RecordLayout } from "./keys.js";
 import {
   type IaCState,
   RECORD_FILTER_KEYS,
-  RESOURCE_STATUSES,
   type RecordFilter,
   type RecordList,
   type RecordWithEtag,
   type UnreadableRecord,
 } from "./types.js";
-import { isResourceStatus } from "./validate.js";
+import { statusProblem } from "./validate.js";
 
 /** Records fetched at once while listing: enough to hide S3 latency, few enough to stay polite. */
 const LIST_CONCURRENCY = 16;
@@ -20,12 +19,14 @@ const LIST_CONCURRENCY = 16;
 export interface ListContext {
   store: ObjectStore;
   prefix: string;
-  read(body: Uint8Array, key: string, id: string): Promise<IaCState>;
+  layout: RecordLayout;
+  /** Opens a listed record; `id` is `undefined` where the key does not say (the spaces layout). */
+  read(body: Uint8Array, key: string, id: string | undefined): Promise<IaCState>;
 }
 
 /**
  * Refuses what the original ignored: an unknown key (a typo would have listed everything), a
- * non-string value, a status that no record can have.
+ * non-string value, a status that no record can have (empty, too long, control characters).
  */
 export function validateFilter(filter: unknown): RecordFilter {
   if (filter === undefined || filter === null) return {};
@@ -44,10 +45,11 @@ export function validateFilter(filter: unknown): RecordFilter {
       throw new StateKeeperError("E_INVALID_ARGUMENT", `list: filter ${name} must be a string`, {
         details: { key: name },
       });
-    if (name === "status" && !isResourceStatus(value))
+    const badStatus = name === "status" ? statusProblem(value) : undefined;
+    if (badStatus !== undefined)
       throw new StateKeeperError(
         "E_INVALID_ARGUMENT",
-        `list: filter status ${JSON.stringify(truncateForMessage(value))} is not one of ${RESOURCE_STATUSES.join(", ")}`,
+        `list: filter status ${JSON.stringify(truncateForMessage(value))} ${badStatus}`,
         { details: { key: name } },
       );
     (out as Record<string, string>)[name] = value;
@@ -67,9 +69,9 @@ export function matchesFilter(state: IaCState, filter: RecordFilter): boolean {
 export async function listRecords(ctx: ListContext, rawFilter?: RecordFilter): Promise<RecordList> {
   const filter = validateFilter(rawFilter);
   const unreadable: UnreadableRecord[] = [];
-  const pending: { id: string; key: string }[] = [];
+  const pending: { id: string | undefined; key: string }[] = [];
   for await (const info of ctx.store.list(ctx.prefix)) {
-    const kind = classifyKey(ctx.prefix, info.key);
+    const kind = ctx.layout.classify(ctx.prefix, info.key);
     if (kind.kind === "record") pending.push({ id: kind.id, key: info.key });
     else if (kind.kind === "undecodable")
       unreadable.push({
@@ -95,7 +97,7 @@ export async function listRecords(ctx: ListContext, rawFilter?: RecordFilter): P
       if (isStateKeeperError(e) && (e.code === "E_UNAVAILABLE" || e.code === "E_RATE_LIMITED")) throw e;
       const error = isStateKeeperError(e)
         ? e
-        : new StateKeeperError("E_CORRUPT", `record ${JSON.stringify(item.id)} is unreadable`, {
+        : new StateKeeperError("E_CORRUPT", `record ${JSON.stringify(item.id ?? item.key)} is unreadable`, {
             cause: e,
           });
       unreadable.push({ id: item.id, key: item.key, error });

@@ -1,7 +1,7 @@
 import type { Encrypter } from "../crypto/types.js";
 import { StateKeeperError } from "../errors.js";
 import { storeScheme } from "../objectstore/schemes.js";
-import { normalizeRecordsPrefix } from "./keys.js";
+import { normalizeRecordsPrefix, type RecordLayoutName, recordLayout } from "./keys.js";
 import { createRecordStore } from "./store.js";
 import type { RecordStore } from "./types.js";
 
@@ -22,6 +22,11 @@ export interface SpacesRecordStoreOptions {
   /** Path-style addressing; default: off for the DO endpoint, on for a custom one. */
   forcePathStyle?: boolean;
   encrypter?: Encrypter;
+  /**
+   * `"spaces"`: the keys the original wrote (`/` and `\` turned into `_`), to open a Space in
+   * place; default `"statekeeper"`, lossless keys (docs/records.md, "Key layouts").
+   */
+  layout?: RecordLayoutName;
 }
 
 /** What `spacesRecordStore` builds: the `s3Store` options and the records prefix. */
@@ -104,11 +109,13 @@ export function resolveSpacesConfig(
  */
 export function spacesRecordStore(options: SpacesRecordStoreOptions): RecordStore {
   const config = resolveSpacesConfig(options);
+  recordLayout(options.layout); // an unknown layout is refused before the driver is touched
   // The S3 driver from the scheme table: records never import a driver.
   const s3 = storeScheme("s3");
   if (s3 === undefined) throw new StateKeeperError("E_INTERNAL", "no s3 driver in the scheme table");
   return createRecordStore(s3.fromConfig(config.s3), {
     prefix: config.prefix,
+    ...(options.layout === undefined ? {} : { layout: options.layout }),
     ...(options.encrypter === undefined ? {} : { encrypter: options.encrypter }),
   });
 }

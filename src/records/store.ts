@@ -1,19 +1,31 @@
 import type { Encrypter } from "../crypto/types.js";
-import { hasErrorCode, isStateKeeperError, StateKeeperError } from "../errors.js";
+import { hasErrorCode, isStateKeeperError, StateKeeperError, truncateForMessage } from "../errors.js";
 import { assertStoreSupported } from "../objectstore/probe.js";
 import { TransactionalObject, type Versioned } from "../objectstore/transactional.js";
 import type { ObjectStore } from "../objectstore/types.js";
-import { normalizeRecordsPrefix, recordKey, validateResourceId } from "./keys.js";
+import {
+  normalizeRecordsPrefix,
+  type RecordLayout,
+  type RecordLayoutName,
+  recordLayout,
+  validateResourceId,
+} from "./keys.js";
 import { listRecords } from "./list.js";
 import { acquireLock, breakLock, type LockContext, readLock, releaseLock } from "./locks.js";
 import type { DeleteRecordOptions, IaCState, RecordStore, SaveRecordOptions } from "./types.js";
-import { decodeStoredState, encodeState, validateStateInput } from "./validate.js";
+import { decodeStoredBody, decodeStoredState, encodeState, validateStateInput } from "./validate.js";
 
 export interface RecordStoreOptions {
   /** Folder of the records in the store; default `"iac-state/"`. A missing trailing `/` is added. */
   prefix?: string;
   /** Seals every record, bound to its key: a record object moved to another id fails to open. */
   encrypter?: Encrypter;
+  /**
+   * How keys are laid out: `"statekeeper"` (default), lossless `%XX` keys; `"spaces"`,
+   * DigitalOcean's Spaces state store's own keys (`/` and `\` turned into `_`), to open in place
+   * and keep writing what the original wrote. Ids that would share a key there are refused.
+   */
+  layout?: RecordLayoutName;
 }
 
 /** How often a plain (unconditional) save re-reads and retries when another writer keeps winning. */
@@ -25,10 +37,16 @@ type Stored = { state: IaCState } | { unreadable: StateKeeperError };
 /** Records over an existing store. Validates the options at once; probes the store before the first write. */
 export function createRecordStore(store: ObjectStore, opts: RecordStoreOptions = {}): RecordStore {
   const prefix = normalizeRecordsPrefix(opts.prefix ?? "iac-state/");
+  const layout = recordLayout(opts.layout);
   const encrypter = opts.encrypter;
-  const lockCtx: LockContext = { store, prefix };
+  const lockCtx: LockContext = { store, prefix, layout };
+  const recordKey = (id: string) => layout.recordKey(prefix, id);
 
-  const openBody = async (body: Uint8Array, key: string, id: string): Promise<IaCState> => {
+  /**
+   * Opens a record body read at `key`. `id` is the id asked for, or (listing the spaces layout)
+   * `undefined`: the id is then the body's, and must be one whose key is `key`.
+   */
+  const openBody = async (body: Uint8Array, key: string, id: string | undefined): Promise<IaCState> => {
     let plain = body;
     if (encrypter !== undefined) {
       try {
@@ -41,7 +59,8 @@ export function createRecordStore(store: ObjectStore, opts: RecordStoreOptions =
         });
       }
     }
-    return decodeStoredState(plain, id);
+    if (layout.name === "statekeeper" && id !== undefined) return decodeStoredState(plain, id);
+    return checkSpacesOwner(decodeStoredBody(plain, id ?? key), key, id, prefix, layout);
   };
 
   /**
@@ -50,7 +69,7 @@ export function createRecordStore(store: ObjectStore, opts: RecordStoreOptions =
    * so a wrong key never overwrites records sealed with the right one.
    */
   const recordObject = (id: string) =>
-    new TransactionalObject<Stored>(store, recordKey(prefix, id), {
+    new TransactionalObject<Stored>(store, recordKey(id), {
       async decode(body, key) {
         try {
           return { state: await openBody(body, key, id) };
@@ -73,7 +92,7 @@ export function createRecordStore(store: ObjectStore, opts: RecordStoreOptions =
       details: { id },
     });
 
-  /** The state a save stores: `created_at` kept from the stored record, `updated_at` now. */
+  /** The state a save stores: `created_at` kept from the stored record, `updated_at` the caller's or now. */
   const stateToSave = (
     given: ReturnType<typeof validateStateInput>,
     before: Stored | undefined,
@@ -87,12 +106,13 @@ export function createRecordStore(store: ObjectStore, opts: RecordStoreOptions =
       resource_type: given.resource_type ?? "",
       provider: given.provider ?? "",
       created_at: kept || given.created_at || now,
-      updated_at: now,
+      updated_at: given.updated_at || now,
     };
   };
 
   return {
     prefix,
+    layout: layout.name,
 
     async get(id) {
       validateResourceId(id);
@@ -109,8 +129,14 @@ export function createRecordStore(store: ObjectStore, opts: RecordStoreOptions =
       const record = recordObject(id);
       await assertStoreSupported(store);
       if (opts.ifNoneMatch === "*") {
+        // Spaces keys are shared by ids like a/b and a_b: say whose record is there before trying.
+        if (layout.name === "spaces" && (await record.read()) !== undefined)
+          throw conflict(id, "already exists");
         const created = await record.swap({ state: stateToSave(given, undefined) }, null);
-        if (created === undefined) throw conflict(id, "already exists");
+        if (created === undefined) {
+          if (layout.name === "spaces") await record.read(); // another id's record there: say so
+          throw conflict(id, "already exists");
+        }
         return created.etag;
       }
       if (opts.ifMatch !== undefined) {
@@ -141,17 +167,28 @@ export function createRecordStore(store: ObjectStore, opts: RecordStoreOptions =
     },
 
     list(filter) {
-      return listRecords({ store, prefix, read: openBody }, filter);
+      return listRecords({ store, prefix, layout, read: openBody }, filter);
     },
 
     async delete(id, opts: DeleteRecordOptions = {}) {
       validateResourceId(id);
       if (opts.ifMatch !== undefined && (typeof opts.ifMatch !== "string" || opts.ifMatch === ""))
         throw new StateKeeperError("E_INVALID_ARGUMENT", "delete: ifMatch must be a non-empty etag");
-      const key = recordKey(prefix, id);
+      const key = recordKey(id);
       await assertStoreSupported(store);
       const notFound = () =>
         new StateKeeperError("E_NOT_FOUND", `record ${JSON.stringify(id)} not found`, { details: { id } });
+      if (layout.name === "spaces") {
+        // The key may hold another id's record (a/b and a_b share one): read whose it is first, and
+        // delete only that version, so a colliding record is never removed in this id's name.
+        const found = await recordObject(id).read(); // a collision throws E_ALREADY_EXISTS here
+        if (found === undefined) throw notFound();
+        if (opts.ifMatch !== undefined && opts.ifMatch !== found.etag)
+          throw conflict(id, `changed since etag ${opts.ifMatch}`);
+        if (await recordObject(id).remove(found.etag)) return;
+        if ((await store.head(key)) === undefined) throw notFound();
+        throw conflict(id, "changed while it was being deleted");
+      }
       const found = await store.head(key);
       if (found === undefined) throw notFound();
       if (opts.ifMatch === undefined) return store.delete(key);
@@ -167,6 +204,48 @@ export function createRecordStore(store: ObjectStore, opts: RecordStoreOptions =
     forceUnlock: (id) => breakLock(lockCtx, id),
     lockInfo: (id) => readLock(lockCtx, id),
   };
+}
+
+/**
+ * In the spaces layout a key does not say which id it holds: the body does. A body naming the id
+ * asked for is that record; one naming another id with the same key is a collision
+ * (`E_ALREADY_EXISTS`, naming both ids and the key: reading, saving or deleting it under this id
+ * would act on another resource's record); one whose id belongs at another key was moved
+ * (`E_CORRUPT`).
+ */
+function checkSpacesOwner(
+  state: IaCState,
+  key: string,
+  id: string | undefined,
+  prefix: string,
+  layout: RecordLayout,
+): IaCState {
+  if (id !== undefined && state.resource_id === id) return state;
+  let ownKey: string | undefined;
+  try {
+    ownKey = layout.recordKey(prefix, state.resource_id);
+  } catch {
+    ownKey = undefined; // not a valid id at all
+  }
+  if (id === undefined && ownKey === key) return state;
+  if (id !== undefined && ownKey === key) throw keyCollision(id, state.resource_id, key);
+  const named = JSON.stringify(truncateForMessage(state.resource_id));
+  throw new StateKeeperError(
+    "E_CORRUPT",
+    `record at ${JSON.stringify(key)}${id === undefined ? "" : ` (read for ${JSON.stringify(id)})`} names resource ${named}, whose key is ${ownKey === undefined ? "invalid" : JSON.stringify(ownKey)}`,
+    { details: { key, ...(id === undefined ? {} : { id }) } },
+  );
+}
+
+/** Two ids that share one key in DigitalOcean's Spaces layout. */
+export function keyCollision(id: string, other: string, key: string): StateKeeperError {
+  return new StateKeeperError(
+    "E_ALREADY_EXISTS",
+    `resource ids ${JSON.stringify(id)} and ${JSON.stringify(other)} share the key ${JSON.stringify(key)} in DigitalOcean's Spaces layout ` +
+      `(it turns / and \\ into _), and it holds ${JSON.stringify(other)}'s record; refused so neither overwrites the other. ` +
+      "Move the records to lossless keys with 'statekeeper records migrate-keys' to keep both.",
+    { details: { id, other, key } },
+  );
 }
 
 function checkSaveOptions(opts: SaveRecordOptions): void {

@@ -1,4 +1,5 @@
 import type { LockHolder, StateKeeperError } from "../errors.js";
+import type { RecordLayoutName } from "./keys.js";
 
 /** Lifecycle states of a resource, as the engines write them. */
 export const RESOURCE_STATUSES = [
@@ -10,6 +11,11 @@ export const RESOURCE_STATUSES = [
   "error",
 ] as const;
 export type ResourceStatus = (typeof RESOURCE_STATUSES)[number];
+/**
+ * A record's status: one of the six `RESOURCE_STATUSES`, or any other non-empty string of at
+ * most 128 bytes (`"pending"`, `"drifted"`…), as DigitalOcean's Spaces store accepted.
+ */
+export type RecordStatus = ResourceStatus | (string & {});
 
 /**
  * The state of one infrastructure resource, with the snake_case JSON names of DigitalOcean's Spaces store so records
@@ -24,7 +30,7 @@ export interface IaCState {
   provider_ref?: string;
   provider_id?: string;
   config_hash?: string;
-  status: ResourceStatus;
+  status: RecordStatus;
   /** Provider-specific outputs, free-form JSON. */
   outputs: Record<string, unknown>;
   /** The config used to provision, free-form JSON. */
@@ -32,7 +38,7 @@ export interface IaCState {
   dependencies?: string[];
   /** RFC 3339; set on the first save and kept by every later one. */
   created_at: string;
-  /** RFC 3339; set by every save. */
+  /** RFC 3339; the caller's when given to `save`, else set to now by every save. */
   updated_at: string;
   error?: string;
 }
@@ -57,7 +63,7 @@ export interface RecordWithEtag {
 export interface RecordFilter {
   resource_type?: string;
   provider?: string;
-  status?: ResourceStatus;
+  status?: RecordStatus;
 }
 export const RECORD_FILTER_KEYS = ["resource_type", "provider", "status"] as const;
 
@@ -116,13 +122,17 @@ export interface RecordLock {
 export interface RecordStore {
   /** The normalised prefix every key starts with ("" or ending in "/"). */
   readonly prefix: string;
+  /** The key layout: statekeeper's lossless keys, or DigitalOcean's Spaces keys (docs/records.md). */
+  readonly layout: RecordLayoutName;
   /** The record and its etag, or `undefined` when there is none. Unreadable → `E_CORRUPT`/`E_DECRYPT`. */
   get(id: string): Promise<RecordWithEtag | undefined>;
   /**
    * Writes a record and returns its new etag. Without options: overwrite (create if missing).
    * `ifMatch`: only over that exact version; `ifNoneMatch: "*"`: only if missing. A lost
    * condition is `E_CONFLICT` and writes nothing. `created_at` is kept from the stored record
-   * (or taken from the input, or now, on the first save); `updated_at` is always now.
+   * (or taken from the input, or now, on the first save); `updated_at` is the input's when given,
+   * else now. In the spaces layout, an id whose key holds another id's record is
+   * `E_ALREADY_EXISTS` naming both, before any write.
    */
   save(state: IaCStateInput, opts?: SaveRecordOptions): Promise<string>;
   /** Readable records matching `filter` (AND of exact matches) plus every unreadable record. */
@@ -134,8 +144,13 @@ export interface RecordStore {
   /**
    * Releases a lock taken by `lock`, given its handle or lock id. Not locked → `E_NOT_FOUND`;
    * locked by someone else → `LockedError` and the lock is left in place.
+   *
+   * Without a handle or lock id — the force form, what DigitalOcean's `Unlock(resourceID)` did —
+   * it removes whichever lock is there, whoever holds it, and returns that holder (`undefined`
+   * when the lock object could not be read). Not locked → `E_NOT_FOUND`, as in the original.
+   * Returns the released holder in both forms.
    */
-  unlock(id: string, lock: RecordLock | string): Promise<void>;
+  unlock(id: string, lock?: RecordLock | string): Promise<LockHolder | undefined>;
   /** Removes whatever lock the resource has; returns its holder, `undefined` when it was not locked. */
   forceUnlock(id: string): Promise<LockHolder | undefined>;
   /** The current holder, or `undefined` when not locked. An unparseable lock → `E_CORRUPT`. */

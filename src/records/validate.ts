@@ -1,6 +1,12 @@
 import { StateKeeperError, truncateForMessage } from "../errors.js";
 import { validateResourceId } from "./keys.js";
-import { type IaCState, type IaCStateInput, RESOURCE_STATUSES, type ResourceStatus } from "./types.js";
+import {
+  type IaCState,
+  type IaCStateInput,
+  RESOURCE_STATUSES,
+  type RecordStatus,
+  type ResourceStatus,
+} from "./types.js";
 
 /** Largest stored record, checked before parsing or sealing. */
 export const MAX_RECORD_BYTES = 8 * 1024 * 1024;
@@ -31,8 +37,32 @@ function invalid(field: string, value: unknown, reason: string): StateKeeperErro
   });
 }
 
+/** One of the six statuses the engines document (statuses themselves are free-form, as in the original). */
 export function isResourceStatus(value: unknown): value is ResourceStatus {
   return typeof value === "string" && (RESOURCE_STATUSES as readonly string[]).includes(value);
+}
+
+/** Longest status, in UTF-8 bytes: the original took any string; one this long is a mistake, not a state. */
+export const MAX_STATUS_BYTES = 128;
+
+/**
+ * Why `value` cannot be a status, or `undefined` when it can: any non-empty string of at most
+ * `MAX_STATUS_BYTES` without control characters (the original stored any string; `"pending"`
+ * and `"drifted"` are real statuses engines write).
+ */
+export function statusProblem(value: unknown): string | undefined {
+  if (typeof value !== "string" || value === "")
+    return `must be a non-empty string (${RESOURCE_STATUSES.join(", ")}, or another status)`;
+  if (Buffer.byteLength(value, "utf8") > MAX_STATUS_BYTES) return `is longer than ${MAX_STATUS_BYTES} bytes`;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(value)) return "must not contain control characters";
+  if (!value.isWellFormed()) return "must be well-formed unicode";
+  return undefined;
+}
+
+/** True for any acceptable status, one of the six or not (see `statusProblem`). */
+export function isValidStatus(value: unknown): value is RecordStatus {
+  return statusProblem(value) === undefined;
 }
 
 export function isRfc3339(value: unknown): value is string {
@@ -63,6 +93,23 @@ export function validateStateInput(input: unknown): IaCStateInput {
  * Failures are `E_CORRUPT` (or `E_TOO_LARGE`) with the validation error as `cause`.
  */
 export function decodeStoredState(body: Uint8Array, id: string): IaCState {
+  const state = decodeStoredBody(body, id);
+  if (state.resource_id !== id)
+    throw new StateKeeperError(
+      "E_CORRUPT",
+      `record stored for ${JSON.stringify(id)} names resource ${JSON.stringify(truncateForMessage(state.resource_id))}`,
+      { details: { id } },
+    );
+  return state;
+}
+
+/**
+ * `decodeStoredState` without the check that the body names `label`: for a layout whose keys do
+ * not say which id they hold (DigitalOcean's Spaces keys), where the caller checks the id itself.
+ * `label` names the record in errors (the id asked for, or the key).
+ */
+export function decodeStoredBody(body: Uint8Array, label: string): IaCState {
+  const id = label;
   if (body.byteLength > MAX_RECORD_BYTES)
     throw new StateKeeperError(
       "E_TOO_LARGE",
@@ -91,12 +138,6 @@ export function decodeStoredState(body: Uint8Array, id: string): IaCState {
       details: { id },
     });
   }
-  if (state.resource_id !== id)
-    throw new StateKeeperError(
-      "E_CORRUPT",
-      `record stored for ${JSON.stringify(id)} names resource ${JSON.stringify(truncateForMessage(state.resource_id))}`,
-      { details: { id } },
-    );
   return { ...state, created_at: state.created_at ?? "", updated_at: state.updated_at ?? "" } as IaCState;
 }
 
@@ -105,14 +146,15 @@ function checkFields(o: Record<string, unknown>, mode: "input" | "stored"): IaCS
   if (id === undefined || id === "") throw invalid("resource_id", id, "is required");
   if (mode === "input") validateResourceId(id);
   else if (typeof id !== "string") throw invalid("resource_id", id, "must be a string");
-  if (!isResourceStatus(o.status))
-    throw invalid("status", o.status, `must be one of ${RESOURCE_STATUSES.join(", ")}`);
+  // The original wrote `"status": ""` for a record saved without one: read it, never write it.
+  const badStatus = mode === "stored" && o.status === "" ? undefined : statusProblem(o.status);
+  if (badStatus !== undefined) throw invalid("status", o.status, badStatus);
 
   const state: IaCStateInput = {
     resource_id: id as string,
     resource_type: optionalString(o, "resource_type") ?? "",
     provider: optionalString(o, "provider") ?? "",
-    status: o.status,
+    status: o.status as RecordStatus,
     outputs: freeForm(o, "outputs"),
     config: freeForm(o, "config"),
   };

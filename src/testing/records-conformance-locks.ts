@@ -72,6 +72,19 @@ export function recordLockConformance(t: Required<ConformanceTest>, makeStore: M
     await rs.lock("stuck");
   });
 
+  t.test(
+    "unlock(id) without a lock id is the force form: removes any holder's lock and returns it",
+    async () => {
+      const { rs } = await records(makeStore);
+      const held = await rs.lock("res", { operation: "apply" });
+      assert.deepEqual(await rs.unlock("res"), held.holder);
+      assert.equal(await rs.lockInfo("res"), undefined);
+      await assert.rejects(rs.unlock("res"), (e) => hasErrorCode(e, "E_NOT_FOUND"));
+      const again = await rs.lock("res");
+      assert.deepEqual(await rs.unlock("res", again), again.holder, "the handle form returns the holder too");
+    },
+  );
+
   t.test("an unreadable lock object is never taken as acquired", async () => {
     const { store, rs } = await records(makeStore);
     await store.put(lockKey(rs.prefix, "junk"), new TextEncoder().encode("garbage"));

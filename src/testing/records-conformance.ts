@@ -85,6 +85,30 @@ export function recordStoreConformance(
       assert.ok(second.state.updated_at > first.state.updated_at);
     });
 
+    t.test("statuses are free-form: any other status saves, reads, and filters like the six", async () => {
+      const { rs } = await records(makeStore);
+      await rs.save(state("p", { status: "pending" }));
+      await rs.save(state("d", { status: "drifted" }));
+      await rs.save(state("a", { status: "active" }));
+      assert.equal((await rs.get("p"))?.state.status, "pending");
+      const drifted = await rs.list({ status: "drifted" });
+      assert.deepEqual(ids(drifted), ["d"]);
+      assert.deepEqual(drifted.unreadable, []);
+      assert.deepEqual(ids(await rs.list({ status: "active" })), ["a"]);
+    });
+
+    t.test("a caller's updated_at is kept; without one, save sets it", async () => {
+      const { rs } = await records(makeStore);
+      await rs.save(state("t", { updated_at: "2020-02-02T02:02:02Z", created_at: "2020-01-01T00:00:00Z" }));
+      const first = await rs.get("t");
+      assert.equal(first?.state.updated_at, "2020-02-02T02:02:02Z");
+      assert.equal(first?.state.created_at, "2020-01-01T00:00:00Z");
+      await rs.save(state("t", { status: "destroying" }));
+      const second = await rs.get("t");
+      assert.ok((second?.state.updated_at ?? "") > "2020-02-02T02:02:02Z", "set to now when absent");
+      assert.equal(second?.state.created_at, "2020-01-01T00:00:00Z");
+    });
+
     t.test("ids with / \\ % . .. spaces and unicode stay distinct and read back", async () => {
       const { store, rs } = await records(makeStore);
       const tricky = [
@@ -150,13 +174,14 @@ export function recordStoreConformance(
       assert.deepEqual(ids(await rs.list()), ["a", "b", "c", "d"]);
     });
 
-    t.test("an unknown filter key or status is refused, not ignored", async () => {
+    t.test("an unknown filter key or a status no record can have is refused, not ignored", async () => {
       const { rs } = await records(makeStore);
       await rs.save(state("a"));
       const bad = [
         { type: "ecs" },
         { resource_type: "ecs", region: "nyc3" },
-        { status: "running" },
+        { status: "" },
+        { status: "x".repeat(129) },
         { provider: 1 },
       ];
       for (const filter of bad)
@@ -243,7 +268,9 @@ export function recordStoreConformance(
       const { store, calls } = recordingStore(await makeStore());
       const rs = createRecordStore(store, { prefix: freshPrefix() });
       const cases: [unknown, string][] = [
-        [{ ...state("s"), status: "running" }, "status"],
+        [{ ...state("s"), status: "" }, "status"],
+        [{ ...state("s"), status: "x".repeat(129) }, "status"],
+        [{ ...state("s"), status: "a\nb" }, "status"],
         [{ ...state("s"), status: undefined }, "status"],
         [{ ...state("s"), resource_id: "" }, "resource_id"],
         [{ ...state("s"), outputs: [1] }, "outputs"],
@@ -258,7 +285,7 @@ export function recordStoreConformance(
           assert.ok(e.message.includes(field));
           return true;
         });
-      await assert.rejects(rs.save({ ...state("s"), status: "running" } as never), /"running"/);
+      await assert.rejects(rs.save({ ...state("s"), status: 5 } as never), /status 5/);
       assert.deepEqual(calls, []);
     });
 

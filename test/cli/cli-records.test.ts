@@ -39,9 +39,12 @@ describe("statekeeper records", { concurrency: true }, () => {
       human.stdout,
       /ID\s+TYPE\s+PROVIDER\s+STATUS\s+UPDATED\ndb-old\s+database\s+aws\s+destroyed/,
     );
-    const bad = await sk(["records", "list", "--status", "running"], { cwd });
+    const other = await sk(["records", "list", "--status", "running", "--json"], { cwd });
+    assert.equal(other.code, 0, "any status is a status: none matches here");
+    assert.deepEqual(ids(other.stdout), []);
+    const bad = await sk(["records", "list", "--status", ""], { cwd });
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /status "running" is not one of planned/);
+    assert.match(bad.stderr, /status "" must be a non-empty string/);
   });
 
   it("list reports an unreadable record and exits 5 instead of dropping it", async () => {
@@ -110,13 +113,60 @@ describe("statekeeper records", { concurrency: true }, () => {
     const wrong = await sk(["records", "unlock", "vpc-main", "--lock-id", "0".repeat(32)], { cwd });
     assert.equal(wrong.code, 3, "someone else's lock is left in place");
     const noId = await sk(["records", "unlock", "vpc-main"], { cwd });
-    assert.equal(noId.code, 2);
+    assert.equal(noId.code, 2, "the force form asks first; without a terminal it needs --yes");
+    assert.match(noId.stderr, /pass --yes/);
     const unlocked = await sk(["records", "unlock", "vpc-main", "--lock-id", lockId, "--json"], { cwd });
     assert.equal(unlocked.code, 0, unlocked.stderr);
-    assert.deepEqual(JSON.parse(unlocked.stdout), { id: "vpc-main", unlocked: true });
+    const parsed = JSON.parse(unlocked.stdout);
+    assert.deepEqual([parsed.id, parsed.unlocked, parsed.holder.id], ["vpc-main", true, lockId]);
     const notLocked = await sk(["records", "unlock", "vpc-main", "--lock-id", lockId], { cwd });
     assert.equal(notLocked.code, 1);
     assert.match(notLocked.stderr, /is not locked/);
+  });
+
+  it("--layout spaces opens what DigitalOcean's Spaces store wrote; migrate-keys moves it to lossless keys", async () => {
+    const cwd = tempDir("records-spaces");
+    await fixture("populate-spaces.ts", [defaultStoreUrl(cwd)]);
+    const spaces = await sk(["--layout", "spaces", "records", "list", "--status", "drifted", "--json"], {
+      cwd,
+    });
+    assert.equal(spaces.code, 0, spaces.stderr);
+    assert.deepEqual(ids(spaces.stdout), ["lb.eu-1"]);
+    const refused = await sk(["--layout", "spaces", "history"], {
+      cwd,
+      env: { STATEKEEPER_FACTORY: "f", STATEKEEPER_STACK: "s" },
+    });
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /--layout spaces is for 'statekeeper records/);
+
+    const dry = await sk(["records", "migrate-keys", "--dry-run", "--json"], { cwd });
+    assert.equal(dry.code, 4, "a locked record would be left in place");
+    const plan = JSON.parse(dry.stdout);
+    assert.deepEqual(
+      plan.moved.map((m: { id: string }) => m.id),
+      ["lb.eu-1"],
+    );
+    assert.deepEqual(
+      plan.skipped.map((m: { id: string; code: string }) => [m.id, m.code]),
+      [["svc/a", "E_LOCKED"]],
+    );
+
+    const forced = await sk(["--layout", "spaces", "records", "unlock", "svc/a", "--yes", "--json"], { cwd });
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.equal(JSON.parse(forced.stdout).holder.since, "2025-04-01T12:00:00Z");
+
+    const run = await sk(["records", "migrate-keys", "--json"], { cwd });
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout);
+    assert.deepEqual(
+      [report.moved.map((m: { id: string }) => m.id), report.alreadyLossless, report.complete],
+      [["lb.eu-1", "svc/a"], 1, true],
+    );
+    const after = await sk(["records", "list", "--json"], { cwd });
+    assert.equal(after.code, 0, after.stderr);
+    assert.deepEqual(ids(after.stdout), ["lb.eu-1", "svc/a", "web1"]);
+    const human = await sk(["records", "migrate-keys"], { cwd });
+    assert.match(human.stdout, /moved 0 of 3 records \(3 already at lossless keys, 0 left in place\)/);
   });
 
   it("force-unlock removes anyone's lock with --yes and reports the holder", async () => {
@@ -128,7 +178,13 @@ describe("statekeeper records", { concurrency: true }, () => {
     const parsed = JSON.parse(r.stdout);
     assert.equal(parsed.removed, true);
     assert.equal(parsed.holder.id, lockId);
-    assert.equal((await sk(["records", "lock", "vpc-main"], { cwd })).code, 0);
+    const again = (await sk(["records", "lock", "vpc-main"], { cwd })).stdout.trim();
+    const forced = await sk(["records", "unlock", "vpc-main", "--yes", "--json"], { cwd });
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.equal(JSON.parse(forced.stdout).holder.id, again, "unlock without --lock-id is the force form");
+    const none = await sk(["records", "unlock", "vpc-main", "--yes"], { cwd });
+    assert.equal(none.code, 1, "the force form of an unlocked id is 'not locked', as in the original");
+    assert.match(none.stderr, /is not locked/);
   });
 
   it("--prefix selects another records folder", async () => {

@@ -52,6 +52,7 @@ describe("statekeeper usage", { concurrency: true }, () => {
       ["import"],
       ["rekey"],
       ["records", "unlock"],
+      ["records", "migrate-keys"],
     ];
     const results = await Promise.all(commands.map((c) => sk([...c, "--help"], { cwd })));
     results.forEach((r, i) => {

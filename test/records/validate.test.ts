@@ -60,7 +60,7 @@ test("a stored body that is not JSON, not a record, or names another resource is
     [new TextEncoder().encode("{"), "not valid JSON"],
     [new Uint8Array([0xff, 0xfe]), "not valid JSON"],
     [bytes([1, 2]), "malformed"],
-    [bytes({ resource_id: "a", status: "bogus" }), "status"],
+    [bytes({ resource_id: "a", status: 7 }), "status"],
     [bytes({ resource_id: "b", status: "active" }), "names resource"],
   ];
   for (const [body, says] of cases)

@@ -2,11 +2,19 @@ import type { Command } from "commander";
 import { describeHolder } from "../../backend/index.js";
 import { type LockHolder, StateKeeperError } from "../../errors.js";
 import { holderFields } from "../../lock/lease.js";
-import { type IaCState, openRecordStore, type RecordFilter, type RecordStore } from "../../records/index.js";
+import { openStore } from "../../objectstore/schemes.js";
+import {
+  type IaCState,
+  migrateRecordKeys,
+  openRecordStore,
+  type RecordFilter,
+  type RecordStore,
+} from "../../records/index.js";
 import { type CliContext, explicitEncrypter, globalsOf } from "../context.js";
 import { EXIT } from "../exit-codes.js";
 import { examples } from "../options.js";
 import { out, paint, printable, printJson, printTable, warn } from "../output.js";
+import { withProgress } from "../progress.js";
 import { confirm } from "../prompt.js";
 
 const holderJson = (h: LockHolder | undefined) => (h === undefined ? null : holderFields(h));
@@ -14,16 +22,36 @@ const holderJson = (h: LockHolder | undefined) => (h === undefined ? null : hold
 export function registerRecords(program: Command, ctx: CliContext): void {
   const records = program
     .command("records")
-    .description("per-resource state records (IaCState): list, get, delete, lock, unlock")
+    .description(
+      "per-resource state records (IaCState): list, get, delete, lock, unlock, migrate-keys; --layout spaces opens DigitalOcean's Spaces keys",
+    )
     .option("--prefix <prefix>", "folder of the records in the store", "iac-state/");
-  examples(records, "records list --provider aws", "records get vpc-main --json", "records lock vpc-main");
+  examples(
+    records,
+    "records list --provider aws",
+    "records get vpc-main --json",
+    "records lock vpc-main",
+    "--layout spaces records list",
+  );
+
+  /** `--layout spaces`: DigitalOcean's Spaces keys; unobin has no records. Refused before any I/O. */
+  const layoutOf = (command: Command): "statekeeper" | "spaces" => {
+    const { layout } = globalsOf(command);
+    if (layout === "unobin")
+      throw new StateKeeperError(
+        "E_INVALID_ARGUMENT",
+        "--layout unobin is for stacks; records take --layout statekeeper (default) or spaces",
+      );
+    return layout ?? "statekeeper";
+  };
 
   /** Records are sealed only when a key option is given: the engines write them as plain JSON. */
   const open = async (command: Command): Promise<RecordStore> => {
     const g = globalsOf(command);
+    const layout = layoutOf(command);
     const prefix = command.optsWithGlobals<{ prefix: string }>().prefix;
     const encrypter = explicitEncrypter(ctx, g);
-    return openRecordStore(g.store, { prefix, ...(encrypter === undefined ? {} : { encrypter }) });
+    return openRecordStore(g.store, { prefix, layout, ...(encrypter === undefined ? {} : { encrypter }) });
   };
 
   const list = records
@@ -35,7 +63,7 @@ export function registerRecords(program: Command, ctx: CliContext): void {
     .option("--provider <provider>", "provider equals")
     .option(
       "--status <status>",
-      "status equals (planned, provisioning, active, destroying, destroyed, error)",
+      "status equals (planned, provisioning, active, destroying, destroyed, error, or any other status)",
     )
     .option("--json", "print JSON: {records: [IaCState], unreadable: [{id, key, code, message}]}")
     .action(
@@ -128,17 +156,42 @@ export function registerRecords(program: Command, ctx: CliContext): void {
   const unlock = records
     .command("unlock <id>")
     .description(
-      "release a lock taken by `records lock`, given its lock id (another holder's lock is left alone, exit 3)",
+      "release a lock taken by `records lock`, given its lock id (another holder's lock is left alone, exit 3); " +
+        "without --lock-id, the force form (what DigitalOcean's Unlock did): removes whichever lock is there (asks first unless --yes), not locked → exit 1",
     )
-    .requiredOption("--lock-id <lockId>", "the id `records lock` printed")
-    .option("--json", "print JSON: {id, unlocked}")
-    .action(async (id: string, opts: { lockId: string; json?: boolean }, command: Command) => {
-      const store = await open(command);
-      await store.unlock(id, opts.lockId);
-      if (opts.json) return printJson({ id, unlocked: true });
-      out(`unlocked ${printable(id)}`);
-    });
-  examples(unlock, "records unlock vpc-main --lock-id 3f9a…");
+    .option("--lock-id <lockId>", "the id `records lock` printed")
+    .option("-y, --yes", "force form: do not ask; required when stdin is not a terminal")
+    .option("--json", "print JSON: {id, unlocked, holder}")
+    .action(
+      async (id: string, opts: { lockId?: string; yes?: boolean; json?: boolean }, command: Command) => {
+        const store = await open(command);
+        if (opts.lockId === undefined) {
+          const info = await store.lockInfo(id).catch(() => undefined);
+          const who = info === undefined ? "an unknown holder" : printable(describeHolder(info));
+          if (
+            !(await confirm(
+              `remove the lock on record ${JSON.stringify(printable(id))} held by ${who}?`,
+              opts.yes,
+            ))
+          ) {
+            if (opts.json) return printJson({ id, unlocked: false, holder: holderJson(info) });
+            return out("lock left in place");
+          }
+        }
+        const holder = await store.unlock(id, opts.lockId);
+        if (opts.json) return printJson({ id, unlocked: true, holder: holderJson(holder) });
+        out(
+          holder === undefined
+            ? `unlocked ${printable(id)}`
+            : `unlocked ${printable(id)} (was held by ${printable(describeHolder(holder))})`,
+        );
+      },
+    );
+  examples(
+    unlock,
+    "records unlock vpc-main --lock-id 3f9a…",
+    "--layout spaces records unlock vpc-main --yes",
+  );
 
   const force = records
     .command("force-unlock <id>")
@@ -167,6 +220,54 @@ export function registerRecords(program: Command, ctx: CliContext): void {
       );
     });
   examples(force, "records force-unlock vpc-main --yes");
+
+  const migrateKeys = records
+    .command("migrate-keys")
+    .description(
+      "move records from DigitalOcean's Spaces keys (/ and \\ turned into _) to statekeeper's lossless keys, in the same folder: " +
+        "each copy is read back and compared before its source is removed; rerun to resume; exit 4 when records were left in place",
+    )
+    .option("--dry-run", "only report what would move; write nothing")
+    .option(
+      "--json",
+      "print JSON: {prefix, dryRun, scanned, moved: [{id, from, to}], alreadyLossless, skipped: [{id, key, code, reason}], complete}",
+    )
+    .action(async (opts: { dryRun?: boolean; json?: boolean }, command: Command) => {
+      const g = globalsOf(command);
+      if (g.layout === "unobin")
+        throw new StateKeeperError(
+          "E_INVALID_ARGUMENT",
+          "records migrate-keys reads both record layouts itself; drop --layout unobin",
+        );
+      const prefix = command.optsWithGlobals<{ prefix: string }>().prefix;
+      const encrypter = explicitEncrypter(ctx, g);
+      const store = await openStore(g.store);
+      const report = await withProgress((onProgress) =>
+        migrateRecordKeys(store, {
+          prefix,
+          dryRun: opts.dryRun === true,
+          onProgress,
+          ...(encrypter === undefined ? {} : { encrypter }),
+        }),
+      );
+      if (!report.complete) ctx.exitCode = EXIT.conflict;
+      if (opts.json) return printJson(report);
+      const verb = report.dryRun ? "would move" : "moved";
+      for (const m of report.moved)
+        out(`${verb} ${printable(m.id)}: ${printable(m.from)} -> ${printable(m.to)}`);
+      out(
+        `${verb} ${report.moved.length} of ${report.scanned} records (${report.alreadyLossless} already at lossless keys, ${report.skipped.length} left in place)` +
+          (report.dryRun ? "" : "; every copy verified before its source was removed"),
+      );
+      for (const sk of report.skipped)
+        warn(`left in place ${printable(sk.id ?? sk.key)} (${sk.code}): ${printable(sk.reason)}`);
+    });
+  examples(
+    migrateKeys,
+    "records migrate-keys --dry-run",
+    "records migrate-keys --json",
+    "--store 's3://my-space?endpoint=https://nyc3.digitaloceanspaces.com&region=nyc3' records migrate-keys --dry-run",
+  );
 }
 
 function printRecord(s: IaCState, holder: LockHolder | undefined): void {
