@@ -46,7 +46,12 @@ export interface DeploymentStoreOptions {
   prefix?: string;
   /** `lazy` (default) loads records on first use; `eager` loads every record at open. */
   mode?: "lazy" | "eager";
-  /** `per-entity` (default): one object per record; `chunked`: JSON-array chunks plus an index. */
+  /**
+   * `per-entity` (default): one object per record; `chunked`: JSON-array chunks plus an index;
+   * `bluelink`: one object per record with Bluelink's own key names, id encoding and JSON field
+   * names, so a bucket Bluelink's object-store container wrote opens as it is, and Bluelink
+   * reads what this store writes there (docs/deployments.md, docs/migrating.md).
+   */
   layout?: LayoutName;
   /** Guide size of a chunk in the chunked layout; default 1 MiB. */
   maxChunkBytes?: number;
@@ -94,7 +99,11 @@ export async function openDeploymentStore(
   options: DeploymentStoreOptions = {},
 ): Promise<DeploymentStore> {
   const mode = oneOf("mode", options.mode ?? "lazy", ["lazy", "eager"] as const);
-  const layout = oneOf("layout", options.layout ?? "per-entity", ["per-entity", "chunked"] as const);
+  const layout = oneOf("layout", options.layout ?? "per-entity", [
+    "per-entity",
+    "chunked",
+    "bluelink",
+  ] as const);
   const maxChunkBytes = positiveInteger("maxChunkBytes", options.maxChunkBytes ?? MiB);
   const maxEventPartitionBytes = positiveInteger(
     "maxEventPartitionBytes",
@@ -105,12 +114,24 @@ export async function openDeploymentStore(
   if (options.clock !== undefined && typeof options.clock !== "function")
     throw invalidOption("clock", "must be a function");
   const clock = options.clock ?? (() => new Date());
+  // Bluelink reads plain JSON: a sealed object in its bucket would be unreadable to it.
+  if (layout === "bluelink" && options.encrypter !== undefined)
+    throw invalidOption(
+      "encrypter",
+      "cannot be used with layout bluelink (Bluelink reads plain JSON objects)",
+    );
 
   const store = typeof urlOrStore === "string" ? await openStore(urlOrStore) : urlOrStore;
   // Claims are only safe where create-only and compare-and-swap writes are honoured.
   await assertStoreSupported(store);
 
-  const ctx: LayoutContext = { store, prefix, encrypter: options.encrypter, maxChunkBytes };
+  const ctx: LayoutContext = {
+    store,
+    prefix,
+    encrypter: options.encrypter,
+    maxChunkBytes,
+    naming: layout === "bluelink" ? "bluelink" : "statekeeper",
+  };
   const core = new DeploymentCore(ctx, layout, clock);
   const changesets = new Collection<Changeset>(ctx, layout, "changesets", (r) => r.id);
   const validations = new Collection<BlueprintValidation>(ctx, layout, "validations", (r) => r.id);
