@@ -115,6 +115,8 @@ export function chunkedLayout<T>(
     // Ids are JSON values inside chunks and the index, never part of a key.
     checkId() {},
 
+    normalise: (record) => JSON.parse(JSON.stringify(record)),
+
     async read(id) {
       const found = await locate(id, await readIndex());
       const stored = found === undefined ? undefined : found.chunk.records[found.position];

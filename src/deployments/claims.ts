@@ -80,7 +80,7 @@ export async function initialiseAndClaim(
   }
   if (holder === created.instanceId) return 1;
 
-  const createdJson = JSON.stringify(created);
+  const createdJson = JSON.stringify(core.instances.normalise(created));
   await core.instances.update(created.instanceId, (current) =>
     current !== undefined && JSON.stringify(current) === createdJson ? { remove: true } : { keep: true },
   );

@@ -36,6 +36,11 @@ export class Collection<T> {
     return id;
   }
 
+  /** `record` as a read of it would return it once written. */
+  normalise(record: T): T {
+    return this.layout.normalise(record);
+  }
+
   /** The record, from the cache or (on a miss) the store. */
   async get(id: string): Promise<T | undefined> {
     const cached = this.cache.get(id);

@@ -71,7 +71,9 @@ export function instancesContainer(core: DeploymentCore): InstancesContainer {
       if (holder === undefined || core.layout !== "bluelink") return holder;
       // Bluelink keeps a renamed instance's old name record ("self-corrected on lookup",
       // Persister.UpdateInstance, statestore/persister.go): only a record its instance agrees with counts.
-      return (await core.instances.get(holder))?.instanceName === name ? holder : undefined;
+      // A cached copy may predate a rename by another process: a mismatch is read again.
+      if ((await core.instances.get(holder))?.instanceName === name) return holder;
+      return (await core.instances.reload(holder))?.instanceName === name ? holder : undefined;
     },
 
     async list(params = {}) {

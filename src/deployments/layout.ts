@@ -26,6 +26,8 @@ export interface RecordLayout<T> {
   all(): Promise<T[]>;
   /** Refuses, before any I/O, an id this layout cannot store (`E_INVALID_NAME`). */
   checkId(id: string): void;
+  /** `record` as a read of it would return it once written (field names, Go defaults…). */
+  normalise(record: T): T;
 }
 
 /** What every layout needs to reach the store. */

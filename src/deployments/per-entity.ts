@@ -26,6 +26,10 @@ export function perEntityLayout<T>(ctx: LayoutContext, kind: string): RecordLayo
       keyOf(id);
     },
 
+    normalise(record) {
+      return recordFormat.decode(JSON.parse(JSON.stringify(recordFormat.encode(record))), "");
+    },
+
     async read(id) {
       return (await readObject(ctx, keyOf(id), recordFormat))?.value;
     },
