@@ -77,59 +77,106 @@ function withoutNulls(record: Json, fields: readonly string[]): Json {
   return out;
 }
 
-// state.ResourceState (blueprint/state/state.go): `id`, not `resourceId`.
-const RESOURCE_GO_DEFAULTS = {
-  preciseStatus: 0,
-  lastDeployedTimestamp: 0,
-  lastDeployAttemptTimestamp: 0,
-  specData: null,
-  failureReasons: null,
-};
-// state.LinkState (blueprint/state/state.go): `id`, not `linkId`.
-const LINK_GO_DEFAULTS = {
-  preciseStatus: 0,
-  lastDeployedTimestamp: 0,
-  lastDeployAttemptTimestamp: 0,
-  intermediaryResourceStates: null,
-  data: null,
-  failureReasons: null,
-};
-// statestore.PersistedInstanceState (statestore/persisted.go): `id`/`name`, children by id.
-const INSTANCE_GO_DEFAULTS = {
-  lastDeployedTimestamp: 0,
-  lastDeployAttemptTimestamp: 0,
-  resourceIds: {},
-  resources: {},
-  links: {},
-  metadata: {},
-  exports: {},
-  childBlueprints: {},
-  version: 0,
-};
-const INSTANCE_MAPS = ["resourceIds", "resources", "links", "metadata", "exports", "childBlueprints"];
+/** `omitempty` on a value field: Go leaves out false, 0, "", nil and empty slices and maps. */
+function omitEmpty(record: Json, fields: readonly string[]): Json {
+  for (const field of fields) {
+    const v = record[field];
+    if (
+      v === undefined ||
+      v === null ||
+      v === false ||
+      v === 0 ||
+      v === "" ||
+      (typeof v === "object" && Object.keys(v as object).length === 0)
+    )
+      delete record[field];
+  }
+  return record;
+}
 
+/** `omitempty` on a pointer field: Go leaves out only nil. */
+function omitNil(record: Json, fields: readonly string[]): Json {
+  for (const field of fields) if (record[field] === undefined || record[field] === null) delete record[field];
+  return record;
+}
+
+// state.ResourceState (blueprint/state/state.go): `id`, not `resourceId`.
 function resourceToBluelink(r: Json): Json {
-  return withGoDefaults(renamed(r, "resourceId", "id"), RESOURCE_GO_DEFAULTS);
+  const out = withGoDefaults(renamed(r, "resourceId", "id"), {
+    preciseStatus: 0,
+    lastDeployedTimestamp: 0,
+    lastDeployAttemptTimestamp: 0,
+    specData: null,
+    failureReasons: null,
+  });
+  omitEmpty(out, [
+    "templateName",
+    "lastStatusUpdateTimestamp",
+    "computedFields",
+    "description",
+    "dependsOnResources",
+    "dependsOnChildren",
+    "drifted",
+    "removalPolicy",
+  ]);
+  return omitNil(out, ["metadata", "systemMetadata", "lastDriftDetectedTimestamp", "durations"]);
 }
 function resourceFromBluelink(r: Json): Json {
   return withoutNulls(renamed(r, "id", "resourceId"), ["failureReasons", "durations"]);
 }
+
+// state.LinkState (blueprint/state/state.go): `id`, not `linkId`.
 function linkToBluelink(l: Json): Json {
-  return withGoDefaults(renamed(l, "linkId", "id"), LINK_GO_DEFAULTS);
+  const out = withGoDefaults(renamed(l, "linkId", "id"), {
+    preciseStatus: 0,
+    lastDeployedTimestamp: 0,
+    lastDeployAttemptTimestamp: 0,
+    intermediaryResourceStates: null,
+    data: null,
+    failureReasons: null,
+  });
+  omitEmpty(out, ["lastStatusUpdateTimestamp", "resourceDataMappings", "drifted"]);
+  return omitNil(out, ["lastDriftDetectedTimestamp", "durations"]);
 }
 function linkFromBluelink(l: Json): Json {
   return withoutNulls(renamed(l, "id", "linkId"), ["failureReasons", "data", "durations"]);
 }
 
+// Maps statekeeper's model always has (Go writes nil as null, and omits an empty childDependencies).
+const INSTANCE_MAPS = [
+  "resourceIds",
+  "resources",
+  "links",
+  "metadata",
+  "exports",
+  "childBlueprints",
+  "childDependencies",
+];
+
 /** An instance record as `NewPersistedInstanceState` + `json.Marshal` write it (statestore/persisted.go). */
 export function instanceToBluelink(instance: Json): Json {
   const out = withGoDefaults(renamed(renamed(instance, "instanceId", "id"), "instanceName", "name"), {
     name: "",
-    ...INSTANCE_GO_DEFAULTS,
+    lastDeployedTimestamp: 0,
+    lastDeployAttemptTimestamp: 0,
+    resourceIds: {},
+    resources: {},
+    links: {},
+    metadata: {},
+    exports: {},
+    childBlueprints: {},
+    version: 0,
   });
   out.resources = mapValues(out.resources, resourceToBluelink);
   out.links = mapValues(out.links, linkToBluelink);
-  return out;
+  // state.ExportState, state.DependencyInfo: `description`, `dependsOn…` are omitempty.
+  out.exports = mapValues(out.exports, (e) => omitEmpty({ ...e }, ["description"]));
+  if (out.childDependencies !== undefined && out.childDependencies !== null)
+    out.childDependencies = mapValues(out.childDependencies, (d) =>
+      omitEmpty({ ...d }, ["dependsOnResources", "dependsOnChildren"]),
+    );
+  omitEmpty(out, ["lastStatusUpdateTimestamp", "childDependencies"]);
+  return omitNil(out, ["durations"]);
 }
 
 /** An instance as `ToInstanceState` reads it (statestore/persisted.go); nil maps become empty ones. */
@@ -139,22 +186,22 @@ export function instanceFromBluelink(stored: Json): Json {
   for (const field of INSTANCE_MAPS) if (out[field] === null || out[field] === undefined) out[field] = {};
   out.resources = mapValues(out.resources, resourceFromBluelink);
   out.links = mapValues(out.links, linkFromBluelink);
-  if (out.childDependencies === null) delete out.childDependencies;
   if (out.durations === null) delete out.durations;
   if (typeof out.version !== "number") out.version = 0;
   return out;
 }
 
-/** Fields each per-entity kind always carries in Go's JSON (manage/*.go, blueprint/state/state.go). */
-const KIND_GO_DEFAULTS: Record<string, Json> = {
+/** The JSON Go's `json.Marshal` writes for each per-entity kind (manage/*.go, blueprint/state/state.go). */
+const KIND_TO_GO: Record<string, (record: Json) => Json> = {
   // state.ResourceDriftState / state.LinkDriftState: same field names as statekeeper's.
-  resource_drift: { specData: null, difference: null },
-  link_drift: {},
+  resource_drift: (r) => omitNil(withGoDefaults(r, { specData: null, difference: null }), ["timestamp"]),
+  link_drift: (r) =>
+    omitEmpty(omitNil({ ...r }, ["resourceADrift", "resourceBDrift", "timestamp"]), ["intermediaryDrift"]),
   // manage.Changeset, manage.BlueprintValidation, manage.ReconciliationResult, manage.CleanupOperation.
-  changesets: { destroy: false },
-  validations: {},
-  reconciliation_results: { result: null },
-  cleanup_operations: { itemsDeleted: 0 },
+  changesets: (r) => omitNil(omitEmpty(withGoDefaults(r, { destroy: false }), ["instanceId"]), ["changes"]),
+  validations: (r) => ({ ...r }),
+  reconciliation_results: (r) => withGoDefaults(r, { result: null }),
+  cleanup_operations: (r) => omitEmpty(withGoDefaults(r, { itemsDeleted: 0 }), ["endedAt", "errorMessage"]),
 };
 
 /** How statekeeper's record of `kind` maps to the JSON Bluelink's Go code marshals for it. */
@@ -164,12 +211,12 @@ export function bluelinkRecordFormat<T>(kind: string): ObjectFormat<T> {
       decode: (parsed, key) => instanceFromBluelink(asRecord<Json>(parsed, key)) as T,
       encode: (record) => instanceToBluelink(record as Json),
     };
-  const defaults = KIND_GO_DEFAULTS[kind];
-  if (defaults === undefined)
+  const toGo = KIND_TO_GO[kind];
+  if (toGo === undefined)
     throw new StateKeeperError("E_INTERNAL", `no Bluelink record format for ${kind}`, { details: { kind } });
   return {
     decode: (parsed, key) => asRecord<T>(parsed, key),
-    encode: (record) => withGoDefaults(record as Json, defaults),
+    encode: (record) => toGo(record as Json),
   };
 }
 
