@@ -40,6 +40,14 @@ export interface EventsContainer {
   cleanup(threshold: Date): Promise<number>;
 }
 
+/** What copying a deployment store needs beyond the public container (src/deployments/copy.ts). */
+export interface EventsInternals {
+  /** Every channel with a partition, read from the partitions' events (keys may be lossy). */
+  channels(): Promise<{ channelType: string; channelId: string }[]>;
+  /** Writes a channel's events in one compare-and-swap, ids kept (a stored id is replaced). */
+  importEvents(channelType: string, channelId: string, events: readonly Event[]): Promise<void>;
+}
+
 export interface EventsOptions {
   maxEventPartitionBytes: number;
   recentEventsSeconds: number;
@@ -70,7 +78,10 @@ const partitionFormat: ObjectFormat<Event[]> = {
  * position. Raw names are lossy (`a_b`+`c` and `a`+`b_c` share a partition): an append to a
  * partition holding another channel's events is refused, and reads keep only the channel's own.
  */
-export function eventsContainer(ctx: LayoutContext, options: EventsOptions): EventsContainer {
+export function eventsContainer(
+  ctx: LayoutContext,
+  options: EventsOptions,
+): EventsContainer & EventsInternals {
   const bluelink = ctx.naming === "bluelink";
   const partitionsPrefix = `${ctx.prefix}events__`;
   const format = bluelink ? bluelinkPartitionFormat : partitionFormat;
@@ -135,7 +146,88 @@ export function eventsContainer(ctx: LayoutContext, options: EventsOptions): Eve
     return typeof loc?.partition === "string" ? `${ctx.prefix}${loc.partition}.json` : undefined;
   };
 
+  /**
+   * Inserts events into their channel's partition in id order (an event with an id already
+   * stored replaces it), with compare-and-swap, then reindexes and wakes streams. Refuses a
+   * partition over the size cap and, under Bluelink's naming, one that holds another channel.
+   */
+  const insertEvents = async (
+    key: string,
+    channelType: string,
+    channelId: string,
+    added: readonly Event[],
+  ): Promise<void> => {
+    await updateObject(ctx, key, format, (events = []) => {
+      const other = !bluelink
+        ? undefined
+        : events.find((e) => e.channelType !== channelType || e.channelId !== channelId);
+      if (other !== undefined)
+        throw new StateKeeperError(
+          "E_ALREADY_EXISTS",
+          `event channel ${channelType}/${channelId} shares its Bluelink partition ${key} with channel ${other.channelType}/${other.channelId} (Bluelink names partitions <type>_<id>); nothing was written`,
+          {
+            details: {
+              reason: "bluelink_partition_collision",
+              key,
+              channelType,
+              channelId,
+              otherChannelType: other.channelType,
+              otherChannelId: other.channelId,
+            },
+          },
+        );
+      let next = events;
+      for (const event of added) {
+        next = next.filter((e) => e.id !== event.id);
+        // Ids from another process may be a millisecond behind ours: insert in id order.
+        let at = next.length;
+        while (at > 0 && (next[at - 1] as Event).id > event.id) at--;
+        next = next.toSpliced(at, 0, event);
+      }
+      if (jsonSize(format.encode(next)) > options.maxEventPartitionBytes)
+        throw new StateKeeperError(
+          "E_TOO_LARGE",
+          `event partition for channel ${channelType}/${channelId} would exceed ${options.maxEventPartitionBytes} bytes`,
+          {
+            details: {
+              reason: "max_event_partition_size_exceeded",
+              channelType,
+              channelId,
+              maxEventPartitionBytes: options.maxEventPartitionBytes,
+            },
+          },
+        );
+      return { put: next };
+    });
+    await reindex(key);
+    saved.emit(key);
+  };
+
   return {
+    async channels() {
+      const seen = new Map<string, { channelType: string; channelId: string }>();
+      for (const key of await allPartitionKeys())
+        for (const { channelType, channelId } of await readStored(key))
+          seen.set(JSON.stringify([channelType, channelId]), { channelType, channelId });
+      return [...seen.values()];
+    },
+
+    async importEvents(channelType, channelId, events) {
+      const key = partitionKey(channelType, channelId);
+      for (const event of events) {
+        checkName("event id", event.id);
+        if (event.channelType !== channelType || event.channelId !== channelId)
+          throw new StateKeeperError(
+            "E_INVALID_ARGUMENT",
+            `event ${event.id} is not of channel ${channelType}/${channelId}`,
+            {
+              details: { eventId: event.id, channelType, channelId },
+            },
+          );
+      }
+      if (events.length > 0) await insertEvents(key, channelType, channelId, events);
+    },
+
     async save(input) {
       const key = partitionKey(input.channelType, input.channelId);
       checkName("event type", input.type);
@@ -145,46 +237,7 @@ export function eventsContainer(ctx: LayoutContext, options: EventsOptions): Eve
         timestamp: input.timestamp ?? Math.floor(options.clock().getTime() / 1000),
         end: input.end ?? false,
       };
-      await updateObject(ctx, key, format, (events = []) => {
-        const other = !bluelink
-          ? undefined
-          : events.find((e) => e.channelType !== input.channelType || e.channelId !== input.channelId);
-        if (other !== undefined)
-          throw new StateKeeperError(
-            "E_ALREADY_EXISTS",
-            `event channel ${input.channelType}/${input.channelId} shares its Bluelink partition ${key} with channel ${other.channelType}/${other.channelId} (Bluelink names partitions <type>_<id>); nothing was written`,
-            {
-              details: {
-                reason: "bluelink_partition_collision",
-                key,
-                channelType: input.channelType,
-                channelId: input.channelId,
-                otherChannelType: other.channelType,
-                otherChannelId: other.channelId,
-              },
-            },
-          );
-        // Ids from another process may be a millisecond behind ours: insert in id order.
-        let at = events.length;
-        while (at > 0 && (events[at - 1] as Event).id > event.id) at--;
-        const next = events.toSpliced(at, 0, event);
-        if (jsonSize({ events: next }) > options.maxEventPartitionBytes)
-          throw new StateKeeperError(
-            "E_TOO_LARGE",
-            `event partition for channel ${input.channelType}/${input.channelId} would exceed ${options.maxEventPartitionBytes} bytes`,
-            {
-              details: {
-                reason: "max_event_partition_size_exceeded",
-                channelType: input.channelType,
-                channelId: input.channelId,
-                maxEventPartitionBytes: options.maxEventPartitionBytes,
-              },
-            },
-          );
-        return { put: next };
-      });
-      await reindex(key);
-      saved.emit(key);
+      await insertEvents(key, input.channelType, input.channelId, [event]);
       return event;
     },
 

@@ -13,7 +13,7 @@ import {
   type ResourcesContainer,
   resourcesContainer,
 } from "./elements.js";
-import { type EventsContainer, eventsContainer } from "./events.js";
+import { type EventsContainer, type EventsInternals, eventsContainer } from "./events.js";
 import { type InstanceInput, type InstancesContainer, instancesContainer } from "./instances.js";
 import type { LayoutContext } from "./layout.js";
 import {
@@ -90,6 +90,26 @@ export interface DeploymentStore {
 
 const MiB = 1024 * 1024;
 
+/** The record collections behind an open store, for copying between layouts (src/deployments/copy.ts). */
+export interface DeploymentInternals {
+  core: DeploymentCore;
+  changesets: Collection<Changeset>;
+  validations: Collection<BlueprintValidation>;
+  reconciliationResults: Collection<ReconciliationResult>;
+  cleanupOperations: Collection<CleanupOperation>;
+  events: EventsInternals;
+}
+
+const internals = new WeakMap<DeploymentStore, DeploymentInternals>();
+
+/** The internals of a store `openDeploymentStore` returned. */
+export function internalsOf(ds: DeploymentStore): DeploymentInternals {
+  const found = internals.get(ds);
+  if (found === undefined)
+    throw new StateKeeperError("E_INVALID_ARGUMENT", "not a store opened with openDeploymentStore");
+  return found;
+}
+
 /**
  * Opens the deployment container over a store (or a store URL). Refuses, before any write, a
  * store whose probe shows it ignores create-only or compare-and-swap conditions.
@@ -155,7 +175,8 @@ export async function openDeploymentStore(
     ])
       await collection.all();
 
-  return {
+  const events = eventsContainer(ctx, { maxEventPartitionBytes, recentEventsSeconds, clock });
+  const ds: DeploymentStore = {
     mode,
     layout,
     instances: instancesContainer(core),
@@ -168,10 +189,12 @@ export async function openDeploymentStore(
     validations: managedRecords(validations, (r) => r.created),
     reconciliationResults: reconciliationResultsContainer(reconciliationResults),
     cleanupOperations: cleanupOperationsContainer(cleanupOperations),
-    events: eventsContainer(ctx, { maxEventPartitionBytes, recentEventsSeconds, clock }),
+    events,
     claimForDeployment: (id, expected, status) => claimForDeployment(core, id, expected, status),
     initialiseAndClaim: (instance, status) => initialiseAndClaim(core, instance, status),
   };
+  internals.set(ds, { core, changesets, validations, reconciliationResults, cleanupOperations, events });
+  return ds;
 }
 
 function normalisePrefix(prefix: string | undefined): string {

@@ -5,7 +5,12 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
-import { type DeploymentStore, InstanceStatus, openDeploymentStore } from "../../src/deployments/index.js";
+import {
+  copyDeploymentStore,
+  type DeploymentStore,
+  InstanceStatus,
+  openDeploymentStore,
+} from "../../src/deployments/index.js";
 import { hasErrorCode } from "../../src/errors.js";
 import type { ObjectStore } from "../../src/objectstore/index.js";
 import {
@@ -237,6 +242,26 @@ async function objectsUnder(store: ObjectStore, prefix: string): Promise<Map<str
   return out;
 }
 
+/**
+ * The objects of a Bluelink bucket as statekeeper writes the same content back: all of them,
+ * except the name record Bluelink left behind on a rename (statekeeper releases a renamed
+ * instance's old name) and Go's nil maps (null), which come back as empty maps ({}) — Go reads
+ * both alike, and can write to the latter.
+ */
+async function expectedCopy(store: ObjectStore, prefix: string): Promise<Map<string, unknown>> {
+  const expected = await objectsUnder(store, prefix);
+  expected.delete("instances_by_name/orders-api-old.json");
+  const maps = { resourceIds: {}, resources: {}, links: {}, metadata: {}, exports: {} };
+  expected.set("instances/inst-child.json", goPersistedInstance({ ...child, ...maps }));
+  return expected;
+}
+
+async function keysAndEtags(store: ObjectStore, prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const info of store.list(`${prefix}/`)) out.push(`${info.key} ${info.etag}`);
+  return out;
+}
+
 const code = (c: string) => (e: unknown) => hasErrorCode(e, c as never);
 
 export function bluelinkInteropTests(
@@ -340,21 +365,7 @@ export function bluelinkInteropTests(
       const to = await open(store, copy);
       await copyEverything(from, to);
 
-      const expected = await objectsUnder(store, original);
-      // Bluelink's rename left the old name's record; statekeeper releases it on a rename.
-      expected.delete("instances_by_name/orders-api-old.json");
-      // Go's nil maps (null) come back as empty maps ({}), which Go reads alike and can write to.
-      expected.set(
-        "instances/inst-child.json",
-        goPersistedInstance({
-          ...child,
-          resourceIds: {},
-          resources: {},
-          links: {},
-          metadata: {},
-          exports: {},
-        }),
-      );
+      const expected = await expectedCopy(store, original);
       const written = await objectsUnder(store, copy);
       assert.deepEqual([...written.keys()].sort(), [...expected.keys()].sort());
       for (const [key, body] of expected) assert.deepEqual(written.get(key), body, key);
@@ -378,6 +389,61 @@ export function bluelinkInteropTests(
           ),
         ),
       );
+    });
+
+    test("copyDeploymentStore moves a Bluelink bucket to statekeeper's layout and back, verified", async () => {
+      const store = await makeStore();
+      const [original, own, back] = [fresh(), fresh(), fresh()];
+      await writeBluelinkBucket(store, original);
+      const before = await keysAndEtags(store, original);
+      const bluelink = await open(store, original);
+      const statekeeper = await openDeploymentStore(store, { prefix: own });
+      const copied = await copyDeploymentStore(bluelink, statekeeper);
+      assert.deepEqual(copied, {
+        instances: 4,
+        resourceDrift: 1,
+        linkDrift: 1,
+        changesets: 1,
+        validations: 1,
+        reconciliationResults: 1,
+        cleanupOperations: 1,
+        eventChannels: 2,
+        events: 5,
+      });
+      assert.deepEqual(await keysAndEtags(store, original), before, "the source is only read");
+      const reopened = await openDeploymentStore(store, { prefix: own });
+      assert.deepEqual(await reopened.instances.get("inst-1"), await bluelink.instances.get("inst-1"));
+      assert.equal(await reopened.instances.lookupIdByName("team/billing"), "inst-billing");
+      assert.equal((await reopened.instances.list()).totalCount, 4);
+      assert.deepEqual(
+        await reopened.events.list("changesets", "cs-1"),
+        await bluelink.events.list("changesets", "cs-1"),
+      );
+      assert.deepEqual(await reopened.resources.getDrift("res-orders-table"), resourceDrift);
+      assert.ok(
+        (await objectsUnder(store, own)).has("instances_by_name/team_2Fbilling.json"),
+        "statekeeper's keys",
+      );
+
+      // And back into Bluelink's layout: the very objects Bluelink wrote.
+      await copyDeploymentStore(reopened, await open(store, back));
+      const expected = await expectedCopy(store, original);
+      const written = await objectsUnder(store, back);
+      assert.deepEqual([...written.keys()].sort(), [...expected.keys()].sort());
+      for (const [key, body] of expected) assert.deepEqual(written.get(key), body, key);
+    });
+
+    test("copyDeploymentStore refuses, before writing, ids the target's layout cannot store", async () => {
+      const store = await makeStore();
+      const [own, target] = [fresh(), fresh()];
+      const statekeeper = await openDeploymentStore(store, { prefix: own });
+      await statekeeper.instances.save({ instanceId: "fine", instanceName: "fine", status: 0 });
+      await statekeeper.instances.save({ instanceId: "a/../b", instanceName: "x", status: 0 });
+      await assert.rejects(
+        copyDeploymentStore(statekeeper, await open(store, target)),
+        code("E_INVALID_NAME"),
+      );
+      assert.deepEqual(await keysAndEtags(store, target), [], "nothing was written");
     });
 
     test("unnamed instances: created, claimed and listed with no name record; lookups do not find them", async () => {
