@@ -65,12 +65,16 @@ export async function initialiseAndClaim(
   });
 
   let holder = await core.names.create(created.instanceName, created.instanceId);
-  if (holder !== created.instanceId && !(await holdsName(core, holder, created.instanceName))) {
-    // A record left behind by a rename or a crashed removal (Bluelink leaves one on every
-    // rename): take it over with compare-and-swap, unless a live holder got there first.
+  if (
+    holder !== created.instanceId &&
+    core.layout === "bluelink" &&
+    !(await core.holdsName(holder, created.instanceName))
+  ) {
+    // A record Bluelink left behind on a rename: take it over with compare-and-swap, unless a
+    // live holder got there first.
     try {
       await core.names.claim(created.instanceName, created.instanceId, (id, name) =>
-        holdsName(core, id, name),
+        core.holdsName(id, name),
       );
       holder = created.instanceId;
     } catch (error) {
@@ -89,10 +93,6 @@ export async function initialiseAndClaim(
     `instance name ${JSON.stringify(created.instanceName)} is already used by instance ${holder}`,
     { instanceName: created.instanceName, existingInstanceId: holder },
   );
-}
-
-async function holdsName(core: DeploymentCore, instanceId: string, name: string): Promise<boolean> {
-  return (await core.instances.reload(instanceId))?.instanceName === name;
 }
 
 function versionConflict(

@@ -68,8 +68,7 @@ export async function copyDeploymentStore(
 
   // Read everything and check every id against the target's key scheme before any write.
   const instances = await from.core.instances.all();
-  const holds = async (id: string, name: string) =>
-    (await to.core.instances.reload(id))?.instanceName === name;
+  const holds = (id: string, name: string) => to.core.holdsName(id, name);
   for (const instance of instances) {
     to.core.instances.checkId(instance.instanceId);
     if (instance.instanceName !== "") to.core.names.check(instance.instanceName);

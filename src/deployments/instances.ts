@@ -43,7 +43,7 @@ export interface InstancesContainer {
 }
 
 export function instancesContainer(core: DeploymentCore): InstancesContainer {
-  const holds = async (id: string, name: string) => (await core.instances.reload(id))?.instanceName === name;
+  const holds = (id: string, name: string) => core.holdsName(id, name);
 
   const saveOne = async (input: InstanceInput, visiting: Set<string>): Promise<void> => {
     const record = await toStored(input, async (child) => {

@@ -70,9 +70,8 @@ export class NameRecords {
 
   /**
    * Points `name` at `instanceId` for a plain save: creates it, keeps it, or takes it over from
-   * an instance that no longer exists or no longer has that name (Bluelink leaves the old record
-   * behind on a rename, `UpdateInstance` in statestore/persister.go). A name held by another live
-   * instance is `E_ALREADY_EXISTS`.
+   * a holder `holds` says no longer counts (`DeploymentCore.holdsName`). A name held by another
+   * live instance is `E_ALREADY_EXISTS`.
    */
   async claim(
     name: string,

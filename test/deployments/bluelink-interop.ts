@@ -446,6 +446,31 @@ export function bluelinkInteropTests(
       assert.deepEqual(await keysAndEtags(store, target), [], "nothing was written");
     });
 
+    test("a name record Bluelink left behind on a rename is taken over; a live one is not", async () => {
+      const store = await makeStore();
+      const prefix = fresh();
+      await writeBluelinkBucket(store, prefix);
+      const ds = await open(store, prefix);
+      assert.equal(
+        await ds.initialiseAndClaim({ instanceId: "inst-new", instanceName: "orders-api-old", status: 0 }, 0),
+        1,
+      );
+      assert.equal(await ds.instances.lookupIdByName("orders-api-old"), "inst-new");
+      assert.deepEqual((await objectsUnder(store, prefix)).get("instances_by_name/orders-api-old.json"), {
+        id: "inst-new",
+        name: "orders-api-old",
+      });
+      await assert.rejects(
+        ds.initialiseAndClaim({ instanceId: "inst-dup", instanceName: "orders_api", status: 0 }, 0),
+        code("E_ALREADY_EXISTS"),
+      );
+      assert.equal(await ds.instances.get("inst-dup"), undefined, "nothing orphaned");
+      await assert.rejects(
+        ds.instances.save({ instanceId: "inst-dup", instanceName: "orders_api", status: 0 }),
+        code("E_ALREADY_EXISTS"),
+      );
+    });
+
     test("unnamed instances: created, claimed and listed with no name record; lookups do not find them", async () => {
       const store = await makeStore();
       const prefix = fresh();
