@@ -112,6 +112,11 @@ export function chunkedLayout<T>(
   };
 
   return {
+    // Ids are JSON values inside chunks and the index, never part of a key.
+    checkId() {},
+
+    normalise: (record) => JSON.parse(JSON.stringify(record)),
+
     async read(id) {
       const found = await locate(id, await readIndex());
       const stored = found === undefined ? undefined : found.chunk.records[found.position];

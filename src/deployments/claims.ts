@@ -1,7 +1,7 @@
 import { StateKeeperError } from "../errors.js";
 import { checkName, setOwn } from "./codec.js";
 import { type DeploymentCore, instanceNotFound } from "./core.js";
-import { type InstanceInput, toStored } from "./instances.js";
+import { checkInstanceInput, type InstanceInput, toStored } from "./instances.js";
 import type { InstanceStatus } from "./types.js";
 
 /**
@@ -49,6 +49,11 @@ export async function initialiseAndClaim(
   instance: InstanceInput,
   status: InstanceStatus,
 ): Promise<number> {
+  checkInstanceInput(core, { ...instance, childBlueprints: {} });
+  for (const child of Object.values(instance.childBlueprints ?? {}))
+    core.instances.checkId(
+      checkName("child instance id", typeof child === "string" ? child : child.instanceId),
+    );
   const record = await toStored({ ...instance, childBlueprints: {} }, async () => {});
   for (const [name, child] of Object.entries(instance.childBlueprints ?? {}))
     setOwn(record.childBlueprints, name, typeof child === "string" ? child : child.instanceId);
@@ -59,10 +64,27 @@ export async function initialiseAndClaim(
     return { put: created };
   });
 
-  const holder = await core.names.create(created.instanceName, created.instanceId);
+  let holder = await core.names.create(created.instanceName, created.instanceId);
+  if (
+    holder !== created.instanceId &&
+    core.layout === "bluelink" &&
+    !(await core.holdsName(holder, created.instanceName))
+  ) {
+    // A record Bluelink left behind on a rename: take it over with compare-and-swap, unless a
+    // live holder got there first.
+    try {
+      await core.names.claim(created.instanceName, created.instanceId, (id, name) =>
+        core.holdsName(id, name),
+      );
+      holder = created.instanceId;
+    } catch (error) {
+      if (!(error instanceof StateKeeperError && error.code === "E_ALREADY_EXISTS")) throw error;
+      holder = (await core.names.read(created.instanceName))?.instanceId ?? holder;
+    }
+  }
   if (holder === created.instanceId) return 1;
 
-  const createdJson = JSON.stringify(created);
+  const createdJson = JSON.stringify(core.instances.normalise(created));
   await core.instances.update(created.instanceId, (current) =>
     current !== undefined && JSON.stringify(current) === createdJson ? { remove: true } : { keep: true },
   );

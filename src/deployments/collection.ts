@@ -2,7 +2,12 @@ import { chunkedLayout } from "./chunked.js";
 import type { Change, LayoutContext, RecordLayout, UpdateResult } from "./layout.js";
 import { perEntityLayout } from "./per-entity.js";
 
-export type LayoutName = "per-entity" | "chunked";
+/**
+ * `per-entity` and `chunked`: statekeeper's own layouts. `bluelink`: one object per record as
+ * Bluelink's object-store container writes it (its `getConfig` puts every kind on
+ * `LayoutPerEntity`, libs/blueprint-state/objectstore/container.go), with its key names.
+ */
+export type LayoutName = "per-entity" | "chunked" | "bluelink";
 
 /**
  * One kind of record with its in-process cache. Lazy stores fill the cache on a miss, so a
@@ -23,6 +28,17 @@ export class Collection<T> {
     private readonly observe: (id: string, record: T | undefined) => void = () => {},
   ) {
     this.layout = layoutName === "chunked" ? chunkedLayout(ctx, kind, idOf) : perEntityLayout(ctx, kind);
+  }
+
+  /** Refuses, before any I/O, an id this layout cannot store (`E_INVALID_NAME`). */
+  checkId(id: string): string {
+    this.layout.checkId(id);
+    return id;
+  }
+
+  /** `record` as a read of it would return it once written. */
+  normalise(record: T): T {
+    return this.layout.normalise(record);
   }
 
   /** The record, from the cache or (on a miss) the store. */

@@ -65,6 +65,16 @@ export class DeploymentCore {
     return result as R;
   }
 
+  /**
+   * Whether `instanceId` still counts as the holder of its name record for `name`: it exists and,
+   * under the bluelink layout, still has that name (Bluelink leaves a renamed instance's old
+   * record behind, `Persister.UpdateInstance` in statestore/persister.go).
+   */
+  async holdsName(instanceId: string, name: string): Promise<boolean> {
+    const holder = await this.instances.reload(instanceId);
+    return holder !== undefined && (this.layout !== "bluelink" || holder.instanceName === name);
+  }
+
   /** The stored instance (through the cache), or `E_NOT_FOUND`. */
   async requireInstance(instanceId: string): Promise<StoredInstance> {
     const instance = await this.instances.get(checkName("instance id", instanceId));

@@ -115,6 +115,7 @@ export function resourcesContainer(core: DeploymentCore): ResourcesContainer {
     getDrift: (resourceId) => core.resourceDrift.get(checkName("resource id", resourceId)),
 
     async saveDrift(drift) {
+      core.resourceDrift.checkId(checkName("resource id", drift.resourceId));
       const timestamp = drift.timestamp ?? core.nowSeconds();
       await mutate(drift.resourceId, (r) => markDrift(r, true, timestamp));
       await core.resourceDrift.put({ ...drift, timestamp });
@@ -193,6 +194,7 @@ export function linksContainer(core: DeploymentCore): LinksContainer {
     getDrift: (linkId) => core.linkDrift.get(checkName("link id", linkId)),
 
     async saveDrift(drift) {
+      core.linkDrift.checkId(checkName("link id", drift.linkId));
       const timestamp = drift.timestamp ?? core.nowSeconds();
       await mutate(drift.linkId, (l) => markDrift(l, true, timestamp));
       await core.linkDrift.put({ ...drift, timestamp });

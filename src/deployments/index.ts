@@ -1,6 +1,7 @@
 // The package entry `statekeeper/deployments`: the deployment state container after Bluelink's
 // object-store state container, with compare-and-swap claims (docs/deployments.md).
 export type { LayoutName } from "./collection.js";
+export { type CopyDeploymentsResult, copyDeploymentStore } from "./copy.js";
 export type { LinksContainer, ResourcesContainer } from "./elements.js";
 export type { EventsContainer, StreamEventsParams } from "./events.js";
 export { timeOrderedIdGenerator } from "./ids.js";

@@ -9,9 +9,13 @@ import type {
   ListInstancesResult,
 } from "./types.js";
 
-/** An instance as given to `save`: the maps may be omitted (they default to empty). */
-export type InstanceInput = Pick<InstanceState, "instanceId" | "instanceName" | "status"> &
-  Partial<Omit<InstanceState, "instanceId" | "instanceName" | "status" | "childBlueprints">> & {
+/**
+ * An instance as given to `save`: the maps may be omitted (they default to empty), and so may
+ * the name — an unnamed instance (name `""`) is stored and listed, has no name record, and no
+ * lookup by name finds it (as in Bluelink).
+ */
+export type InstanceInput = Pick<InstanceState, "instanceId" | "status"> &
+  Partial<Omit<InstanceState, "instanceId" | "status" | "childBlueprints">> & {
     /** Child name → child instance id, or the child itself (then saved as an instance of its own). */
     childBlueprints?: Record<string, InstanceInput | string>;
   };
@@ -19,7 +23,11 @@ export type InstanceInput = Pick<InstanceState, "instanceId" | "instanceName" | 
 export interface InstancesContainer {
   /** The instance with its children loaded, or `undefined`. Makes its resources and links reachable. */
   get(instanceId: string): Promise<InstanceState | undefined>;
-  /** The id holding `name`, through the name record (one read, never a listing). */
+  /**
+   * The id holding `name`, through the name record (one read, never a listing; under the
+   * bluelink layout one more, to skip a record Bluelink left behind on a rename). Unnamed
+   * instances are never found.
+   */
   lookupIdByName(name: string): Promise<string | undefined>;
   /** Case-insensitive name search, sorted by name, then offset/limit; `totalCount` before paging. */
   list(params?: ListInstancesParams): Promise<ListInstancesResult>;
@@ -35,7 +43,7 @@ export interface InstancesContainer {
 }
 
 export function instancesContainer(core: DeploymentCore): InstancesContainer {
-  const exists = async (id: string) => (await core.instances.reload(id)) !== undefined;
+  const holds = (id: string, name: string) => core.holdsName(id, name);
 
   const saveOne = async (input: InstanceInput, visiting: Set<string>): Promise<void> => {
     const record = await toStored(input, async (child) => {
@@ -43,7 +51,7 @@ export function instancesContainer(core: DeploymentCore): InstancesContainer {
       visiting.add(child.instanceId);
       await saveOne(child, visiting);
     });
-    await core.names.claim(record.instanceName, record.instanceId, exists);
+    await core.names.claim(record.instanceName, record.instanceId, holds);
     const { before } = await core.instances.update(record.instanceId, (current) => ({
       put: { ...record, version: current?.version ?? record.version },
     }));
@@ -58,7 +66,14 @@ export function instancesContainer(core: DeploymentCore): InstancesContainer {
     },
 
     async lookupIdByName(name) {
-      return (await core.names.read(name))?.instanceId;
+      if (name === "") return undefined;
+      const holder = (await core.names.read(name))?.instanceId;
+      if (holder === undefined || core.layout !== "bluelink") return holder;
+      // Bluelink keeps a renamed instance's old name record ("self-corrected on lookup",
+      // Persister.UpdateInstance, statestore/persister.go): only a record its instance agrees with counts.
+      // A cached copy may predate a rename by another process: a mismatch is read again.
+      if ((await core.instances.get(holder))?.instanceName === name) return holder;
+      return (await core.instances.reload(holder))?.instanceName === name ? holder : undefined;
     },
 
     async list(params = {}) {
@@ -75,10 +90,12 @@ export function instancesContainer(core: DeploymentCore): InstancesContainer {
     },
 
     async save(instance) {
+      checkInstanceInput(core, instance);
       await saveOne(instance, new Set([instance.instanceId]));
     },
 
     async saveBatch(instances) {
+      for (const instance of instances) checkInstanceInput(core, instance);
       for (const instance of instances) await saveOne(instance, new Set([instance.instanceId]));
     },
 
@@ -118,13 +135,34 @@ export function instancesContainer(core: DeploymentCore): InstancesContainer {
   };
 }
 
+/**
+ * Refuses, before any I/O, an instance (or an inline child, recursively) whose id or name is
+ * malformed or not storable under the store's layout (`E_INVALID_NAME`). An empty name is fine.
+ */
+export function checkInstanceInput(
+  core: DeploymentCore,
+  input: InstanceInput,
+  seen = new Set<string>(),
+): void {
+  core.instances.checkId(checkName("instance id", input.instanceId));
+  const name = input.instanceName ?? "";
+  if (typeof name !== "string") checkName("instance name", name);
+  if (name !== "") core.names.check(checkName("instance name", name));
+  seen.add(input.instanceId);
+  for (const child of Object.values(input.childBlueprints ?? {})) {
+    if (typeof child === "string") core.instances.checkId(checkName("child instance id", child));
+    else if (!seen.has(child.instanceId)) checkInstanceInput(core, child, seen);
+  }
+}
+
 /** Fills defaults, checks names, and saves inline children through `saveChild` (stored by id). */
 export async function toStored(
   input: InstanceInput,
   saveChild: (child: InstanceInput) => Promise<void>,
 ): Promise<StoredInstance> {
   checkName("instance id", input.instanceId);
-  checkName("instance name", input.instanceName);
+  const instanceName = input.instanceName ?? "";
+  if (instanceName !== "") checkName("instance name", instanceName);
   const childBlueprints: Record<string, string> = {};
   for (const [name, child] of Object.entries(input.childBlueprints ?? {})) {
     if (typeof child === "string") setOwn(childBlueprints, name, checkName("child instance id", child));
@@ -140,6 +178,7 @@ export async function toStored(
     });
   return {
     ...structuredClone(input),
+    instanceName,
     resourceIds: structuredClone(input.resourceIds ?? {}),
     resources: structuredClone(input.resources ?? {}),
     links: structuredClone(input.links ?? {}),

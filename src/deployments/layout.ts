@@ -24,6 +24,10 @@ export interface RecordLayout<T> {
   update(id: string, decide: (current: T | undefined) => Change<T>): Promise<UpdateResult<T>>;
   /** Every stored record of this kind. */
   all(): Promise<T[]>;
+  /** Refuses, before any I/O, an id this layout cannot store (`E_INVALID_NAME`). */
+  checkId(id: string): void;
+  /** `record` as a read of it would return it once written (field names, Go defaults…). */
+  normalise(record: T): T;
 }
 
 /** What every layout needs to reach the store. */
@@ -33,4 +37,9 @@ export interface LayoutContext {
   prefix: string;
   encrypter: Encrypter | undefined;
   maxChunkBytes: number;
+  /**
+   * How ids and records are written: `statekeeper` (ids encoded losslessly, statekeeper's field
+   * names) or `bluelink` (Bluelink's `KeyBuilder` keys and Go JSON field names, src/deployments/bluelink.ts).
+   */
+  naming: "statekeeper" | "bluelink";
 }

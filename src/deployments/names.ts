@@ -1,6 +1,7 @@
 import { StateKeeperError } from "../errors.js";
 import { backoffDelayMs, CONTENTION_BACKOFF, sleep } from "../internal/backoff.js";
 import { contended, DEFAULT_UPDATE_ATTEMPTS } from "../objectstore/transactional.js";
+import { bluelinkKey, bluelinkNameRecordFormat } from "./bluelink.js";
 import { asRecord, checkName, encodeSegment } from "./codec.js";
 import { type ObjectFormat, objectAt, readObject, updateObject } from "./compare-and-swap.js";
 import type { LayoutContext } from "./layout.js";
@@ -19,16 +20,33 @@ const nameRecordFormat: ObjectFormat<string> = {
  * Name records `<prefix>instances_by_name/<encoded name>.json` → `{instanceId}`: a name lookup
  * is one GET, never a listing, and a create-only write makes names unique across processes.
  * Always one object per name, whatever the layout, because uniqueness needs create-only puts.
+ * Under Bluelink's naming the name is written raw and the record is `{id, name}`
+ * (`KeyBuilder.InstanceByName`, `InstanceNameRecord`). An unnamed instance (empty name) has no
+ * record, as in Bluelink (`reserveNameRecord` skips it, statestore/persister.go): every method
+ * is a no-op for it and a lookup finds nothing.
  */
 export class NameRecords {
   constructor(private readonly ctx: LayoutContext) {}
 
   private key(name: string): string {
-    return `${this.ctx.prefix}instances_by_name/${encodeSegment(checkName("instance name", name))}.json`;
+    checkName("instance name", name);
+    return this.ctx.naming === "bluelink"
+      ? bluelinkKey("instance name", name, this.ctx.prefix, "instances_by_name/")
+      : `${this.ctx.prefix}instances_by_name/${encodeSegment(name)}.json`;
+  }
+
+  private format(name: string): ObjectFormat<string> {
+    return this.ctx.naming === "bluelink" ? bluelinkNameRecordFormat(name) : nameRecordFormat;
+  }
+
+  /** Refuses, before any I/O, a name this layout cannot store (empty is fine: unnamed). */
+  check(name: string): void {
+    if (name !== "") this.key(name);
   }
 
   async read(name: string): Promise<{ instanceId: string; etag: string } | undefined> {
-    const got = await readObject(this.ctx, this.key(name), nameRecordFormat);
+    if (name === "") return undefined;
+    const got = await readObject(this.ctx, this.key(name), this.format(name));
     return got === undefined ? undefined : { instanceId: got.value, etag: got.etag };
   }
 
@@ -37,8 +55,9 @@ export class NameRecords {
    * Writes before reading (unlike `updateObject`), so an uncontended create costs one request.
    */
   async create(name: string, instanceId: string): Promise<string> {
+    if (name === "") return instanceId;
     const key = this.key(name);
-    const record = objectAt(this.ctx, key, nameRecordFormat);
+    const record = objectAt(this.ctx, key, this.format(name));
     for (let attempt = 1; attempt <= DEFAULT_UPDATE_ATTEMPTS; attempt++) {
       if ((await record.swap(instanceId, null)) !== undefined) return instanceId;
       const holder = await this.read(name);
@@ -51,12 +70,18 @@ export class NameRecords {
 
   /**
    * Points `name` at `instanceId` for a plain save: creates it, keeps it, or takes it over from
-   * an instance that no longer exists. A name held by another live instance is `E_ALREADY_EXISTS`.
+   * a holder `holds` says no longer counts (`DeploymentCore.holdsName`). A name held by another
+   * live instance is `E_ALREADY_EXISTS`.
    */
-  async claim(name: string, instanceId: string, exists: (id: string) => Promise<boolean>): Promise<void> {
-    await updateObject(this.ctx, this.key(name), nameRecordFormat, async (holder) => {
+  async claim(
+    name: string,
+    instanceId: string,
+    holds: (id: string, name: string) => Promise<boolean>,
+  ): Promise<void> {
+    if (name === "") return;
+    await updateObject(this.ctx, this.key(name), this.format(name), async (holder) => {
       if (holder === instanceId) return { keep: true };
-      if (holder !== undefined && (await exists(holder)))
+      if (holder !== undefined && (await holds(holder, name)))
         throw new StateKeeperError(
           "E_ALREADY_EXISTS",
           `instance name ${JSON.stringify(name)} is already used by instance ${holder}`,
@@ -70,6 +95,6 @@ export class NameRecords {
   async release(name: string, instanceId: string): Promise<void> {
     const holder = await this.read(name);
     if (holder === undefined || holder.instanceId !== instanceId) return;
-    await objectAt(this.ctx, this.key(name), nameRecordFormat).remove(holder.etag);
+    await objectAt(this.ctx, this.key(name), this.format(name)).remove(holder.etag);
   }
 }

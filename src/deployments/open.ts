@@ -13,7 +13,7 @@ import {
   type ResourcesContainer,
   resourcesContainer,
 } from "./elements.js";
-import { type EventsContainer, eventsContainer } from "./events.js";
+import { type EventsContainer, type EventsInternals, eventsContainer } from "./events.js";
 import { type InstanceInput, type InstancesContainer, instancesContainer } from "./instances.js";
 import type { LayoutContext } from "./layout.js";
 import {
@@ -46,7 +46,12 @@ export interface DeploymentStoreOptions {
   prefix?: string;
   /** `lazy` (default) loads records on first use; `eager` loads every record at open. */
   mode?: "lazy" | "eager";
-  /** `per-entity` (default): one object per record; `chunked`: JSON-array chunks plus an index. */
+  /**
+   * `per-entity` (default): one object per record; `chunked`: JSON-array chunks plus an index;
+   * `bluelink`: one object per record with Bluelink's own key names, id encoding and JSON field
+   * names, so a bucket Bluelink's object-store container wrote opens as it is, and Bluelink
+   * reads what this store writes there (docs/deployments.md, docs/migrating.md).
+   */
   layout?: LayoutName;
   /** Guide size of a chunk in the chunked layout; default 1 MiB. */
   maxChunkBytes?: number;
@@ -85,6 +90,26 @@ export interface DeploymentStore {
 
 const MiB = 1024 * 1024;
 
+/** The record collections behind an open store, for copying between layouts (src/deployments/copy.ts). */
+export interface DeploymentInternals {
+  core: DeploymentCore;
+  changesets: Collection<Changeset>;
+  validations: Collection<BlueprintValidation>;
+  reconciliationResults: Collection<ReconciliationResult>;
+  cleanupOperations: Collection<CleanupOperation>;
+  events: EventsInternals;
+}
+
+const internals = new WeakMap<DeploymentStore, DeploymentInternals>();
+
+/** The internals of a store `openDeploymentStore` returned. */
+export function internalsOf(ds: DeploymentStore): DeploymentInternals {
+  const found = internals.get(ds);
+  if (found === undefined)
+    throw new StateKeeperError("E_INVALID_ARGUMENT", "not a store opened with openDeploymentStore");
+  return found;
+}
+
 /**
  * Opens the deployment container over a store (or a store URL). Refuses, before any write, a
  * store whose probe shows it ignores create-only or compare-and-swap conditions.
@@ -94,7 +119,11 @@ export async function openDeploymentStore(
   options: DeploymentStoreOptions = {},
 ): Promise<DeploymentStore> {
   const mode = oneOf("mode", options.mode ?? "lazy", ["lazy", "eager"] as const);
-  const layout = oneOf("layout", options.layout ?? "per-entity", ["per-entity", "chunked"] as const);
+  const layout = oneOf("layout", options.layout ?? "per-entity", [
+    "per-entity",
+    "chunked",
+    "bluelink",
+  ] as const);
   const maxChunkBytes = positiveInteger("maxChunkBytes", options.maxChunkBytes ?? MiB);
   const maxEventPartitionBytes = positiveInteger(
     "maxEventPartitionBytes",
@@ -105,12 +134,24 @@ export async function openDeploymentStore(
   if (options.clock !== undefined && typeof options.clock !== "function")
     throw invalidOption("clock", "must be a function");
   const clock = options.clock ?? (() => new Date());
+  // Bluelink reads plain JSON: a sealed object in its bucket would be unreadable to it.
+  if (layout === "bluelink" && options.encrypter !== undefined)
+    throw invalidOption(
+      "encrypter",
+      "cannot be used with layout bluelink (Bluelink reads plain JSON objects)",
+    );
 
   const store = typeof urlOrStore === "string" ? await openStore(urlOrStore) : urlOrStore;
   // Claims are only safe where create-only and compare-and-swap writes are honoured.
   await assertStoreSupported(store);
 
-  const ctx: LayoutContext = { store, prefix, encrypter: options.encrypter, maxChunkBytes };
+  const ctx: LayoutContext = {
+    store,
+    prefix,
+    encrypter: options.encrypter,
+    maxChunkBytes,
+    naming: layout === "bluelink" ? "bluelink" : "statekeeper",
+  };
   const core = new DeploymentCore(ctx, layout, clock);
   const changesets = new Collection<Changeset>(ctx, layout, "changesets", (r) => r.id);
   const validations = new Collection<BlueprintValidation>(ctx, layout, "validations", (r) => r.id);
@@ -134,7 +175,8 @@ export async function openDeploymentStore(
     ])
       await collection.all();
 
-  return {
+  const events = eventsContainer(ctx, { maxEventPartitionBytes, recentEventsSeconds, clock });
+  const ds: DeploymentStore = {
     mode,
     layout,
     instances: instancesContainer(core),
@@ -147,10 +189,12 @@ export async function openDeploymentStore(
     validations: managedRecords(validations, (r) => r.created),
     reconciliationResults: reconciliationResultsContainer(reconciliationResults),
     cleanupOperations: cleanupOperationsContainer(cleanupOperations),
-    events: eventsContainer(ctx, { maxEventPartitionBytes, recentEventsSeconds, clock }),
+    events,
     claimForDeployment: (id, expected, status) => claimForDeployment(core, id, expected, status),
     initialiseAndClaim: (instance, status) => initialiseAndClaim(core, instance, status),
   };
+  internals.set(ds, { core, changesets, validations, reconciliationResults, cleanupOperations, events });
+  return ds;
 }
 
 function normalisePrefix(prefix: string | undefined): string {

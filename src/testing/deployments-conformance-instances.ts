@@ -125,6 +125,40 @@ export function instanceConformance(t: Required<ConformanceTest>, makeStore: Mak
     await assert.rejects(ds.instances.get(""), code("E_INVALID_NAME"));
   });
 
+  t.test(
+    "unnamed instances are stored and listed, have no name record, and no lookup finds them",
+    async () => {
+      const { ds, raw, prefix, reopen } = await openFresh(makeStore, combo);
+      const { instanceName: _, ...unnamed } = sampleInstance("u1", "ignored");
+      await ds.instances.save(unnamed);
+      assert.equal(await ds.initialiseAndClaim({ ...sampleInstance("u2", ""), instanceName: "" }, 0), 1);
+      await ds.instances.save(sampleInstance("n1", "Named"));
+      const other = await reopen();
+      assert.equal((await other.instances.get("u1"))?.instanceName, "");
+      assert.equal((await other.instances.get("u2"))?.version, 1);
+      const listed = await other.instances.list();
+      assert.deepEqual(
+        listed.instances.map((i) => [i.instanceId, i.instanceName]),
+        [
+          ["u1", ""],
+          ["u2", ""],
+          ["n1", "Named"],
+        ],
+      );
+      assert.equal((await other.instances.list({ search: "nam" })).totalCount, 1);
+      assert.equal(await other.instances.lookupIdByName(""), undefined);
+      const nameRecords = [];
+      for await (const info of raw.list(`${prefix}/instances_by_name/`)) nameRecords.push(info.key);
+      assert.equal(nameRecords.length, 1, "only the named instance has a name record");
+      // Naming it later writes a record; dropping the name again releases it.
+      await other.instances.save(sampleInstance("u1", "Later"));
+      assert.equal(await ds.instances.lookupIdByName("Later"), "u1");
+      await other.instances.save({ ...sampleInstance("u1", "x"), instanceName: "" });
+      assert.equal(await ds.instances.lookupIdByName("Later"), undefined);
+      assert.equal((await ds.instances.remove("u1")).instanceName, "");
+    },
+  );
+
   t.test("claim: the matching version bumps by one and sets the status", async () => {
     const { ds, reopen } = await openFresh(makeStore, combo);
     await ds.instances.save(sampleInstance("i", "I", { version: 3 }));

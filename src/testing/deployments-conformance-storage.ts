@@ -109,8 +109,19 @@ export function storageConformance(t: Required<ConformanceTest>, makeStore: Make
       "3",
     );
     assert.equal(await other.events.get("no-such-event"), undefined);
-    // `deployment` + `i_1` and `deployment_i` + `1` are different channels.
-    await ds.events.save({ type: "t", channelType: "deployment_i", channelId: "1", data: "x" });
+    // `deployment` + `i_1` and `deployment_i` + `1` are different channels; Bluelink names both
+    // partitions `events__deployment_i_1.json`, so there the second is refused, nothing written.
+    const colliding = { type: "t", channelType: "deployment_i", channelId: "1", data: "x" };
+    if (combo.layout === "bluelink") {
+      await assert.rejects(
+        ds.events.save(colliding),
+        code("E_ALREADY_EXISTS", (e) => assert.equal(e.details.reason, "bluelink_partition_collision")),
+      );
+      assert.deepEqual(await other.events.list("deployment_i", "1"), []);
+    } else {
+      await ds.events.save(colliding);
+      assert.equal((await other.events.list("deployment_i", "1")).length, 1);
+    }
     assert.equal((await other.events.list("deployment", "i_1")).length, 5);
   });
 

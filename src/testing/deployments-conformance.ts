@@ -99,6 +99,16 @@ function openingConformance(t: Required<ConformanceTest>, makeStore: MakeStore):
 }
 
 function encryptionConformance(t: Required<ConformanceTest>, makeStore: MakeStore, combo: Combo): void {
+  if (combo.layout === "bluelink") {
+    t.test("an encrypter is refused: Bluelink reads plain JSON objects", async () => {
+      const encrypter = keyEncrypter({ key: Buffer.from(generateKey(), "base64") });
+      await assert.rejects(
+        openFresh(makeStore, combo, { encrypter }),
+        code("E_INVALID_CONFIG", (e) => assert.equal(e.details.option, "encrypter")),
+      );
+    });
+    return;
+  }
   t.test("with an encrypter every object is sealed for its own key", async () => {
     const encrypter = keyEncrypter({ key: Buffer.from(generateKey(), "base64") });
     const { raw, prefix, ds, reopen } = await openFresh(makeStore, combo, { encrypter });

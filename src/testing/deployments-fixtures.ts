@@ -24,6 +24,12 @@ export const ALL_COMBOS: readonly Combo[] = [
   { mode: "eager", layout: "chunked" },
 ];
 
+/** Bluelink's own key names and JSON (`layout: "bluelink"`), in both modes. */
+export const BLUELINK_COMBOS: readonly Combo[] = [
+  { mode: "lazy", layout: "bluelink" },
+  { mode: "eager", layout: "bluelink" },
+];
+
 /** A fresh random prefix per test, so tests never need to wipe the store. */
 export function freshPrefix(): string {
   return `dt-${randomBytes(6).toString("hex")}`;

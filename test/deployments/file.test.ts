@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { fileStore } from "../../src/objectstore/file.js";
+import { ALL_COMBOS, BLUELINK_COMBOS } from "../../src/testing/deployments-fixtures.js";
 import { deploymentStoreConformance } from "../../src/testing/index.js";
 
 const root = mkdtempSync(join(tmpdir(), "statekeeper-deployments-"));
@@ -14,5 +15,6 @@ let n = 0;
 deploymentStoreConformance(
   { describe: (name, fn) => describe(name, { concurrency: 8 }, fn), test },
   () => fileStore(join(root, String(++n))),
-  { name: "file" },
+  // Bluelink's layout in lazy mode, as its object-store container runs; eager is covered in memory.
+  { name: "file", combos: [...ALL_COMBOS, ...BLUELINK_COMBOS.filter((c) => c.mode === "lazy")] },
 );
