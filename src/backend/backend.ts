@@ -193,6 +193,28 @@ export interface CommitOptions {
    * keys, re-seal the history instead (`statekeeper rekey`).
    */
   replaceUnreadableCurrent?: boolean;
+  /**
+   * Who to record as the revision's committer (`committed-by`) instead of this process's
+   * `user@host`: a server committing for a client names the client (at most 256 characters, no
+   * control characters).
+   */
+  author?: string;
+}
+
+const MAX_AUTHOR_LENGTH = 256;
+
+/** The committer a revision records: `author` when given (checked), else this process. */
+function committerOf(options: CommitOptions): string {
+  const { author } = options;
+  if (author === undefined) return whoIsThis();
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+  const control = typeof author === "string" && /[\u0000-\u001f\u007f]/.test(author);
+  if (typeof author !== "string" || author === "" || author.length > MAX_AUTHOR_LENGTH || control)
+    throw new StateKeeperError(
+      "E_INVALID_ARGUMENT",
+      `commit: author must be 1 to ${MAX_AUTHOR_LENGTH} characters without control characters`,
+    );
+  return author;
 }
 
 /** What the lock object says, for `lock status`. */
@@ -805,6 +827,7 @@ class StoreBackend implements Backend {
   async write(snapshot: Snapshot, options: CommitOptions = {}): Promise<string> {
     this.#needEncrypter();
     this.#checkOwnership(snapshot);
+    const committedBy = committerOf(options);
     await this.#beforeWrite();
     const seen = this.#expected ?? (await this.#readCurrent(true));
     await this.#assertCanExtend(seen, options);
@@ -815,7 +838,7 @@ class StoreBackend implements Backend {
       const pointerRev = seen.state.pointer?.rev;
       const parent =
         pointerRev !== undefined && this.#lastManifest?.rev === pointerRev ? this.#lastManifest : undefined;
-      const manifest = await this.#fullManifest(snapshot, parentRevision, parent, whoIsThis());
+      const manifest = await this.#fullManifest(snapshot, parentRevision, parent, committedBy);
       const rev = await this.#storeRevision(encodeManifest(manifest), snapshot.entries.length);
       this.#lastManifest = { rev, manifest };
       return rev;
@@ -823,7 +846,7 @@ class StoreBackend implements Backend {
     return this.#storeRevision(
       encodeSnapshot(snapshot, {
         ...(parentRevision === undefined ? {} : { parentRevision }),
-        committedBy: whoIsThis(),
+        committedBy,
       }),
       // A wrapped document's entries are a view of it, counted when it is opened.
       snapshot.document === undefined ? snapshot.entries.length : undefined,

@@ -384,7 +384,11 @@ export function terraformRoutes(options: TerraformRoutesOptions) {
     );
     let rev: string;
     try {
-      rev = await backend.commit(snapshot);
+      // The revision names the client that holds the lock (its LockInfo's Who), not this server.
+      rev = await backend.commit(
+        snapshot,
+        held === undefined ? {} : { author: `${held.holder.user}@${held.holder.host}` },
+      );
     } catch (e) {
       if (!hasErrorCode(e, "E_FENCED", "E_LOCK_LOST")) throw e;
       // The same update may have landed through another request (a client's retry): then it is done.

@@ -571,6 +571,12 @@ export function backendConformance(
         assert.match(r.committedBy ?? "", /^.+@.+$/, `${r.rev} records user@host`);
       const one = await make().revisionSummary(r2);
       assert.deepEqual([one.rev, one.entries, one.parentRevision], [r2, 1, r1]);
+      // A server committing for a client names the client; a bad author is refused before any write.
+      const r3 = await b.commit(snapshotFor("stack", ["three"]), { author: "carol@laptop" });
+      assert.equal((await make().readRevision(r3)).committedBy, "carol@laptop");
+      for (const author of ["", "a\nb", "x".repeat(257)])
+        await expectCode(b.commit(snapshotFor("stack", ["four"]), { author }), "E_INVALID_ARGUMENT");
+      assert.equal((await b.list()).length, 4, "no refused commit wrote a revision");
     });
 
     t.test("unlocked writers that read the same current: exactly one setCurrent wins", async () => {

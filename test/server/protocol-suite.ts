@@ -74,6 +74,11 @@ export function protocolSuite(label: string, options: SuiteOptions): void {
         [2, 3],
         "history counts the resources of each state",
       );
+      assert.deepEqual(
+        history.revisions.map((r: { by: string | null }) => r.by),
+        ["alice@laptop", "alice@laptop"],
+        "each revision names the client that held the lock (its LockInfo's Who), not the server",
+      );
       const diff = await cli("apply", "diff", "current~1", "current", "--json");
       assert.equal(diff.code, 0, diff.stderr);
       const d = JSON.parse(diff.stdout).diff;
