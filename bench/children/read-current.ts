@@ -4,7 +4,8 @@
 //          stack (file store, key encrypter) and the floor's single file (compact JSON, AES-256-GCM).
 //        node --import tsx bench/children/read-current.ts read <1|2|floor> <dir> <entries> <reps>
 //          reads it back <reps> times, each with a fresh backend (no chunk cache).
-// Prints one JSON line: the ms of each read, and peak RSS (MB).
+// Prints one JSON line: the wall-clock ms of each read, its CPU ms (user + system, every thread of
+// the process: the measure that holds on a machine other work shares), and peak RSS (MB).
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
 import { open, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
@@ -53,8 +54,10 @@ if (mode === "write") {
   const [side, dir, entriesArg, repsArg] = rest as [string, string, string, string];
   const entries = Number(entriesArg);
   const reads: number[] = [];
+  const cpu: number[] = [];
   for (let r = 0; r < Number(repsArg); r++) {
     const start = performance.now();
+    const startCpu = process.cpuUsage();
     let count: number;
     if (side === "floor") {
       const got = await readFile(floorPath(dir));
@@ -64,8 +67,12 @@ if (mode === "write") {
       count = (JSON.parse(plain.toString("utf8")) as { entries: unknown[] }).entries.length;
     } else count = (await backend(dir, side === "1" ? 1 : 2).current()).entries.length;
     reads.push(performance.now() - start);
+    const used = process.cpuUsage(startCpu);
+    cpu.push((used.user + used.system) / 1000);
     if (count !== entries) throw new Error(`read ${count} entries, not ${entries}`);
   }
-  process.stdout.write(`${JSON.stringify({ reads, peakRssMb: process.resourceUsage().maxRSS / 1024 })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ reads, cpu, peakRssMb: process.resourceUsage().maxRSS / 1024 })}\n`,
+  );
 } else
   throw new Error("usage: read-current.ts write <dir> <entries> | read <1|2|floor> <dir> <entries> <reps>");
