@@ -64,7 +64,7 @@ function withinDepth(value: unknown, depth: number): boolean {
 
 function checkFreeForm(
   value: unknown,
-  where: string,
+  where: () => string,
   field: string,
   deep: Depth,
   fail: (r: string) => never,
@@ -75,7 +75,7 @@ function checkFreeForm(
   try {
     assertJsonValue(value, [field]);
   } catch (e) {
-    if (e instanceof NotJsonError) throw notJsonToError(e, where);
+    if (e instanceof NotJsonError) throw notJsonToError(e, where());
     throw e;
   }
 }
@@ -104,7 +104,8 @@ function validateEntry(entry: unknown, index: number, deep: Depth): string {
     if (list !== undefined && (!Array.isArray(list) || !list.every((x) => typeof x === "string")))
       fail(`${field} must be a list of strings`);
   }
-  const where = describeEntry(index, address);
+  // Named only when a value is refused: building the name for every entry costs more than the checks.
+  const where = () => describeEntry(index, address);
   checkFreeForm(e.inputs, where, "inputs", deep, fail);
   checkFreeForm(e.outputs, where, "outputs", deep, fail);
 
@@ -163,7 +164,13 @@ function check(s: unknown, deep: boolean, entryDepth: Depth = deep): asserts s i
       invalid("document must be an object with a mediaType and a text string", { rule: "document" });
   }
   // The snapshot's own outputs are few: walked in full (a backend may hand back a caller's object).
-  checkFreeForm(s.outputs, "snapshot", "outputs", deep, (rule) => invalid(`snapshot ${rule}`, { rule }));
+  checkFreeForm(
+    s.outputs,
+    () => "snapshot",
+    "outputs",
+    deep,
+    (rule) => invalid(`snapshot ${rule}`, { rule }),
+  );
 
   const seen = new Map<string, number>();
   // A plain loop, not forEach: a hole in a sparse array is a missing entry, not one to skip.
