@@ -14,6 +14,7 @@ import { growthScenario } from "./scenarios/growth.js";
 import { largeStateScenario } from "./scenarios/large-state.js";
 import { localCommitScenario } from "./scenarios/local-commit.js";
 import { lockHandoffScenario } from "./scenarios/lock-handoff.js";
+import { readCurrentScenario } from "./scenarios/read-current.js";
 import { rgwReadsScenario } from "./scenarios/rgw-reads.js";
 import { s3CommitScenario } from "./scenarios/s3-commit.js";
 import { serverLoadScenario } from "./scenarios/server-load.js";
@@ -33,6 +34,7 @@ const scenarios: Array<[string, (server: S3Server) => Promise<ScenarioResult>]> 
   ["format2", () => format2Scenario()],
   ["format2-large", () => format2LargeScenario()],
   ["large-state", () => largeStateScenario()],
+  ["read-current", () => readCurrentScenario()],
   ["alchemy", alchemyScenario],
   ["lock-handoff", lockHandoffScenario],
   ["rgw-reads", rgwReadsScenario],

@@ -15,7 +15,7 @@ import { isStoreError, type ObjectStore } from "../objectstore/types.js";
 import { chunkText, type EncodedEntry, endsChunk, planChunks, sortEntries } from "../snapshot/chunks.js";
 import { fromStoredEntry } from "../snapshot/codec.js";
 import { type DiffOptions, diffSnapshots, type SnapshotDiff } from "../snapshot/diff.js";
-import { isPlainObject, serializeSorted } from "../snapshot/json.js";
+import { isPlainObject, serializeSorted, strictUtf8 } from "../snapshot/json.js";
 import {
   type ChunkListBody,
   type ChunkListLeafRef,
@@ -31,11 +31,17 @@ import {
 } from "../snapshot/manifest.js";
 import { compareCodePoints } from "../snapshot/revision.js";
 import { FORMAT_VERSION, MAX_SNAPSHOT_BYTES, type Snapshot } from "../snapshot/types.js";
-import { validateSnapshot } from "../snapshot/validate.js";
+import { validateDecodedSnapshot } from "../snapshot/validate.js";
 import { type StackLayout, sha256Hex } from "./layout.js";
 
-/** Chunks fetched or written at once. */
+/** Chunks written (and chunk-list leaves fetched) at once. */
 const CHUNK_CONCURRENCY = 8;
+/**
+ * Chunks fetched at once by a read of whole chunk lists. Reads are small and idempotent: more in
+ * flight hides a remote store's latency, and keeps a local one's I/O threads busy while JavaScript
+ * decodes what has arrived.
+ */
+const READ_CONCURRENCY = 16;
 /**
  * Encoded chunk refs per leaf of a two-level chunk list (about 25 refs). Small leaves keep a
  * checkpoint's rewrite small; the root holds one ref per leaf (about 1/20 of a one-level list).
@@ -58,11 +64,9 @@ export type ChunkPart = { keep: ChunkRef } | { entries: EncodedEntry[] };
 const utf8 = new TextEncoder();
 
 function utf8Text(bytes: Uint8Array, what: () => string): string {
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new StateKeeperError("E_CORRUPT", `${what()} is not valid UTF-8`);
-  }
+  const text = strictUtf8(bytes);
+  if (text === undefined) throw new StateKeeperError("E_CORRUPT", `${what()} is not valid UTF-8`);
+  return text;
 }
 
 export interface ChunkStoreOptions {
@@ -76,8 +80,12 @@ export class ChunkStore {
   readonly #layout: StackLayout;
   readonly #encrypter: () => Encrypter;
   readonly targetBytes: number;
-  /** Verified plaintext of immutable chunks, by id (an id never names other content). */
-  readonly #cache: LruCache<string, { sha256: string; text: string }>;
+  /**
+   * Verified plaintext of immutable chunks, by id (an id never names other content). Kept as bytes,
+   * not text: a byte array's contents live outside V8's heap, so tens of MiB of cached chunks are
+   * not copied by every young-generation collection while a large read allocates its entries.
+   */
+  readonly #cache: LruCache<string, { sha256: string; plaintext: Uint8Array }>;
 
   constructor(
     store: ObjectStore,
@@ -89,7 +97,10 @@ export class ChunkStore {
     this.#layout = layout;
     this.#encrypter = encrypter;
     this.targetBytes = options.targetBytes;
-    this.#cache = new LruCache(options.cacheBytes ?? DEFAULT_CHUNK_CACHE_BYTES, (v) => v.text.length * 2);
+    this.#cache = new LruCache(
+      options.cacheBytes ?? DEFAULT_CHUNK_CACHE_BYTES,
+      (v) => v.plaintext.byteLength,
+    );
   }
 
   /**
@@ -97,8 +108,9 @@ export class ChunkStore {
    * checked against `ref`.
    */
   async text(ref: { id: string; sha256: string }, rev: string, what = "chunk"): Promise<string> {
+    const describe = () => `${what} ${ref.id} of revision ${rev}`;
     const hit = this.#cache.get(ref.id);
-    if (hit !== undefined && hit.sha256 === ref.sha256) return hit.text;
+    if (hit !== undefined && hit.sha256 === ref.sha256) return utf8Text(hit.plaintext, describe);
     const details = { rev, chunk: ref.id };
     const got = await this.#store.get(this.#layout.chunk(ref.id));
     if (got === undefined)
@@ -122,8 +134,8 @@ export class ChunkStore {
         `${what} ${ref.id} of revision ${rev} does not match the digest in its manifest (expected sha256 ${ref.sha256}, found ${actual})`,
         { details: { ...details, expected: ref.sha256, actual } },
       );
-    const text = utf8Text(plaintext, () => `${what} ${ref.id} of revision ${rev}`);
-    this.#cache.set(ref.id, { sha256: ref.sha256, text });
+    const text = utf8Text(plaintext, describe);
+    this.#cache.set(ref.id, { sha256: ref.sha256, plaintext });
     return text;
   }
 
@@ -228,7 +240,7 @@ export class ChunkStore {
       entries = await this.#entriesOf(m, rev, chunks);
     }
     const snapshot = snapshotRecord(m, entries);
-    validateSnapshot(snapshot);
+    validateDecodedSnapshot(snapshot);
     // Writers rely on the order (they find an address's chunk by bisection): a manifest whose
     // entries are out of order is not one statekeeper wrote.
     for (let i = 1; i < snapshot.entries.length; i++) {
@@ -246,8 +258,13 @@ export class ChunkStore {
 
   /** The entries of `chunks` (fetched in parallel, bounded, each checked), with `m`'s overlay applied. */
   async #entriesOf(m: Manifest, rev: string, chunks: readonly ChunkRef[]): Promise<unknown[]> {
-    const texts = await mapBounded(chunks, CHUNK_CONCURRENCY, (ref) => this.text(ref, rev));
-    const entries = texts.flatMap((text, i) => decodeChunk(text, chunks[i] as ChunkRef, rev));
+    // Each chunk is decoded as it arrives, so its text is garbage at once rather than every text
+    // of the state being held until the last chunk is read.
+    const parts = await mapBounded(chunks, READ_CONCURRENCY, async (ref) =>
+      decodeChunk(await this.text(ref, rev), ref, rev),
+    );
+    const entries: unknown[] = [];
+    for (const part of parts) for (const e of part) entries.push(e);
     return m.overlay === undefined ? entries : applyOverlay(entries, m.overlay, rev);
   }
 
@@ -283,7 +300,7 @@ export class ChunkStore {
     const side = async (m: Manifest, rev: string, list: ChunkRef[], other: Set<string>) => {
       const read = list.filter((c) => !other.has(c.sha256) || touched.has(c.sha256));
       const part = snapshotRecord(m, await this.#entriesOf(m, rev, read));
-      validateSnapshot(part);
+      validateDecodedSnapshot(part);
       return part;
     };
     const [before, after] = await Promise.all([side(a, revA, listA, inB), side(b, revB, listB, inA)]);
@@ -388,7 +405,7 @@ export class ChunkStore {
       }
       // An existing content-addressed chunk holds this very plaintext (a reader checks its digest).
       if (created || contentAddressed) {
-        this.#cache.set(id, { sha256, text });
+        this.#cache.set(id, { sha256, plaintext });
         return { id, sha256, size };
       }
     }

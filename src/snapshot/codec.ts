@@ -10,7 +10,7 @@ import {
   type Snapshot,
   type StateDocument,
 } from "./types.js";
-import { describeEntry, notJsonToError, validateSnapshot } from "./validate.js";
+import { describeEntry, notJsonToError, validateDecodedSnapshot, validateSnapshot } from "./validate.js";
 
 /** Where a backend records the rev a revision replaced (see `EncodeOptions.parentRevision`). */
 const PARENT_FIELD = "parent-revision";
@@ -307,7 +307,9 @@ export function decodeStoredSnapshot(
 export function storedSnapshotFromObject(doc: Record<string, unknown>): StoredSnapshot {
   checkFormatVersion(doc);
   const snapshot = fromStoredDocument(doc);
-  validateSnapshot(snapshot);
+  // Entries decoded from stored text were made by JSON.parse; a document's view was not.
+  if (snapshot.document === undefined) validateDecodedSnapshot(snapshot);
+  else validateSnapshot(snapshot);
   const parent = own(doc, PARENT_FIELD);
   const committedBy = own(doc, COMMITTED_BY_FIELD);
   return {

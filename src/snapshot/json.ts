@@ -4,6 +4,7 @@
  * into null and calls `toJSON`; a state file must never change meaning that way, so anything
  * that is not plain JSON is refused with the path where it was found.
  */
+import { isUtf8 } from "node:buffer";
 
 /** Deeper nesting is refused: it is never legitimate state and would overflow the stack. */
 export const MAX_JSON_DEPTH = 1000;
@@ -37,6 +38,17 @@ function describe(value: unknown): string {
   if (typeof value !== "object") return typeof value;
   const ctor = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor;
   return typeof ctor?.name === "string" && ctor.name !== "" ? `a ${ctor.name}` : "an exotic object";
+}
+
+/**
+ * `bytes` as text when they are valid UTF-8, else undefined; a leading byte-order mark is dropped,
+ * as `TextDecoder` drops it. `isUtf8` and `Buffer#toString` run on simdutf: for the many 32 KiB
+ * chunks of a format-2 read, three times faster than a fatal `TextDecoder`, and as strict.
+ */
+export function strictUtf8(bytes: Uint8Array): string | undefined {
+  if (!isUtf8(bytes)) return undefined;
+  const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  return Buffer.from(bytes.buffer, bytes.byteOffset + bom, bytes.byteLength - bom).toString("utf8");
 }
 
 /** `o[key]` when it is `o`'s own property (never one inherited, such as `__proto__`), else undefined. */

@@ -1,5 +1,5 @@
 import { StateKeeperError, truncateForMessage } from "../errors.js";
-import { assertJsonValue, formatJsonPath, isPlainObject, NotJsonError } from "./json.js";
+import { assertJsonValue, formatJsonPath, isPlainObject, MAX_JSON_DEPTH, NotJsonError } from "./json.js";
 import { parseRfc3339 } from "./time.js";
 import { ENTRY_TYPES, type EntryType, FORMAT_VERSION, type Snapshot } from "./types.js";
 
@@ -42,25 +42,45 @@ export interface ValidateOptions {
   deep?: boolean;
 }
 
+/**
+ * How deep inputs/outputs are checked: not at all, every value (`true`), or, for values made by
+ * `JSON.parse`, only their depth (`"parsed"`): such a value holds no undefined, NaN, function,
+ * class instance, cycle or hole, so of the deep checks only the depth can fail. When it does, the
+ * full walk runs and gives the same error.
+ */
+type Depth = boolean | "parsed";
+
+/** The deepest level of `value` is within `MAX_JSON_DEPTH` (counting as `assertJsonValue` does). */
+function withinDepth(value: unknown, depth: number): boolean {
+  if (typeof value !== "object" || value === null) return true;
+  if (depth >= MAX_JSON_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!withinDepth(value[i], depth + 1)) return false;
+  } else
+    for (const key in value)
+      if (!withinDepth((value as Record<string, unknown>)[key], depth + 1)) return false;
+  return true;
+}
+
 function checkFreeForm(
   value: unknown,
-  where: string,
+  where: () => string,
   field: string,
-  deep: boolean,
+  deep: Depth,
   fail: (r: string) => never,
 ) {
   if (value === undefined) return;
   if (!isPlainObject(value)) fail(`${field} must be a JSON object`);
-  if (!deep) return;
+  if (!deep || (deep === "parsed" && withinDepth(value, 0))) return;
   try {
     assertJsonValue(value, [field]);
   } catch (e) {
-    if (e instanceof NotJsonError) throw notJsonToError(e, where);
+    if (e instanceof NotJsonError) throw notJsonToError(e, where());
     throw e;
   }
 }
 
-function validateEntry(entry: unknown, index: number, deep: boolean): string {
+function validateEntry(entry: unknown, index: number, deep: Depth): string {
   if (entry === null || entry === undefined) entryError(index, undefined, "is null");
   if (!isPlainObject(entry)) entryError(index, undefined, "is not an object");
   const e = entry;
@@ -84,7 +104,8 @@ function validateEntry(entry: unknown, index: number, deep: boolean): string {
     if (list !== undefined && (!Array.isArray(list) || !list.every((x) => typeof x === "string")))
       fail(`${field} must be a list of strings`);
   }
-  const where = describeEntry(index, address);
+  // Named only when a value is refused: building the name for every entry costs more than the checks.
+  const where = () => describeEntry(index, address);
   checkFreeForm(e.inputs, where, "inputs", deep, fail);
   checkFreeForm(e.outputs, where, "outputs", deep, fail);
 
@@ -105,7 +126,19 @@ function validateEntry(entry: unknown, index: number, deep: boolean): string {
  * `E_FORMAT_VERSION`.
  */
 export function validateSnapshot(s: unknown, options: ValidateOptions = {}): asserts s is Snapshot {
-  const deep = options.deep ?? true;
+  check(s, options.deep ?? true);
+}
+
+/**
+ * `validateSnapshot` of a snapshot whose entries were decoded from stored text (`JSON.parse`): as
+ * strict, walking inputs and outputs for their depth only (see `Depth`). Decoders only: a value
+ * built in memory may hold anything.
+ */
+export function validateDecodedSnapshot(s: unknown): asserts s is Snapshot {
+  check(s, true, "parsed");
+}
+
+function check(s: unknown, deep: boolean, entryDepth: Depth = deep): asserts s is Snapshot {
   if (!isPlainObject(s)) invalid("snapshot must be an object");
   if (s.formatVersion !== FORMAT_VERSION)
     throw new StateKeeperError(
@@ -130,12 +163,19 @@ export function validateSnapshot(s: unknown, options: ValidateOptions = {}): ass
     if (!isPlainObject(d) || typeof d.mediaType !== "string" || typeof d.text !== "string")
       invalid("document must be an object with a mediaType and a text string", { rule: "document" });
   }
-  checkFreeForm(s.outputs, "snapshot", "outputs", deep, (rule) => invalid(`snapshot ${rule}`, { rule }));
+  // The snapshot's own outputs are few: walked in full (a backend may hand back a caller's object).
+  checkFreeForm(
+    s.outputs,
+    () => "snapshot",
+    "outputs",
+    deep,
+    (rule) => invalid(`snapshot ${rule}`, { rule }),
+  );
 
   const seen = new Map<string, number>();
   // A plain loop, not forEach: a hole in a sparse array is a missing entry, not one to skip.
   for (let index = 0; index < s.entries.length; index++) {
-    const address = validateEntry(s.entries[index], index, deep);
+    const address = validateEntry(s.entries[index], index, entryDepth);
     const first = seen.get(address);
     if (first !== undefined) entryError(index, address, `duplicate address (first used by entry ${first})`);
     seen.set(address, index);

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { hasErrorCode } from "../../src/errors.js";
-import { type Entry, encodeSnapshot, type JsonObject, validateSnapshot } from "../../src/snapshot/index.js";
+import {
+  type Entry,
+  encodeSnapshot,
+  type JsonObject,
+  MAX_JSON_DEPTH,
+  validateSnapshot,
+} from "../../src/snapshot/index.js";
+import { validateDecodedSnapshot } from "../../src/snapshot/validate.js";
 import { assertThrowsCode, snapshotWith } from "./helpers.js";
 
 const ok: Entry = { address: "ok.first", type: "leaf", kind: "k" };
@@ -140,5 +147,38 @@ test("validation messages never include input or output values", () => {
   assert.throws(
     () => encodeSnapshot(s),
     (e: unknown) => hasErrorCode(e, "E_INVALID_SNAPSHOT") && !e.message.includes("hunter2"),
+  );
+});
+
+test("a decoded snapshot is validated as strictly: nesting too deep in an entry is refused with the same error", () => {
+  const nested = (levels: number) => `${'{"n":'.repeat(levels)}1${"}".repeat(levels)}`;
+  const decoded = (levels: number) =>
+    snapshotWith([
+      ok,
+      JSON.parse(`{"address":"res.deep","type":"leaf","kind":"k","outputs":${nested(levels)}}`),
+    ]);
+  // At the limit both pass; one level more, both refuse it naming the same entry and path.
+  assert.doesNotThrow(() => validateDecodedSnapshot(decoded(MAX_JSON_DEPTH)));
+  assert.doesNotThrow(() => validateSnapshot(decoded(MAX_JSON_DEPTH)));
+  const messageOf = (fn: () => void): string => {
+    try {
+      fn();
+    } catch (e) {
+      assert.ok(hasErrorCode(e, "E_INVALID_SNAPSHOT"), String(e));
+      return e.message;
+    }
+    return assert.fail("not refused");
+  };
+  const full = messageOf(() => validateSnapshot(decoded(MAX_JSON_DEPTH + 1)));
+  assert.match(full, /entry 1 \("res\.deep"\).*deeper than/);
+  assert.equal(
+    messageOf(() => validateDecodedSnapshot(decoded(MAX_JSON_DEPTH + 1))),
+    full,
+  );
+  // Every other rule is the one validateSnapshot applies.
+  const broken = snapshotWith([ok, JSON.parse('{"address":"ok.first","type":"leaf","kind":"k"}')]);
+  assert.equal(
+    messageOf(() => validateDecodedSnapshot(broken)),
+    messageOf(() => validateSnapshot(broken)),
   );
 });
