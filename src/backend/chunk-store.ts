@@ -148,7 +148,8 @@ export class ChunkStore {
     const ref = chunks[chunkIndexOf(chunks, address)] as ChunkRef;
     const hit = this.#cache.get(ref.id);
     if (hit === undefined || hit.sha256 !== ref.sha256) return undefined;
-    return chunkEntries(hit.text, ref, rev).some((e) => e.address === address);
+    const text = utf8Text(hit.plaintext, () => `chunk ${ref.id} of revision ${rev}`);
+    return chunkEntries(text, ref, rev).some((e) => e.address === address);
   }
 
   /**
