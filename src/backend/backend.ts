@@ -61,6 +61,7 @@ import {
   chunkDigest,
   chunksByDigest,
   countAfter,
+  entryBytes,
   growOverlay,
   needsCheckpoint,
   noSuchEntry,
@@ -894,7 +895,7 @@ class StoreBackend implements Backend {
     const parts: ChunkPart[] = [];
     let total = 1;
     for (const group of groups) {
-      for (const e of group) total += e.text.length + 1;
+      for (const e of group) total += entryBytes(e);
       checkTotal(total);
       const keep = known.get(chunkDigest(group));
       parts.push(keep === undefined ? { entries: group } : { keep });
@@ -934,7 +935,7 @@ class StoreBackend implements Backend {
       refs.push(p);
     };
     for (const group of groups) {
-      for (const e of group) total += e.text.length + 1;
+      for (const e of group) total += entryBytes(e);
       checkTotal(total);
       if (total < inlineMax) held.push(group);
       else {

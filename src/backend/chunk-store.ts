@@ -422,6 +422,15 @@ export function chunksByDigest(chunks: readonly ChunkRef[] | undefined): Map<str
   return new Map((chunks ?? []).map((c) => [c.sha256, c]));
 }
 
+/**
+ * The UTF-8 bytes an encoded entry takes in a chunk (its text and a separator). Totals checked
+ * against the size limit count bytes, never string length: a state of two-byte characters must
+ * not pass as half its size.
+ */
+export function entryBytes(e: EncodedEntry): number {
+  return Buffer.byteLength(e.text, "utf8") + 1;
+}
+
 /** `total` bytes of entries, refused (`E_TOO_LARGE`) over the limit every reader enforces. */
 export function checkTotal(total: number): number {
   if (total > MAX_SNAPSHOT_BYTES)
@@ -441,8 +450,7 @@ export function planAll(entries: readonly EncodedEntry[], targetBytes: number): 
 /** Sum of the plaintext bytes the parts will hold. */
 export function partsBytes(parts: readonly ChunkPart[]): number {
   let n = 0;
-  for (const p of parts)
-    n += "keep" in p ? p.keep.size : p.entries.reduce((s, e) => s + e.text.length + 1, 1);
+  for (const p of parts) n += "keep" in p ? p.keep.size : p.entries.reduce((s, e) => s + entryBytes(e), 1);
   return n;
 }
 
@@ -603,8 +611,8 @@ function applyOverlay(base: readonly unknown[], overlay: Overlay, rev: string): 
 /** The bytes an overlay adds to a manifest (about: its entries' texts and removed addresses). */
 export function overlayBytes(o: Overlay): number {
   let n = 0;
-  for (const e of o.upsert) n += e.text.length + 1;
-  for (const a of o.remove) n += a.length + 3;
+  for (const e of o.upsert) n += entryBytes(e);
+  for (const a of o.remove) n += Buffer.byteLength(a, "utf8") + 3;
   return n;
 }
 

@@ -32,6 +32,8 @@ for (const { name, make } of STORES) {
             stack: "prod",
             current: revs[1],
             size: prodRow?.size,
+            // The pointer records the committed snapshot's entry count (one entry, `r1`).
+            entries: 1,
             updated: prodRow?.updated,
             by: prodRow?.by,
             revisions: 2,
@@ -43,6 +45,7 @@ for (const { name, make } of STORES) {
             stack: "staging",
             current: null,
             size: null,
+            entries: null,
             updated: null,
             by: null,
             revisions: 1,

@@ -40,7 +40,9 @@ async function waitersBehindKilledHolder(
   options: Record<string, unknown>,
 ): Promise<{ deadLockId: string; deadPid: number; results: RaceResult[]; acquires: string[] }> {
   const holder = await startAgent(root, "s");
-  const held = await holder.ask("lock", { leaseMs: 1000, operation: "doomed" });
+  // Long enough that a holder starved by a loaded machine still renews it while the waiters start
+  // (a lapsed lease would let a waiter in before it ever waited).
+  const held = await holder.ask("lock", { leaseMs: 3000, operation: "doomed" });
   assert.ok(held.ok, held.message);
   // Waiters hold with a long lease of their own: only the dead holder's lease may lapse here.
   const args = JSON.stringify({

@@ -18,20 +18,26 @@ function withValue(value: string): Snapshot {
   return s;
 }
 
-test("a commit whose encoding is over the limit is refused before anything is written", async () => {
-  const store = memoryStore();
-  const backend = createBackend(store, { factory: "big", stack: "prod", encrypter: noopEncrypter() });
-  const rev = await backend.commit(withValue("small"));
-  // 270 million two-byte UTF-8 characters: under the limit as a JS string, over it as bytes.
-  const huge = withValue("é".repeat(270_000_000));
-  await assert.rejects(backend.commit(huge), (e: unknown) => {
-    assert.ok(hasErrorCode(e, "E_TOO_LARGE"), String(e));
-    assert.match((e as Error).message, /over the 536870912-byte limit/);
-    return true;
+for (const format of [1, 2] as const)
+  test(`a commit whose encoding is over the limit is refused before anything is written (format ${format})`, async () => {
+    const store = memoryStore();
+    const backend = createBackend(store, {
+      factory: "big",
+      stack: "prod",
+      encrypter: noopEncrypter(),
+      format,
+    });
+    const rev = await backend.commit(withValue("small"));
+    // 270 million two-byte UTF-8 characters: under the limit as a JS string, over it as bytes.
+    const huge = withValue("é".repeat(270_000_000));
+    await assert.rejects(backend.commit(huge), (e: unknown) => {
+      assert.ok(hasErrorCode(e, "E_TOO_LARGE"), String(e));
+      assert.match((e as Error).message, /over the 536870912-byte limit/);
+      return true;
+    });
+    assert.deepEqual(await backend.list(), [rev], "nothing was written");
+    assert.equal((await backend.current()).entries[0]?.inputs?.value, "small");
   });
-  assert.deepEqual(await backend.list(), [rev], "nothing was written");
-  assert.equal((await backend.current()).entries[0]?.inputs?.value, "small");
-});
 
 test("encodeSnapshot refuses an encoding over maxBytes, counting UTF-8 bytes", () => {
   const s = withValue("é".repeat(1000));
