@@ -158,12 +158,11 @@ export interface BackendOptions {
   /** The clock leases are measured on (tests pass `manualClock()`). Default: the system clock. */
   lockClock?: LeaseClock;
   /**
-   * The storage format new revisions are written in. 1 (the default for now): each revision is the
-   * whole snapshot, sealed. 2: each revision is a small sealed manifest over immutable, shared
-   * chunks of entries, so a commit writes what changed (see docs/design.md, "Storage format 2").
-   * Both are always read. Format 2 becomes the default once prune, rekey and migrate handle
-   * chunks; until then `statekeeper prune` does not delete chunks and `rekey` refuses format-2
-   * revisions.
+   * The storage format new revisions are written in. 2 (the default): each revision is a small
+   * sealed manifest over immutable, shared chunks of entries, so a commit writes what changed
+   * (see docs/design.md, "Storage format 2"). 1: each revision is the whole snapshot, sealed, as
+   * statekeeper wrote before format 2 (for a store older versions must still write to). Both are
+   * always read, and a stack may hold both.
    */
   format?: 1 | 2;
   /** Format 2: the encoded bytes a chunk aims at (default 32 KiB). Tests make it small. */
@@ -530,7 +529,7 @@ class StoreBackend implements Backend {
     this.#clock = options.clock;
     this.#lockDefaults = options.lockDefaults ?? {};
     this.#lockClock = options.lockClock;
-    this.#format = options.format ?? 1;
+    this.#format = options.format ?? 2;
     this.#chunks = new ChunkStore(store, layout, () => this.#needEncrypter(), {
       targetBytes: options.chunkTargetBytes ?? TARGET_CHUNK_BYTES,
     });
