@@ -73,8 +73,9 @@ export async function webViewScenario(): Promise<ScenarioResult> {
     );
     log(`  ${STACKS} small stacks written in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     t = performance.now();
-    const big = createBackend(store, { factory: FACTORY, stack: BIG, encrypter });
-    // The same two revisions in storage format 2 (issue 13), whose diff reads only differing chunks.
+    // Two revisions in storage format 1 (what statekeeper wrote before format 2 became the
+    // default: each revision whole), and the same two in format 2, whose diff reads only differing chunks.
+    const big = createBackend(store, { factory: FACTORY, stack: BIG, encrypter, format: 1 });
     const big2 = createBackend(store, { factory: FACTORY, stack: BIG2, encrypter, format: 2 });
     const revs: string[] = [];
     const revs2: string[] = [];
