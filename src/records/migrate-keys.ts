@@ -1,5 +1,5 @@
 import type { Encrypter } from "../crypto/types.js";
-import { hasErrorCode, isStateKeeperError, StateKeeperError, truncateForMessage } from "../errors.js";
+import { hasErrorCode, type StateKeeperError, truncateForMessage } from "../errors.js";
 import { describeHolder, holderOf } from "../lock/lease.js";
 import { compareKeys } from "../objectstore/kit.js";
 import { assertStoreSupported } from "../objectstore/probe.js";
@@ -9,7 +9,7 @@ import { serializeSorted } from "../snapshot/json.js";
 import { normalizeRecordsPrefix, SPACES_LAYOUT, STATEKEEPER_LAYOUT } from "./keys.js";
 import { decodeRecordLock } from "./locks.js";
 import type { IaCState } from "./types.js";
-import { decodeStoredBody, encodeState } from "./validate.js";
+import { decodeStoredBody, openRecordBytes, sealRecord } from "./validate.js";
 
 /** What `migrateRecordKeys` reports after each record: feeds a progress bar (`phase`, `done`, `total`). */
 export interface MigrateKeysProgress {
@@ -87,25 +87,9 @@ export async function migrateRecordKeys(
   const { encrypter, signal, onProgress } = options;
   const dryRun = options.dryRun === true;
 
-  const open = async (body: Uint8Array, key: string): Promise<IaCState> => {
-    let plain = body;
-    if (encrypter !== undefined) {
-      try {
-        plain = await encrypter.open(body, key);
-      } catch (cause) {
-        if (isStateKeeperError(cause)) throw cause;
-        throw new StateKeeperError("E_DECRYPT", `record ${JSON.stringify(key)} cannot be decrypted`, {
-          cause,
-          details: { key },
-        });
-      }
-    }
-    return decodeStoredBody(plain, key);
-  };
-  const seal = async (state: IaCState, key: string): Promise<Uint8Array> => {
-    const plain = encodeState(state);
-    return encrypter === undefined ? plain : encrypter.seal(plain, key);
-  };
+  const open = async (body: Uint8Array, key: string): Promise<IaCState> =>
+    decodeStoredBody(await openRecordBytes(encrypter, body, key, key, { key }), key);
+  const seal = (state: IaCState, key: string): Promise<Uint8Array> => sealRecord(encrypter, state, key);
   const same = (a: IaCState, b: IaCState) => serializeSorted(a, 0) === serializeSorted(b, 0);
   const contentProblem = (e: unknown) => hasErrorCode(e, "E_CORRUPT", "E_DECRYPT", "E_TOO_LARGE");
 

@@ -1,5 +1,5 @@
 import type { Encrypter } from "../crypto/types.js";
-import { hasErrorCode, isStateKeeperError, StateKeeperError, truncateForMessage } from "../errors.js";
+import { hasErrorCode, StateKeeperError, truncateForMessage } from "../errors.js";
 import { assertStoreSupported } from "../objectstore/probe.js";
 import { TransactionalObject, type Versioned } from "../objectstore/transactional.js";
 import type { ObjectStore } from "../objectstore/types.js";
@@ -13,7 +13,13 @@ import {
 import { listRecords } from "./list.js";
 import { acquireLock, breakLock, type LockContext, readLock, releaseLock } from "./locks.js";
 import type { DeleteRecordOptions, IaCState, RecordStore, SaveRecordOptions } from "./types.js";
-import { decodeStoredBody, decodeStoredState, encodeState, validateStateInput } from "./validate.js";
+import {
+  decodeStoredBody,
+  decodeStoredState,
+  openRecordBytes,
+  sealRecord,
+  validateStateInput,
+} from "./validate.js";
 
 export interface RecordStoreOptions {
   /** Folder of the records in the store; default `"iac-state/"`. A missing trailing `/` is added. */
@@ -47,18 +53,7 @@ export function createRecordStore(store: ObjectStore, opts: RecordStoreOptions =
    * `undefined`: the id is then the body's, and must be one whose key is `key`.
    */
   const openBody = async (body: Uint8Array, key: string, id: string | undefined): Promise<IaCState> => {
-    let plain = body;
-    if (encrypter !== undefined) {
-      try {
-        plain = await encrypter.open(body, key);
-      } catch (cause) {
-        if (isStateKeeperError(cause)) throw cause;
-        throw new StateKeeperError("E_DECRYPT", `record ${JSON.stringify(id)} cannot be decrypted`, {
-          cause,
-          details: { id },
-        });
-      }
-    }
+    const plain = await openRecordBytes(encrypter, body, key, String(id), { id });
     if (layout.name === "statekeeper" && id !== undefined) return decodeStoredState(plain, id);
     return checkSpacesOwner(decodeStoredBody(plain, id ?? key), key, id, prefix, layout);
   };
@@ -81,8 +76,7 @@ export function createRecordStore(store: ObjectStore, opts: RecordStoreOptions =
       async encode(stored, key) {
         if (!("state" in stored))
           throw new StateKeeperError("E_INTERNAL", "records: cannot encode an unreadable record");
-        const plain = encodeState(stored.state);
-        return encrypter === undefined ? plain : encrypter.seal(plain, key);
+        return sealRecord(encrypter, stored.state, key);
       },
     });
 

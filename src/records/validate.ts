@@ -1,4 +1,5 @@
-import { StateKeeperError, truncateForMessage } from "../errors.js";
+import type { Encrypter } from "../crypto/types.js";
+import { isStateKeeperError, StateKeeperError, truncateForMessage } from "../errors.js";
 import { validateResourceId } from "./keys.js";
 import {
   type IaCState,
@@ -217,4 +218,37 @@ export function encodeState(state: IaCState): Uint8Array {
       { details: { id: state.resource_id, size: body.byteLength } },
     );
   return body;
+}
+
+/**
+ * A record body's plaintext: opened with `encrypter` when there is one (an opening failure that
+ * is not a StateKeeperError becomes `E_DECRYPT` naming the record as `name`).
+ */
+export async function openRecordBytes(
+  encrypter: Encrypter | undefined,
+  body: Uint8Array,
+  key: string,
+  name: string,
+  details: Record<string, unknown>,
+): Promise<Uint8Array> {
+  if (encrypter === undefined) return body;
+  try {
+    return await encrypter.open(body, key);
+  } catch (cause) {
+    if (isStateKeeperError(cause)) throw cause;
+    throw new StateKeeperError("E_DECRYPT", `record ${JSON.stringify(name)} cannot be decrypted`, {
+      cause,
+      details,
+    });
+  }
+}
+
+/** A record's stored bytes: its JSON, sealed to `key` when there is an encrypter. */
+export async function sealRecord(
+  encrypter: Encrypter | undefined,
+  state: IaCState,
+  key: string,
+): Promise<Uint8Array> {
+  const plain = encodeState(state);
+  return encrypter === undefined ? plain : encrypter.seal(plain, key);
 }

@@ -165,18 +165,10 @@ export function registerRecords(program: Command, ctx: CliContext): void {
     .action(
       async (id: string, opts: { lockId?: string; yes?: boolean; json?: boolean }, command: Command) => {
         const store = await open(command);
-        if (opts.lockId === undefined) {
-          const info = await store.lockInfo(id).catch(() => undefined);
-          const who = info === undefined ? "an unknown holder" : printable(describeHolder(info));
-          if (
-            !(await confirm(
-              `remove the lock on record ${JSON.stringify(printable(id))} held by ${who}?`,
-              opts.yes,
-            ))
-          ) {
-            if (opts.json) return printJson({ id, unlocked: false, holder: holderJson(info) });
-            return out("lock left in place");
-          }
+        if (opts.lockId === undefined && !(await confirmRemoval(store, id, opts.yes))) {
+          if (opts.json)
+            return printJson({ id, unlocked: false, holder: holderJson(await lockOf(store, id)) });
+          return out("lock left in place");
         }
         const holder = await store.unlock(id, opts.lockId);
         if (opts.json) return printJson({ id, unlocked: true, holder: holderJson(holder) });
@@ -200,15 +192,8 @@ export function registerRecords(program: Command, ctx: CliContext): void {
     .option("--json", "print JSON: {id, removed, holder}")
     .action(async (id: string, opts: { yes?: boolean; json?: boolean }, command: Command) => {
       const store = await open(command);
-      const info = await store.lockInfo(id).catch(() => undefined);
-      const who = info === undefined ? "an unknown holder" : printable(describeHolder(info));
-      if (
-        !(await confirm(
-          `remove the lock on record ${JSON.stringify(printable(id))} held by ${who}?`,
-          opts.yes,
-        ))
-      ) {
-        if (opts.json) return printJson({ id, removed: false, holder: holderJson(info) });
+      if (!(await confirmRemoval(store, id, opts.yes))) {
+        if (opts.json) return printJson({ id, removed: false, holder: holderJson(await lockOf(store, id)) });
         return out("lock left in place");
       }
       const holder = await store.forceUnlock(id);
@@ -291,4 +276,16 @@ function printRecord(s: IaCState, holder: LockHolder | undefined): void {
     out(paint("bold", key));
     for (const line of JSON.stringify(s[key], null, 2).split("\n")) out(`  ${printable(line)}`);
   }
+}
+
+/** Who holds the record's lock, as far as it can be read (undefined: unlocked or unreadable). */
+function lockOf(store: RecordStore, id: string): Promise<LockHolder | undefined> {
+  return store.lockInfo(id).catch(() => undefined);
+}
+
+/** Asks before removing whichever lock the record has, naming its holder; true to go on. */
+async function confirmRemoval(store: RecordStore, id: string, yes: boolean | undefined): Promise<boolean> {
+  const info = await lockOf(store, id);
+  const who = info === undefined ? "an unknown holder" : printable(describeHolder(info));
+  return confirm(`remove the lock on record ${JSON.stringify(printable(id))} held by ${who}?`, yes);
 }
