@@ -177,8 +177,8 @@ export function sendError(res: ServerResponse, e: unknown, requestId: string): n
  * The factory a URL path segment names (`/tf/<factory>/…`, `/ui/stacks/<factory>/…`): the name
  * percent-encoded into one segment (`github.com%2Facme%2Fwebshop`) or its store-key form
  * (`github.com~acme~webshop`, which no proxy decodes), both the same factory; not a mix of the two
- * (`a%2Fb~c` is refused: `~` is no name character). A malformed escape
- * or an invalid name is a 400 before any I/O.
+ * (`a%2Fb~c` is refused: `~` is no name character). A malformed escape or an invalid name is a
+ * 400 before any I/O.
  */
 export function factoryOfPathSegment(segment: string): string {
   let decoded: string;
