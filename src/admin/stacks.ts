@@ -1,5 +1,5 @@
 import { type CurrentPointer, currentObject, pointerOf } from "../backend/current.js";
-import { createBackend, normalizePrefix } from "../backend/index.js";
+import { createBackend, factoryOfKey, normalizePrefix } from "../backend/index.js";
 import { SNAPSHOT_SUFFIX, stackLayout } from "../backend/layout.js";
 import type { LockHolder } from "../errors.js";
 import { mapBounded } from "../internal/bounded.js";
@@ -68,7 +68,8 @@ interface Found {
 }
 
 /**
- * Every `<factory>/<stack>` under `prefix`, sorted, with its current rev and lock holder. Needs
+ * Every `<factory>/<stack>` under `prefix`, sorted, with its current rev and lock holder; a
+ * factory is given by its name (`github.com/acme/webshop`), decoded from its key segment. Needs
  * no key: pointers and locks are plain JSON, read without opening any snapshot. Objects that do
  * not fit the layout are ignored; a `current` that cannot be read rejects the call (`E_CORRUPT`).
  */
@@ -82,9 +83,16 @@ export async function listStacks(
   const found = new Map<string, Found>();
   for await (const o of store.list(prefix)) {
     const parts = o.key.slice(prefix.length).split("/");
-    const [factory, stack, leaf, name] = parts;
-    if (factory === undefined || stack === undefined || leaf === undefined) continue;
-    const id = `${factory}/${stack}`;
+    const [segment, stack, leaf, name] = parts;
+    if (segment === undefined || stack === undefined || leaf === undefined) continue;
+    // The key segment of a factory with `/` is its `factoryKey` (`github.com~acme~webshop`).
+    let factory: string;
+    try {
+      factory = factoryOfKey(segment);
+    } catch {
+      continue; // not a factory's key: not a stack of this layout
+    }
+    const id = `${segment}/${stack}`;
     let summary = found.get(id);
     const ensure = () => {
       summary ??= { factory, stack, revisions: 0, currentEtag: undefined, locked: false };

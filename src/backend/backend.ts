@@ -86,7 +86,7 @@ import {
   type SweepOptions,
 } from "./internals.js";
 import { SNAPSHOT_SUFFIX, type StackLayout, sha256Hex, stackLayout } from "./layout.js";
-import { normalizePrefix, validateName } from "./names.js";
+import { normalizePrefix, validateFactoryName, validateName } from "./names.js";
 
 export interface LockOptions {
   /** Stop waiting when this aborts; the thrown `LockedError` keeps `signal.reason` as its `cause`. */
@@ -390,7 +390,7 @@ export interface Backend {
 }
 
 export function createBackend(store: ObjectStore, options: BackendOptions): Backend {
-  const factory = validateName("factory", options.factory);
+  const factory = validateFactoryName(options.factory);
   const stack = validateName("stack", options.stack);
   const prefix = normalizePrefix(options.prefix);
   const { encrypter } = options;

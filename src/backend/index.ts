@@ -20,7 +20,14 @@ export { createBackend } from "./backend.js";
 export type { CurrentPointer, Fence } from "./current.js";
 export type { StackLayout } from "./layout.js";
 export { stackLayout } from "./layout.js";
-export { MAX_NAME_LENGTH, normalizePrefix, validateName } from "./names.js";
+export {
+  factoryKey,
+  factoryOfKey,
+  MAX_NAME_LENGTH,
+  normalizePrefix,
+  validateFactoryName,
+  validateName,
+} from "./names.js";
 export type { BackendContext, BackendType, ConfigField } from "./registry.js";
 export {
   backendTypes,

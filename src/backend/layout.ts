@@ -1,11 +1,14 @@
 import { createHash } from "node:crypto";
 import { StateKeeperError } from "../errors.js";
+import { factoryKey } from "./names.js";
 
 /**
  * Where a stack's objects live: `[<prefix>/]<factory>/<stack>/{current, lock, snapshots/<rev>.json.enc,
  * chunks/<id>}`. A revision is a snapshot (format 1) or a manifest over chunks (format 2), at the
  * same key either way; chunks are immutable and created once (see docs/design.md, "Storage format 2").
- * Names are validated before a layout is built, so every key here is a valid store key.
+ * Names are validated before a layout is built, so every key here is a valid store key. A factory
+ * name with `/` (`github.com/acme/webshop`) takes one key segment, `factoryKey` (`github.com~acme~webshop`),
+ * here and in the sealed locations; a factory without `/` is its own segment, as it always was.
  */
 export interface StackLayout {
   readonly base: string;
@@ -25,17 +28,18 @@ export interface StackLayout {
 export const SNAPSHOT_SUFFIX = ".json.enc";
 
 export function stackLayout(prefix: string, factory: string, stack: string): StackLayout {
-  const base = `${prefix}${factory}/${stack}/`;
+  const f = factoryKey(factory);
+  const base = `${prefix}${f}/${stack}/`;
   return {
     base,
     current: `${base}current`,
     lock: `${base}lock`,
     snapshotsPrefix: `${base}snapshots/`,
     snapshot: (rev) => `${base}snapshots/${rev}${SNAPSHOT_SUFFIX}`,
-    sealLocation: (rev) => `${factory}/${stack}/snapshots/${rev}`,
+    sealLocation: (rev) => `${f}/${stack}/snapshots/${rev}`,
     chunksPrefix: `${base}chunks/`,
     chunk: (id) => `${base}chunks/${id}`,
-    chunkLocation: (id) => `${factory}/${stack}/chunks/${id}`,
+    chunkLocation: (id) => `${f}/${stack}/chunks/${id}`,
   };
 }
 

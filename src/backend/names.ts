@@ -31,6 +31,55 @@ export function validateName(what: string, name: unknown): string {
 }
 
 /**
+ * Validates a factory name before any I/O: one or more `/`-separated segments (a Go module path
+ * such as `github.com/acme/webshop`), each following the `validateName` rules, at most 128
+ * characters in all. No empty segment, so no leading, trailing or doubled `/`.
+ */
+export function validateFactoryName(name: unknown): string {
+  if (typeof name !== "string") throw new InvalidNameError("factory", String(name), "must be a string");
+  if (!name.includes("/")) return validateName("factory", name);
+  if (name.length > MAX_NAME_LENGTH)
+    throw new InvalidNameError("factory", name, `must be at most ${MAX_NAME_LENGTH} characters`);
+  for (const segment of name.split("/")) {
+    const problem =
+      segment === ""
+        ? "must not have an empty segment (a leading, trailing or doubled '/')"
+        : nameProblem(segment);
+    if (problem !== undefined)
+      throw new InvalidNameError(
+        "factory",
+        name,
+        segment === "" ? problem : `segment ${JSON.stringify(segment)} ${problem}`,
+      );
+  }
+  return name;
+}
+
+/**
+ * A factory name's `/` within a store key. `~` is outside the name alphabet (so the mapping is
+ * injective and reversible) and an RFC 3986 unreserved character (so no client, proxy or console
+ * escapes or decodes it, unlike `%2F`). A factory without `/` is its own key segment: keys written
+ * before factories could hold `/` are unchanged.
+ */
+const FACTORY_KEY_SEPARATOR = "~";
+
+/** The one store-key segment of a valid factory name: `github.com/acme/webshop` → `github.com~acme~webshop`. */
+export function factoryKey(factory: string): string {
+  return factory.replaceAll("/", FACTORY_KEY_SEPARATOR);
+}
+
+/**
+ * The factory name a key segment encodes (`factoryKey` reversed), validated: `E_INVALID_NAME` when
+ * the segment is not the key of any valid factory name. A name without `/` is its own key, so a
+ * plain factory name passes through unchanged.
+ */
+export function factoryOfKey(segment: string): string {
+  if (segment.includes("/"))
+    throw new InvalidNameError("factory key", segment, "must be one key segment, without '/'");
+  return validateFactoryName(segment.replaceAll(FACTORY_KEY_SEPARATOR, "/"));
+}
+
+/**
  * Validates a key prefix (`team/prod`, optionally with a trailing `/`) and returns it normalised
  * to end with `/`, or `""` when empty. Each segment follows the `validateName` rules.
  */

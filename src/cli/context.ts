@@ -1,6 +1,13 @@
 import type { Command } from "commander";
 import { type LockedAdminOptions, runLocked } from "../admin/common.js";
-import { type Backend, createBackend, describeHolder, type Lock, validateName } from "../backend/index.js";
+import {
+  type Backend,
+  createBackend,
+  describeHolder,
+  type Lock,
+  validateFactoryName,
+  validateName,
+} from "../backend/index.js";
 import type { Encrypter } from "../crypto/types.js";
 import { StateKeeperError } from "../errors.js";
 import { openStore } from "../objectstore/schemes.js";
@@ -105,7 +112,7 @@ function stackNames(g: GlobalOptions): { factory: string; stack: string } {
   const factory = required(g.factory, "--factory", "STATEKEEPER_FACTORY");
   const stack = required(g.stack, "--stack", "STATEKEEPER_STACK");
   // Names are checked before the store is opened: an invalid name is a usage error with no I/O.
-  validateName("factory", factory);
+  validateFactoryName(factory);
   validateName("stack", stack);
   return { factory, stack };
 }

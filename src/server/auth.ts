@@ -11,7 +11,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { MAX_NAME_LENGTH, validateName } from "../backend/names.js";
+import { MAX_NAME_LENGTH, validateFactoryName, validateName } from "../backend/names.js";
 import { StateKeeperError, truncateForMessage } from "../errors.js";
 
 /** What a principal may do on a state: `admin` implies the other three. */
@@ -188,7 +188,8 @@ export function createAuthenticator(
     },
     allows(p: Principal, scope: Scope, factory: string, stack: string): boolean {
       const grants = grantsOf.get(p);
-      if (grants === undefined || !isValidName(factory) || !isValidName(stack)) return false;
+      if (grants === undefined || !isValid(validateFactoryName, factory) || !isValid(validateStack, stack))
+        return false;
       return grants.some(
         (g) => g.scopes.has(scope) && globMatches(g.factory, factory) && globMatches(g.stack, stack),
       );
@@ -268,7 +269,10 @@ interface Grant {
 
 function compile(scopes: Readonly<Record<string, readonly Scope[]>>): Grant[] {
   return Object.entries(scopes).map(([pattern, granted]) => {
-    const [factory, stack] = pattern.split("/") as [string, string];
+    // The stack is after the last '/': a factory side may hold '/' (see patternProblem).
+    const cut = pattern.lastIndexOf("/");
+    const factory = pattern.slice(0, cut);
+    const stack = pattern.slice(cut + 1);
     return { factory, stack, scopes: new Set(granted.includes("admin") ? SCOPES : granted) };
   });
 }
@@ -277,9 +281,11 @@ function isAdminEverywhere(g: Grant): boolean {
   return g.factory === "*" && g.stack === "*" && g.scopes.has("admin");
 }
 
-function isValidName(name: unknown): boolean {
+const validateStack = (name: unknown) => validateName("stack", name);
+
+function isValid(validate: (name: unknown) => string, name: unknown): boolean {
   try {
-    validateName("name", name);
+    validate(name);
     return true;
   } catch {
     return false;
@@ -288,7 +294,7 @@ function isValidName(name: unknown): boolean {
 
 /**
  * Whether `name` matches `glob`, where `*` matches any run of characters, also an empty one
- * (callers pass valid names only, so any run of name characters). Iterative with one backtrack
+ * (callers pass valid names only, so any run of name characters, and of a factory's `/`). Iterative with one backtrack
  * point, O(glob × name) at worst: no regular expression, so no pattern can make it blow up.
  */
 function globMatches(glob: string, name: string): boolean {
@@ -418,17 +424,30 @@ function validateScopeList(path: string, index: number, name: string, field: str
   return Object.freeze([...seen]) as Scope[];
 }
 
-/** Why `pattern` is not `<factory>/<stack>` with each side a name or a `*` glob; undefined when it is. */
+/**
+ * Why `pattern` is not `<factory>/<stack>` with each side a name or a `*` glob; undefined when it
+ * is. The stack side is after the last '/' (stack names never hold one); the factory side is
+ * everything before it, so a factory with '/' is written as it is named:
+ * `github.com/acme/webshop/prod`, or `github.com/acme/` then `*` `/` `*` for every stack of every
+ * factory under it. Each '/'-separated segment of the factory side is a name or a glob, and a `*`
+ * there matches across '/' too (so the all-star pattern still grants every stack of every factory).
+ */
 function patternProblem(pattern: string): string | undefined {
-  const sides = pattern.split("/");
-  if (sides.length !== 2) return "must be <factory>/<stack>, with exactly one '/'";
-  for (const [what, side] of [
-    ["factory", sides[0]],
-    ["stack", sides[1]],
-  ] as const) {
-    const problem = globProblem(side ?? "");
-    if (problem !== undefined) return `the ${what} side ${quote(side ?? "")} ${problem}`;
+  const cut = pattern.lastIndexOf("/");
+  if (cut === -1) return "must be <factory>/<stack>, the stack after the last '/'";
+  const factory = pattern.slice(0, cut);
+  const stack = pattern.slice(cut + 1);
+  if (factory.length > MAX_NAME_LENGTH)
+    return `the factory side ${quote(factory)} must be at most ${MAX_NAME_LENGTH} characters`;
+  for (const segment of factory.split("/")) {
+    const problem = globProblem(segment);
+    if (problem !== undefined)
+      return factory.includes("/")
+        ? `the factory side ${quote(factory)} has a segment ${quote(segment)} that ${problem}`
+        : `the factory side ${quote(factory)} ${problem}`;
   }
+  const problem = globProblem(stack);
+  if (problem !== undefined) return `the stack side ${quote(stack)} ${problem}`;
   return undefined;
 }
 

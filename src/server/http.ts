@@ -4,6 +4,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { factoryKey, factoryOfKey, validateFactoryName } from "../backend/names.js";
 import { type ErrorKind, errorKind, isStateKeeperError } from "../errors.js";
 
 /** An answer decided by the server itself (not a statekeeper error): status, message, extra body fields. */
@@ -170,4 +171,31 @@ export function sendError(res: ServerResponse, e: unknown, requestId: string): n
   if (!res.headersSent) sendJson(res, status, { error: { code, message }, requestId, ...extra }, headers);
   else res.destroy();
   return status;
+}
+
+/**
+ * The factory a URL path segment names (`/tf/<factory>/…`, `/ui/stacks/<factory>/…`): the name
+ * percent-encoded into one segment (`github.com%2Facme%2Fwebshop`) or its store-key form
+ * (`github.com~acme~webshop`, which no proxy decodes), both the same factory; not a mix of the two
+ * (`a%2Fb~c` is refused: `~` is no name character). A malformed escape or an invalid name is a
+ * 400 before any I/O.
+ */
+export function factoryOfPathSegment(segment: string): string {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(400, "E_INVALID_ARGUMENT", "malformed percent-encoding in the factory path segment");
+  }
+  try {
+    return decoded.includes("/") ? validateFactoryName(decoded) : factoryOfKey(decoded);
+  } catch (e) {
+    if (isStateKeeperError(e)) throw new HttpError(400, e.code, e.message);
+    throw e;
+  }
+}
+
+/** The path segment of a factory in the links the server writes: its store-key form (see `factoryOfPathSegment`). */
+export function factoryPathSegment(factory: string): string {
+  return encodeURIComponent(factoryKey(factory));
 }

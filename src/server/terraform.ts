@@ -17,7 +17,16 @@ import {
   type TerraformStateHeader,
 } from "../snapshot/index.js";
 import type { Authenticator, Principal, Scope } from "./auth.js";
-import { HttpError, jsonObject, type RequestUrl, readBody, send, sendJson, utf8Text } from "./http.js";
+import {
+  factoryOfPathSegment,
+  HttpError,
+  jsonObject,
+  type RequestUrl,
+  readBody,
+  send,
+  sendJson,
+  utf8Text,
+} from "./http.js";
 
 export interface TerraformRoutesOptions {
   store: ObjectStore;
@@ -53,13 +62,16 @@ const MAX_LOCK_BODY_BYTES = 64 * 1024;
 
 const LOCK_INFO_FIELDS = ["Operation", "Info", "Who", "Version", "Created", "Path"] as const;
 
-/** Parses `/tf/<factory>/<stack>[/lock | /versions[/<rev>]]`; names are checked before any I/O (400). */
+/**
+ * Parses `/tf/<factory>/<stack>[/lock | /versions[/<rev>]]`; names are checked before any I/O (400).
+ * A factory with `/` is one segment, percent-encoded or in its key form (`factoryOfPathSegment`).
+ */
 export function routeOf(pathname: string): Route | undefined {
   const parts = pathname.split("/");
   if (parts[0] !== "" || parts[1] !== "tf") return undefined;
   const [, , factory, stack, sub, rev, ...rest] = parts;
   if (factory === undefined || stack === undefined || rest.length > 0) return undefined;
-  const name = (kind: "factory" | "stack", value: string) => {
+  const name = (kind: "stack", value: string) => {
     try {
       return validateName(kind, value);
     } catch (e) {
@@ -67,7 +79,7 @@ export function routeOf(pathname: string): Route | undefined {
       throw e;
     }
   };
-  const route = { factory: name("factory", factory), stack: name("stack", stack) };
+  const route = { factory: factoryOfPathSegment(factory), stack: name("stack", stack) };
   if (sub === undefined) return { ...route, what: "state" };
   if (sub === "lock" && rev === undefined) return { ...route, what: "lock" };
   if (sub === "versions" && rev === undefined) return { ...route, what: "versions" };

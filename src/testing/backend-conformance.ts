@@ -707,6 +707,28 @@ export function backendConformance(
       );
     });
 
+    t.test(
+      "a factory with '/' (a Go module path) is stored under one key segment and reads back",
+      async () => {
+        const { store, prefix, make } = await setup();
+        const module = "github.com/acme/webshop";
+        const snapshot = snapshotFor("stack", ["a.one", "b.two"]);
+        snapshot.factory = { ...snapshot.factory, name: module };
+        const rev = await make({ factory: module }).commit(snapshot);
+        const keys: string[] = [];
+        for await (const o of store.list(`${prefix}/`)) keys.push(o.key.slice(prefix.length + 1));
+        assert.ok(keys.includes("github.com~acme~webshop/stack/current"), keys.join(", "));
+        assert.ok(keys.includes(`github.com~acme~webshop/stack/snapshots/${rev}.json.enc`), keys.join(", "));
+        assert.ok(
+          keys.every((k) => k.startsWith("github.com~acme~webshop/stack/")),
+          `every object under the encoded segment: ${keys.join(", ")}`,
+        );
+        const again = make({ factory: module });
+        assert.equal(again.factory, module);
+        assert.deepEqual((await again.current()).entries.map((e) => e.address).sort(), ["a.one", "b.two"]);
+      },
+    );
+
     t.test("invalid names are refused before any I/O", async () => {
       const store = await makeStore();
       const { store: recorded, calls } = recordingStore(store);
@@ -724,8 +746,10 @@ export function backendConformance(
         "a/b",
         " lead",
       ];
-      for (const name of bad) {
+      for (const name of [...bad, "a//b", "a/", "a~b", "a/b~c", "a/%2e%2e"]) {
         for (const field of ["factory", "stack"] as const) {
+          // A factory may be '/'-separated valid segments (a Go module path); a stack never holds '/'.
+          if (field === "factory" && name === "a/b") continue;
           const opts = { factory: FACTORY, stack: "stack", encrypter: encrypter(), [field]: name };
           assert.throws(
             () => createBackend(recorded, opts),
@@ -733,7 +757,7 @@ export function backendConformance(
             `${field}=${JSON.stringify(name)}`,
           );
         }
-        if (name !== "" && name !== "a/b")
+        if (name !== "" && name !== "a/b" && name !== "a/")
           assert.throws(
             () =>
               createBackend(recorded, { prefix: name, factory: FACTORY, stack: "s", encrypter: encrypter() }),

@@ -1,5 +1,5 @@
 import type { RevisionInfo } from "../backend/backend.js";
-import { validateName } from "../backend/names.js";
+import { validateFactoryName, validateName } from "../backend/names.js";
 import { decodeStrictBase64 } from "../crypto/envelope.js";
 import { StateKeeperError, truncateForMessage } from "../errors.js";
 import type { ObjectStore } from "../objectstore/types.js";
@@ -211,7 +211,7 @@ function openSnapshotFile(
  * the import keeps them); nothing is read until a method is called, and nothing is ever written.
  */
 export function openUnobinStack(store: ObjectStore, options: UnobinStackOptions): UnobinStack {
-  const factory = validateName("factory", options.factory);
+  const factory = validateFactoryName(options.factory);
   const stack = validateName("stack", options.stack);
   const { encrypter } = options;
   if (typeof encrypter?.decrypt !== "function")
@@ -219,6 +219,8 @@ export function openUnobinStack(store: ObjectStore, options: UnobinStackOptions)
       "E_INVALID_CONFIG",
       "openUnobinStack: encrypter is required (noop or env-key)",
     );
+  // unobin joined the factory into its path as given (`filepath.Join`, S3 keys), so a factory
+  // with `/` is nested folders there: kept as unobin wrote it, not statekeeper's `factoryKey`.
   const base = `${factory}/${stack}/`;
   const snapshotsPrefix = `${base}snapshots/`;
 

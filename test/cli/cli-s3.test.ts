@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
-import { makeS3Url } from "../support/s3.js";
+import { makeS3Store, makeS3Url, randomS3Prefix } from "../support/s3.js";
+import { factoryPathRoundTrip } from "./factory-path.js";
 import { ensureBuilt, newKey, sk, stackEnv, tempDir, V1, V2 } from "./helpers.js";
 
 before(ensureBuilt);
@@ -15,6 +16,16 @@ interface History {
 }
 
 describe("statekeeper on S3", () => {
+  it("a factory named like a module path is pushed, listed and read back, under one encoded key segment", async () => {
+    const prefix = randomS3Prefix("factory-path");
+    const store = await makeS3Store({ prefix });
+    await factoryPathRoundTrip(makeS3Url(prefix), async () => {
+      const keys: string[] = [];
+      for await (const o of store.list("")) keys.push(o.key);
+      return keys;
+    });
+  });
+
   it("migrate file → S3 → file keeps every rev name, content and the current pointer", async () => {
     const cwd = tempDir("s3");
     const s3 = makeS3Url();

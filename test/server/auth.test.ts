@@ -285,7 +285,11 @@ describe("allows: scopes per pattern", () => {
     for (const [factory, stack] of [
       ["", "prod"],
       ["shop", ""],
-      ["a/b", "prod"],
+      ["a//b", "prod"],
+      ["/a", "prod"],
+      ["a/", "prod"],
+      ["a/..", "prod"],
+      ["a~b", "prod"],
       ["..", "prod"],
       ["shop", "pr od"],
     ] as const)
@@ -327,6 +331,19 @@ describe("glob patterns", () => {
     ["a.b/*", "aXb", "s", false], // '.' is literal
     ["a+b/*", "aab", "s", false], // '+' is literal
     ["*/*", "f", "s", true],
+    // A factory with '/': the stack is after the pattern's last '/', and '*' matches across '/'.
+    ["github.com/acme/webshop/prod", "github.com/acme/webshop", "prod", true],
+    ["github.com/acme/webshop/prod", "github.com/acme/webshop", "dev", false],
+    ["github.com/acme/webshop/prod", "github.com/acme", "webshop", false],
+    ["github.com/acme/*/*", "github.com/acme/webshop", "prod", true],
+    ["github.com/acme/*/*", "github.com/acme/a/b", "prod", true],
+    ["github.com/acme/*/*", "github.com/acme", "prod", false],
+    ["github.com/acme/*/*", "github.com/acmeX/webshop", "prod", false],
+    ["github.com/*/webshop/*", "github.com/acme/webshop", "prod", true],
+    ["*/*", "github.com/acme/webshop", "prod", true],
+    ["*/prod", "github.com/acme/webshop", "prod", true],
+    ["webshop/*", "github.com/acme/webshop", "prod", false],
+    ["github.com/acme/webshop/*", "github.com~acme~webshop", "prod", false], // the key form is not a name
   ];
   for (const [pattern, factory, stack, expected] of cases)
     it(`${pattern} ${expected ? "matches" : "does not match"} ${factory}/${stack}`, () => {
@@ -424,16 +441,34 @@ describe("parseTokensFile", () => {
     ["scopes as a list", withSecond({ scopes: ["read"] }), 'tokens[1] ("b") scopes must be an object'],
     ["no pattern", withSecond({ scopes: {} }), 'tokens[1] ("b") scopes must grant at least one pattern'],
     [
-      "the pattern a/b/c",
-      withSecond({ scopes: { "a/b/c": ["read"] } }),
-      'scopes["a/b/c"] is not a valid pattern',
-      "exactly one '/'",
+      "the pattern a//c",
+      withSecond({ scopes: { "a//c": ["read"] } }),
+      'scopes["a//c"] is not a valid pattern',
+      'has a segment "" that is empty',
+    ],
+    [
+      "the pattern /a/c",
+      withSecond({ scopes: { "/a/c": ["read"] } }),
+      'scopes["/a/c"] is not a valid pattern',
+      'has a segment "" that is empty',
+    ],
+    [
+      "the pattern a/../c",
+      withSecond({ scopes: { "a/../c": ["read"] } }),
+      'scopes["a/../c"] is not a valid pattern',
+      'has a segment ".."',
+    ],
+    [
+      "the pattern a/b/",
+      withSecond({ scopes: { "a/b/": ["read"] } }),
+      'scopes["a/b/"] is not a valid pattern',
+      'the stack side "" is empty',
     ],
     [
       "a pattern without '/'",
       withSecond({ scopes: { webshop: ["read"] } }),
       'scopes["webshop"] is not a valid pattern',
-      "exactly one '/'",
+      "the stack after the last '/'",
     ],
     [
       "the pattern **/*",
@@ -494,8 +529,8 @@ describe("parseTokensFile", () => {
     });
 
   it("names the token and the field in the error's details too", () => {
-    const e = refused(() => parseTokensFile(PATH, withSecond({ scopes: { "a/b/c": ["read"] } })));
-    assert.deepEqual({ ...e.details }, { path: PATH, index: 1, name: "b", field: 'scopes["a/b/c"]' });
+    const e = refused(() => parseTokensFile(PATH, withSecond({ scopes: { "a//c": ["read"] } })));
+    assert.deepEqual({ ...e.details }, { path: PATH, index: 1, name: "b", field: 'scopes["a//c"]' });
   });
 
   it("never puts a token or a full hash in a message, whatever field it was pasted into", () => {

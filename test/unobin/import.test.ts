@@ -295,6 +295,48 @@ for (const { name, sealing, env } of SEALINGS)
     });
   });
 
+describe("a unobin factory named like a module path", () => {
+  it("is read where unobin wrote it (nested folders, as filepath.Join made them) and imported under one encoded key segment", async () => {
+    const module = "github.com/acme/webshop";
+    const root = tempDir("unobin-src");
+    const plain = history(module, STACK);
+    const dir = writeLocalStateStack(root, module, STACK, sealAll(plain, { kind: "raw-noop" }), REV3);
+    assert.equal(dir, join(root, "github.com", "acme", "webshop", STACK));
+    const before = fingerprint(root);
+    const source = openUnobinStack(fileStore(root), {
+      factory: module,
+      stack: STACK,
+      encrypter: unobinNoopEncrypter(),
+    });
+    assert.deepEqual(await source.revisions(), [REV1, REV2, REV3, REV4]);
+    assert.equal(await source.currentRev(), REV3);
+    const targetRoot = tempDir("unobin-target");
+    const into = () =>
+      createBackend(fileStore(targetRoot), { factory: module, stack: STACK, encrypter: noopEncrypter() });
+    const report = await importUnobinStack(source, into());
+    assert.deepEqual(
+      [report.factory, report.imported, report.current, report.verified],
+      [module, 4, REV3, true],
+    );
+    assert.deepEqual(
+      readdirSync(targetRoot).filter((n) => !n.startsWith(".")),
+      ["github.com~acme~webshop"],
+    );
+    assert.equal(await into().currentRev(), REV3);
+    assert.deepEqual(fingerprint(root), before, "the unobin folder is as it was");
+    await rejectsWithCode(
+      Promise.resolve().then(() =>
+        openUnobinStack(fileStore(root), {
+          factory: "github.com//webshop",
+          stack: STACK,
+          encrypter: unobinNoopEncrypter(),
+        }),
+      ),
+      "E_INVALID_NAME",
+    );
+  });
+});
+
 describe("importUnobinStack refusals and re-runs", () => {
   const noop = unobinNoopEncrypter();
   const setUp = (revisions: GoRevision[], current: string | undefined, lockPid?: number) => {

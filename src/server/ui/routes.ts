@@ -15,6 +15,7 @@ import {
   createBackend,
   type LockInfo,
   stackLayout,
+  validateFactoryName,
   validateName,
 } from "../../backend/index.js";
 import { formatBytes } from "../../cli/output.js";
@@ -26,7 +27,15 @@ import { LruCache } from "../../internal/lru.js";
 import type { ObjectStore } from "../../objectstore/types.js";
 import { maskSensitive } from "../../snapshot/index.js";
 import type { Authenticator, Principal } from "../auth.js";
-import { HttpError, type RequestUrl, readBody, send, statusFor } from "../http.js";
+import {
+  factoryOfPathSegment,
+  factoryPathSegment,
+  HttpError,
+  type RequestUrl,
+  readBody,
+  send,
+  statusFor,
+} from "../http.js";
 import { CSS, JS } from "./assets.js";
 import { type Html, html, query, raw, seg } from "./html.js";
 
@@ -782,7 +791,7 @@ function stackRoute(path: string): StackRoute | undefined {
   if (f === undefined || s === undefined || rest.length > 0) return undefined;
   const name = (kind: "factory" | "stack", v: string) => {
     try {
-      return validateName(kind, decode(v));
+      return kind === "factory" ? factoryOfPathSegment(v) : validateName(kind, decode(v));
     } catch (e) {
       if (isStateKeeperError(e)) throw new HttpError(400, e.code, e.message);
       throw e;
@@ -799,7 +808,7 @@ function stackRoute(path: string): StackRoute | undefined {
 
 function checkedName(kind: "factory" | "stack", v: string): string {
   try {
-    return validateName(kind, v);
+    return kind === "factory" ? validateFactoryName(v) : validateName(kind, v);
   } catch (e) {
     if (isStateKeeperError(e)) throw new HttpError(400, e.code, e.message);
     throw e;
@@ -845,7 +854,7 @@ function decode(v: string): string {
 }
 
 function stackHref(factory: string, stack: string): string {
-  return `/ui/stacks/${seg(factory)}/${seg(stack)}`;
+  return `/ui/stacks/${factoryPathSegment(factory)}/${seg(stack)}`;
 }
 
 function cookieToken(req: IncomingMessage): string | undefined {
