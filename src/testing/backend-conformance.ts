@@ -412,7 +412,20 @@ export function backendConformance(
         stalled = true;
         const staleCommit = a.commit(snapshotFor("stack", ["stale-from-a"]));
         staleCommit.catch(() => {});
-        await aAtCurrent;
+        // A must get as far as writing `current`. Should it stop short (a machine so slow that A's
+        // own lease check fails first), say so instead of waiting for ever on the gate.
+        await Promise.race([
+          aAtCurrent,
+          staleCommit.then(
+            () => assert.fail("A's commit finished without writing current"),
+            (e: unknown) => {
+              release();
+              assert.fail(
+                `A's commit stopped before writing current (too slow for a ${leaseMs} ms lease?): ${e}`,
+              );
+            },
+          ),
+        ]);
         const b = make();
         const lb = await b.lock({ operation: "apply", timeoutMs: 4 * leaseMs + 2000 });
         assert.equal(lb.tookOverFrom?.id, la.id);
