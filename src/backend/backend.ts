@@ -248,7 +248,7 @@ export interface RevisionContent {
   sealedWith: string;
   /** Size of the sealed object in bytes. */
   size: number;
-  /** `user@host` of the process that committed it, when the revision records it (since format 2 shipped). */
+  /** `user@host` that committed it, when the revision records it (not imported revisions, nor ones written before it was recorded). */
   committedBy?: string;
 }
 
