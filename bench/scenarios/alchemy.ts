@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Scope } from "alchemy";
@@ -10,6 +9,7 @@ import { noopEncrypter } from "../../src/crypto/noop.js";
 import { fileStore } from "../../src/objectstore/file.js";
 import type { ObjectStore } from "../../src/objectstore/types.js";
 import { createRecordStore } from "../../src/records/index.js";
+import { runCollected } from "../../test/cli/helpers.js";
 import { withTempDir } from "../lib/dirs.js";
 import { log, percentile, pick, type Row, rate, type ScenarioResult, timed } from "../lib/measure.js";
 import { benchPrefix, benchS3Store } from "../lib/s3.js";
@@ -151,28 +151,17 @@ interface AppRun {
   stderr: string;
 }
 
-function runApp(env: Record<string, string>): Promise<AppRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", APP], {
-      env: { ...process.env, DO_NOT_TRACK: "1", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      const last = stdout.trim().split("\n").pop() ?? "";
-      let deployMs = Number.NaN;
-      try {
-        deployMs = Number(JSON.parse(last).deployMs);
-      } catch {
-        // A failed deploy prints no result line; the caller reports code and stderr.
-      }
-      resolve({ code, deployMs, stderr });
-    });
+async function runApp(env: Record<string, string>): Promise<AppRun> {
+  const { code, stdout, stderr } = await runCollected(process.execPath, ["--import", "tsx", APP], {
+    env: { ...process.env, DO_NOT_TRACK: "1", ...env },
   });
+  let deployMs = Number.NaN;
+  try {
+    deployMs = Number(JSON.parse(stdout.trim().split("\n").pop() ?? "").deployMs);
+  } catch {
+    // A failed deploy prints no result line; the caller reports code and stderr.
+  }
+  return { code, deployMs, stderr };
 }
 
 async function deployOk(env: Record<string, string>, what: string): Promise<number> {

@@ -536,7 +536,11 @@ describe("format 2: options and what is not supported yet", () => {
       encrypter: keyring(next, key),
       format: 2,
     });
+    const pointer = async () =>
+      (await currentObject(store, stackLayout("", "factory", "stack").current).read())?.value.pointer;
+    assert.equal((await pointer())?.entries, 400, "the commit recorded its entry count");
     assert.equal(await backendInternals(rotated).reseal(rev), true);
+    assert.equal((await pointer())?.entries, 400, "resealing the current revision keeps its count");
     assert.deepEqual(await backendInternals(rotated).resealChunks(), {
       chunks: ids.length,
       resealed: ids.length,

@@ -1,11 +1,11 @@
 // Reads what the store holds, for the history checker, and runs the CLI's `verify` on it: the
 // checker sees the store only through the library's own reads (list, get, current with its
 // digest), and `verify` is the check an operator would run.
-import { spawn } from "node:child_process";
 import { join } from "node:path";
 import type { Backend } from "../../src/backend/index.js";
 import { backendInternals } from "../../src/backend/internals.js";
 import { isStateKeeperError } from "../../src/errors.js";
+import { ROOT, runCollected } from "../cli/helpers.js";
 import { CHAOS_FACTORY, CHAOS_KEY_ENV, CHAOS_STACK } from "../fixtures/chaos/stack.js";
 import {
   canonical,
@@ -14,8 +14,6 @@ import {
   type StoredHistory,
   summarizeRevision,
 } from "./history.js";
-
-const ROOT = new URL("../..", import.meta.url).pathname;
 
 function failure(rev: string, e: unknown): ReadFailure {
   if (!isStateKeeperError(e)) throw e;
@@ -87,7 +85,7 @@ export interface VerifyOutcome {
  * `statekeeper verify --json` on the stack at `storeUrl`, as a child process (the built CLI,
  * bin/statekeeper.js → dist/). The key travels in the environment, never on the command line.
  */
-export function runVerify(storeUrl: string, key: string): Promise<VerifyOutcome> {
+export async function runVerify(storeUrl: string, key: string): Promise<VerifyOutcome> {
   const args = [
     join(ROOT, "bin", "statekeeper.js"),
     "--store",
@@ -101,25 +99,15 @@ export function runVerify(storeUrl: string, key: string): Promise<VerifyOutcome>
     "verify",
     "--json",
   ];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
-      cwd: ROOT,
-      env: { ...process.env, [CHAOS_KEY_ENV]: key, NO_COLOR: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      let json: VerifyOutcome["json"];
-      try {
-        json = JSON.parse(stdout) as VerifyOutcome["json"];
-      } catch {
-        json = undefined;
-      }
-      resolve({ code, json, stdout, stderr });
-    });
+  const { code, stdout, stderr } = await runCollected(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, [CHAOS_KEY_ENV]: key, NO_COLOR: "1" },
   });
+  let json: VerifyOutcome["json"];
+  try {
+    json = JSON.parse(stdout) as VerifyOutcome["json"];
+  } catch {
+    json = undefined;
+  }
+  return { code, json, stdout, stderr };
 }

@@ -1,25 +1,15 @@
 // scripts/demo.sh (npm run demo) runs the main job end to end and can be run again in the same place.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { before, it } from "node:test";
-import { ensureBuilt, ROOT, tempDir } from "./helpers.js";
+import { ensureBuilt, ROOT, runCollected, tempDir } from "./helpers.js";
 
 before(ensureBuilt);
 
-function demo(cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("bash", [join(ROOT, "scripts", "demo.sh")], {
-      cwd,
-      env: { ...process.env, STATEKEEPER_STORE: "memory://ignored", STATEKEEPER_KEY: "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
+function demo(cwd: string) {
+  return runCollected("bash", [join(ROOT, "scripts", "demo.sh")], {
+    cwd,
+    env: { ...process.env, STATEKEEPER_STORE: "memory://ignored", STATEKEEPER_KEY: "" },
   });
 }
 

@@ -41,17 +41,28 @@ function baseEnv(): Record<string, string> {
   return env;
 }
 
-export function sk(args: readonly string[], opts: RunOptions): Promise<Result> {
+/**
+ * Runs `command args` to its end and collects what it wrote. Its stdin gets `input` (or nothing),
+ * then is closed; with `timeoutMs` it is killed (SIGKILL) past that time (its code is then null).
+ * `env` replaces the environment (default: this process's).
+ */
+export function runCollected(
+  command: string,
+  args: readonly string[],
+  opts: Partial<RunOptions> & { env?: NodeJS.ProcessEnv } = {},
+): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: opts.cwd,
-      env: { ...baseEnv(), ...(opts.env ?? {}) },
+    const child = spawn(command, args, {
+      cwd: opts.cwd ?? ROOT,
+      env: opts.env ?? process.env,
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    // A child that exits without reading its input must not fail the run.
+    child.stdin.on("error", () => {});
     const timer =
       opts.timeoutMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs);
     child.on("error", reject);
@@ -60,6 +71,14 @@ export function sk(args: readonly string[], opts: RunOptions): Promise<Result> {
       resolve({ code, stdout, stderr });
     });
     child.stdin.end(opts.input ?? "");
+  });
+}
+
+/** The real binary, in `opts.cwd`, with only the STATEKEEPER_* settings the test passes. */
+export function sk(args: readonly string[], opts: RunOptions): Promise<Result> {
+  return runCollected(process.execPath, [BIN, ...args], {
+    ...opts,
+    env: { ...baseEnv(), ...(opts.env ?? {}) },
   });
 }
 
@@ -73,25 +92,15 @@ export function tempDir(label = "cli"): string {
 }
 
 /** Runs a TypeScript fixture under test/fixtures/cli with tsx (from the repo root, where tsx resolves). */
-export function fixture(name: string, args: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", join(ROOT, "test", "fixtures", "cli", name), ...args],
-      {
-        cwd: ROOT,
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) =>
-      code === 0 ? resolve(stdout) : reject(new Error(`fixture ${name} failed: ${stderr}`)),
-    );
-  });
+export async function fixture(name: string, args: readonly string[]): Promise<string> {
+  const r = await runCollected(process.execPath, [
+    "--import",
+    "tsx",
+    join(ROOT, "test", "fixtures", "cli", name),
+    ...args,
+  ]);
+  if (r.code !== 0) throw new Error(`fixture ${name} failed: ${r.stderr}`);
+  return r.stdout;
 }
 
 /** The file URL of `<dir>/.statekeeper`, the CLI's default store when run in `dir`. */
