@@ -3,6 +3,7 @@
 import {
   checkDelete,
   checkPut,
+  foldersOf,
   type ObjectInfo,
   type ObjectStore,
   probeConditionalRequests,
@@ -59,6 +60,12 @@ export function mapStore(): ObjectStore {
         const o = objects.get(key);
         if (o) yield info(key, o);
       }
+    },
+    // Optional: without it, statekeeper derives folders from \`list\` (one level of a tree, as
+    // S3's Delimiter "/" lists it: what \`listStacks\` walks to find stacks without reading histories).
+    async *listFolders(prefix) {
+      validatePrefix(prefix);
+      yield* foldersOf(objects.keys(), prefix);
     },
     probe() {
       // Real conditional requests, as every driver should probe: never a claim on trust.

@@ -1,10 +1,11 @@
 import { type CurrentPointer, currentObject, pointerOf } from "../backend/current.js";
-import { createBackend, factoryOfKey, normalizePrefix } from "../backend/index.js";
+import { createBackend, factoryOfKey, normalizePrefix, validateName } from "../backend/index.js";
 import { SNAPSHOT_SUFFIX, stackLayout } from "../backend/layout.js";
 import type { LockHolder } from "../errors.js";
 import { mapBounded } from "../internal/bounded.js";
 import { LruCache } from "../internal/lru.js";
 import { holderFields } from "../lock/lease.js";
+import { foldersUnder } from "../objectstore/kit.js";
 import type { ObjectStore } from "../objectstore/types.js";
 import { type AdminOptions, type AdminProgress, checkpoint, progressOf } from "./common.js";
 
@@ -15,10 +16,18 @@ export interface ListStacksOptions extends AdminOptions<ListStacksPhase> {
   /** Key prefix inside the store, as given to `createBackend`. */
   prefix?: string;
   /**
+   * Count every stack's revisions (default true). Counting lists every object under the prefix
+   * (each revision, each format-2 chunk: on the file store a stat each). Without it, stacks are
+   * found folder by folder (`foldersUnder`) and only their `current` and `lock` are read, so the
+   * cost is in the number of stacks, not in the length of their histories: what the web view's
+   * stacks page does. `revisions` is then null.
+   */
+  revisions?: boolean;
+  /**
    * Pointers read by earlier calls, kept by key and etag (`stacksCache()`): a pointer whose etag
-   * in this listing is the one it was read with is not read again. For callers that list often
-   * (the web view); an etag names one version of an object on every store, so nothing stale is
-   * reused.
+   * is still the one it was read with is not read again (counting revisions, the listing gives
+   * the etag; without, a HEAD does). For callers that list often (the web view); an etag names
+   * one version of an object on every store, so nothing stale is reused.
    */
   cache?: StacksCache;
   /** Stacks whose pointer and lock are read at once. Default 16 (small objects: the requests' latency, not their work, is what adds up). */
@@ -42,7 +51,8 @@ export interface StackSummary {
   /** When `current` was last moved (a commit or a rollback), and by whom (`user@host`); null without one. */
   updated: string | null;
   by: string | null;
-  revisions: number;
+  /** Revisions kept; null when the listing was asked not to count them (`revisions: false`). */
+  revisions: number | null;
   locked: boolean;
   holder: LockHolder | null;
 }
@@ -58,13 +68,12 @@ export function stacksCache(maxStacks = 50_000): StacksCache {
   return { pointers: new LruCache(maxStacks) };
 }
 
+/** A stack as its discovery found it: what a full listing tells, or only its name (found by folders). */
 interface Found {
   factory: string;
   stack: string;
-  revisions: number;
-  /** The etag the listing gave `current`; undefined when the stack has none. */
-  currentEtag: string | undefined;
-  locked: boolean;
+  /** From a full listing: revisions, `current`'s etag (undefined: none) and whether a lock is there. */
+  listed?: { revisions: number; currentEtag: string | undefined; locked: boolean };
 }
 
 /**
@@ -80,39 +89,24 @@ export async function listStacks(
   const prefix = normalizePrefix(options.prefix);
   const what = "listing of stacks";
   checkpoint(what, options.signal);
-  const found = new Map<string, Found>();
-  for await (const o of store.list(prefix)) {
-    const parts = o.key.slice(prefix.length).split("/");
-    const [segment, stack, leaf, name] = parts;
-    if (segment === undefined || stack === undefined || leaf === undefined) continue;
-    // The key segment of a factory with `/` is its `factoryKey` (`github.com~acme~webshop`).
-    let factory: string;
-    try {
-      factory = factoryOfKey(segment);
-    } catch {
-      continue; // not a factory's key: not a stack of this layout
-    }
-    const id = `${segment}/${stack}`;
-    let summary = found.get(id);
-    const ensure = () => {
-      summary ??= { factory, stack, revisions: 0, currentEtag: undefined, locked: false };
-      found.set(id, summary);
-      return summary;
-    };
-    if (parts.length === 3 && leaf === "current") ensure().currentEtag = o.etag;
-    else if (parts.length === 3 && leaf === "lock") ensure().locked = true;
-    else if (parts.length === 4 && leaf === "snapshots" && name?.endsWith(SNAPSHOT_SUFFIX))
-      ensure().revisions++;
-  }
-  const stacks = [...found.values()].sort((a, b) =>
+  const concurrency = options.concurrency ?? CONCURRENCY;
+  const stacks =
+    options.revisions === false
+      ? await stacksByFolder(store, prefix, concurrency)
+      : await stacksByListing(store, prefix);
+  stacks.sort((a, b) =>
     a.factory === b.factory ? (a.stack < b.stack ? -1 : 1) : a.factory < b.factory ? -1 : 1,
   );
   const cache = options.cache;
-  /** The pointer, from the cache when the listing found it at the etag it was read with. */
-  const readPointer = async (s: Found, listedEtag: string): Promise<CurrentPointer | undefined> => {
-    const key = stackLayout(prefix, s.factory, s.stack).current;
+  /** The pointer, from the cache while `current` still has the etag it was read with. */
+  const readPointer = async (key: string, listed: Found["listed"]): Promise<CurrentPointer | undefined> => {
     const known = cache?.pointers.get(key);
-    if (known !== undefined && known.etag === listedEtag) return known.pointer;
+    if (listed !== undefined && listed.currentEtag === undefined) return undefined;
+    if (known !== undefined) {
+      const etag = listed?.currentEtag ?? (await store.head(key))?.etag;
+      if (etag === undefined) return undefined;
+      if (known.etag === etag) return known.pointer;
+    }
     const got = await currentObject(store, key).read();
     if (got === undefined) return undefined;
     // An unreadable pointer throws here (E_CORRUPT), as `currentPointer()` does, and is not kept.
@@ -123,17 +117,30 @@ export async function listStacks(
   const progress = progressOf(options.onProgress);
   progress("reading", 0, stacks.length);
   let done = 0;
-  return mapBounded(stacks, options.concurrency ?? CONCURRENCY, async (s): Promise<StackSummary> => {
+  const rows = await mapBounded(stacks, concurrency, async (s): Promise<StackSummary | undefined> => {
     checkpoint(what, options.signal);
-    const pointer = s.currentEtag === undefined ? undefined : await readPointer(s, s.currentEtag);
+    const layout = stackLayout(prefix, s.factory, s.stack);
     // Metadata only: this backend has no encrypter, and opens nothing.
     const backend = createBackend(store, {
       ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
       factory: s.factory,
       stack: s.stack,
     });
-    const info = s.locked ? await backend.lockInfo() : undefined;
+    const [pointer, info] = await Promise.all([
+      readPointer(layout.current, s.listed),
+      s.listed === undefined || s.listed.locked ? backend.lockInfo() : undefined,
+    ]);
     progress("reading", ++done, stacks.length, { stack: `${s.factory}/${s.stack}` });
+    // A folder found by name with neither pointer nor lock is a stack only if it holds a revision.
+    if (s.listed === undefined && pointer === undefined && info === undefined) {
+      let revision = false;
+      for await (const o of store.list(layout.snapshotsPrefix))
+        if (o.key.endsWith(SNAPSHOT_SUFFIX)) {
+          revision = true;
+          break;
+        }
+      if (!revision) return undefined;
+    }
     return {
       factory: s.factory,
       stack: s.stack,
@@ -142,9 +149,72 @@ export async function listStacks(
       entries: pointer?.entries ?? null,
       updated: pointer?.updated ?? null,
       by: pointer?.by ?? null,
-      revisions: s.revisions,
+      revisions: s.listed?.revisions ?? null,
       locked: info !== undefined,
       holder: info === undefined ? null : holderFields(info),
     };
   });
+  return rows.filter((r) => r !== undefined);
+}
+
+/** Whether a key segment can be a stack's name (else the folder is not a stack of this layout). */
+function isStackName(segment: string): boolean {
+  try {
+    validateName("stack", segment);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The factory a key segment names, or undefined when it is not a factory's key (not a stack of this layout). */
+function factoryOf(segment: string): string | undefined {
+  try {
+    // The key segment of a factory with `/` is its `factoryKey` (`github.com~acme~webshop`).
+    return factoryOfKey(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Stacks from one listing of everything under `prefix`, with their revisions counted. */
+async function stacksByListing(store: ObjectStore, prefix: string): Promise<Found[]> {
+  const found = new Map<string, Found & { listed: NonNullable<Found["listed"]> }>();
+  for await (const o of store.list(prefix)) {
+    const parts = o.key.slice(prefix.length).split("/");
+    const [segment, stack, leaf, name] = parts;
+    if (segment === undefined || stack === undefined || leaf === undefined) continue;
+    const factory = factoryOf(segment);
+    if (factory === undefined || !isStackName(stack)) continue;
+    const id = `${segment}/${stack}`;
+    let summary = found.get(id);
+    const ensure = () => {
+      summary ??= { factory, stack, listed: { revisions: 0, currentEtag: undefined, locked: false } };
+      found.set(id, summary);
+      return summary.listed;
+    };
+    if (parts.length === 3 && leaf === "current") ensure().currentEtag = o.etag;
+    else if (parts.length === 3 && leaf === "lock") ensure().locked = true;
+    else if (parts.length === 4 && leaf === "snapshots" && name?.endsWith(SNAPSHOT_SUFFIX))
+      ensure().revisions++;
+  }
+  return [...found.values()];
+}
+
+/** Stacks by their folders: the factories' folders under `prefix`, then the stacks' under each. */
+async function stacksByFolder(store: ObjectStore, prefix: string, concurrency: number): Promise<Found[]> {
+  const factories: { factory: string; folder: string }[] = [];
+  for await (const folder of foldersUnder(store, prefix)) {
+    const factory = factoryOf(folder.slice(prefix.length, -1));
+    if (factory !== undefined) factories.push({ factory, folder });
+  }
+  const perFactory = await mapBounded(factories, concurrency, async ({ factory, folder }) => {
+    const stacks: Found[] = [];
+    for await (const stackFolder of foldersUnder(store, folder)) {
+      const stack = stackFolder.slice(folder.length, -1);
+      if (isStackName(stack)) stacks.push({ factory, stack });
+    }
+    return stacks;
+  });
+  return perFactory.flat();
 }

@@ -6,6 +6,8 @@ export {
   checkDelete,
   checkPut,
   compareKeys,
+  foldersOf,
+  foldersUnder,
   MAX_KEY_BYTES,
   validateKey,
   validatePrefix,

@@ -14,7 +14,7 @@ import { type KeyPlace, withKeyMutex } from "./file/mutex.js";
 import { checkRootOption, rootFolderCheck } from "./file/root.js";
 import { intoFolder, removeDeadTemps, TEMP_DIR_NAME, writeTemp } from "./file/temps.js";
 import { etagOf, freshMtime, restampAfter, statVersion } from "./file/version.js";
-import { type WalkedFile, walkKeys } from "./file/walk.js";
+import { listFolderKeys, type WalkedFile, walkKeys } from "./file/walk.js";
 import { checkDelete, checkPut, validateKey, validatePrefix } from "./kit.js";
 import { probeConditionalRequests } from "./probe.js";
 import { type ObjectInfo, type ObjectStore, type PutOptions, StoreError } from "./types.js";
@@ -204,6 +204,18 @@ export function fileStore(root: string, options: FileStoreOptions = {}): ObjectS
       } catch (e) {
         throw asStoreError(e, "list", current);
       }
+    },
+
+    async *listFolders(prefix): AsyncGenerator<string> {
+      validatePrefix(prefix);
+      let folders: string[];
+      try {
+        await checkRoot();
+        folders = await listFolderKeys(rootPath, prefix);
+      } catch (e) {
+        throw asStoreError(e, "list", prefix);
+      }
+      yield* folders;
     },
 
     probe: () => probeConditionalRequests(store),

@@ -1,7 +1,7 @@
 // The driver kit: what every ObjectStore driver checks the same way, in one place. Drivers import
 // this module (and types.ts, probe.ts), never each other.
 import { truncateForMessage } from "../errors.js";
-import { type DeleteOptions, type PutOptions, StoreError } from "./types.js";
+import { type DeleteOptions, type ObjectStore, type PutOptions, StoreError } from "./types.js";
 
 /** Longest key any driver accepts, in UTF-8 bytes (S3's own limit). */
 export const MAX_KEY_BYTES = 1024;
@@ -80,4 +80,30 @@ export function checkDelete(key: string, opts: DeleteOptions): void {
 /** Byte order of the UTF-8 encoding — the order S3 lists keys in, and every driver's `list`. */
 export function compareKeys(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}
+
+/**
+ * The folders one level below `prefix` among `keys` (the contract of `ObjectStore.listFolders`),
+ * sorted in byte order: for drivers that hold their keys, and for those whose listing returns
+ * keys only.
+ */
+export function foldersOf(keys: Iterable<string>, prefix: string): string[] {
+  const folders = new Set<string>();
+  for (const key of keys) {
+    if (!key.startsWith(prefix)) continue;
+    const slash = key.indexOf("/", prefix.length);
+    if (slash >= 0) folders.add(key.slice(0, slash + 1));
+  }
+  return [...folders].sort(compareKeys);
+}
+
+/**
+ * The folders one level below `prefix` (`ObjectStore.listFolders`): the driver's own listing, or,
+ * for a driver without one, derived from its full listing of `prefix`.
+ */
+export async function* foldersUnder(store: ObjectStore, prefix: string): AsyncIterable<string> {
+  if (store.listFolders !== undefined) return yield* store.listFolders(prefix);
+  const keys: string[] = [];
+  for await (const o of store.list(prefix)) keys.push(o.key);
+  yield* foldersOf(keys, prefix);
 }

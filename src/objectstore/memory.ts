@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { checkDelete, checkPut, compareKeys, validateKey, validatePrefix } from "./kit.js";
+import { checkDelete, checkPut, compareKeys, foldersOf, validateKey, validatePrefix } from "./kit.js";
 import {
   type Capabilities,
   type ObjectInfo,
@@ -99,6 +99,11 @@ export function memoryStore(name?: string): ObjectStore {
         const o = objects.get(key);
         if (o !== undefined) yield info(key, o);
       }
+    },
+
+    async *listFolders(prefix) {
+      validatePrefix(prefix);
+      yield* foldersOf(objects.keys(), prefix);
     },
 
     async probe(): Promise<Capabilities> {

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { backoffDelayMs, sleep, TRANSIENT_BACKOFF } from "../internal/backoff.js";
+import { foldersUnder } from "./kit.js";
 import { isStoreError, type ObjectStore, type PutOptions, StoreError } from "./types.js";
 
 /** How often, and how patiently, a store request is tried again after a transient failure. */
@@ -156,6 +157,7 @@ export function retryingStore(inner: ObjectStore, options: RetryingStoreOptions 
     put,
     delete: remove,
     list: (prefix) => inner.list(prefix),
+    listFolders: (prefix) => foldersUnder(inner, prefix),
     probe: () => inner.probe(),
   };
 }

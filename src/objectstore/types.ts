@@ -94,6 +94,17 @@ export interface ObjectStore {
    * A failure part-way throws; a partial listing is never returned as if complete.
    */
   list(prefix: string): AsyncIterable<ObjectInfo>;
+  /**
+   * The folders one level below `prefix`, as S3 lists them with `Delimiter: "/"` (its
+   * CommonPrefixes): each distinct `key.slice(0, i + 1)` where `key` starts with `prefix` and
+   * `i` is the first `/` in `key` at or after `prefix.length`, sorted (byte order). A folder is
+   * listed only while some object is under it. Objects directly under `prefix` are not listed,
+   * and nothing below a folder is visited: walking a tree level by level costs what its levels
+   * hold, not everything under them (on the file store, every listed object costs a stat).
+   * Optional for drivers: callers use `foldersUnder(store, prefix)` from the driver kit, which
+   * derives the folders from `list` where a driver has none.
+   */
+  listFolders?(prefix: string): AsyncIterable<string>;
   /** Checks with real requests which preconditions the store honours. Never throws for a "no". */
   probe(): Promise<Capabilities>;
 }

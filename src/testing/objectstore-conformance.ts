@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { hasErrorCode, isStateKeeperError } from "../errors.js";
 import { mapBounded } from "../internal/bounded.js";
-import { compareKeys } from "../objectstore/kit.js";
-import type { ObjectInfo, ObjectStore } from "../objectstore/types.js";
+import { compareKeys, foldersUnder } from "../objectstore/kit.js";
+import type { ObjectStore } from "../objectstore/types.js";
 import { isStoreError } from "../objectstore/types.js";
 import {
   type ConformanceOptions,
@@ -12,6 +12,7 @@ import {
   suiteTitle,
   withGroups,
 } from "./conformance-api.js";
+import { collect } from "./deployments-fixtures.js";
 
 export interface ObjectStoreConformanceOptions extends ConformanceOptions {
   /**
@@ -35,12 +36,6 @@ const text = (b: Uint8Array | undefined): string | undefined =>
   b === undefined ? undefined : new TextDecoder().decode(b);
 
 const isPreconditionFailed = (e: unknown): boolean => isStoreError(e, "PRECONDITION_FAILED");
-
-async function collect(listing: AsyncIterable<ObjectInfo>): Promise<ObjectInfo[]> {
-  const out: ObjectInfo[] = [];
-  for await (const info of listing) out.push(info);
-  return out;
-}
 
 /**
  * Registers one test per ObjectStore behaviour the rest of statekeeper relies on. Run it against
@@ -211,9 +206,28 @@ export function objectStoreConformance(
       assert.deepEqual(await collect(s.list(`${p}nothing-here/`)), []);
     });
 
-    it(`list is complete over ${listSize} keys (more than one S3 page)`, async (s, p) => {
-      const keys = Array.from({ length: listSize }, (_, i) => `${p}many/${String(i).padStart(5, "0")}`);
-      await mapBounded(keys, width, (k) => s.put(k, bytes(k.slice(-5))));
+    it("listFolders lists one level down, sorted, only folders that hold objects", async (s, p) => {
+      const names = ["top", "b/1", "a/x/deep", "a/y", "a-b/1", "ab/c/d", "é/1", "Z/1", "c/gone"];
+      await mapBounded(names, width, (n) => s.put(`${p}${n}`, bytes(`body of ${n}`)));
+      await s.delete(`${p}c/gone`);
+      const folders = async (prefix: string) => collect(foldersUnder(s, prefix));
+      // Byte order: "Z/" < "a-b/" < "a/" < "ab/" < "b/" < "é/"; the file `top` is not a folder.
+      assert.deepEqual(
+        await folders(p),
+        ["Z/", "a-b/", "a/", "ab/", "b/", "é/"].map((f) => `${p}${f}`),
+      );
+      assert.deepEqual(await folders(`${p}a/`), [`${p}a/x/`]);
+      // A prefix that is not a folder: the folders whose next segment starts with it.
+      assert.deepEqual(await folders(`${p}a`), [`${p}a-b/`, `${p}a/`, `${p}ab/`]);
+      assert.deepEqual(await folders(`${p}nothing-here/`), []);
+      await s.delete(`${p}a/x/deep`);
+      assert.deepEqual(await folders(`${p}a/`), [], "a folder whose last object was deleted is gone");
+    });
+
+    it(`list and listFolders are complete over ${listSize} keys in as many folders (more than one S3 page)`, async (s, p) => {
+      const folders = Array.from({ length: listSize }, (_, i) => `${p}many/${String(i).padStart(5, "0")}/`);
+      const keys = folders.map((f) => `${f}k`);
+      await mapBounded(keys, width, (k) => s.put(k, bytes(k.slice(-7, -2))));
       const listed = await collect(s.list(`${p}many/`));
       assert.equal(listed.length, listSize);
       assert.deepEqual(
@@ -221,6 +235,7 @@ export function objectStoreConformance(
         keys,
       );
       assert.ok(listed.every((o) => o.size === 5));
+      assert.deepEqual(await collect(foldersUnder(s, `${p}many/`)), folders);
       await mapBounded(keys, width, (k) => s.delete(k));
     });
 

@@ -1,3 +1,4 @@
+import { foldersUnder } from "../objectstore/kit.js";
 import { probeConditionalRequests } from "../objectstore/probe.js";
 import type { ObjectStore, PutOptions } from "../objectstore/types.js";
 import { StoreError } from "../objectstore/types.js";
@@ -68,6 +69,10 @@ export function interceptStore(
       await hook({ op: "list", key: prefix });
       yield* inner.list(prefix);
     },
+    async *listFolders(prefix) {
+      await hook({ op: "list", key: prefix });
+      yield* foldersUnder(inner, prefix);
+    },
     async probe() {
       await hook({ op: "probe", key: "" });
       return inner.probe();
@@ -87,6 +92,7 @@ export function ignoringPreconditionsStore(inner: ObjectStore): ObjectStore {
     put: (key, body) => inner.put(key, body),
     delete: (key) => inner.delete(key),
     list: (prefix) => inner.list(prefix),
+    listFolders: (prefix) => foldersUnder(inner, prefix),
     async probe() {
       // Probe for real through the lying interface, exactly as a driver would against such a store.
       return probeConditionalRequests(this);

@@ -1,8 +1,18 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type ListStacksPhase, listStacks } from "../../src/admin/index.js";
+import { type ListStacksPhase, listStacks, stacksCache } from "../../src/admin/index.js";
 import { createBackend } from "../../src/backend/index.js";
-import { commitRevisions, newKey, open, recorder, rejectsWith, STORES, snapshot } from "./support.js";
+import { interceptStore } from "../../src/testing/store-decorators.js";
+import {
+  commitRevisions,
+  modesAgree,
+  newKey,
+  open,
+  recorder,
+  rejectsWith,
+  STORES,
+  snapshot,
+} from "./support.js";
 
 for (const { name, make } of STORES) {
   describe(`listStacks (${name} store)`, () => {
@@ -91,6 +101,37 @@ for (const { name, make } of STORES) {
       controller.abort(new Error("stop"));
       const err = await rejectsWith(listStacks(store, { signal: controller.signal }), "E_ABORTED");
       assert.equal((err.cause as Error).message, "stop");
+    });
+  });
+}
+
+for (const { name, make } of STORES) {
+  describe(`listStacks without counting revisions (${name} store)`, () => {
+    it("finds the same stacks folder by folder as one whole listing does", async () => {
+      await modesAgree(make());
+    });
+
+    it("a cached pointer is reused while its etag holds, and read again once a commit moves it", async () => {
+      const inner = make();
+      let pointerReads = 0;
+      const store = interceptStore(inner, (call) => {
+        if (call.op === "get" && call.key === "webshop/prod/current") pointerReads++;
+        return undefined;
+      });
+      const backend = open(inner, newKey(), "prod");
+      const [first] = await commitRevisions(backend, 1);
+      const cache = stacksCache();
+      const rows = async () => {
+        pointerReads = 0;
+        return (await listStacks(store, { cache, revisions: false })).map((r) => r.current);
+      };
+      assert.deepEqual(await rows(), [first]);
+      assert.equal(pointerReads, 1);
+      assert.deepEqual(await rows(), [first]);
+      assert.equal(pointerReads, 0, "the cached pointer is reused");
+      const second = await backend.commit(snapshot(["r9"]));
+      assert.deepEqual(await rows(), [second], "the moved pointer is read again, not taken from the cache");
+      assert.equal(pointerReads, 1);
     });
   });
 }

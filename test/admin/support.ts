@@ -1,9 +1,10 @@
+import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { AdminProgress } from "../../src/admin/index.js";
-import { type Backend, createBackend } from "../../src/backend/index.js";
+import { type AdminProgress, listStacks } from "../../src/admin/index.js";
+import { type Backend, createBackend, type Lock } from "../../src/backend/index.js";
 import { keyEncrypter } from "../../src/crypto/index.js";
 import type { Encrypter } from "../../src/crypto/types.js";
 import { fileStore } from "../../src/objectstore/file.js";
@@ -56,3 +57,70 @@ export function recorder<P extends string>(): {
 
 /** Awaits `p` and asserts it rejects with a StateKeeperError of `code`; returns the error. */
 export const rejectsWith = rejectsWithCode;
+
+/**
+ * Stacks of every kind, and objects that are not stacks, for `listStacks`: returns what a
+ * listing must find (revisions counted); the caller releases `locks`.
+ */
+export async function storeOfStacks(store: ObjectStore): Promise<{
+  expected: Array<
+    [factory: string, stack: string, current: string | null, revisions: number, locked: boolean]
+  >;
+  locks: Lock[];
+}> {
+  const key = newKey();
+  const prod = await commitRevisions(open(store, key, "prod"), 2);
+  const staging = open(store, key, "staging");
+  await staging.write(snapshot(["never-current"], "staging"));
+  const lock = await staging.lock({ operation: "apply" });
+  // A stack with only a revision that never became current, and one with only a lock.
+  await open(store, key, "orphan").write(snapshot(["orphan"], "orphan"));
+  const onlyLock = await open(store, key, "only-lock").lock({ operation: "plan" });
+  const nestedFactory = "github.com/acme/webshop";
+  const nested = await createBackend(store, { factory: nestedFactory, stack: "prod", encrypter: key }).commit(
+    {
+      ...snapshot(["n"], "prod"),
+      factory: { name: nestedFactory, version: "1", contentRevision: "c" },
+    },
+  );
+  // Not stacks: a record beside the stacks, another layout's folders, chunks alone, names no
+  // factory or stack can have.
+  const plain = (text: string) => new TextEncoder().encode(text);
+  await store.put("records/res-1.json", plain("{}"));
+  await store.put("deployments/instances/i-1.json", plain("{}"));
+  await store.put("webshop/chunky/chunks/c1", plain("x"));
+  await store.put("Bad Name/prod/current", plain("{}"));
+  await store.put("webshop/bad name/current", plain("{}"));
+  return {
+    expected: [
+      [nestedFactory, "prod", nested, 1, false],
+      ["webshop", "only-lock", null, 0, true],
+      ["webshop", "orphan", null, 1, false],
+      ["webshop", "prod", prod[1] as string, 2, false],
+      ["webshop", "staging", null, 1, true],
+    ],
+    locks: [lock, onlyLock],
+  };
+}
+
+/**
+ * Both ways of finding stacks (one whole listing; folders, then each stack's pointer and lock)
+ * agree on every kind of stack and skip the same objects that are not stacks.
+ */
+export async function modesAgree(store: ObjectStore): Promise<void> {
+  const { expected, locks } = await storeOfStacks(store);
+  try {
+    const counted = await listStacks(store);
+    assert.deepEqual(
+      counted.map((r) => [r.factory, r.stack, r.current, r.revisions, r.locked]),
+      expected,
+    );
+    const byFolder = await listStacks(store, { revisions: false });
+    assert.deepEqual(
+      byFolder,
+      counted.map((r) => ({ ...r, revisions: null })),
+    );
+  } finally {
+    for (const lock of locks) await lock.unlock();
+  }
+}

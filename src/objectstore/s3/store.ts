@@ -287,24 +287,40 @@ function s3Requests(ctx: RequestContext, mode: { verbatim: boolean }): Omit<Obje
     }
   }
 
-  async function* list(prefix: string): AsyncIterable<ObjectInfo> {
+  /**
+   * Every page of a listing of `prefix` (with `Delimiter: "/"` when `folders`). Pages are retried
+   * one by one (a failure on page 5 does not restart the listing); a failure that outlasts the
+   * retries throws, never a partial listing.
+   */
+  async function* listPages(prefix: string, folders: boolean) {
     validatePrefix(prefix);
-    const items: ObjectInfo[] = [];
     let token: string | undefined;
     do {
-      // Pages are retried one by one (a failure on page 5 does not restart the listing); a
-      // failure that outlasts the retries throws, never a partial listing.
       const page = await withRetries(ctx.policy, () =>
         send("list", prefix, ({ sdk, client }) =>
           client.send(
             new sdk.ListObjectsV2Command({
               Bucket: bucket,
               Prefix: keyPrefix + prefix,
+              ...(folders ? { Delimiter: "/" } : {}),
               ...(token !== undefined ? { ContinuationToken: token } : {}),
             }),
           ),
         ),
       );
+      yield page;
+      if (page.IsTruncated === true && !page.NextContinuationToken)
+        throw new StoreError(
+          "UNAVAILABLE",
+          `s3 list ${bucket}/${keyPrefix}${prefix}: truncated page without a continuation token`,
+        );
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+  }
+
+  async function* list(prefix: string): AsyncIterable<ObjectInfo> {
+    const items: ObjectInfo[] = [];
+    for await (const page of listPages(prefix, false))
       for (const o of page.Contents ?? []) {
         if (o.Key === undefined || !o.Key.startsWith(keyPrefix)) continue;
         items.push({
@@ -314,18 +330,20 @@ function s3Requests(ctx: RequestContext, mode: { verbatim: boolean }): Omit<Obje
           ...(o.LastModified !== undefined ? { lastModified: o.LastModified } : {}),
         });
       }
-      if (page.IsTruncated === true && !page.NextContinuationToken)
-        throw new StoreError(
-          "UNAVAILABLE",
-          `s3 list ${bucket}/${keyPrefix}${prefix}: truncated page without a continuation token`,
-        );
-      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
-    } while (token !== undefined);
     items.sort((a, b) => compareKeys(a.key, b.key));
     yield* items;
   }
 
-  return { name: "s3", get, head, put, delete: remove, list };
+  async function* listFolders(prefix: string): AsyncIterable<string> {
+    const folders: string[] = [];
+    for await (const page of listPages(prefix, true))
+      for (const p of page.CommonPrefixes ?? [])
+        if (p.Prefix?.startsWith(keyPrefix)) folders.push(p.Prefix.slice(keyPrefix.length));
+    folders.sort(compareKeys);
+    yield* folders;
+  }
+
+  return { name: "s3", get, head, put, delete: remove, list, listFolders };
 }
 
 /** `s3://bucket/prefix?region=…&endpoint=…&forcePathStyle=true&kmsKeyId=…`; credentials from the AWS chain. */

@@ -402,7 +402,8 @@ export function uiRoutes(options: UiRoutesOptions): UiRoutes {
     const sort: SortKey = (SORT_KEYS as readonly string[]).includes(sortParam)
       ? (sortParam as SortKey)
       : "name";
-    const all = (await listStacks(store, { cache: pointers })).filter((s) =>
+    // Revisions are not counted: the page does not show them, and counting lists every object.
+    const all = (await listStacks(store, { cache: pointers, revisions: false })).filter((s) =>
       auth.allows(who, "read", s.factory, s.stack),
     );
     // Size, age and (for revisions committed since it was recorded) the entry count come from the
