@@ -10,6 +10,7 @@ import {
   StateKeeperError,
 } from "../errors.js";
 import { mapBounded } from "../internal/bounded.js";
+import { hasControlCharacter } from "../internal/text.js";
 import type { LeaseClock } from "../lock/clock.js";
 import {
   acquireLease,
@@ -207,8 +208,7 @@ const MAX_AUTHOR_LENGTH = 256;
 function committerOf(options: CommitOptions): string {
   const { author } = options;
   if (author === undefined) return whoIsThis();
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-  const control = typeof author === "string" && /[\u0000-\u001f\u007f]/.test(author);
+  const control = typeof author === "string" && hasControlCharacter(author);
   if (typeof author !== "string" || author === "" || author.length > MAX_AUTHOR_LENGTH || control)
     throw new StateKeeperError(
       "E_INVALID_ARGUMENT",

@@ -1,5 +1,6 @@
 /** Human and JSON output: aligned tables, colour only on a terminal, sizes and values. */
 import { StateKeeperError } from "../errors.js";
+import { escapeControlCharacters } from "../internal/text.js";
 
 export function colourEnabled(): boolean {
   const noColor = process.env.NO_COLOR;
@@ -54,18 +55,6 @@ export function printTable(headers: readonly string[], rows: readonly (readonly 
   out(formatTable(headers, rows));
 }
 
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = n / 1024;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
-}
-
 /** A JSON value on one line, as diff and show print it. */
 export function formatValue(value: unknown): string {
   return value === undefined ? "(none)" : JSON.stringify(value);
@@ -73,11 +62,7 @@ export function formatValue(value: unknown): string {
 
 /** Cells from the terminal are not trusted to be printable: a name with ESC in it must not drive the terminal. */
 export function printable(s: string): string {
-  return s.replace(
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: escaping control characters is the point
-    /[\u0000-\u001f\u007f-\u009f]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
+  return escapeControlCharacters(s);
 }
 
 /** Parses "30s", "2m", "1500ms", "1h" or a plain number of seconds into milliseconds. */

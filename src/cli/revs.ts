@@ -1,6 +1,5 @@
 import type { Backend } from "../backend/index.js";
 import { hasErrorCode, StateKeeperError } from "../errors.js";
-import { parseRevision } from "../snapshot/index.js";
 
 /**
  * A rev as the operator wrote it: an exact rev, `current` (or nothing), or `current~N` for the
@@ -30,21 +29,4 @@ export async function currentOrNull(backend: Pick<Backend, "currentRev">): Promi
     if (hasErrorCode(e, "E_NO_CURRENT")) return null;
     throw e;
   }
-}
-
-/** The instant a rev names, as ISO-8601 with milliseconds (revs are UTC timestamps). */
-export function revTime(rev: string): string | null {
-  const parsed = parseRevision(rev);
-  if (parsed === undefined) return null;
-  return new Date(Number(parsed.epochNanos / 1_000_000n)).toISOString();
-}
-
-/** "5s ago", "3m ago", "2h ago", "4d ago". */
-export function age(iso: string | null, now = Date.now()): string {
-  if (iso === null) return "?";
-  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-  if (s < 60) return `${s}s ago`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
-  return `${Math.floor(s / 86400)}d ago`;
 }

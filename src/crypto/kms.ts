@@ -2,6 +2,7 @@ import type { KMSClient } from "@aws-sdk/client-kms";
 import { StateKeeperError } from "../errors.js";
 import { withoutNodeVersionWarning } from "../internal/aws-sdk.js";
 import { LruCache } from "../internal/lru.js";
+import { hasControlCharacter } from "../internal/text.js";
 import { DATA_KEY_BYTES, openWithKey, sealWithKey } from "./aead.js";
 import { decodeStrictBase64, type EnvelopeHeader, parseEnvelope } from "./envelope.js";
 import {
@@ -51,7 +52,7 @@ export function awsKmsEncrypter(options: AwsKmsEncrypterOptions): Encrypter {
     typeof kmsKeyId !== "string" ||
     kmsKeyId.length === 0 ||
     kmsKeyId.length > 2048 ||
-    /\p{Cc}/u.test(kmsKeyId)
+    hasControlCharacter(kmsKeyId)
   ) {
     throw invalidConfig("keyId", "must be a KMS key id, key ARN, alias name or alias ARN");
   }

@@ -1,6 +1,6 @@
 import type { Encrypter } from "../crypto/types.js";
 import { StateKeeperError } from "../errors.js";
-import { validatePrefix } from "../objectstore/kit.js";
+import { folderPrefix } from "../objectstore/kit.js";
 import { assertStoreSupported } from "../objectstore/probe.js";
 import { openStore } from "../objectstore/schemes.js";
 import type { ObjectStore } from "../objectstore/types.js";
@@ -200,9 +200,7 @@ export async function openDeploymentStore(
 function normalisePrefix(prefix: string | undefined): string {
   if (prefix === undefined || prefix === "") return "";
   if (typeof prefix !== "string") throw invalidOption("prefix", "must be a string");
-  const withSlash = prefix.endsWith("/") ? prefix : `${prefix}/`;
-  validatePrefix(withSlash);
-  return withSlash;
+  return folderPrefix(prefix);
 }
 
 function oneOf<T extends string>(option: string, value: unknown, allowed: readonly T[]): T {

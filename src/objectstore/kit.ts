@@ -1,6 +1,7 @@
 // The driver kit: what every ObjectStore driver checks the same way, in one place. Drivers import
 // this module (and types.ts, probe.ts), never each other.
 import { truncateForMessage } from "../errors.js";
+import { hasControlCharacter } from "../internal/text.js";
 import { type DeleteOptions, type ObjectStore, type PutOptions, StoreError } from "./types.js";
 
 /** Longest key any driver accepts, in UTF-8 bytes (S3's own limit). */
@@ -25,8 +26,7 @@ export function validateKey(key: string, what = "store key"): string {
     throw invalidKey(what, key, `longer than ${MAX_KEY_BYTES} bytes`);
   if (key.startsWith("/")) throw invalidKey(what, key, "must be relative (no leading '/')");
   if (key.includes("\\")) throw invalidKey(what, key, "must not contain a backslash");
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-  if (/[\u0000-\u001f\u007f]/.test(key)) throw invalidKey(what, key, "must not contain control characters");
+  if (hasControlCharacter(key)) throw invalidKey(what, key, "must not contain control characters");
   if (!key.isWellFormed()) throw invalidKey(what, key, "must be well-formed unicode");
   for (const segment of key.split("/")) {
     if (segment === "")
@@ -42,6 +42,14 @@ export function validatePrefix(prefix: string): string {
   if (prefix === "") return prefix;
   validateKey(prefix.endsWith("/") ? prefix.slice(0, -1) : prefix, "store prefix");
   return prefix;
+}
+
+/**
+ * A prefix that names a folder: `""`, or validated and ending in `/` (`"team"` and `"team/"` name
+ * the same folder). Layers with stricter rules (stack prefixes follow the name rules) check more.
+ */
+export function folderPrefix(prefix: string): string {
+  return validatePrefix(prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`);
 }
 
 function invalidArgument(message: string, key: string): StoreError {

@@ -1,5 +1,6 @@
 import { InvalidNameError, StateKeeperError, truncateForMessage } from "../errors.js";
-import { validatePrefix } from "../objectstore/kit.js";
+import { hasControlCharacter } from "../internal/text.js";
+import { folderPrefix } from "../objectstore/kit.js";
 
 /** Longest resource id, in UTF-8 bytes. Escaped, it takes at most three times as many. */
 export const MAX_RESOURCE_ID_BYTES = 256;
@@ -20,8 +21,7 @@ const ESCAPED_ID = /^(?:[A-Za-z0-9_-]|%[0-9A-F]{2})+$/;
 export function validateResourceId(id: unknown): string {
   if (typeof id !== "string") throw new InvalidNameError("resource id", String(id), "must be a string");
   if (id.length === 0) throw new InvalidNameError("resource id", id, "must not be empty");
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(id))
+  if (hasControlCharacter(id))
     throw new InvalidNameError("resource id", id, "must not contain control characters");
   if (!id.isWellFormed()) throw new InvalidNameError("resource id", id, "must be well-formed unicode");
   if (Buffer.byteLength(id, "utf8") > MAX_RESOURCE_ID_BYTES)
@@ -87,8 +87,7 @@ export function unescapeResourceId(escaped: string): string | undefined {
 export function normalizeRecordsPrefix(prefix: unknown): string {
   if (typeof prefix !== "string")
     throw new InvalidNameError("records prefix", String(prefix), "must be a string");
-  const normalized = prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`;
-  validatePrefix(normalized);
+  const normalized = folderPrefix(prefix);
   if (Buffer.byteLength(normalized, "utf8") > MAX_RECORDS_PREFIX_BYTES)
     throw new InvalidNameError("records prefix", prefix, `longer than ${MAX_RECORDS_PREFIX_BYTES} bytes`);
   return normalized;

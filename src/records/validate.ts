@@ -1,5 +1,6 @@
 import type { Encrypter } from "../crypto/types.js";
 import { isStateKeeperError, StateKeeperError, truncateForMessage } from "../errors.js";
+import { hasControlCharacter } from "../internal/text.js";
 import { validateResourceId } from "./keys.js";
 import {
   type IaCState,
@@ -55,8 +56,7 @@ export function statusProblem(value: unknown): string | undefined {
   if (typeof value !== "string" || value === "")
     return `must be a non-empty string (${RESOURCE_STATUSES.join(", ")}, or another status)`;
   if (Buffer.byteLength(value, "utf8") > MAX_STATUS_BYTES) return `is longer than ${MAX_STATUS_BYTES} bytes`;
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(value)) return "must not contain control characters";
+  if (hasControlCharacter(value)) return "must not contain control characters";
   if (!value.isWellFormed()) return "must be well-formed unicode";
   return undefined;
 }

@@ -12,6 +12,7 @@ export {
   MAX_REVISION_ATTEMPTS,
   newRevision,
   parseRevision,
+  revisionTime,
   revisionWithSuffix,
   sortRevisions,
 } from "./revision.js";

@@ -136,3 +136,10 @@ export function sortRevisions(revs: readonly string[]): string[] {
   decorated.sort((x, y) => compareParsed(x.rev, x.parsed, y.rev, y.parsed));
   return decorated.map((d) => d.rev);
 }
+
+/** When a rev was allocated (its timestamp, to the millisecond, ISO 8601), or null for a rev that is not a timestamp. */
+export function revisionTime(rev: string): string | null {
+  const parsed = parseRevision(rev);
+  if (parsed === undefined) return null;
+  return new Date(Number(parsed.epochNanos / 1_000_000n)).toISOString();
+}

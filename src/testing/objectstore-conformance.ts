@@ -275,6 +275,7 @@ export function objectStoreConformance(
         `${p}nul\0x`,
         `${p}ctl\u0001x`,
         `${p}del\u007fx`,
+        `${p}c1\u0085x`,
         `${p}trailing/`,
         `${p}${"x".repeat(2000)}`,
       ];

@@ -2,9 +2,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { EXIT, exitCodeFor } from "../../src/cli/exit-codes.js";
-import { formatBytes, formatTable, parseDuration, printable } from "../../src/cli/output.js";
+import { formatTable, parseDuration, printable } from "../../src/cli/output.js";
 import { progress } from "../../src/cli/progress.js";
 import { LockedError, StateKeeperError } from "../../src/errors.js";
+import { formatBytes } from "../../src/internal/text.js";
 import { StoreError } from "../../src/objectstore/types.js";
 
 describe("cli units", () => {

@@ -1,12 +1,19 @@
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { encodeSnapshot, maskSensitive, SENSITIVE_MASK, type Snapshot } from "../../snapshot/index.js";
+import { age, formatBytes } from "../../internal/text.js";
+import {
+  encodeSnapshot,
+  maskSensitive,
+  revisionTime,
+  SENSITIVE_MASK,
+  type Snapshot,
+} from "../../snapshot/index.js";
 import { type CliContext, globalsOf, openReadableBackend } from "../context.js";
 import { EXIT } from "../exit-codes.js";
 import { examples } from "../options.js";
-import { formatBytes, formatValue, out, paint, printable, printJson, printTable, warn } from "../output.js";
+import { formatValue, out, paint, printable, printJson, printTable, warn } from "../output.js";
 import { progress } from "../progress.js";
-import { age, currentOrNull, resolveRev, revTime } from "../revs.js";
+import { currentOrNull, resolveRev } from "../revs.js";
 
 export interface HistoryRow {
   rev: string;
@@ -46,7 +53,7 @@ export function registerHistory(program: Command, ctx: CliContext): void {
       });
       const rows: HistoryRow[] = history.revisions.map((r) => ({
         rev: r.rev,
-        time: revTime(r.rev),
+        time: revisionTime(r.rev),
         size: r.size,
         entries: r.entries ?? null,
         generatedAt: r.generatedAt ?? null,

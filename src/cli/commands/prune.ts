@@ -1,9 +1,10 @@
 import type { Command } from "commander";
 import { pruneStack } from "../../admin/index.js";
 import { StateKeeperError } from "../../errors.js";
+import { formatBytes } from "../../internal/text.js";
 import { type CliContext, globalsOf, lockOptionsOf, openStackBackend, sourceEncrypter } from "../context.js";
 import { examples, withLockTimeout } from "../options.js";
-import { formatBytes, out, paint, printJson, warn } from "../output.js";
+import { out, paint, printJson, warn } from "../output.js";
 import { withProgress } from "../progress.js";
 
 function parseKeep(text: string): number {

@@ -18,14 +18,13 @@ import {
   validateFactoryName,
   validateName,
 } from "../../backend/index.js";
-import { formatBytes } from "../../cli/output.js";
-import { age, revTime } from "../../cli/revs.js";
 import type { Encrypter } from "../../crypto/types.js";
 import { hasErrorCode, isStateKeeperError } from "../../errors.js";
 import { mapBounded } from "../../internal/bounded.js";
 import { LruCache } from "../../internal/lru.js";
+import { age, formatBytes } from "../../internal/text.js";
 import type { ObjectStore } from "../../objectstore/types.js";
-import { maskSensitive } from "../../snapshot/index.js";
+import { maskSensitive, revisionTime } from "../../snapshot/index.js";
 import type { Authenticator, Principal } from "../auth.js";
 import {
   factoryOfPathSegment,
@@ -424,7 +423,7 @@ export function uiRoutes(options: UiRoutesOptions): UiRoutes {
     const rows = all.map((s) => ({
       s,
       name: `${s.factory}/${s.stack}`,
-      time: s.current === null ? null : revTime(s.current),
+      time: s.current === null ? null : revisionTime(s.current),
       count: s.current === null ? undefined : countOf.get(revKey(s.factory, s.stack, s.current)),
     }));
     const entriesOf = (r: (typeof rows)[number]) =>
@@ -567,7 +566,7 @@ ${pager}
 <div class="table-wrap"><table id="revisions">
 <thead><tr><th>From</th><th>To</th><th>Revision</th><th>Time</th><th>Author</th><th class="num">Size</th><th class="num">Entries</th>${admin ? html`<th>Action</th>` : ""}</tr></thead>
 <tbody>${slice.map((r, i) => {
-        const time = revTime(r.rev);
+        const time = revisionTime(r.rev);
         const c = counts[i];
         return html`<tr>
 <td><input type="radio" name="from" value="${r.rev}" aria-label="diff from ${r.rev}" ${r.rev === defaultFrom ? raw("checked") : ""}></td>
