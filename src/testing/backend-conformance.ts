@@ -183,7 +183,8 @@ export function backendConformance(
       const { make } = await setup();
       const a = make();
       const b = make();
-      const la = await a.lock({ operation: "apply" });
+      // A long lease: this is about waiting, and a loaded machine must not let it lapse meanwhile.
+      const la = await a.lock({ operation: "apply", leaseMs: 60_000 });
       const err = (await expectCode(
         b.lock({ timeoutMs: 3 * pollMs, operation: "refresh" }),
         "E_LOCKED",
@@ -302,8 +303,10 @@ export function backendConformance(
         const la = await a.lock({ operation: "apply" });
         await a.current();
         const waiters = Array.from({ length: 3 }, () => make());
+        // The waiters take a long lease: once one has taken over, a loaded machine delaying its
+        // renewals must not let a second waiter take over from it within the others' timeout.
         const winners = await Promise.allSettled(
-          waiters.map((w) => w.lock({ timeoutMs: 3 * leaseMs + 2000 })),
+          waiters.map((w) => w.lock({ timeoutMs: 3 * leaseMs + 2000, leaseMs: 60_000 })),
         );
         const won = winners.filter((r) => r.status === "fulfilled");
         // Exactly one waiter takes over; it holds and renews, so the others time out.
