@@ -92,4 +92,25 @@ describe("statekeeperStateStore locking", () => {
     assert.equal(readFileSync(join(out, "extra.txt"), "utf8"), "extra");
     assert.equal(await backend.lockInfo(), undefined);
   });
+
+  it("an app that never calls finalize() still releases its lock when it ends", async () => {
+    const dir = tempDir("no-finalize");
+    const store = `file:${join(dir, "state")}`;
+    const backend = await stageBackend(store);
+    // A lease far longer than the test: only the release itself can free the lock.
+    const run = await runApp({
+      OUT_DIR: join(dir, "out"),
+      SK_STORE: store,
+      SKIP_FINALIZE: "1",
+      LEASE_MS: "600000",
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(await backend.lockInfo(), undefined, "the lock was released as the process ended");
+    const state = await statekeeperState(backend);
+    assert.deepEqual(
+      [...state.keys()].sort(),
+      ["dir", "extra", "readme", "token"],
+      "and every change was committed",
+    );
+  });
 });
