@@ -16,18 +16,16 @@ export interface ListStacksOptions extends AdminOptions<ListStacksPhase> {
   /** Key prefix inside the store, as given to `createBackend`. */
   prefix?: string;
   /**
-   * Count every stack's revisions (default true). Counting lists every object under the prefix
-   * (each revision, each format-2 chunk: on the file store a stat each). Without it, stacks are
-   * found folder by folder (`foldersUnder`) and only their `current` and `lock` are read, so the
-   * cost is in the number of stacks, not in the length of their histories: what the web view's
-   * stacks page does. `revisions` is then null.
+   * Count every stack's revisions (default true): one listing of each stack's `snapshots/` (on
+   * the file store a stat per revision). Without it, `revisions` is null and the cost is in the
+   * number of stacks, not in the length of their histories: what the web view's stacks page does.
    */
   revisions?: boolean;
   /**
    * Pointers read by earlier calls, kept by key and etag (`stacksCache()`): a pointer whose etag
-   * is still the one it was read with is not read again (counting revisions, the listing gives
-   * the etag; without, a HEAD does). For callers that list often (the web view); an etag names
-   * one version of an object on every store, so nothing stale is reused.
+   * (a HEAD) is still the one it was read with is not read again. For callers that list often
+   * (the web view); an etag names one version of an object on every store, so nothing stale is
+   * reused.
    */
   cache?: StacksCache;
   /** Stacks whose pointer and lock are read at once. Default 16 (small objects: the requests' latency, not their work, is what adds up). */
@@ -68,19 +66,20 @@ export function stacksCache(maxStacks = 50_000): StacksCache {
   return { pointers: new LruCache(maxStacks) };
 }
 
-/** A stack as its discovery found it: what a full listing tells, or only its name (found by folders). */
+/** A stack's folder, by factory and stack name. */
 interface Found {
   factory: string;
   stack: string;
-  /** From a full listing: revisions, `current`'s etag (undefined: none) and whether a lock is there. */
-  listed?: { revisions: number; currentEtag: string | undefined; locked: boolean };
 }
 
 /**
  * Every `<factory>/<stack>` under `prefix`, sorted, with its current rev and lock holder; a
- * factory is given by its name (`github.com/acme/webshop`), decoded from its key segment. Needs
- * no key: pointers and locks are plain JSON, read without opening any snapshot. Objects that do
- * not fit the layout are ignored; a `current` that cannot be read rejects the call (`E_CORRUPT`).
+ * factory is given by its name (`github.com/acme/webshop`), decoded from its key segment. Stacks
+ * are found folder by folder (the factories' folders, then the stacks' under each: never a
+ * listing of everything, so a stack's chunks are never visited), then each stack's `current` and
+ * `lock` are read (and its `snapshots/` listed to count revisions). Needs no key: pointers and
+ * locks are plain JSON, read without opening any snapshot. Folders and objects that do not fit
+ * the layout are ignored; a `current` that cannot be read rejects the call (`E_CORRUPT`).
  */
 export async function listStacks(
   store: ObjectStore,
@@ -90,20 +89,16 @@ export async function listStacks(
   const what = "listing of stacks";
   checkpoint(what, options.signal);
   const concurrency = options.concurrency ?? CONCURRENCY;
-  const stacks =
-    options.revisions === false
-      ? await stacksByFolder(store, prefix, concurrency)
-      : await stacksByListing(store, prefix);
+  const stacks = await stacksByFolder(store, prefix, concurrency);
   stacks.sort((a, b) =>
     a.factory === b.factory ? (a.stack < b.stack ? -1 : 1) : a.factory < b.factory ? -1 : 1,
   );
   const cache = options.cache;
   /** The pointer, from the cache while `current` still has the etag it was read with. */
-  const readPointer = async (key: string, listed: Found["listed"]): Promise<CurrentPointer | undefined> => {
+  const readPointer = async (key: string): Promise<CurrentPointer | undefined> => {
     const known = cache?.pointers.get(key);
-    if (listed !== undefined && listed.currentEtag === undefined) return undefined;
     if (known !== undefined) {
-      const etag = listed?.currentEtag ?? (await store.head(key))?.etag;
+      const etag = (await store.head(key))?.etag;
       if (etag === undefined) return undefined;
       if (known.etag === etag) return known.pointer;
     }
@@ -126,21 +121,24 @@ export async function listStacks(
       factory: s.factory,
       stack: s.stack,
     });
-    const [pointer, info] = await Promise.all([
-      readPointer(layout.current, s.listed),
-      s.listed === undefined || s.listed.locked ? backend.lockInfo() : undefined,
+    /** Revisions under `snapshots/`: all of them, or (`upTo` 1) whether there is one. */
+    const countRevisions = async (upTo = Number.POSITIVE_INFINITY) => {
+      let n = 0;
+      for await (const o of store.list(layout.snapshotsPrefix)) {
+        const name = o.key.slice(layout.snapshotsPrefix.length);
+        if (!name.includes("/") && name.endsWith(SNAPSHOT_SUFFIX) && ++n >= upTo) break;
+      }
+      return n;
+    };
+    const [pointer, info, revisions] = await Promise.all([
+      readPointer(layout.current),
+      backend.lockInfo(),
+      options.revisions === false ? null : countRevisions(),
     ]);
     progress("reading", ++done, stacks.length, { stack: `${s.factory}/${s.stack}` });
-    // A folder found by name with neither pointer nor lock is a stack only if it holds a revision.
-    if (s.listed === undefined && pointer === undefined && info === undefined) {
-      let revision = false;
-      for await (const o of store.list(layout.snapshotsPrefix))
-        if (o.key.endsWith(SNAPSHOT_SUFFIX)) {
-          revision = true;
-          break;
-        }
-      if (!revision) return undefined;
-    }
+    // A folder with neither pointer nor lock is a stack only if it holds a revision.
+    if (pointer === undefined && info === undefined && (revisions ?? (await countRevisions(1))) === 0)
+      return undefined;
     return {
       factory: s.factory,
       stack: s.stack,
@@ -149,7 +147,7 @@ export async function listStacks(
       entries: pointer?.entries ?? null,
       updated: pointer?.updated ?? null,
       by: pointer?.by ?? null,
-      revisions: s.listed?.revisions ?? null,
+      revisions,
       locked: info !== undefined,
       holder: info === undefined ? null : holderFields(info),
     };
@@ -175,30 +173,6 @@ function factoryOf(segment: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Stacks from one listing of everything under `prefix`, with their revisions counted. */
-async function stacksByListing(store: ObjectStore, prefix: string): Promise<Found[]> {
-  const found = new Map<string, Found & { listed: NonNullable<Found["listed"]> }>();
-  for await (const o of store.list(prefix)) {
-    const parts = o.key.slice(prefix.length).split("/");
-    const [segment, stack, leaf, name] = parts;
-    if (segment === undefined || stack === undefined || leaf === undefined) continue;
-    const factory = factoryOf(segment);
-    if (factory === undefined || !isStackName(stack)) continue;
-    const id = `${segment}/${stack}`;
-    let summary = found.get(id);
-    const ensure = () => {
-      summary ??= { factory, stack, listed: { revisions: 0, currentEtag: undefined, locked: false } };
-      found.set(id, summary);
-      return summary.listed;
-    };
-    if (parts.length === 3 && leaf === "current") ensure().currentEtag = o.etag;
-    else if (parts.length === 3 && leaf === "lock") ensure().locked = true;
-    else if (parts.length === 4 && leaf === "snapshots" && name?.endsWith(SNAPSHOT_SUFFIX))
-      ensure().revisions++;
-  }
-  return [...found.values()];
 }
 
 /** Stacks by their folders: the factories' folders under `prefix`, then the stacks' under each. */

@@ -104,8 +104,8 @@ export async function storeOfStacks(store: ObjectStore): Promise<{
 }
 
 /**
- * Both ways of finding stacks (one whole listing; folders, then each stack's pointer and lock)
- * agree on every kind of stack and skip the same objects that are not stacks.
+ * `listStacks` finds every kind of stack and skips objects that are not stacks, with its
+ * revisions counted or not (then only `revisions` differs: null).
  */
 export async function modesAgree(store: ObjectStore): Promise<void> {
   const { expected, locks } = await storeOfStacks(store);
