@@ -99,13 +99,22 @@ export function holderFields(h: LockHolder): LockHolder {
 
 /** This process as a lock holder: user, host and pid, without failing where there is no user database. */
 export function thisProcess(): { user: string; host: string; pid: number } {
+  return { user: processUser(), host: hostname(), pid: process.pid };
+}
+
+let userOfProcess: string | undefined;
+
+/** The user this process runs as, looked up once (each lookup reads the user database). */
+function processUser(): string {
+  if (userOfProcess !== undefined) return userOfProcess;
   let user = process.env.USER ?? process.env.USERNAME ?? "unknown";
   try {
     user = userInfo().username;
   } catch {
     // Containers without a passwd entry: keep the environment's answer.
   }
-  return { user, host: hostname(), pid: process.pid };
+  userOfProcess = user;
+  return user;
 }
 
 function corruptLock(key: string, why: string, cause?: unknown): StateKeeperError {
