@@ -327,8 +327,10 @@ export function backendConformance(
 
     t.test("a live holder with a skewed wall clock is never taken over early", async () => {
       const { store, make, layout } = await setup();
-      // A holder whose clock is an hour behind, renewing faithfully.
-      const body = (n: number) =>
+      // A holder whose clock is an hour behind, renewing faithfully. Its lease is longer than the
+      // waiter's patience, so a loaded store delaying a renewal cannot make the takeover legitimate;
+      // an implementation that trusted the holder's clock would still take over at once.
+      const body = (n: number, lease = 4 * leaseMs) =>
         new TextEncoder().encode(
           JSON.stringify({
             id: "skewed-holder",
@@ -337,16 +339,17 @@ export function backendConformance(
             pid: 1,
             operation: "apply",
             created: new Date(Date.now() - 3_600_000).toISOString(),
-            leaseMs,
+            leaseMs: lease,
             renewals: n,
           }),
         );
       let { etag } = await store.put(layout.lock, body(0), { ifNoneMatch: "*" });
       let renewing = true;
+      let renewals = 0;
       const renewer = (async () => {
-        for (let n = 1; renewing; n++) {
+        while (renewing) {
           await sleep(leaseMs / 4);
-          ({ etag } = await store.put(layout.lock, body(n), { ifMatch: etag }));
+          ({ etag } = await store.put(layout.lock, body(++renewals), { ifMatch: etag }));
         }
       })();
       renewer.catch(() => {}); // awaited below; a failing test must not leave it unhandled
@@ -357,7 +360,8 @@ export function backendConformance(
         renewing = false; // a failing test must not leave the renewer running (the run would never end)
       }
       await renewer;
-      // Once it stops renewing, the waiter takes over after one lease.
+      // Its last renewal shortens the lease; once it stops renewing, the waiter takes over after it.
+      await store.put(layout.lock, body(renewals + 1, leaseMs), { ifMatch: etag });
       const l = await make().lock({ timeoutMs: 4 * leaseMs + 2000 });
       assert.equal(l.tookOverFrom?.id, "skewed-holder");
       await l.unlock();
