@@ -40,7 +40,7 @@ const scenarios: Array<[string, (server: S3Server) => Promise<ScenarioResult>]> 
   ["rgw-reads", rgwReadsScenario],
   ["deployments", deploymentsScenario],
   ["server-load", serverLoadScenario],
-  ["web-view", () => webViewScenario()],
+  ["web-view", webViewScenario],
 ];
 
 /** BENCH_ONLY: a comma-separated list of scenario names; unset or empty runs them all. */

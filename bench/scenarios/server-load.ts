@@ -11,7 +11,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { pathToFileURL } from "node:url";
 import { type Backend, createBackend } from "../../src/backend/index.js";
 import { keyEncrypter } from "../../src/crypto/index.js";
 import type { Encrypter } from "../../src/crypto/types.js";
@@ -31,7 +30,7 @@ import { type RunningServer, startServer } from "../../test/server/support.js";
 import { lockInfo, TfClient, type TfResponse, tfState } from "../../test/server/tf-client.js";
 import { benchKey } from "../lib/fixtures.js";
 import { log, percentile, perSecond, pick, type Row, round, type ScenarioResult } from "../lib/measure.js";
-import { benchPrefix, s3StoreAt } from "../lib/s3.js";
+import { freshStore } from "../lib/s3.js";
 import type { S3Server } from "../lib/server.js";
 
 const FACTORY = "bench";
@@ -42,7 +41,6 @@ const LOCK_RETRY_MS = { min: 10, max: 50 };
 /** How many revisions the correctness check opens at once. */
 const CHECK_CONCURRENCY = 8;
 
-type StoreKind = "file" | "s3";
 type WorkloadKind = "distinct" | "contended";
 
 interface Workload {
@@ -343,41 +341,6 @@ async function check(store: ObjectStore, encrypter: Encrypter, acked: Map<string
 
 // ---------------------------------------------------------------------------------------------
 // Stores and servers.
-
-interface StoreSide {
-  url: string;
-  store: ObjectStore;
-  env: Record<string, string>;
-  cleanup(): Promise<void>;
-}
-
-async function freshStore(kind: StoreKind, s3: S3Server, label: string): Promise<StoreSide> {
-  if (kind === "file") {
-    const dir = await mkdtemp(join(tmpdir(), `statekeeper-bench-${label}-`));
-    return {
-      url: pathToFileURL(dir).href,
-      store: fileStore(dir),
-      env: {},
-      cleanup: () => rm(dir, { recursive: true, force: true }),
-    };
-  }
-  const prefix = benchPrefix(label);
-  const params = new URLSearchParams({
-    region: s3.region,
-    endpoint: s3.nodelayEndpoint,
-    forcePathStyle: "true",
-  });
-  return {
-    url: `s3://${s3.bucket}/${prefix}?${params.toString()}`,
-    store: s3StoreAt(s3, "nodelay", prefix),
-    env: {
-      AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
-    },
-    // The bucket goes with the bench's gateway at the end of the run.
-    cleanup: async () => {},
-  };
-}
 
 /** Clock ticks per second of /proc/<pid>/stat's CPU times. */
 const CLOCK_TICKS = (() => {

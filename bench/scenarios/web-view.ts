@@ -18,6 +18,8 @@ import { startServer } from "../../test/server/support.js";
 import { withTempDir } from "../lib/dirs.js";
 import { benchKey, makeEntry, makeSnapshot } from "../lib/fixtures.js";
 import { log, percentile, pick, type Row, type ScenarioResult } from "../lib/measure.js";
+import { freshStore } from "../lib/s3.js";
+import type { S3Server } from "../lib/server.js";
 
 const run = promisify(execFile);
 const FACTORY = "bench";
@@ -47,7 +49,7 @@ function childEnv(extra: Record<string, string>): Record<string, string> {
   return { ...env, ...extra };
 }
 
-export async function webViewScenario(): Promise<ScenarioResult> {
+export async function webViewScenario(s3: S3Server): Promise<ScenarioResult> {
   log(
     `11 web view: ${STACKS} stacks of ${SMALL_ENTRIES} entries (${Math.floor(STACKS / LOCKED_EVERY)} locked) ` +
       `+ one of two ${ENTRIES}-entry revisions (${CHANGED} changed, ${REPLACED} removed, ${REPLACED} added)`,
@@ -281,6 +283,7 @@ export async function webViewScenario(): Promise<ScenarioResult> {
         baselines: [{ name: diffCli, value: cliDiffBytes }],
       },
     ];
+    rows.push(...(await stacksPageOnS3(s3)));
     for (const r of rows)
       log(
         `  ${r.metric}: ${r.statekeeper.value.toFixed(0)} vs ${r.baselines.map((b) => b.value.toFixed(0)).join(", ")}`,
@@ -289,7 +292,7 @@ export async function webViewScenario(): Promise<ScenarioResult> {
       id: "11-web-view",
       title:
         `Web view on a large store (file store, key encrypter): /ui/ over ${STACKS + 1} stacks and the diff ` +
-        `of two ${ENTRIES}-entry revisions, against the CLI on the same data`,
+        `of two ${ENTRIES}-entry revisions, against the CLI on the same data; the stacks page on RGW too`,
       rows,
       notes: [
         "web-view: cold = the first request after the server started (the stacks page waits 250 ms for entry counts, which " +
@@ -299,4 +302,89 @@ export async function webViewScenario(): Promise<ScenarioResult> {
       ],
     };
   });
+}
+
+/**
+ * The stacks page over RGW: as many small stacks as above, written to the bench's bucket, and the
+ * page served by the binary over the s3:// store, cold and warm, against the CLI's `stacks --json`
+ * on the same URL. Each stack is found by folder listings and costs a GET of `current` and one of
+ * `lock` (a HEAD instead of the GET once the pointer is cached).
+ */
+async function stacksPageOnS3(s3: S3Server): Promise<Row[]> {
+  const side = await freshStore("s3", s3, "web-view");
+  const key = benchKey();
+  const encrypter = keyEncrypter({ key });
+  const t = performance.now();
+  await mapBounded(
+    Array.from({ length: STACKS }, (_, i) => i),
+    WRITE_CONCURRENCY,
+    async (i) => {
+      const stack = `s${String(i).padStart(4, "0")}`;
+      const backend = createBackend(side.store, { factory: FACTORY, stack, encrypter });
+      await backend.commit(makeSnapshot(stack, SMALL_ENTRIES, i));
+      if (i % LOCKED_EVERY === 0) await backend.lock({ leaseMs: null, operation: "apply" });
+    },
+  );
+  log(`  RGW: ${STACKS} small stacks written in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  const env = { ...side.env, STATEKEEPER_KEY: Buffer.from(key).toString("base64") };
+  const token = `bench-${randomBytes(16).toString("hex")}`;
+  const server = await startServer({
+    store: side.url,
+    env: { ...env, STATEKEEPER_SERVER_TOKEN: token },
+    cwd: tmpdir(),
+  });
+  const stopOnExit = () => server.child.kill("SIGKILL");
+  process.on("exit", stopOnExit);
+  const page = async () => {
+    const start = performance.now();
+    const res = await fetch(`${server.url}/ui/`, { headers: { authorization: `Bearer ${token}` } });
+    const body = await res.text();
+    if (res.status !== 200) throw new Error(`GET /ui/ on RGW answered ${res.status}: ${body.slice(0, 400)}`);
+    const shown = /<span id="shown">(\d+)<\/span>/.exec(body)?.[1];
+    if (shown !== String(STACKS))
+      throw new Error(`the stacks page on RGW shows ${shown} stacks, not ${STACKS}`);
+    return performance.now() - start;
+  };
+  let cold: number;
+  const warm: number[] = [];
+  try {
+    cold = await page();
+    for (let i = 0; i < WARM; i++) warm.push(await page());
+  } finally {
+    process.off("exit", stopOnExit);
+    await server.stop();
+  }
+  const cli: number[] = [];
+  for (let i = 0; i < WARM; i++) {
+    const start = performance.now();
+    await run(process.execPath, [BIN, "--store", side.url, "stacks", "--json"], {
+      cwd: tmpdir(),
+      env: childEnv(env),
+      maxBuffer: 1 << 28,
+    });
+    cli.push(performance.now() - start);
+  }
+  await side.cleanup();
+  const name = "statekeeper serve on RGW, GET over HTTP (Bearer)";
+  const baseline = { name: "CLI on RGW: statekeeper stacks --json (spawned)", value: median(cli) };
+  return [
+    {
+      metric: `RGW: stacks page /ui/ (${STACKS} stacks), first view (cold) ms`,
+      unit: "ms",
+      better: "lower",
+      statekeeper: { name, value: cold },
+      baselines: [baseline],
+    },
+    {
+      metric: `RGW: stacks page /ui/ (${STACKS} stacks), warm, median of ${WARM} ms`,
+      unit: "ms",
+      better: "lower",
+      statekeeper: { name, value: median(warm) },
+      baselines: [baseline],
+      extra: {
+        warmMs: warm.map((v) => v.toFixed(0)).join(" "),
+        cliMs: cli.map((v) => v.toFixed(0)).join(" "),
+      },
+    },
+  ];
 }
