@@ -3,7 +3,7 @@
 import {
   checkDelete,
   checkPut,
-  foldersOf,
+  isSkipped,
   type ObjectInfo,
   type ObjectStore,
   probeConditionalRequests,
@@ -53,19 +53,16 @@ export function mapStore(): ObjectStore {
       if (opts.ifMatch !== undefined && existing?.etag !== opts.ifMatch) throw failed(key, "etag differs");
       objects.delete(key);
     },
-    async *list(prefix) {
+    async *list(prefix, options) {
       validatePrefix(prefix);
-      const keys = [...objects.keys()].filter((k) => k.startsWith(prefix)).sort(byteOrder);
+      // `isSkipped`: the kit's reading of `options.skip`, the folders the caller does not want.
+      const keys = [...objects.keys()]
+        .filter((k) => k.startsWith(prefix) && !isSkipped(k, prefix, options))
+        .sort(byteOrder);
       for (const key of keys) {
         const o = objects.get(key);
         if (o) yield info(key, o);
       }
-    },
-    // Optional: without it, statekeeper derives folders from \`list\` (one level of a tree, as
-    // S3's Delimiter "/" lists it: what \`listStacks\` walks to find stacks without reading histories).
-    async *listFolders(prefix) {
-      validatePrefix(prefix);
-      yield* foldersOf(objects.keys(), prefix);
     },
     probe() {
       // Real conditional requests, as every driver should probe: never a claim on trust.

@@ -5,7 +5,6 @@ import type { LockHolder } from "../errors.js";
 import { mapBounded } from "../internal/bounded.js";
 import { LruCache } from "../internal/lru.js";
 import { holderFields } from "../lock/lease.js";
-import { foldersUnder } from "../objectstore/kit.js";
 import type { ObjectStore } from "../objectstore/types.js";
 import { type AdminOptions, type AdminProgress, checkpoint, progressOf } from "./common.js";
 
@@ -16,14 +15,16 @@ export interface ListStacksOptions extends AdminOptions<ListStacksPhase> {
   /** Key prefix inside the store, as given to `createBackend`. */
   prefix?: string;
   /**
-   * Count every stack's revisions (default true): one listing of each stack's `snapshots/` (on
-   * the file store a stat per revision). Without it, `revisions` is null and the cost is in the
-   * number of stacks, not in the length of their histories: what the web view's stacks page does.
+   * Count every stack's revisions (default true): the listing then visits `snapshots/` (on the
+   * file store a stat per revision). Without it, `revisions` is null and the listing visits only
+   * `current` and `lock`: its cost is in the number of stacks, not in the length of their
+   * histories (what the web view's stacks page does), and a stack is found by its `current` or
+   * its `lock` (one whose revisions never became current is not listed).
    */
   revisions?: boolean;
   /**
    * Pointers read by earlier calls, kept by key and etag (`stacksCache()`): a pointer whose etag
-   * (a HEAD) is still the one it was read with is not read again. For callers that list often
+   * in this listing is the one it was read with is not read again. For callers that list often
    * (the web view); an etag names one version of an object on every store, so nothing stale is
    * reused.
    */
@@ -66,20 +67,23 @@ export function stacksCache(maxStacks = 50_000): StacksCache {
   return { pointers: new LruCache(maxStacks) };
 }
 
-/** A stack's folder, by factory and stack name. */
 interface Found {
   factory: string;
   stack: string;
+  revisions: number;
+  /** The etag the listing gave `current`; undefined when the stack has none. */
+  currentEtag: string | undefined;
+  locked: boolean;
 }
 
 /**
  * Every `<factory>/<stack>` under `prefix`, sorted, with its current rev and lock holder; a
- * factory is given by its name (`github.com/acme/webshop`), decoded from its key segment. Stacks
- * are found folder by folder (the factories' folders, then the stacks' under each: never a
- * listing of everything, so a stack's chunks are never visited), then each stack's `current` and
- * `lock` are read (and its `snapshots/` listed to count revisions). Needs no key: pointers and
- * locks are plain JSON, read without opening any snapshot. Folders and objects that do not fit
- * the layout are ignored; a `current` that cannot be read rejects the call (`E_CORRUPT`).
+ * factory is given by its name (`github.com/acme/webshop`), decoded from its key segment. One
+ * listing of the prefix finds them, with `current`'s etag and whether a lock is there; it skips
+ * every stack's `chunks/` (and `snapshots/`, without `revisions`), so on the file store, whose
+ * listing `stat`s each object, a long history costs nothing. Needs no key: pointers and locks are
+ * plain JSON, read without opening any snapshot. Objects that do not fit the layout are ignored;
+ * a `current` that cannot be read rejects the call (`E_CORRUPT`).
  */
 export async function listStacks(
   store: ObjectStore,
@@ -88,20 +92,40 @@ export async function listStacks(
   const prefix = normalizePrefix(options.prefix);
   const what = "listing of stacks";
   checkpoint(what, options.signal);
-  const concurrency = options.concurrency ?? CONCURRENCY;
-  const stacks = await stacksByFolder(store, prefix, concurrency);
-  stacks.sort((a, b) =>
+  const counting = options.revisions !== false;
+  // Folders three deep are a stack's (`factory/stack/snapshots/`); only its revisions are wanted.
+  const skip = (folder: string) => {
+    const parts = folder.slice(prefix.length, -1).split("/");
+    return parts.length >= 3 && !(counting && parts.length === 3 && parts[2] === "snapshots");
+  };
+  const found = new Map<string, Found>();
+  for await (const o of store.list(prefix, { skip })) {
+    const parts = o.key.slice(prefix.length).split("/");
+    const [segment, stack, leaf, name] = parts;
+    if (segment === undefined || stack === undefined || leaf === undefined) continue;
+    const factory = factoryOf(segment);
+    if (factory === undefined || !isStackName(stack)) continue;
+    const id = `${segment}/${stack}`;
+    let summary = found.get(id);
+    const ensure = () => {
+      summary ??= { factory, stack, revisions: 0, currentEtag: undefined, locked: false };
+      found.set(id, summary);
+      return summary;
+    };
+    if (parts.length === 3 && leaf === "current") ensure().currentEtag = o.etag;
+    else if (parts.length === 3 && leaf === "lock") ensure().locked = true;
+    else if (parts.length === 4 && leaf === "snapshots" && name?.endsWith(SNAPSHOT_SUFFIX))
+      ensure().revisions++;
+  }
+  const stacks = [...found.values()].sort((a, b) =>
     a.factory === b.factory ? (a.stack < b.stack ? -1 : 1) : a.factory < b.factory ? -1 : 1,
   );
   const cache = options.cache;
-  /** The pointer, from the cache while `current` still has the etag it was read with. */
-  const readPointer = async (key: string): Promise<CurrentPointer | undefined> => {
+  /** The pointer, from the cache when the listing found it at the etag it was read with. */
+  const readPointer = async (s: Found, listedEtag: string): Promise<CurrentPointer | undefined> => {
+    const key = stackLayout(prefix, s.factory, s.stack).current;
     const known = cache?.pointers.get(key);
-    if (known !== undefined) {
-      const etag = (await store.head(key))?.etag;
-      if (etag === undefined) return undefined;
-      if (known.etag === etag) return known.pointer;
-    }
+    if (known !== undefined && known.etag === listedEtag) return known.pointer;
     const got = await currentObject(store, key).read();
     if (got === undefined) return undefined;
     // An unreadable pointer throws here (E_CORRUPT), as `currentPointer()` does, and is not kept.
@@ -112,33 +136,17 @@ export async function listStacks(
   const progress = progressOf(options.onProgress);
   progress("reading", 0, stacks.length);
   let done = 0;
-  const rows = await mapBounded(stacks, concurrency, async (s): Promise<StackSummary | undefined> => {
+  return mapBounded(stacks, options.concurrency ?? CONCURRENCY, async (s): Promise<StackSummary> => {
     checkpoint(what, options.signal);
-    const layout = stackLayout(prefix, s.factory, s.stack);
+    const pointer = s.currentEtag === undefined ? undefined : await readPointer(s, s.currentEtag);
     // Metadata only: this backend has no encrypter, and opens nothing.
     const backend = createBackend(store, {
       ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
       factory: s.factory,
       stack: s.stack,
     });
-    /** Revisions under `snapshots/`: all of them, or (`upTo` 1) whether there is one. */
-    const countRevisions = async (upTo = Number.POSITIVE_INFINITY) => {
-      let n = 0;
-      for await (const o of store.list(layout.snapshotsPrefix)) {
-        const name = o.key.slice(layout.snapshotsPrefix.length);
-        if (!name.includes("/") && name.endsWith(SNAPSHOT_SUFFIX) && ++n >= upTo) break;
-      }
-      return n;
-    };
-    const [pointer, info, revisions] = await Promise.all([
-      readPointer(layout.current),
-      backend.lockInfo(),
-      options.revisions === false ? null : countRevisions(),
-    ]);
+    const info = s.locked ? await backend.lockInfo() : undefined;
     progress("reading", ++done, stacks.length, { stack: `${s.factory}/${s.stack}` });
-    // A folder with neither pointer nor lock is a stack only if it holds a revision.
-    if (pointer === undefined && info === undefined && (revisions ?? (await countRevisions(1))) === 0)
-      return undefined;
     return {
       factory: s.factory,
       stack: s.stack,
@@ -147,12 +155,11 @@ export async function listStacks(
       entries: pointer?.entries ?? null,
       updated: pointer?.updated ?? null,
       by: pointer?.by ?? null,
-      revisions,
+      revisions: counting ? s.revisions : null,
       locked: info !== undefined,
       holder: info === undefined ? null : holderFields(info),
     };
   });
-  return rows.filter((r) => r !== undefined);
 }
 
 /** Whether a key segment can be a stack's name (else the folder is not a stack of this layout). */
@@ -173,22 +180,4 @@ function factoryOf(segment: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Stacks by their folders: the factories' folders under `prefix`, then the stacks' under each. */
-async function stacksByFolder(store: ObjectStore, prefix: string, concurrency: number): Promise<Found[]> {
-  const factories: { factory: string; folder: string }[] = [];
-  for await (const folder of foldersUnder(store, prefix)) {
-    const factory = factoryOf(folder.slice(prefix.length, -1));
-    if (factory !== undefined) factories.push({ factory, folder });
-  }
-  const perFactory = await mapBounded(factories, concurrency, async ({ factory, folder }) => {
-    const stacks: Found[] = [];
-    for await (const stackFolder of foldersUnder(store, folder)) {
-      const stack = stackFolder.slice(folder.length, -1);
-      if (isStackName(stack)) stacks.push({ factory, stack });
-    }
-    return stacks;
-  });
-  return perFactory.flat();
 }

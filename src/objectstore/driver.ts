@@ -6,8 +6,7 @@ export {
   checkDelete,
   checkPut,
   compareKeys,
-  foldersOf,
-  foldersUnder,
+  isSkipped,
   MAX_KEY_BYTES,
   validateKey,
   validatePrefix,
@@ -17,6 +16,7 @@ export { type RetryingStoreOptions, type RetryPolicy, retryingStore } from "./re
 export type {
   Capabilities,
   DeleteOptions,
+  ListOptions,
   ObjectInfo,
   ObjectStore,
   PutOptions,

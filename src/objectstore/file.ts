@@ -14,7 +14,7 @@ import { type KeyPlace, withKeyMutex } from "./file/mutex.js";
 import { checkRootOption, rootFolderCheck } from "./file/root.js";
 import { intoFolder, removeDeadTemps, TEMP_DIR_NAME, writeTemp } from "./file/temps.js";
 import { etagOf, freshMtime, restampAfter, statVersion } from "./file/version.js";
-import { listFolderKeys, type WalkedFile, walkKeys } from "./file/walk.js";
+import { type WalkedFile, walkKeys } from "./file/walk.js";
 import { checkDelete, checkPut, validateKey, validatePrefix } from "./kit.js";
 import { probeConditionalRequests } from "./probe.js";
 import { type ObjectInfo, type ObjectStore, type PutOptions, StoreError } from "./types.js";
@@ -190,13 +190,14 @@ export function fileStore(root: string, options: FileStoreOptions = {}): ObjectS
       }
     },
 
-    async *list(prefix): AsyncGenerator<ObjectInfo> {
+    async *list(prefix, options): AsyncGenerator<ObjectInfo> {
       validatePrefix(prefix);
       let current = prefix;
       try {
         await checkRoot();
-        // A stat, not a read: listing never opens the objects it lists.
-        for await (const { key, stats } of statAhead(walkKeys(rootPath, prefix), LIST_STATS_AHEAD)) {
+        // A stat, not a read: listing never opens the objects it lists; a skipped folder is not read.
+        const walked = walkKeys(rootPath, prefix, options?.skip);
+        for await (const { key, stats } of statAhead(walked, LIST_STATS_AHEAD)) {
           current = key;
           // A file deleted between the folder read and now is simply no longer there.
           if (stats !== undefined) yield info(key, stats);
@@ -204,18 +205,6 @@ export function fileStore(root: string, options: FileStoreOptions = {}): ObjectS
       } catch (e) {
         throw asStoreError(e, "list", current);
       }
-    },
-
-    async *listFolders(prefix): AsyncGenerator<string> {
-      validatePrefix(prefix);
-      let folders: string[];
-      try {
-        await checkRoot();
-        folders = await listFolderKeys(rootPath, prefix);
-      } catch (e) {
-        throw asStoreError(e, "list", prefix);
-      }
-      yield* folders;
     },
 
     probe: () => probeConditionalRequests(store),

@@ -1,6 +1,6 @@
 export type { FileStoreOptions } from "./file.js";
 export { fileStore } from "./file.js";
-export { foldersUnder, MAX_KEY_BYTES, validateKey, validatePrefix } from "./kit.js";
+export { MAX_KEY_BYTES, validateKey, validatePrefix } from "./kit.js";
 export { memoryStore } from "./memory.js";
 export { probeConditionalRequests } from "./probe.js";
 export type { ConfigField, StoreScheme } from "./schemes.js";
@@ -14,6 +14,7 @@ export {
 export type {
   Capabilities,
   DeleteOptions,
+  ListOptions,
   ObjectInfo,
   ObjectStore,
   PutOptions,

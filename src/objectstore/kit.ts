@@ -2,7 +2,7 @@
 // this module (and types.ts, probe.ts), never each other.
 import { truncateForMessage } from "../errors.js";
 import { hasControlCharacter } from "../internal/text.js";
-import { type DeleteOptions, type ObjectStore, type PutOptions, StoreError } from "./types.js";
+import { type DeleteOptions, type ListOptions, type PutOptions, StoreError } from "./types.js";
 
 /** Longest key any driver accepts, in UTF-8 bytes (S3's own limit). */
 export const MAX_KEY_BYTES = 1024;
@@ -91,27 +91,15 @@ export function compareKeys(a: string, b: string): number {
 }
 
 /**
- * The folders one level below `prefix` among `keys` (the contract of `ObjectStore.listFolders`),
- * sorted in byte order: for drivers that hold their keys, and for those whose listing returns
- * keys only.
+ * Whether `key` (under `prefix`) lies in a folder `options.skip` refuses (`ListOptions.skip`),
+ * asking about each of its folders below the prefix, outermost first: for drivers that filter
+ * listed keys rather than walk folders.
  */
-export function foldersOf(keys: Iterable<string>, prefix: string): string[] {
-  const folders = new Set<string>();
-  for (const key of keys) {
-    if (!key.startsWith(prefix)) continue;
-    const slash = key.indexOf("/", prefix.length);
-    if (slash >= 0) folders.add(key.slice(0, slash + 1));
-  }
-  return [...folders].sort(compareKeys);
-}
-
-/**
- * The folders one level below `prefix` (`ObjectStore.listFolders`): the driver's own listing, or,
- * for a driver without one, derived from its full listing of `prefix`.
- */
-export async function* foldersUnder(store: ObjectStore, prefix: string): AsyncIterable<string> {
-  if (store.listFolders !== undefined) return yield* store.listFolders(prefix);
-  const keys: string[] = [];
-  for await (const o of store.list(prefix)) keys.push(o.key);
-  yield* foldersOf(keys, prefix);
+export function isSkipped(key: string, prefix: string, options: ListOptions | undefined): boolean {
+  const skip = options?.skip;
+  if (skip === undefined) return false;
+  // A folder below the prefix is longer than it: its '/' is at or after the prefix's end.
+  for (let slash = key.indexOf("/", prefix.length); slash >= 0; slash = key.indexOf("/", slash + 1))
+    if (skip(key.slice(0, slash + 1))) return true;
+  return false;
 }

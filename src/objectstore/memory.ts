@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { checkDelete, checkPut, compareKeys, foldersOf, validateKey, validatePrefix } from "./kit.js";
+import { checkDelete, checkPut, compareKeys, isSkipped, validateKey, validatePrefix } from "./kit.js";
 import {
   type Capabilities,
   type ObjectInfo,
@@ -92,18 +92,15 @@ export function memoryStore(name?: string): ObjectStore {
       objects.delete(key);
     },
 
-    async *list(prefix) {
+    async *list(prefix, options) {
       validatePrefix(prefix);
-      const keys = [...objects.keys()].filter((k) => k.startsWith(prefix)).sort(compareKeys);
+      const keys = [...objects.keys()]
+        .filter((k) => k.startsWith(prefix) && !isSkipped(k, prefix, options))
+        .sort(compareKeys);
       for (const key of keys) {
         const o = objects.get(key);
         if (o !== undefined) yield info(key, o);
       }
-    },
-
-    async *listFolders(prefix) {
-      validatePrefix(prefix);
-      yield* foldersOf(objects.keys(), prefix);
     },
 
     async probe(): Promise<Capabilities> {

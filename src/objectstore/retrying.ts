@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { backoffDelayMs, sleep, TRANSIENT_BACKOFF } from "../internal/backoff.js";
-import { foldersUnder } from "./kit.js";
 import { isStoreError, type ObjectStore, type PutOptions, StoreError } from "./types.js";
 
 /** How often, and how patiently, a store request is tried again after a transient failure. */
@@ -156,8 +155,7 @@ export function retryingStore(inner: ObjectStore, options: RetryingStoreOptions 
     head,
     put,
     delete: remove,
-    list: (prefix) => inner.list(prefix),
-    listFolders: (prefix) => foldersUnder(inner, prefix),
+    list: (prefix, options) => inner.list(prefix, options),
     probe: () => inner.probe(),
   };
 }

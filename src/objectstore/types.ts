@@ -48,6 +48,16 @@ export interface DeleteOptions {
   ifMatch?: string;
 }
 
+export interface ListOptions {
+  /**
+   * Folders whose objects the caller does not want: asked with a folder below the prefix, as a
+   * key prefix ending in `/` (`stack/chunks/`); objects under a folder it answers true for are not
+   * listed. A store whose listing costs per object (the file store `stat`s each) then never visits
+   * them; a paged store (S3) filters its pages. It may be asked about a folder more than once.
+   */
+  skip?: (folder: string) => boolean;
+}
+
 /** What a store really honours, learned by `probe()` with real requests. */
 export interface Capabilities {
   /** `put(…, { ifNoneMatch: "*" })` fails on an existing key. */
@@ -90,21 +100,11 @@ export interface ObjectStore {
    */
   delete(key: string, opts?: DeleteOptions): Promise<void>;
   /**
-   * Every object whose key starts with `prefix`, sorted by key (byte order), across all pages.
-   * A failure part-way throws; a partial listing is never returned as if complete.
+   * Every object whose key starts with `prefix`, sorted by key (byte order), across all pages,
+   * except those under folders `options.skip` answers true for. A failure part-way throws; a
+   * partial listing is never returned as if complete.
    */
-  list(prefix: string): AsyncIterable<ObjectInfo>;
-  /**
-   * The folders one level below `prefix`, as S3 lists them with `Delimiter: "/"` (its
-   * CommonPrefixes): each distinct `key.slice(0, i + 1)` where `key` starts with `prefix` and
-   * `i` is the first `/` in `key` at or after `prefix.length`, sorted (byte order). A folder is
-   * listed only while some object is under it. Objects directly under `prefix` are not listed,
-   * and nothing below a folder is visited: walking a tree level by level costs what its levels
-   * hold, not everything under them (on the file store, every listed object costs a stat).
-   * Optional for drivers: callers use `foldersUnder(store, prefix)` from the driver kit, which
-   * derives the folders from `list` where a driver has none.
-   */
-  listFolders?(prefix: string): AsyncIterable<string>;
+  list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo>;
   /** Checks with real requests which preconditions the store honours. Never throws for a "no". */
   probe(): Promise<Capabilities>;
 }

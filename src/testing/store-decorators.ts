@@ -1,4 +1,3 @@
-import { foldersUnder } from "../objectstore/kit.js";
 import { probeConditionalRequests } from "../objectstore/probe.js";
 import type { ObjectStore, PutOptions } from "../objectstore/types.js";
 import { StoreError } from "../objectstore/types.js";
@@ -65,13 +64,9 @@ export function interceptStore(
       await inner.delete(key, opts);
       if (verdict === "lose-response") throw lost(call);
     },
-    async *list(prefix) {
+    async *list(prefix, options) {
       await hook({ op: "list", key: prefix });
-      yield* inner.list(prefix);
-    },
-    async *listFolders(prefix) {
-      await hook({ op: "list", key: prefix });
-      yield* foldersUnder(inner, prefix);
+      yield* inner.list(prefix, options);
     },
     async probe() {
       await hook({ op: "probe", key: "" });
@@ -91,8 +86,7 @@ export function ignoringPreconditionsStore(inner: ObjectStore): ObjectStore {
     head: (key) => inner.head(key),
     put: (key, body) => inner.put(key, body),
     delete: (key) => inner.delete(key),
-    list: (prefix) => inner.list(prefix),
-    listFolders: (prefix) => foldersUnder(inner, prefix),
+    list: (prefix, options) => inner.list(prefix, options),
     async probe() {
       // Probe for real through the lying interface, exactly as a driver would against such a store.
       return probeConditionalRequests(this);

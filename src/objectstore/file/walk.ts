@@ -1,7 +1,6 @@
 import type { Dirent } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { mapBounded } from "../../internal/bounded.js";
 import { compareKeys, validateKey } from "../kit.js";
 import { errnoCode, isInternalName } from "./fs-ops.js";
 
@@ -16,41 +15,15 @@ export interface WalkedFile {
  * for folders: every key under a folder starts with that, so a depth-first walk in this order
  * is globally sorted (a file `a-b` comes before the folder `a/`, as '-' < '/').
  */
-export async function* walkKeys(root: string, prefix: string): AsyncGenerator<WalkedFile> {
+export async function* walkKeys(
+  root: string,
+  prefix: string,
+  skip?: (folder: string) => boolean,
+): AsyncGenerator<WalkedFile> {
   const slash = prefix.lastIndexOf("/");
   const keyDir = slash < 0 ? "" : prefix.slice(0, slash);
   const startDir = keyDir === "" ? root : join(root, ...keyDir.split("/"));
-  yield* walkDir(startDir, keyDir, prefix.slice(slash + 1));
-}
-
-/**
- * The folders one level below `prefix` that hold at least one file (`ObjectStore.listFolders`),
- * sorted, each as its key prefix ending in `/`. Reads the one folder the prefix points into, and
- * under each candidate only until a file turns up: a folder emptied by a delete whose pruning
- * raced, or left by a crash, is not a folder of the store.
- */
-export async function listFolderKeys(root: string, prefix: string): Promise<string[]> {
-  const slash = prefix.lastIndexOf("/");
-  const keyDir = slash < 0 ? "" : prefix.slice(0, slash);
-  const startDir = keyDir === "" ? root : join(root, ...keyDir.split("/"));
-  const namePrefix = prefix.slice(slash + 1);
-  const candidates = (await visibleEntries(startDir, keyDir))
-    .filter(({ entry }) => entry.isDirectory() && entry.name.startsWith(namePrefix))
-    .map(({ entry, key }) => ({ path: join(startDir, entry.name), key }));
-  const held = await mapBounded(candidates, FOLDER_CHECKS, (c) => holdsAFile(c.path, c.key));
-  return candidates.filter((_, i) => held[i]).map((c) => `${c.key}/`);
-}
-
-/** Folders `listFolderKeys` looks into at once (each a readdir or two on libuv's thread pool). */
-const FOLDER_CHECKS = 16;
-
-/** Whether some file with a valid key is under the folder: its own files first, then its folders in turn. */
-async function holdsAFile(dirPath: string, keyDir: string): Promise<boolean> {
-  const entries = await visibleEntries(dirPath, keyDir);
-  if (entries.some(({ entry }) => entry.isFile())) return true;
-  for (const { entry, key } of entries)
-    if (entry.isDirectory() && (await holdsAFile(join(dirPath, entry.name), key))) return true;
-  return false;
+  yield* walkDir(startDir, keyDir, prefix.slice(slash + 1), skip);
 }
 
 /**
@@ -76,12 +49,18 @@ async function visibleEntries(dirPath: string, keyDir: string): Promise<{ entry:
     .sort((a, b) => compareKeys(a.order, b.order));
 }
 
-async function* walkDir(dirPath: string, keyDir: string, namePrefix: string): AsyncGenerator<WalkedFile> {
+/** The files under one folder, in key order; a folder `skip` refuses (`ListOptions.skip`) is not read. */
+async function* walkDir(
+  dirPath: string,
+  keyDir: string,
+  namePrefix: string,
+  skip: ((folder: string) => boolean) | undefined,
+): AsyncGenerator<WalkedFile> {
   for (const { entry, key } of await visibleEntries(dirPath, keyDir)) {
     if (!entry.name.startsWith(namePrefix)) continue;
     const path = join(dirPath, entry.name);
-    if (entry.isDirectory()) yield* walkDir(path, key, "");
-    else yield { key, path };
+    if (!entry.isDirectory()) yield { key, path };
+    else if (skip === undefined || !skip(`${key}/`)) yield* walkDir(path, key, "", skip);
   }
 }
 

@@ -1,9 +1,10 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import { checkDelete, checkPut, compareKeys, validateKey, validatePrefix } from "../kit.js";
+import { checkDelete, checkPut, compareKeys, isSkipped, validateKey, validatePrefix } from "../kit.js";
 import { type RetryPolicy, retryingStore, withRetries } from "../retrying.js";
 import {
   type Capabilities,
   type DeleteOptions,
+  type ListOptions,
   type ObjectInfo,
   type ObjectStore,
   type PutOptions,
@@ -288,11 +289,11 @@ function s3Requests(ctx: RequestContext, mode: { verbatim: boolean }): Omit<Obje
   }
 
   /**
-   * Every page of a listing of `prefix` (with `Delimiter: "/"` when `folders`). Pages are retried
+   * Every page of a listing of `prefix`. Pages are retried
    * one by one (a failure on page 5 does not restart the listing); a failure that outlasts the
    * retries throws, never a partial listing.
    */
-  async function* listPages(prefix: string, folders: boolean) {
+  async function* listPages(prefix: string) {
     validatePrefix(prefix);
     let token: string | undefined;
     do {
@@ -302,7 +303,6 @@ function s3Requests(ctx: RequestContext, mode: { verbatim: boolean }): Omit<Obje
             new sdk.ListObjectsV2Command({
               Bucket: bucket,
               Prefix: keyPrefix + prefix,
-              ...(folders ? { Delimiter: "/" } : {}),
               ...(token !== undefined ? { ContinuationToken: token } : {}),
             }),
           ),
@@ -318,13 +318,15 @@ function s3Requests(ctx: RequestContext, mode: { verbatim: boolean }): Omit<Obje
     } while (token !== undefined);
   }
 
-  async function* list(prefix: string): AsyncIterable<ObjectInfo> {
+  async function* list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo> {
     const items: ObjectInfo[] = [];
-    for await (const page of listPages(prefix, false))
+    for await (const page of listPages(prefix))
       for (const o of page.Contents ?? []) {
         if (o.Key === undefined || !o.Key.startsWith(keyPrefix)) continue;
+        const key = o.Key.slice(keyPrefix.length);
+        if (isSkipped(key, prefix, options)) continue;
         items.push({
-          key: o.Key.slice(keyPrefix.length),
+          key,
           size: o.Size ?? 0,
           etag: quoteEtag(o.ETag ?? ""),
           ...(o.LastModified !== undefined ? { lastModified: o.LastModified } : {}),
@@ -334,16 +336,7 @@ function s3Requests(ctx: RequestContext, mode: { verbatim: boolean }): Omit<Obje
     yield* items;
   }
 
-  async function* listFolders(prefix: string): AsyncIterable<string> {
-    const folders: string[] = [];
-    for await (const page of listPages(prefix, true))
-      for (const p of page.CommonPrefixes ?? [])
-        if (p.Prefix?.startsWith(keyPrefix)) folders.push(p.Prefix.slice(keyPrefix.length));
-    folders.sort(compareKeys);
-    yield* folders;
-  }
-
-  return { name: "s3", get, head, put, delete: remove, list, listFolders };
+  return { name: "s3", get, head, put, delete: remove, list };
 }
 
 /** `s3://bucket/prefix?region=…&endpoint=…&forcePathStyle=true&kmsKeyId=…`; credentials from the AWS chain. */
