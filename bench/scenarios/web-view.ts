@@ -11,8 +11,10 @@ import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { createBackend } from "../../src/backend/index.js";
 import { keyEncrypter } from "../../src/crypto/index.js";
+import type { Encrypter } from "../../src/crypto/types.js";
 import { mapBounded } from "../../src/internal/bounded.js";
 import { fileStore } from "../../src/objectstore/file.js";
+import type { ObjectStore } from "../../src/objectstore/types.js";
 import { BIN } from "../../test/cli/helpers.js";
 import { startServer } from "../../test/server/support.js";
 import { withTempDir } from "../lib/dirs.js";
@@ -63,16 +65,7 @@ export async function webViewScenario(s3: S3Server): Promise<ScenarioResult> {
 
     // ---- the data, written with the library (untimed) ------------------------------------
     let t = performance.now();
-    await mapBounded(
-      Array.from({ length: STACKS }, (_, i) => i),
-      WRITE_CONCURRENCY,
-      async (i) => {
-        const stack = `s${String(i).padStart(4, "0")}`;
-        const backend = createBackend(store, { factory: FACTORY, stack, encrypter });
-        await backend.commit(makeSnapshot(stack, SMALL_ENTRIES, i));
-        if (i % LOCKED_EVERY === 0) await backend.lock({ leaseMs: null, operation: "apply" });
-      },
-    );
+    await writeSmallStacks(store, encrypter);
     log(`  ${STACKS} small stacks written in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     t = performance.now();
     // Two revisions in storage format 1 (what statekeeper wrote before format 2 became the
@@ -315,16 +308,7 @@ async function stacksPageOnS3(s3: S3Server): Promise<Row[]> {
   const key = benchKey();
   const encrypter = keyEncrypter({ key });
   const t = performance.now();
-  await mapBounded(
-    Array.from({ length: STACKS }, (_, i) => i),
-    WRITE_CONCURRENCY,
-    async (i) => {
-      const stack = `s${String(i).padStart(4, "0")}`;
-      const backend = createBackend(side.store, { factory: FACTORY, stack, encrypter });
-      await backend.commit(makeSnapshot(stack, SMALL_ENTRIES, i));
-      if (i % LOCKED_EVERY === 0) await backend.lock({ leaseMs: null, operation: "apply" });
-    },
-  );
+  await writeSmallStacks(side.store, encrypter);
   log(`  RGW: ${STACKS} small stacks written in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   const env = { ...side.env, STATEKEEPER_KEY: Buffer.from(key).toString("base64") };
   const token = `bench-${randomBytes(16).toString("hex")}`;
@@ -387,4 +371,18 @@ async function stacksPageOnS3(s3: S3Server): Promise<Row[]> {
       },
     },
   ];
+}
+
+/** The stacks page's data: STACKS small stacks of one snapshot each, every LOCKED_EVERY-th locked. */
+async function writeSmallStacks(store: ObjectStore, encrypter: Encrypter): Promise<void> {
+  await mapBounded(
+    Array.from({ length: STACKS }, (_, i) => i),
+    WRITE_CONCURRENCY,
+    async (i) => {
+      const stack = `s${String(i).padStart(4, "0")}`;
+      const backend = createBackend(store, { factory: FACTORY, stack, encrypter });
+      await backend.commit(makeSnapshot(stack, SMALL_ENTRIES, i));
+      if (i % LOCKED_EVERY === 0) await backend.lock({ leaseMs: null, operation: "apply" });
+    },
+  );
 }
