@@ -288,15 +288,13 @@ function s3Requests(ctx: RequestContext, mode: { verbatim: boolean }): Omit<Obje
     }
   }
 
-  /**
-   * Every page of a listing of `prefix`. Pages are retried
-   * one by one (a failure on page 5 does not restart the listing); a failure that outlasts the
-   * retries throws, never a partial listing.
-   */
-  async function* listPages(prefix: string) {
+  async function* list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo> {
     validatePrefix(prefix);
+    const items: ObjectInfo[] = [];
     let token: string | undefined;
     do {
+      // Pages are retried one by one (a failure on page 5 does not restart the listing); a
+      // failure that outlasts the retries throws, never a partial listing.
       const page = await withRetries(ctx.policy, () =>
         send("list", prefix, ({ sdk, client }) =>
           client.send(
@@ -308,19 +306,6 @@ function s3Requests(ctx: RequestContext, mode: { verbatim: boolean }): Omit<Obje
           ),
         ),
       );
-      yield page;
-      if (page.IsTruncated === true && !page.NextContinuationToken)
-        throw new StoreError(
-          "UNAVAILABLE",
-          `s3 list ${bucket}/${keyPrefix}${prefix}: truncated page without a continuation token`,
-        );
-      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
-    } while (token !== undefined);
-  }
-
-  async function* list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo> {
-    const items: ObjectInfo[] = [];
-    for await (const page of listPages(prefix))
       for (const o of page.Contents ?? []) {
         if (o.Key === undefined || !o.Key.startsWith(keyPrefix)) continue;
         const key = o.Key.slice(keyPrefix.length);
@@ -332,6 +317,13 @@ function s3Requests(ctx: RequestContext, mode: { verbatim: boolean }): Omit<Obje
           ...(o.LastModified !== undefined ? { lastModified: o.LastModified } : {}),
         });
       }
+      if (page.IsTruncated === true && !page.NextContinuationToken)
+        throw new StoreError(
+          "UNAVAILABLE",
+          `s3 list ${bucket}/${keyPrefix}${prefix}: truncated page without a continuation token`,
+        );
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
     items.sort((a, b) => compareKeys(a.key, b.key));
     yield* items;
   }
