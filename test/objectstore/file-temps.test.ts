@@ -1,6 +1,7 @@
 // Where the file store puts its temp files, observed by wrapping node:fs/promises: every temp
 // (object writes, mutex breaking) lives in the root's one temp folder, so a write never reads the
 // folder of its key, however many objects that folder holds; a mutex is a symlink made in place.
+// And, observed the same way, a listing never reads a folder its caller skips.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import {
@@ -178,5 +179,27 @@ describe("file store: one temp folder per store", () => {
       assert.deepEqual(readdirSync(join(root, TEMP_DIR_NAME)), []);
     }
     assert.equal(await store.get("mnt/other"), undefined);
+  });
+});
+
+describe("file store: a listing never reads a folder its caller skips", () => {
+  test("a stack's chunks/ and snapshots/ are not read when skipped; everything else is listed", async () => {
+    const root = freshRoot();
+    const store = fileStore(root);
+    for (const stack of ["a", "b"]) {
+      await store.put(`f/${stack}/current`, bytes("{}"));
+      await store.put(`f/${stack}/snapshots/r1.json.enc`, bytes("r1"));
+      for (let i = 0; i < 20; i++) await store.put(`f/${stack}/chunks/c${i}`, bytes("c"));
+    }
+    await store.put("f/b/lock", bytes("{}"));
+    const skip = (folder: string) => folder.endsWith("/chunks/") || folder.endsWith("/snapshots/");
+    let keys: string[] = [];
+    const calls = await observeFs(["readdir"], async () => {
+      keys = [];
+      for await (const o of store.list("f/", { skip })) keys.push(o.key);
+    });
+    assert.deepEqual(keys, ["f/a/current", "f/b/current", "f/b/lock"]);
+    const read = calls.map((c) => pathArg(c).slice(root.length));
+    assert.deepEqual(read.sort(), ["/f", "/f/a", "/f/b"], "only the folders the listing returns from");
   });
 });
