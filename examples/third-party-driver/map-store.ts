@@ -55,7 +55,8 @@ export function mapStore(): ObjectStore {
     },
     async *list(prefix, options) {
       validatePrefix(prefix);
-      // `isSkipped`: the kit's reading of `options.skip`, the folders the caller does not want.
+      // `isSkipped`: the kit's reading of `options.skip` (the folders the caller does not want)
+      // and `options.startAfter` (only keys after it are listed).
       const keys = [...objects.keys()]
         .filter((k) => k.startsWith(prefix) && !isSkipped(k, prefix, options))
         .sort(byteOrder);

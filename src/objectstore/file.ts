@@ -195,8 +195,9 @@ export function fileStore(root: string, options: FileStoreOptions = {}): ObjectS
       let current = prefix;
       try {
         await checkRoot();
-        // A stat, not a read: listing never opens the objects it lists; a skipped folder is not read.
-        const walked = walkKeys(rootPath, prefix, options?.skip);
+        // A stat, not a read: listing never opens the objects it lists; a skipped folder, or one
+        // wholly before `startAfter`, is not read.
+        const walked = walkKeys(rootPath, prefix, options);
         for await (const { key, stats } of statAhead(walked, LIST_STATS_AHEAD)) {
           current = key;
           // A file deleted between the folder read and now is simply no longer there.

@@ -91,11 +91,12 @@ export function compareKeys(a: string, b: string): number {
 }
 
 /**
- * Whether `key` (under `prefix`) lies in a folder `options.skip` refuses (`ListOptions.skip`),
- * asking about each of its folders below the prefix, outermost first: for drivers that filter
- * listed keys rather than walk folders.
+ * Whether a listing leaves `key` (under `prefix`) out: it is not after `options.startAfter`, or it
+ * lies in a folder `options.skip` refuses (asking about each of its folders below the prefix,
+ * outermost first). For drivers that filter listed keys rather than walk folders.
  */
 export function isSkipped(key: string, prefix: string, options: ListOptions | undefined): boolean {
+  if (options?.startAfter !== undefined && compareKeys(key, options.startAfter) <= 0) return true;
   const skip = options?.skip;
   if (skip === undefined) return false;
   // A folder below the prefix is longer than it: its '/' is at or after the prefix's end.

@@ -56,6 +56,11 @@ export interface ListOptions {
    * them; a paged store (S3) filters its pages. It may be asked about a folder more than once.
    */
   skip?: (folder: string) => boolean;
+  /**
+   * Only keys after this one in byte order are listed (S3's `StartAfter`); it need not exist.
+   * Finding the newest entries of a sequence stays one short listing however long it grew.
+   */
+  startAfter?: string;
 }
 
 /** What a store really honours, learned by `probe()` with real requests. */

@@ -243,6 +243,34 @@ export function objectStoreConformance(
       );
     });
 
+    it("list starts after the given key, in byte order, whether or not it exists", async (s, p) => {
+      const names = ["a", "b/1", "b/2", "b/x/3", "b0", "c/d/4", "log/0007", "log/0012", "log/0100"];
+      await mapBounded(names, width, (n) => s.put(`${p}${n}`, bytes(`body of ${n}`)));
+      const keys = async (prefix: string, startAfter: string) =>
+        (await collect(s.list(prefix, { startAfter }))).map((o) => o.key.slice(p.length));
+      assert.deepEqual(await keys(p, `${p}b/1`), ["b/2", "b/x/3", "b0", "c/d/4", "log/0007", "log/0012", "log/0100"]);
+      // Not a key: the listing starts at the next one; a folder's name alone comes before its keys.
+      assert.deepEqual(await keys(p, `${p}b/15`), ["b/2", "b/x/3", "b0", "c/d/4", "log/0007", "log/0012", "log/0100"]);
+      assert.deepEqual(await keys(p, `${p}b`), ["b/1", "b/2", "b/x/3", "b0", "c/d/4", "log/0007", "log/0012", "log/0100"]);
+      // Past a whole folder ('/' < '0'), and into a nested one.
+      assert.deepEqual(await keys(p, `${p}b/x/3`), ["b0", "c/d/4", "log/0007", "log/0012", "log/0100"]);
+      assert.deepEqual(await keys(`${p}c/`, `${p}c/d/`), ["c/d/4"]);
+      // The newest entries of a sequence: one short listing.
+      assert.deepEqual(await keys(`${p}log/`, `${p}log/0012`), ["log/0100"]);
+      assert.deepEqual(await keys(`${p}log/`, `${p}log/0100`), []);
+      // Before the prefix: everything under it; past it: nothing.
+      assert.deepEqual(await keys(`${p}log/`, p), ["log/0007", "log/0012", "log/0100"]);
+      assert.deepEqual(await keys(`${p}b/`, `${p}c`), []);
+      // With skip: both apply.
+      const both = await collect(s.list(p, { startAfter: `${p}b/1`, skip: (f) => f.endsWith("/x/") }));
+      assert.deepEqual(
+        both.map((o) => o.key.slice(p.length)),
+        ["b/2", "b0", "c/d/4", "log/0007", "log/0012", "log/0100"],
+      );
+      const b2 = await s.head(`${p}b/2`);
+      assert.equal(both[0]?.etag, b2?.etag, "listed objects carry their etags");
+    });
+
     it(`list is complete over ${listSize} keys (more than one S3 page)`, async (s, p) => {
       const keys = Array.from({ length: listSize }, (_, i) => `${p}many/${String(i).padStart(5, "0")}`);
       await mapBounded(keys, width, (k) => s.put(k, bytes(k.slice(-5))));

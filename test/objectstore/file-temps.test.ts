@@ -28,7 +28,7 @@ let counter = 0;
 const freshRoot = () => join(base, `root-${++counter}`);
 const bytes = (s: string) => new TextEncoder().encode(s);
 
-type FsOp = "readdir" | "open" | "link" | "rename" | "symlink";
+type FsOp = "readdir" | "open" | "link" | "rename" | "symlink" | "stat";
 interface FsCall {
   op: FsOp;
   args: unknown[];
@@ -201,5 +201,25 @@ describe("file store: a listing never reads a folder its caller skips", () => {
     assert.deepEqual(keys, ["f/a/current", "f/b/current", "f/b/lock"]);
     const read = calls.map((c) => pathArg(c).slice(root.length));
     assert.deepEqual(read.sort(), ["/f", "/f/a", "/f/b"], "only the folders the listing returns from");
+  });
+});
+
+describe("file store: a listing never reads a folder wholly before its start key", () => {
+  test("folders before startAfter are not read, nor stat'ed; the one it falls in is", async () => {
+    const root = freshRoot();
+    const store = fileStore(root);
+    for (const stack of ["a", "b", "c"])
+      for (let i = 0; i < 5; i++) await store.put(`f/${stack}/log/${String(i).padStart(4, "0")}`, bytes("e"));
+    let keys: string[] = [];
+    const calls = await observeFs(["readdir", "stat"], async () => {
+      keys = [];
+      for await (const o of store.list("f/", { startAfter: "f/b/log/0003" })) keys.push(o.key);
+    });
+    assert.deepEqual(keys, ["f/b/log/0004", ...[0, 1, 2, 3, 4].map((i) => `f/c/log/000${i}`)]);
+    const read = calls.filter((c) => c.op === "readdir").map((c) => pathArg(c).slice(root.length));
+    assert.deepEqual(read.sort(), ["/f", "/f/b", "/f/b/log", "/f/c", "/f/c/log"], "never /f/a");
+    const statted = calls.filter((c) => c.op === "stat").map((c) => pathArg(c).slice(root.length));
+    assert.equal(statted.length, keys.length, statted.join(", "));
+    assert.ok(!statted.some((p) => p.startsWith("/f/a/") || p <= "/f/b/log/0003"), statted.join(", "));
   });
 });

@@ -2,6 +2,7 @@ import type { Dirent } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { compareKeys, validateKey } from "../kit.js";
+import type { ListOptions } from "../types.js";
 import { errnoCode, isInternalName } from "./fs-ops.js";
 
 export interface WalkedFile {
@@ -18,12 +19,20 @@ export interface WalkedFile {
 export async function* walkKeys(
   root: string,
   prefix: string,
-  skip?: (folder: string) => boolean,
+  options: ListOptions = {},
 ): AsyncGenerator<WalkedFile> {
   const slash = prefix.lastIndexOf("/");
   const keyDir = slash < 0 ? "" : prefix.slice(0, slash);
   const startDir = keyDir === "" ? root : join(root, ...keyDir.split("/"));
-  yield* walkDir(startDir, keyDir, prefix.slice(slash + 1), skip);
+  yield* walkDir(startDir, keyDir, prefix.slice(slash + 1), options);
+}
+
+/**
+ * Whether every key a folder `folder` (ending in `/`) can hold comes at or before `startAfter`:
+ * they all start with `folder`, so that is when `startAfter` is past `folder` without being in it.
+ */
+function folderBefore(folder: string, startAfter: string | undefined): boolean {
+  return startAfter !== undefined && !startAfter.startsWith(folder) && compareKeys(folder, startAfter) < 0;
 }
 
 /**
@@ -49,18 +58,24 @@ async function visibleEntries(dirPath: string, keyDir: string): Promise<{ entry:
     .sort((a, b) => compareKeys(a.order, b.order));
 }
 
-/** The files under one folder, in key order; a folder `skip` refuses (`ListOptions.skip`) is not read. */
+/**
+ * The files under one folder, in key order, after `startAfter`; a folder `skip` refuses
+ * (`ListOptions.skip`), or whose keys all come before `startAfter`, is not read.
+ */
 async function* walkDir(
   dirPath: string,
   keyDir: string,
   namePrefix: string,
-  skip: ((folder: string) => boolean) | undefined,
+  options: ListOptions,
 ): AsyncGenerator<WalkedFile> {
+  const { skip, startAfter } = options;
   for (const { entry, key } of await visibleEntries(dirPath, keyDir)) {
     if (!entry.name.startsWith(namePrefix)) continue;
     const path = join(dirPath, entry.name);
-    if (!entry.isDirectory()) yield { key, path };
-    else if (skip === undefined || !skip(`${key}/`)) yield* walkDir(path, key, "", skip);
+    if (!entry.isDirectory()) {
+      if (startAfter === undefined || compareKeys(key, startAfter) > 0) yield { key, path };
+    } else if (!folderBefore(`${key}/`, startAfter) && (skip === undefined || !skip(`${key}/`)))
+      yield* walkDir(path, key, "", options);
   }
 }
 

@@ -302,6 +302,8 @@ function s3Requests(ctx: RequestContext, mode: { verbatim: boolean }): Omit<Obje
               Bucket: bucket,
               Prefix: keyPrefix + prefix,
               ...(token !== undefined ? { ContinuationToken: token } : {}),
+              // Pages start after it; `isSkipped` below still drops any key a gateway sent anyway.
+              ...(options?.startAfter !== undefined ? { StartAfter: keyPrefix + options.startAfter } : {}),
             }),
           ),
         ),
