@@ -248,10 +248,35 @@ export function objectStoreConformance(
       await mapBounded(names, width, (n) => s.put(`${p}${n}`, bytes(`body of ${n}`)));
       const keys = async (prefix: string, startAfter: string) =>
         (await collect(s.list(prefix, { startAfter }))).map((o) => o.key.slice(p.length));
-      assert.deepEqual(await keys(p, `${p}b/1`), ["b/2", "b/x/3", "b0", "c/d/4", "log/0007", "log/0012", "log/0100"]);
+      assert.deepEqual(await keys(p, `${p}b/1`), [
+        "b/2",
+        "b/x/3",
+        "b0",
+        "c/d/4",
+        "log/0007",
+        "log/0012",
+        "log/0100",
+      ]);
       // Not a key: the listing starts at the next one; a folder's name alone comes before its keys.
-      assert.deepEqual(await keys(p, `${p}b/15`), ["b/2", "b/x/3", "b0", "c/d/4", "log/0007", "log/0012", "log/0100"]);
-      assert.deepEqual(await keys(p, `${p}b`), ["b/1", "b/2", "b/x/3", "b0", "c/d/4", "log/0007", "log/0012", "log/0100"]);
+      assert.deepEqual(await keys(p, `${p}b/15`), [
+        "b/2",
+        "b/x/3",
+        "b0",
+        "c/d/4",
+        "log/0007",
+        "log/0012",
+        "log/0100",
+      ]);
+      assert.deepEqual(await keys(p, `${p}b`), [
+        "b/1",
+        "b/2",
+        "b/x/3",
+        "b0",
+        "c/d/4",
+        "log/0007",
+        "log/0012",
+        "log/0100",
+      ]);
       // Past a whole folder ('/' < '0'), and into a nested one.
       assert.deepEqual(await keys(p, `${p}b/x/3`), ["b0", "c/d/4", "log/0007", "log/0012", "log/0100"]);
       assert.deepEqual(await keys(`${p}c/`, `${p}c/d/`), ["c/d/4"]);
