@@ -5,8 +5,9 @@ import { isStoreError, type ObjectStore } from "../objectstore/types.js";
 import { type LeaseClock, systemClock } from "./clock.js";
 
 /**
- * The one lock protocol: a lock is an object created only if absent (create-only PUT), holding
- * who holds it. Stack locks carry a lease the holder renews by compare-and-swap and a waiter may
+ * The lock object protocol (a log-headed stack keeps its lock in its log instead, with the same
+ * holder records and the same lease rules: `src/backend/stack-log.ts`): a lock is an object created
+ * only if absent (create-only PUT), holding who holds it. Stack locks carry a lease the holder renews by compare-and-swap and a waiter may
  * take over once it has seen the very same lock object unchanged for a whole lease on its own
  * monotonic clock (no wall clock is ever compared across machines). Record locks are the same
  * object without a lease: held until released or broken, never waited for.
@@ -128,15 +129,20 @@ function corruptLock(key: string, why: string, cause?: unknown): StateKeeperErro
 export function decodeLeaseRecord(key: string, bytes: Uint8Array): LeaseRecord {
   if (bytes.byteLength > MAX_LOCK_BYTES)
     throw corruptLock(key, `is ${bytes.byteLength} bytes, more than any lock`);
-  let o: Record<string, unknown>;
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
-      throw new Error("not an object");
-    o = parsed as Record<string, unknown>;
+    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (cause) {
     throw corruptLock(key, "is not a JSON object", cause);
   }
+  return leaseRecordFrom(key, parsed);
+}
+
+/** A holder record from parsed JSON (a lock object's, or a stack log entry's `lock`); `E_CORRUPT` otherwise. */
+export function leaseRecordFrom(key: string, parsed: unknown): LeaseRecord {
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw corruptLock(key, "is not a JSON object");
+  const o = parsed as Record<string, unknown>;
   const { id, host, pid, operation, leaseMs, renewals, info } = o;
   if (typeof id !== "string" || id === "") throw corruptLock(key, "lacks a holder id");
   if (leaseMs !== undefined && (typeof leaseMs !== "number" || !Number.isFinite(leaseMs) || leaseMs <= 0))
@@ -230,7 +236,11 @@ export function combineSignals(
   return AbortSignal.any(signals);
 }
 
-function validate(opts: LeaseOptions): { leaseMs: number | undefined; pollMs: number; operation: string } {
+export function validateLeaseOptions(opts: Omit<LeaseOptions, "subject">): {
+  leaseMs: number | undefined;
+  pollMs: number;
+  operation: string;
+} {
   const { leaseMs } = opts;
   const pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
   const operation = opts.operation ?? "";
@@ -279,7 +289,7 @@ export async function resumeLease(
   return new LeaseLock(store, key, found.record, found.etag, sentAt, undefined, clock);
 }
 
-function lockedError(
+export function lockedError(
   subject: string,
   holder: LockHolder | undefined,
   opts: { reason?: unknown; hint?: string | undefined; cause?: unknown },
@@ -309,7 +319,7 @@ function lockedError(
  * until `timeoutMs` or `signal` ends the wait.
  */
 export async function acquireLease(store: ObjectStore, key: string, opts: LeaseOptions): Promise<HeldLease> {
-  const { leaseMs, pollMs, operation } = validate(opts);
+  const { leaseMs, pollMs, operation } = validateLeaseOptions(opts);
   const clock = opts.clock ?? systemClock;
   const signal = combineSignals(opts.signal, opts.timeoutMs);
   const record: LeaseRecord = {

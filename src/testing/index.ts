@@ -12,4 +12,9 @@ export { objectStoreConformance } from "./objectstore-conformance.js";
 export type { RecordStoreConformanceOptions } from "./records-conformance.js";
 export { recordStoreConformance } from "./records-conformance.js";
 export type { StoreCall, StoreOperation } from "./store-decorators.js";
-export { ignoringPreconditionsStore, interceptStore, recordingStore } from "./store-decorators.js";
+export {
+  ignoringIfMatchStore,
+  ignoringPreconditionsStore,
+  interceptStore,
+  recordingStore,
+} from "./store-decorators.js";

@@ -93,3 +93,27 @@ export function ignoringPreconditionsStore(inner: ObjectStore): ObjectStore {
     },
   };
 }
+
+/**
+ * A store that honours `If-None-Match: *` but ignores `If-Match`, as AWS S3 did between August and
+ * November 2024 and as the original unobin S3 backend assumed: a compare-and-swap overwrites
+ * whatever is there, a conditional delete deletes. The probe sees exactly that (create-only
+ * honoured, compare-and-swap and conditional delete not), so only a protocol built on create-only
+ * writes alone may run on it.
+ */
+export function ignoringIfMatchStore(inner: ObjectStore): ObjectStore {
+  return {
+    name: `${inner.name}(ignores-if-match)`,
+    get: (key) => inner.get(key),
+    head: (key) => inner.head(key),
+    put: (key, body, opts = {}) => {
+      const { ifMatch: _ignored, ...kept } = opts;
+      return inner.put(key, body, kept);
+    },
+    delete: (key) => inner.delete(key),
+    list: (prefix, options) => inner.list(prefix, options),
+    async probe() {
+      return probeConditionalRequests(this);
+    },
+  };
+}

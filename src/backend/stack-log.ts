@@ -1,0 +1,558 @@
+import { randomBytes } from "node:crypto";
+import { FencedError, type LockHolder, LockLostError, StateKeeperError } from "../errors.js";
+import { type LeaseClock, systemClock } from "../lock/clock.js";
+import {
+  combineSignals,
+  describeHolder,
+  type HeldLease,
+  holderOf,
+  type LeaseOptions,
+  type LeaseRecord,
+  leaseRecordFrom,
+  lockedError,
+  thisProcess,
+  validateLeaseOptions,
+} from "../lock/lease.js";
+import { isStoreError, type ObjectStore } from "../objectstore/types.js";
+import { sha256Hex } from "./layout.js";
+
+/**
+ * A stack's log: one create-only object per event, `log/<seq>`, numbered from 1 without gaps by
+ * the writers themselves. Whoever creates `log/<n+1>` (`If-None-Match: *`) decided what follows
+ * `n`; a writer that lost the race learns it from the store's refusal, never by overwriting. So the
+ * log is the stack's head, its lock and its fence at once, and needs nothing but create-only
+ * writes and a listing (SlateDB's manifests and Delta Lake's `_delta_log` work the same way):
+ *
+ * - every entry carries the whole head state after it — the lock (a holder record, as a lock
+ *   object holds) and the newest commit at or before it — so the newest entry alone tells a reader
+ *   everything;
+ * - taking the lock is an entry; so are a renewal, a commit, a release and a break. A holder knows
+ *   the head (it wrote it), so each of its writes is exactly one request, and any entry someone
+ *   else slipped in — a takeover of its lapsed lease, a break — makes its next write fail: that
+ *   is the fence, for free;
+ * - a waiter takes over a lease only after seeing the head unchanged for the whole lease on its
+ *   own monotonic clock; a holder's commits renew its lease as its renewals do.
+ *
+ * Entries are never replaced. A commit entry's payload is opaque here (the backend seals a
+ * revision into it, bound to the entry's location); its digest is in the entry's header.
+ */
+
+/** Digits of a sequence number in its key: `log/0000000000000042` sorts as 42 does. */
+export const LOG_SEQ_DIGITS = 16;
+/** The largest sequence number: a safe integer, which 16 digits hold. */
+const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+/** Largest entry header parsed (a holder record with 16 KiB of info fits many times over). */
+const MAX_HEADER_BYTES = 64 * 1024;
+/** The hint object is rewritten at the first entry and every this many after it. */
+export const HINT_EVERY = 1000;
+
+export type LogEntryKind = "lock" | "renew" | "commit" | "unlock" | "break";
+const KINDS: ReadonlySet<string> = new Set(["lock", "renew", "commit", "unlock", "break"]);
+
+/** One event of the log, with the head state after it. */
+export interface LogEntry {
+  kind: LogEntryKind;
+  /** When it was written, by its writer's wall clock: for people only, never compared. */
+  at: string;
+  /** `user@host` of the process that wrote it. */
+  by: string;
+  /** Who holds the lock after this entry; null: unlocked. */
+  lock: LeaseRecord | null;
+  /** The sequence number of the entry that took `lock` (the fence epoch); 0 when unlocked. */
+  epoch: number;
+  /** The newest commit entry at or before this one; 0: none yet. */
+  commit: number;
+  /** A commit's payload: its digest and size (checked on every read). */
+  payload?: { sha256: string; size: number };
+}
+
+export interface ReadEntry {
+  seq: number;
+  entry: LogEntry;
+  /** A commit's payload bytes; empty for the other kinds. */
+  payload: Uint8Array;
+}
+
+/** The state before the first entry. */
+const EMPTY: LogEntry = { kind: "unlock", at: "", by: "", lock: null, epoch: 0, commit: 0 };
+
+function corrupt(key: string, why: string, cause?: unknown): StateKeeperError {
+  return new StateKeeperError("E_CORRUPT", `log entry ${key} ${why}`, { details: { key }, cause });
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const isSeq = (n: unknown, min: number): n is number => Number.isSafeInteger(n) && (n as number) >= min;
+
+/** The bytes of an entry: its header as one line of JSON, then the payload (a commit's only). */
+export function encodeLogEntry(entry: LogEntry, payload: Uint8Array = new Uint8Array()): Uint8Array {
+  const header: LogEntry =
+    entry.kind === "commit"
+      ? { ...entry, payload: { sha256: sha256Hex(payload), size: payload.byteLength } }
+      : entry;
+  if (entry.kind !== "commit") delete header.payload;
+  const head = new TextEncoder().encode(`${JSON.stringify(header)}\n`);
+  const out = new Uint8Array(head.byteLength + payload.byteLength);
+  out.set(head, 0);
+  out.set(payload, head.byteLength);
+  return out;
+}
+
+/** Parses an entry strictly: anything that is not one we write is `E_CORRUPT`, and so is a payload that fails its digest. */
+export function decodeLogEntry(key: string, bytes: Uint8Array): { entry: LogEntry; payload: Uint8Array } {
+  const newline = bytes.subarray(0, MAX_HEADER_BYTES + 1).indexOf(0x0a);
+  if (newline < 0) throw corrupt(key, "has no header line");
+  let o: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, newline)),
+    );
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+      throw new Error("not an object");
+    o = parsed as Record<string, unknown>;
+  } catch (cause) {
+    throw corrupt(key, "has a header that is not a JSON object", cause);
+  }
+  const { kind, at, by, lock, epoch, commit, payload } = o;
+  if (typeof kind !== "string" || !KINDS.has(kind)) throw corrupt(key, "has an unknown kind");
+  if (!isSeq(epoch, 0) || !isSeq(commit, 0)) throw corrupt(key, "lacks a valid epoch and commit");
+  const entry: LogEntry = {
+    kind: kind as LogEntryKind,
+    at: typeof at === "string" ? at : "",
+    by: typeof by === "string" ? by : "",
+    lock: lock === null || lock === undefined ? null : leaseRecordFrom(key, lock),
+    epoch,
+    commit,
+  };
+  const body = bytes.subarray(newline + 1);
+  if (kind === "commit") {
+    const p = payload as Record<string, unknown> | undefined;
+    if (
+      typeof p !== "object" ||
+      p === null ||
+      typeof p.sha256 !== "string" ||
+      !SHA256_HEX.test(p.sha256) ||
+      !isSeq(p.size, 0)
+    )
+      throw corrupt(key, "is a commit without a valid payload digest");
+    if (body.byteLength !== p.size || sha256Hex(body) !== p.sha256)
+      throw corrupt(
+        key,
+        `has a payload that does not match its digest (${body.byteLength} bytes, ${p.size} recorded)`,
+      );
+    entry.payload = { sha256: p.sha256, size: p.size };
+  } else if (body.byteLength !== 0) throw corrupt(key, `is a ${kind} entry with a payload`);
+  return { entry, payload: body };
+}
+
+const who = (): string => {
+  const p = thisProcess();
+  return `${p.user}@${p.host}`;
+};
+
+export interface StackLogOptions {
+  /** How messages name the stack: `stack webshop/prod`. */
+  subject: string;
+  clock?: LeaseClock;
+}
+
+/** A lock held in a stack log. */
+export interface LogLease extends HeldLease {
+  /** The sequence number of the entry that took this lock: its fence epoch. */
+  readonly epoch: number;
+  /** The newest entry this holder knows of (its own last write). */
+  readonly head: number;
+  /** The newest commit entry this holder knows of; 0: none. */
+  readonly lastCommit: number;
+  /**
+   * Appends a commit entry at `head + 1` whose payload `payload(seq)` builds (it may seal for that
+   * location): one create-only request. Another entry there means this lock was taken over or
+   * broken: the lease is lost and the commit refused (`FencedError`), nothing written.
+   */
+  commit(payload: (seq: number) => Uint8Array | Promise<Uint8Array>): Promise<number>;
+}
+
+export class StackLog {
+  readonly store: ObjectStore;
+  /** The folder of entries, ending in `/`. */
+  readonly prefix: string;
+  /** The best-effort hint of where the head is (`HINT_EVERY`). */
+  readonly hintKey: string;
+  readonly subject: string;
+  readonly clock: LeaseClock;
+  /** The newest entry this object has seen: later listings start there. */
+  #seen = 0;
+
+  constructor(store: ObjectStore, prefix: string, hintKey: string, options: StackLogOptions) {
+    if (!prefix.endsWith("/")) throw new StateKeeperError("E_INTERNAL", `log prefix ${prefix} must end in /`);
+    this.store = store;
+    this.prefix = prefix;
+    this.hintKey = hintKey;
+    this.subject = options.subject;
+    this.clock = options.clock ?? systemClock;
+  }
+
+  key(seq: number): string {
+    if (!isSeq(seq, 1) || seq > MAX_SEQ)
+      throw new StateKeeperError("E_INTERNAL", `log sequence ${seq} is out of range`);
+    return `${this.prefix}${String(seq).padStart(LOG_SEQ_DIGITS, "0")}`;
+  }
+
+  /** The sequence number a listed key names, or undefined for anything else in the folder. */
+  seqOf(key: string): number | undefined {
+    const name = key.slice(this.prefix.length);
+    if (!key.startsWith(this.prefix) || name.length !== LOG_SEQ_DIGITS || !/^\d+$/.test(name))
+      return undefined;
+    const seq = Number(name);
+    return seq >= 1 ? seq : undefined;
+  }
+
+  async read(seq: number): Promise<ReadEntry | undefined> {
+    const key = this.key(seq);
+    const got = await this.store.get(key);
+    if (got === undefined) return undefined;
+    return { seq, ...decodeLogEntry(key, got.body) };
+  }
+
+  /** The hint's sequence number; 0 when there is none or it is unreadable (it is only a hint). */
+  async #hint(): Promise<number> {
+    const got = await this.store.get(this.hintKey);
+    const n = got === undefined ? 0 : Number(new TextDecoder().decode(got.body).trim());
+    return isSeq(n, 1) ? n : 0;
+  }
+
+  /**
+   * The newest sequence number: one listing from the newest entry this object saw (or from the
+   * hint, on first use). Entries are never removed, so nothing before the start can be newer.
+   */
+  async headSeq(): Promise<number> {
+    const start = this.#seen > 0 ? this.#seen : await this.#hint();
+    let newest = start;
+    const options = start > 0 ? { startAfter: this.key(start) } : {};
+    for await (const o of this.store.list(this.prefix, options)) {
+      const seq = this.seqOf(o.key);
+      if (seq !== undefined && seq > newest) newest = seq;
+    }
+    if (newest > this.#seen) this.#seen = newest;
+    return newest;
+  }
+
+  /**
+   * The newest entry (seq 0 and an unlocked, empty state when the log has none). A listing that
+   * named an entry a moment ago never loses it: entries are created once and never removed.
+   */
+  async head(): Promise<ReadEntry> {
+    const seq = await this.headSeq();
+    if (seq === 0) return { seq: 0, entry: EMPTY, payload: new Uint8Array() };
+    const found = await this.read(seq);
+    if (found === undefined) throw corrupt(this.key(seq), "was listed but cannot be read");
+    return found;
+  }
+
+  /**
+   * Creates entry `seq` with `If-None-Match: *`; false when it exists (someone else wrote it, or
+   * our own create whose lost response the store could not settle: callers read it to tell).
+   */
+  async append(seq: number, entry: LogEntry, payload?: Uint8Array): Promise<boolean> {
+    try {
+      await this.store.put(this.key(seq), encodeLogEntry(entry, payload), { ifNoneMatch: "*" });
+    } catch (e) {
+      if (isStoreError(e, "PRECONDITION_FAILED")) return false;
+      throw e;
+    }
+    if (seq > this.#seen) this.#seen = seq;
+    if (seq === 1 || seq % HINT_EVERY === 0) {
+      // Only ever a sequence number that exists, so a hint never points past the head; losing
+      // one only makes the next cold reader list a little more.
+      await this.store.put(this.hintKey, new TextEncoder().encode(`${seq}\n`)).catch(() => undefined);
+    }
+    return true;
+  }
+
+  /** Who holds the lock, as the newest entry says (undefined: unlocked). */
+  async lockRecord(): Promise<LeaseRecord | undefined> {
+    return (await this.head()).entry.lock ?? undefined;
+  }
+
+  /**
+   * Takes the lock: appends a `lock` entry after a head that is unlocked, or whose lease this
+   * waiter has seen unchanged for its whole length (a takeover). Finding the lock held under
+   * `opts.id` is success (the same request, retried).
+   */
+  async acquire(opts: Omit<LeaseOptions, "subject">): Promise<LogLease> {
+    const { leaseMs, pollMs, operation } = validateLeaseOptions(opts);
+    const signal = combineSignals(opts.signal, opts.timeoutMs);
+    const record: LeaseRecord = {
+      id: opts.id ?? randomBytes(16).toString("hex"),
+      ...(opts.holder ?? thisProcess()),
+      operation,
+      since: this.clock.now().toISOString(),
+      ...(leaseMs === undefined ? {} : { leaseMs }),
+      renewals: 0,
+      ...(opts.info === undefined ? {} : { info: opts.info }),
+    };
+    let observed: { seq: number; since: number } | undefined;
+    let lastHolder: LockHolder | undefined;
+    let waitingReported = false;
+    for (;;) {
+      const sentAt = this.clock.monotonic();
+      const head = await this.head();
+      const held = head.entry.lock;
+      if (held !== null && held.id === record.id)
+        return new HeldLogLease(this, held, head.seq, head.entry, sentAt, undefined);
+      let takeOver = false;
+      if (held !== null) {
+        lastHolder = holderOf(held);
+        if (opts.wait !== true) throw lockedError(this.subject, lastHolder, { hint: opts.hint });
+        const now = this.clock.monotonic();
+        if (observed === undefined || observed.seq !== head.seq) observed = { seq: head.seq, since: now };
+        else if (held.leaseMs !== undefined && now - observed.since >= held.leaseMs) takeOver = true;
+      }
+      if (held === null || takeOver) {
+        const seq = head.seq + 1;
+        const entry: LogEntry = {
+          kind: "lock",
+          at: this.clock.now().toISOString(),
+          by: who(),
+          lock: record,
+          epoch: seq,
+          commit: head.entry.commit,
+        };
+        const takeoverSentAt = this.clock.monotonic();
+        if (await this.append(seq, entry))
+          return new HeldLogLease(
+            this,
+            record,
+            seq,
+            entry,
+            takeoverSentAt,
+            takeOver ? lastHolder : undefined,
+          );
+        // Someone appended first: the next round reads what.
+        continue;
+      }
+      if (!waitingReported && lastHolder !== undefined) {
+        waitingReported = true;
+        opts.onWait?.(lastHolder);
+      }
+      if (signal?.aborted)
+        throw lockedError(this.subject, lastHolder, { reason: signal.reason, hint: opts.hint });
+      await this.clock.sleep(pollMs * (0.5 + Math.random()), signal);
+      if (signal?.aborted)
+        throw lockedError(this.subject, lastHolder, { reason: signal.reason, hint: opts.hint });
+    }
+  }
+
+  /**
+   * A handle to the lock without a lease held under `id`, taken earlier, maybe by another process
+   * (a Terraform client's lock across requests to `statekeeper serve`).
+   */
+  async resume(id: string): Promise<LogLease> {
+    const sentAt = this.clock.monotonic();
+    const head = await this.head();
+    const held = head.entry.lock;
+    if (held === null)
+      throw new LockLostError(
+        `${this.subject} is not locked by ${id}: the lock was released, force-unlocked or expired`,
+      );
+    if (held.id !== id) throw lockedError(this.subject, holderOf(held), { hint: `not the lock ${id}` });
+    if (held.leaseMs !== undefined)
+      throw new StateKeeperError(
+        "E_INVALID_ARGUMENT",
+        `${this.subject}: lock ${id} has a lease that its holder renews; only a lock without a lease can be resumed`,
+      );
+    return new HeldLogLease(this, held, head.seq, head.entry, sentAt, undefined);
+  }
+
+  /**
+   * Breaks whatever lock the head names with a `break` entry; returns its holder (undefined when
+   * unlocked). With `id`, only while it is the lock with that id (else `LockedError`).
+   */
+  async forceUnlock(options: { id?: string } = {}): Promise<LockHolder | undefined> {
+    for (;;) {
+      const head = await this.head();
+      const held = head.entry.lock;
+      if (held === null) return undefined;
+      if (options.id !== undefined && held.id !== options.id)
+        throw lockedError(this.subject, holderOf(held), { hint: `not the lock ${options.id}` });
+      const entry: LogEntry = {
+        kind: "break",
+        at: this.clock.now().toISOString(),
+        by: who(),
+        lock: null,
+        epoch: 0,
+        commit: head.entry.commit,
+      };
+      if (await this.append(head.seq + 1, entry)) return holderOf(held);
+    }
+  }
+}
+
+class HeldLogLease implements LogLease {
+  readonly id: string;
+  readonly holder: LockHolder;
+  readonly tookOverFrom: LockHolder | undefined;
+  readonly epoch: number;
+  readonly #log: StackLog;
+  readonly #controller = new AbortController();
+  readonly #stopRenewing: () => void;
+  #record: LeaseRecord;
+  #head: number;
+  #lastCommit: number;
+  /** Monotonic time the last confirmed entry of ours was *sent*: the lease runs from there. */
+  #confirmedSentAt: number;
+  /** Writes of this holder, one at a time: each appends after the one before. */
+  #queue: Promise<unknown> = Promise.resolve();
+  /** A renewal is queued and not yet run: a slow store never piles them up. */
+  #renewQueued = false;
+  #released = false;
+
+  constructor(
+    log: StackLog,
+    record: LeaseRecord,
+    head: number,
+    headEntry: LogEntry,
+    sentAt: number,
+    tookOverFrom: LockHolder | undefined,
+  ) {
+    this.#log = log;
+    this.#record = record;
+    this.#head = head;
+    this.#lastCommit = headEntry.commit;
+    this.epoch = headEntry.epoch;
+    this.#confirmedSentAt = sentAt;
+    this.id = record.id;
+    this.holder = holderOf(record);
+    this.tookOverFrom = tookOverFrom;
+    const { leaseMs } = record;
+    const every = leaseMs === undefined ? 0 : Math.max(10, Math.floor(leaseMs / 3));
+    this.#stopRenewing =
+      leaseMs === undefined
+        ? () => {}
+        : log.clock.every(every, () => {
+            // A commit renews as a renewal does: only a holder idle for a third of its lease writes one.
+            if (this.#renewQueued || log.clock.monotonic() - this.#confirmedSentAt < every) return;
+            this.#renewQueued = true;
+            this.#enqueue(() => {
+              this.#renewQueued = false;
+              return this.#renew();
+            }).catch(() => undefined);
+          });
+  }
+
+  get head(): number {
+    return this.#head;
+  }
+
+  get lastCommit(): number {
+    return this.#lastCommit;
+  }
+
+  get lost(): boolean {
+    return this.#controller.signal.aborted;
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  #lapsed(): boolean {
+    const { leaseMs } = this.#record;
+    return leaseMs !== undefined && this.#log.clock.monotonic() - this.#confirmedSentAt >= leaseMs;
+  }
+
+  assertHeld(): void {
+    if (this.#released) throw new LockLostError("the lock was already released");
+    if (!this.lost && this.#lapsed())
+      this.lose("the lease lapsed without a successful renewal (was the process paused?)");
+    if (this.lost) {
+      const reason: unknown = this.#controller.signal.reason;
+      throw new LockLostError(`lock lost: ${reason instanceof Error ? reason.message : String(reason)}`, {
+        cause: reason,
+      });
+    }
+  }
+
+  lose(why: string): void {
+    if (this.lost) return;
+    this.#stopRenewing();
+    this.#controller.abort(new LockLostError(why));
+  }
+
+  #enqueue<T>(write: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(write, write);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Appends `entry` right after this holder's head. False when another entry is there; then the
+   * lease is lost unless that entry is this very lock's (another handle of a lock resumed twice).
+   */
+  async #appendNext(entry: Omit<LogEntry, "at" | "by" | "epoch">, payload?: Uint8Array): Promise<boolean> {
+    const seq = this.#head + 1;
+    const sentAt = this.#log.clock.monotonic();
+    const full: LogEntry = {
+      ...entry,
+      at: this.#log.clock.now().toISOString(),
+      by: who(),
+      epoch: entry.lock === null ? 0 : this.epoch,
+    };
+    if (await this.#log.append(seq, full, payload)) {
+      this.#head = seq;
+      this.#lastCommit = full.commit;
+      if (full.lock !== null) this.#confirmedSentAt = sentAt;
+      return true;
+    }
+    let found: ReadEntry | undefined;
+    try {
+      found = await this.#log.read(seq);
+    } catch {
+      found = undefined;
+    }
+    if (found?.entry.lock?.id === this.id && found.entry.epoch === this.epoch) return false;
+    this.lose(
+      found === undefined
+        ? `entry ${seq} of ${this.#log.subject} was written by someone else`
+        : found.entry.lock === null
+          ? `the lock was ${found.entry.kind === "break" ? "force-unlocked" : "released"} by ${found.entry.by} (entry ${seq})`
+          : `the lock was taken over by ${describeHolder(holderOf(found.entry.lock))} (entry ${seq})`,
+    );
+    return false;
+  }
+
+  async #renew(): Promise<void> {
+    if (this.lost || this.#released) return;
+    if (this.#lapsed()) return this.lose("the lease lapsed before it could be renewed");
+    const next: LeaseRecord = { ...this.#record, renewals: this.#record.renewals + 1 };
+    try {
+      if (await this.#appendNext({ kind: "renew", lock: next, commit: this.#lastCommit }))
+        this.#record = next;
+    } catch {
+      // Transient: the next tick tries again, and the lease check ends it if it lasts too long.
+    }
+  }
+
+  commit(payload: (seq: number) => Uint8Array | Promise<Uint8Array>): Promise<number> {
+    return this.#enqueue(async () => {
+      this.assertHeld();
+      const seq = this.#head + 1;
+      const bytes = await payload(seq);
+      this.assertHeld();
+      if (await this.#appendNext({ kind: "commit", lock: this.#record, commit: seq }, bytes)) return seq;
+      const why = this.lost
+        ? String((this.signal.reason as Error).message)
+        : "another handle of this lock wrote first";
+      throw new FencedError(`refusing to commit to ${this.#log.subject}: ${why}`, { details: { seq } });
+    });
+  }
+
+  async release(): Promise<boolean> {
+    if (this.#released) return false;
+    this.#released = true;
+    this.#stopRenewing();
+    return this.#enqueue(async () => {
+      if (this.lost) return false;
+      return this.#appendNext({ kind: "unlock", lock: null, commit: this.#lastCommit });
+    });
+  }
+}

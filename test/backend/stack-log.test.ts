@@ -1,0 +1,120 @@
+// The stack log on memory and on the file store, each also where If-Match is ignored; its entry
+// format; and where cold readers start listing.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { decodeLogEntry, encodeLogEntry, HINT_EVERY, type LogEntry } from "../../src/backend/stack-log.js";
+import { hasErrorCode } from "../../src/errors.js";
+import { fileStore, memoryStore, type ObjectStore } from "../../src/objectstore/index.js";
+import { assertStoreSupported } from "../../src/objectstore/probe.js";
+import { ignoringIfMatchStore } from "../../src/testing/index.js";
+import { freshLog, stackLogSuite } from "./stack-log-suite.js";
+
+const base = mkdtempSync(join(tmpdir(), "statekeeper-stack-log-"));
+after(() => rmSync(base, { recursive: true, force: true }));
+let n = 0;
+
+stackLogSuite("memory", () => memoryStore());
+stackLogSuite("memory, If-Match ignored", () => ignoringIfMatchStore(memoryStore()));
+stackLogSuite("file", () => fileStore(join(base, `f${++n}`)));
+stackLogSuite("file, If-Match ignored", () => ignoringIfMatchStore(fileStore(join(base, `f${++n}`))));
+
+const text = (s: string) => new TextEncoder().encode(s);
+
+describe("stack log entries", () => {
+  const entry: LogEntry = {
+    kind: "commit",
+    at: "2026-12-02T00:00:00Z",
+    by: "me@here",
+    lock: null,
+    epoch: 0,
+    commit: 7,
+  };
+
+  test("a commit's payload is checked against the digest in its header", () => {
+    const bytes = encodeLogEntry(entry, text("sealed revision"));
+    const back = decodeLogEntry("k", bytes);
+    assert.equal(new TextDecoder().decode(back.payload), "sealed revision");
+    assert.equal(back.entry.payload?.size, 15);
+    const flipped = bytes.slice();
+    flipped[flipped.length - 1] = (flipped[flipped.length - 1] ?? 0) ^ 1;
+    assert.ok(
+      hasErrorCode(
+        catching(() => decodeLogEntry("k", flipped)),
+        "E_CORRUPT",
+      ),
+    );
+    assert.ok(
+      hasErrorCode(
+        catching(() => decodeLogEntry("k", bytes.subarray(0, bytes.length - 1))),
+        "E_CORRUPT",
+      ),
+    );
+  });
+
+  test("anything that is not an entry we write is E_CORRUPT, naming the key", () => {
+    const bad = [
+      "",
+      "no newline",
+      "[1]\n",
+      '{"kind":"nope","epoch":0,"commit":0}\n',
+      '{"kind":"renew","epoch":-1,"commit":0}\n',
+      '{"kind":"commit","epoch":0,"commit":1}\n',
+      '{"kind":"unlock","epoch":0,"commit":0}\ntrailing payload',
+      '{"kind":"lock","epoch":1,"commit":0,"lock":{"user":"x"}}\n',
+    ];
+    for (const b of bad) {
+      const e = catching(() => decodeLogEntry("f/s/log/1", text(b)));
+      assert.ok(hasErrorCode(e, "E_CORRUPT"), `${JSON.stringify(b)}: ${String(e)}`);
+      assert.match((e as Error).message, /f\/s\/log\/1/);
+    }
+  });
+
+  test("where If-Match is ignored, the probe refuses the pointer backend's store (the log needs none)", async () => {
+    const refused = await assertStoreSupported(ignoringIfMatchStore(memoryStore())).catch((e: unknown) => e);
+    assert.ok(hasErrorCode(refused, "E_UNSUPPORTED_STORE"), String(refused));
+    assert.match((refused as Error).message, /compare-and-swap/);
+  });
+});
+
+describe("stack log head", () => {
+  test(`a cold reader lists from the hint (rewritten every ${HINT_EVERY} entries), a warm one from what it saw`, async () => {
+    const store = memoryStore();
+    const { open } = freshLog(store);
+    const lease = await open().acquire({ leaseMs: 60_000 });
+    for (let i = 0; i < HINT_EVERY + 5; i++) await lease.commit(() => text(String(i)));
+    const starts: (string | undefined)[] = [];
+    let gets = 0;
+    const watched: ObjectStore = {
+      ...store,
+      get: (key) => {
+        gets++;
+        return store.get(key);
+      },
+      list: (prefix, options) => {
+        starts.push(options?.startAfter);
+        return store.list(prefix, options);
+      },
+    };
+    const reader = open(watched);
+    assert.equal(await reader.headSeq(), HINT_EVERY + 6);
+    assert.deepEqual(starts, [reader.key(HINT_EVERY)], "cold: from the hint");
+    assert.equal(gets, 1, "one GET: the hint");
+    await lease.commit(() => text("one more"));
+    assert.equal(await reader.headSeq(), HINT_EVERY + 7);
+    assert.deepEqual(starts.at(-1), reader.key(HINT_EVERY + 6), "warm: after the newest entry it saw");
+    assert.equal(gets, 1, "no hint read again");
+    await lease.release();
+  });
+});
+
+function catching(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
