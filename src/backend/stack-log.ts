@@ -13,6 +13,7 @@ import {
   thisProcess,
   validateLeaseOptions,
 } from "../lock/lease.js";
+import { mapBounded } from "../internal/bounded.js";
 import { isStoreError, type ObjectStore } from "../objectstore/types.js";
 import { sha256Hex } from "./layout.js";
 
@@ -45,9 +46,25 @@ const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 const MAX_HEADER_BYTES = 64 * 1024;
 /** The hint object is rewritten at the first entry and every this many after it. */
 export const HINT_EVERY = 1000;
+/**
+ * Entries come in segments of this many (1–256, 257–512, …); each entry names the kind of every
+ * entry before it in its segment, so the newest entry of a segment tells which of its entries are
+ * commits: listing the revisions reads one entry per segment, not every entry.
+ */
+export const SEGMENT = 256;
 
 export type LogEntryKind = "lock" | "renew" | "commit" | "unlock" | "break";
-const KINDS: ReadonlySet<string> = new Set(["lock", "renew", "commit", "unlock", "break"]);
+/** One letter per kind, for `LogEntry.kinds`. */
+const LETTER: Readonly<Record<LogEntryKind, string>> = {
+  lock: "l",
+  renew: "r",
+  commit: "c",
+  unlock: "u",
+  break: "b",
+};
+const KIND_OF: ReadonlyMap<string, LogEntryKind> = new Map(
+  Object.entries(LETTER).map(([kind, letter]) => [letter, kind as LogEntryKind]),
+);
 
 /** One event of the log, with the head state after it. */
 export interface LogEntry {
@@ -62,9 +79,17 @@ export interface LogEntry {
   epoch: number;
   /** The newest commit entry at or before this one; 0: none yet. */
   commit: number;
+  /** The kinds of the entries of this entry's segment up to it, one letter each (`LETTER`), this one last. */
+  kinds: string;
   /** A commit's payload: its digest and size (checked on every read). */
   payload?: { sha256: string; size: number };
 }
+
+/** An entry without what `StackLog.append` derives: its place in its segment. */
+export type NewLogEntry = Omit<LogEntry, "kinds" | "payload">;
+
+/** The first sequence number of the segment `seq` is in. */
+const segmentStart = (seq: number): number => seq - ((seq - 1) % SEGMENT);
 
 export interface ReadEntry {
   seq: number;
@@ -74,7 +99,7 @@ export interface ReadEntry {
 }
 
 /** The state before the first entry. */
-const EMPTY: LogEntry = { kind: "unlock", at: "", by: "", lock: null, epoch: 0, commit: 0 };
+const EMPTY: LogEntry = { kind: "unlock", at: "", by: "", lock: null, epoch: 0, commit: 0, kinds: "" };
 
 function corrupt(key: string, why: string, cause?: unknown): StateKeeperError {
   return new StateKeeperError("E_CORRUPT", `log entry ${key} ${why}`, { details: { key }, cause });
@@ -97,8 +122,15 @@ export function encodeLogEntry(entry: LogEntry, payload: Uint8Array = new Uint8A
   return out;
 }
 
-/** Parses an entry strictly: anything that is not one we write is `E_CORRUPT`, and so is a payload that fails its digest. */
-export function decodeLogEntry(key: string, bytes: Uint8Array): { entry: LogEntry; payload: Uint8Array } {
+/**
+ * Parses entry `seq` strictly: anything that is not one we write there is `E_CORRUPT`, and so is a
+ * payload that fails its digest.
+ */
+export function decodeLogEntry(
+  key: string,
+  seq: number,
+  bytes: Uint8Array,
+): { entry: LogEntry; payload: Uint8Array } {
   const newline = bytes.subarray(0, MAX_HEADER_BYTES + 1).indexOf(0x0a);
   if (newline < 0) throw corrupt(key, "has no header line");
   let o: Record<string, unknown>;
@@ -112,9 +144,17 @@ export function decodeLogEntry(key: string, bytes: Uint8Array): { entry: LogEntr
   } catch (cause) {
     throw corrupt(key, "has a header that is not a JSON object", cause);
   }
-  const { kind, at, by, lock, epoch, commit, payload } = o;
-  if (typeof kind !== "string" || !KINDS.has(kind)) throw corrupt(key, "has an unknown kind");
-  if (!isSeq(epoch, 0) || !isSeq(commit, 0)) throw corrupt(key, "lacks a valid epoch and commit");
+  const { kind, at, by, lock, epoch, commit, kinds, payload } = o;
+  if (typeof kind !== "string" || !(kind in LETTER)) throw corrupt(key, "has an unknown kind");
+  if (!isSeq(epoch, 0) || !isSeq(commit, 0) || epoch > seq || commit > seq)
+    throw corrupt(key, "lacks a valid epoch and commit");
+  if (
+    typeof kinds !== "string" ||
+    kinds.length !== seq - segmentStart(seq) + 1 ||
+    kinds.at(-1) !== LETTER[kind as LogEntryKind] ||
+    [...kinds].some((letter) => !KIND_OF.has(letter))
+  )
+    throw corrupt(key, "does not name the kinds of its segment's entries");
   const entry: LogEntry = {
     kind: kind as LogEntryKind,
     at: typeof at === "string" ? at : "",
@@ -122,6 +162,7 @@ export function decodeLogEntry(key: string, bytes: Uint8Array): { entry: LogEntr
     lock: lock === null || lock === undefined ? null : leaseRecordFrom(key, lock),
     epoch,
     commit,
+    kinds,
   };
   const body = bytes.subarray(newline + 1);
   if (kind === "commit") {
@@ -210,7 +251,7 @@ export class StackLog {
     const key = this.key(seq);
     const got = await this.store.get(key);
     if (got === undefined) return undefined;
-    return { seq, ...decodeLogEntry(key, got.body) };
+    return { seq, ...decodeLogEntry(key, seq, got.body) };
   }
 
   /** The hint's sequence number; 0 when there is none or it is unreadable (it is only a hint). */
@@ -249,14 +290,25 @@ export class StackLog {
   }
 
   /**
-   * Creates entry `seq` with `If-None-Match: *`; false when it exists (someone else wrote it, or
-   * our own create whose lost response the store could not settle: callers read it to tell).
+   * Creates the entry after `after` with `If-None-Match: *` and returns it; undefined when that
+   * entry exists (someone else wrote it, or our own create whose lost response the store could not
+   * settle: callers read it to tell).
    */
-  async append(seq: number, entry: LogEntry, payload?: Uint8Array): Promise<boolean> {
+  async append(
+    after: { seq: number; entry: LogEntry },
+    next: NewLogEntry,
+    payload?: Uint8Array,
+  ): Promise<{ seq: number; entry: LogEntry } | undefined> {
+    const seq = after.seq + 1;
+    const letter = LETTER[next.kind];
+    const entry: LogEntry = {
+      ...next,
+      kinds: segmentStart(seq) === seq ? letter : `${after.entry.kinds}${letter}`,
+    };
     try {
       await this.store.put(this.key(seq), encodeLogEntry(entry, payload), { ifNoneMatch: "*" });
     } catch (e) {
-      if (isStoreError(e, "PRECONDITION_FAILED")) return false;
+      if (isStoreError(e, "PRECONDITION_FAILED")) return undefined;
       throw e;
     }
     if (seq > this.#seen) this.#seen = seq;
@@ -265,7 +317,37 @@ export class StackLog {
       // one only makes the next cold reader list a little more.
       await this.store.put(this.hintKey, new TextEncoder().encode(`${seq}\n`)).catch(() => undefined);
     }
-    return true;
+    return { seq, entry };
+  }
+
+  /**
+   * The commit entries still in the log, oldest first, with their listed size and time: one
+   * listing, and one read per segment of `SEGMENT` entries (its newest entry names the kinds of
+   * the others), at most `concurrency` at once.
+   */
+  async commits(concurrency = 8): Promise<{ seq: number; size: number; lastModified: Date | undefined }[]> {
+    const listed = new Map<number, { size: number; lastModified: Date | undefined }>();
+    const newestOfSegment = new Map<number, number>();
+    for await (const o of this.store.list(this.prefix)) {
+      const seq = this.seqOf(o.key);
+      if (seq === undefined) continue;
+      listed.set(seq, { size: o.size, lastModified: o.lastModified });
+      const start = segmentStart(seq);
+      if (seq > (newestOfSegment.get(start) ?? 0)) newestOfSegment.set(start, seq);
+    }
+    const newest = [...newestOfSegment.entries()];
+    const kinds = await mapBounded(newest, concurrency, async ([start, seq]) => {
+      const found = await this.read(seq);
+      if (found === undefined) throw corrupt(this.key(seq), "was listed but cannot be read");
+      return { start, kinds: found.entry.kinds };
+    });
+    const out: { seq: number; size: number; lastModified: Date | undefined }[] = [];
+    for (const { start, kinds: letters } of kinds)
+      for (let i = 0; i < letters.length; i++) {
+        const info = listed.get(start + i);
+        if (letters[i] === LETTER.commit && info !== undefined) out.push({ seq: start + i, ...info });
+      }
+    return out.sort((a, b) => a.seq - b.seq);
   }
 
   /** Who holds the lock, as the newest entry says (undefined: unlocked). */
@@ -298,7 +380,7 @@ export class StackLog {
       const head = await this.head();
       const held = head.entry.lock;
       if (held !== null && held.id === record.id)
-        return new HeldLogLease(this, held, head.seq, head.entry, sentAt, undefined);
+        return new HeldLogLease(this, held, head, sentAt, undefined);
       let takeOver = false;
       if (held !== null) {
         lastHolder = holderOf(held);
@@ -308,25 +390,17 @@ export class StackLog {
         else if (held.leaseMs !== undefined && now - observed.since >= held.leaseMs) takeOver = true;
       }
       if (held === null || takeOver) {
-        const seq = head.seq + 1;
-        const entry: LogEntry = {
+        const takeoverSentAt = this.clock.monotonic();
+        const taken = await this.append(head, {
           kind: "lock",
           at: this.clock.now().toISOString(),
           by: who(),
           lock: record,
-          epoch: seq,
+          epoch: head.seq + 1,
           commit: head.entry.commit,
-        };
-        const takeoverSentAt = this.clock.monotonic();
-        if (await this.append(seq, entry))
-          return new HeldLogLease(
-            this,
-            record,
-            seq,
-            entry,
-            takeoverSentAt,
-            takeOver ? lastHolder : undefined,
-          );
+        });
+        if (taken !== undefined)
+          return new HeldLogLease(this, record, taken, takeoverSentAt, takeOver ? lastHolder : undefined);
         // Someone appended first: the next round reads what.
         continue;
       }
@@ -360,7 +434,7 @@ export class StackLog {
         "E_INVALID_ARGUMENT",
         `${this.subject}: lock ${id} has a lease that its holder renews; only a lock without a lease can be resumed`,
       );
-    return new HeldLogLease(this, held, head.seq, head.entry, sentAt, undefined);
+    return new HeldLogLease(this, held, head, sentAt, undefined);
   }
 
   /**
@@ -374,15 +448,15 @@ export class StackLog {
       if (held === null) return undefined;
       if (options.id !== undefined && held.id !== options.id)
         throw lockedError(this.subject, holderOf(held), { hint: `not the lock ${options.id}` });
-      const entry: LogEntry = {
+      const broken = await this.append(head, {
         kind: "break",
         at: this.clock.now().toISOString(),
         by: who(),
         lock: null,
         epoch: 0,
         commit: head.entry.commit,
-      };
-      if (await this.append(head.seq + 1, entry)) return holderOf(held);
+      });
+      if (broken !== undefined) return holderOf(held);
     }
   }
 }
@@ -396,8 +470,8 @@ class HeldLogLease implements LogLease {
   readonly #controller = new AbortController();
   readonly #stopRenewing: () => void;
   #record: LeaseRecord;
-  #head: number;
-  #lastCommit: number;
+  /** The newest entry, which this holder wrote (or found naming its lock). */
+  #head: { seq: number; entry: LogEntry };
   /** Monotonic time the last confirmed entry of ours was *sent*: the lease runs from there. */
   #confirmedSentAt: number;
   /** Writes of this holder, one at a time: each appends after the one before. */
@@ -409,16 +483,14 @@ class HeldLogLease implements LogLease {
   constructor(
     log: StackLog,
     record: LeaseRecord,
-    head: number,
-    headEntry: LogEntry,
+    head: { seq: number; entry: LogEntry },
     sentAt: number,
     tookOverFrom: LockHolder | undefined,
   ) {
     this.#log = log;
     this.#record = record;
     this.#head = head;
-    this.#lastCommit = headEntry.commit;
-    this.epoch = headEntry.epoch;
+    this.epoch = head.entry.epoch;
     this.#confirmedSentAt = sentAt;
     this.id = record.id;
     this.holder = holderOf(record);
@@ -440,11 +512,11 @@ class HeldLogLease implements LogLease {
   }
 
   get head(): number {
-    return this.#head;
+    return this.#head.seq;
   }
 
   get lastCommit(): number {
-    return this.#lastCommit;
+    return this.#head.entry.commit;
   }
 
   get lost(): boolean {
@@ -488,19 +560,22 @@ class HeldLogLease implements LogLease {
    * Appends `entry` right after this holder's head. False when another entry is there; then the
    * lease is lost unless that entry is this very lock's (another handle of a lock resumed twice).
    */
-  async #appendNext(entry: Omit<LogEntry, "at" | "by" | "epoch">, payload?: Uint8Array): Promise<boolean> {
-    const seq = this.#head + 1;
+  async #appendNext(entry: Omit<NewLogEntry, "at" | "by" | "epoch">, payload?: Uint8Array): Promise<boolean> {
+    const seq = this.#head.seq + 1;
     const sentAt = this.#log.clock.monotonic();
-    const full: LogEntry = {
-      ...entry,
-      at: this.#log.clock.now().toISOString(),
-      by: who(),
-      epoch: entry.lock === null ? 0 : this.epoch,
-    };
-    if (await this.#log.append(seq, full, payload)) {
-      this.#head = seq;
-      this.#lastCommit = full.commit;
-      if (full.lock !== null) this.#confirmedSentAt = sentAt;
+    const appended = await this.#log.append(
+      this.#head,
+      {
+        ...entry,
+        at: this.#log.clock.now().toISOString(),
+        by: who(),
+        epoch: entry.lock === null ? 0 : this.epoch,
+      },
+      payload,
+    );
+    if (appended !== undefined) {
+      this.#head = appended;
+      if (entry.lock !== null) this.#confirmedSentAt = sentAt;
       return true;
     }
     let found: ReadEntry | undefined;
@@ -525,8 +600,7 @@ class HeldLogLease implements LogLease {
     if (this.#lapsed()) return this.lose("the lease lapsed before it could be renewed");
     const next: LeaseRecord = { ...this.#record, renewals: this.#record.renewals + 1 };
     try {
-      if (await this.#appendNext({ kind: "renew", lock: next, commit: this.#lastCommit }))
-        this.#record = next;
+      if (await this.#appendNext({ kind: "renew", lock: next, commit: this.lastCommit })) this.#record = next;
     } catch {
       // Transient: the next tick tries again, and the lease check ends it if it lasts too long.
     }
@@ -535,7 +609,7 @@ class HeldLogLease implements LogLease {
   commit(payload: (seq: number) => Uint8Array | Promise<Uint8Array>): Promise<number> {
     return this.#enqueue(async () => {
       this.assertHeld();
-      const seq = this.#head + 1;
+      const seq = this.#head.seq + 1;
       const bytes = await payload(seq);
       this.assertHeld();
       if (await this.#appendNext({ kind: "commit", lock: this.#record, commit: seq }, bytes)) return seq;
@@ -552,7 +626,7 @@ class HeldLogLease implements LogLease {
     this.#stopRenewing();
     return this.#enqueue(async () => {
       if (this.lost) return false;
-      return this.#appendNext({ kind: "unlock", lock: null, commit: this.#lastCommit });
+      return this.#appendNext({ kind: "unlock", lock: null, commit: this.lastCommit });
     });
   }
 }

@@ -108,12 +108,19 @@ export function stackLogSuite(name: string, makeStore: () => ObjectStore | Promi
       assert.equal(await lease.release(), true);
       const all = await entries(log);
       assert.deepEqual(
-        all.map((e) => [e.seq, e.entry.kind, e.entry.lock?.id ?? null, e.entry.epoch, e.entry.commit]),
+        all.map((e) => [
+          e.seq,
+          e.entry.kind,
+          e.entry.lock?.id ?? null,
+          e.entry.epoch,
+          e.entry.commit,
+          e.entry.kinds,
+        ]),
         [
-          [1, "lock", lease.id, 1, 0],
-          [2, "commit", lease.id, 1, 2],
-          [3, "commit", lease.id, 1, 3],
-          [4, "unlock", null, 0, 3],
+          [1, "lock", lease.id, 1, 0, "l"],
+          [2, "commit", lease.id, 1, 2, "lc"],
+          [3, "commit", lease.id, 1, 3, "lcc"],
+          [4, "unlock", null, 0, 3, "lccu"],
         ],
       );
       assert.equal(untext(all[2]?.payload ?? new Uint8Array()), "payload of 3");

@@ -5,7 +5,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { decodeLogEntry, encodeLogEntry, HINT_EVERY, type LogEntry } from "../../src/backend/stack-log.js";
+import {
+  decodeLogEntry,
+  encodeLogEntry,
+  HINT_EVERY,
+  type LogEntry,
+  SEGMENT,
+} from "../../src/backend/stack-log.js";
 import { hasErrorCode } from "../../src/errors.js";
 import { fileStore, memoryStore, type ObjectStore } from "../../src/objectstore/index.js";
 import { assertStoreSupported } from "../../src/objectstore/probe.js";
@@ -31,24 +37,25 @@ describe("stack log entries", () => {
     lock: null,
     epoch: 0,
     commit: 7,
+    kinds: "lrcrrucuc",
   };
 
   test("a commit's payload is checked against the digest in its header", () => {
     const bytes = encodeLogEntry(entry, text("sealed revision"));
-    const back = decodeLogEntry("k", bytes);
+    const back = decodeLogEntry("k", 9, bytes);
     assert.equal(new TextDecoder().decode(back.payload), "sealed revision");
     assert.equal(back.entry.payload?.size, 15);
     const flipped = bytes.slice();
     flipped[flipped.length - 1] = (flipped[flipped.length - 1] ?? 0) ^ 1;
     assert.ok(
       hasErrorCode(
-        catching(() => decodeLogEntry("k", flipped)),
+        catching(() => decodeLogEntry("k", 9, flipped)),
         "E_CORRUPT",
       ),
     );
     assert.ok(
       hasErrorCode(
-        catching(() => decodeLogEntry("k", bytes.subarray(0, bytes.length - 1))),
+        catching(() => decodeLogEntry("k", 9, bytes.subarray(0, bytes.length - 1))),
         "E_CORRUPT",
       ),
     );
@@ -59,16 +66,30 @@ describe("stack log entries", () => {
       "",
       "no newline",
       "[1]\n",
-      '{"kind":"nope","epoch":0,"commit":0}\n',
-      '{"kind":"renew","epoch":-1,"commit":0}\n',
-      '{"kind":"commit","epoch":0,"commit":1}\n',
-      '{"kind":"unlock","epoch":0,"commit":0}\ntrailing payload',
-      '{"kind":"lock","epoch":1,"commit":0,"lock":{"user":"x"}}\n',
+      '{"kind":"nope","epoch":0,"commit":0,"kinds":"lu"}\n',
+      '{"kind":"renew","epoch":-1,"commit":0,"kinds":"lr"}\n',
+      '{"kind":"renew","epoch":3,"commit":0,"kinds":"lr"}\n',
+      '{"kind":"commit","epoch":1,"commit":2,"kinds":"lc"}\n',
+      '{"kind":"unlock","epoch":0,"commit":0,"kinds":"lu"}\ntrailing payload',
+      '{"kind":"unlock","epoch":0,"commit":0}\n',
+      '{"kind":"unlock","epoch":0,"commit":0,"kinds":"u"}\n',
+      '{"kind":"unlock","epoch":0,"commit":0,"kinds":"lr"}\n',
+      '{"kind":"unlock","epoch":0,"commit":0,"kinds":"xu"}\n',
+      '{"kind":"lock","epoch":1,"commit":0,"kinds":"ll","lock":{"user":"x"}}\n',
     ];
+    assert.ok(
+      !hasErrorCode(
+        catching(() =>
+          decodeLogEntry("f/s/log/2", 2, text('{"kind":"unlock","epoch":0,"commit":0,"kinds":"lu"}\n')),
+        ),
+        "E_CORRUPT",
+      ),
+      "the well-formed one",
+    );
     for (const b of bad) {
-      const e = catching(() => decodeLogEntry("f/s/log/1", text(b)));
+      const e = catching(() => decodeLogEntry("f/s/log/2", 2, text(b)));
       assert.ok(hasErrorCode(e, "E_CORRUPT"), `${JSON.stringify(b)}: ${String(e)}`);
-      assert.match((e as Error).message, /f\/s\/log\/1/);
+      assert.match((e as Error).message, /f\/s\/log\/2/);
     }
   });
 
@@ -76,6 +97,48 @@ describe("stack log entries", () => {
     const refused = await assertStoreSupported(ignoringIfMatchStore(memoryStore())).catch((e: unknown) => e);
     assert.ok(hasErrorCode(refused, "E_UNSUPPORTED_STORE"), String(refused));
     assert.match((refused as Error).message, /compare-and-swap/);
+  });
+});
+
+describe("stack log commits", () => {
+  test(`the commits are one listing and one read per ${SEGMENT} entries, whatever else the log holds`, async () => {
+    const store = memoryStore();
+    const { open } = freshLog(store);
+    const log = open();
+    const expected: number[] = [];
+    // Cycles of lock, a few commits, unlock, with breaks: about 2.5 segments of entries.
+    for (let cycle = 0; cycle < 200; cycle++) {
+      const lease = await log.acquire({ leaseMs: 60_000 });
+      for (let i = 0; i < cycle % 4; i++) expected.push(await lease.commit(() => text(`${cycle}.${i}`)));
+      if (cycle % 7 === 0) {
+        await log.forceUnlock();
+        lease.lose("test: broken");
+      } else await lease.release();
+    }
+    const head = await log.headSeq();
+    assert.ok(head > 2 * SEGMENT, `${head} entries`);
+    let gets = 0;
+    const counting: ObjectStore = {
+      ...store,
+      get: (key) => {
+        gets++;
+        return store.get(key);
+      },
+    };
+    const found = await open(counting).commits();
+    assert.deepEqual(
+      found.map((c) => c.seq),
+      expected,
+    );
+    assert.equal(gets, Math.ceil(head / SEGMENT), "one read per segment");
+    assert.ok(found.every((c) => c.size > 0));
+    // Removed entries (a prune) are not listed, and the rest still are, from the kinds of the others.
+    const removed = expected.filter((_, i) => i % 3 === 0);
+    for (const seq of removed) await store.delete(log.key(seq));
+    assert.deepEqual(
+      (await open().commits()).map((c) => c.seq),
+      expected.filter((_, i) => i % 3 !== 0),
+    );
   });
 });
 
