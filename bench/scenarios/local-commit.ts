@@ -4,9 +4,11 @@ import { join } from "node:path";
 import * as lockfile from "proper-lockfile";
 import writeFileAtomic from "write-file-atomic";
 import { createBackend } from "../../src/backend/index.js";
+import { StackLog } from "../../src/backend/stack-log.js";
 import { keyEncrypter, noopEncrypter } from "../../src/crypto/index.js";
 import type { Encrypter } from "../../src/crypto/types.js";
 import { fileStore } from "../../src/objectstore/file.js";
+import type { ObjectStore } from "../../src/objectstore/types.js";
 import { encodeSnapshot, newRevision, type Snapshot } from "../../src/snapshot/index.js";
 import { recordingStore } from "../../src/testing/store-decorators.js";
 import { withTempDir } from "../lib/dirs.js";
@@ -34,7 +36,17 @@ async function statekeeperCycle(dir: string, encrypter: Encrypter, n: number, sn
  * change (`commitChanges`) of the 100-entry state. Requests counted per commit.
  */
 async function heldLockCommits(dir: string, n: number, snapshot: Snapshot) {
-  const recorded = recordingStore(fileStore(dir));
+  const files = fileStore(dir);
+  // The sizes of the revisions (manifests) written, for the stack log rows below.
+  const manifestBytes: number[] = [];
+  const sizing: ObjectStore = {
+    ...files,
+    put: (key, body, opts) => {
+      if (key.includes("/snapshots/")) manifestBytes.push(body.byteLength);
+      return files.put(key, body, opts);
+    },
+  };
+  const recorded = recordingStore(sizing);
   const backend = createBackend(recorded.store, {
     factory: "bench",
     stack: "local",
@@ -44,13 +56,44 @@ async function heldLockCommits(dir: string, n: number, snapshot: Snapshot) {
   const lock = await backend.lock();
   try {
     recorded.calls.length = 0;
+    manifestBytes.length = 0;
     const perSecond = await rate(n, (i) =>
       backend.commitChanges({ upsert: [makeEntry(i % ENTRIES, i + 1)] }),
     );
-    return { perSecond, requestsPerCommit: recorded.calls.length / n };
+    const meanManifest = Math.round(manifestBytes.reduce((a, b) => a + b, 0) / manifestBytes.length);
+    return { perSecond, requestsPerCommit: recorded.calls.length / n, meanManifest };
   } finally {
     await lock.unlock();
   }
+}
+
+/**
+ * The stack log's protocol alone (src/backend/stack-log.ts, not yet the backend's commit path):
+ * lock, commit and unlock entries, each one create-only object, with a payload of `payloadBytes`
+ * (the backend's mean manifest above). Neither encoding nor sealing is in it.
+ */
+async function stackLogRates(dir: string, n: number, payloadBytes: number) {
+  const payload = randomBytes(payloadBytes);
+  const open = (sub: string) => {
+    const recorded = recordingStore(fileStore(join(dir, sub)));
+    const log = new StackLog(recorded.store, "bench/local/log/", "bench/local/head", {
+      subject: "stack bench/local",
+    });
+    return { log, calls: recorded.calls };
+  };
+  const cycling = open("cycle");
+  const cycle = await rate(n, async () => {
+    const lease = await cycling.log.acquire({ leaseMs: 30_000 });
+    await lease.commit(() => payload);
+    await lease.release();
+  });
+  const holding = open("held");
+  const lease = await holding.log.acquire({ leaseMs: 30_000 });
+  holding.calls.length = 0;
+  const commits = await rate(n, () => lease.commit(() => payload));
+  const requestsPerHeldCommit = holding.calls.length / n;
+  await lease.release();
+  return { cycle, requestsPerCycle: cycling.calls.length / n, commits, requestsPerHeldCommit };
 }
 
 /** The bare floor of one durable replace: the same encoded state written, fsynced and renamed. */
@@ -111,6 +154,7 @@ export async function localCommitScenario(): Promise<ScenarioResult> {
   const floor = await withTempDir("local-floor", (d) => floorCycle(d, n, bytes));
   const held = await withTempDir("local-held", (d) => heldLockCommits(d, n, snapshot));
   const bare = await withTempDir("local-bare", (d) => bareWrites(d, n, bytes));
+  const logged = await withTempDir("local-log", (d) => stackLogRates(d, n, held.meanManifest));
   const baselines = [
     { name: "write-file-atomic + proper-lockfile", value: plain },
     { name: "floor: O_EXCL lock + write/fsync/rename ×2", value: floor },
@@ -141,7 +185,23 @@ export async function localCommitScenario(): Promise<ScenarioResult> {
         better: "higher",
         statekeeper: { name: "statekeeper file, lock held", value: held.perSecond },
         baselines: [{ name: "floor: the whole state written/fsynced/renamed", value: bare }],
-        extra: { storeRequestsPerCommit: held.requestsPerCommit },
+        extra: { storeRequestsPerCommit: held.requestsPerCommit, meanManifestBytes: held.meanManifest },
+      },
+      {
+        metric: `stack log protocol alone: lock → commit (${held.meanManifest}-byte payload) → unlock`,
+        unit: "commits/s",
+        better: "higher",
+        statekeeper: { name: "stack log entries, file", value: logged.cycle },
+        baselines,
+        extra: { storeRequestsPerCommit: logged.requestsPerCycle },
+      },
+      {
+        metric: `stack log protocol alone: commits under a held lock (${held.meanManifest}-byte payload)`,
+        unit: "commits/s",
+        better: "higher",
+        statekeeper: { name: "stack log commit entries, file", value: logged.commits },
+        baselines: [{ name: "floor: the whole state written/fsynced/renamed", value: bare }],
+        extra: { storeRequestsPerCommit: logged.requestsPerHeldCommit },
       },
     ],
   };

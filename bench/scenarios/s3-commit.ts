@@ -1,11 +1,13 @@
+import { randomBytes } from "node:crypto";
 import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { createBackend } from "../../src/backend/index.js";
+import { StackLog } from "../../src/backend/stack-log.js";
 import { noopEncrypter } from "../../src/crypto/index.js";
 import type { ObjectStore } from "../../src/objectstore/types.js";
 import { encodeSnapshot, newRevision, type Snapshot } from "../../src/snapshot/index.js";
 import { recordingStore, type StoreCall } from "../../src/testing/store-decorators.js";
 import { makeSnapshot } from "../lib/fixtures.js";
-import { log, pick, rate, type ScenarioResult } from "../lib/measure.js";
+import { log, pick, rate, type ScenarioResult, samples } from "../lib/measure.js";
 import { expectStatus, rawS3 } from "../lib/raw-s3.js";
 import { benchPrefix, benchS3Store, endpointOf, type Gateway, sdkClient } from "../lib/s3.js";
 import type { S3Server } from "../lib/server.js";
@@ -122,6 +124,61 @@ async function rawFloorCycle(server: S3Server, gateway: Gateway, n: number, byte
   }
 }
 
+/** Bytes of the stack log rows' commit payload: about a one-entry format-2 manifest. */
+const LOG_PAYLOAD_BYTES = 4096;
+
+/**
+ * The stack log's protocol alone on RGW (not yet the backend's head): lock → commit → unlock
+ * cycles, commits under a held lock, and what finding the head costs a cold and a warm reader of
+ * a log of `entries` entries, next to a GET of a pointer object.
+ */
+async function stackLogOnS3(server: S3Server, n: number, entries: number) {
+  const payload = randomBytes(LOG_PAYLOAD_BYTES);
+  const recorded = recordingStore(benchS3Store(server, "nodelay", "s3-log"));
+  const open = () =>
+    new StackLog(recorded.store, "bench/s3/log/", "bench/s3/head", { subject: "stack bench/s3" });
+  const log = open();
+  recorded.calls.length = 0;
+  const cycle = await rate(n, async () => {
+    const lease = await log.acquire({ leaseMs: 30_000 });
+    await lease.commit(() => payload);
+    await lease.release();
+  });
+  const requestsPerCycle = recorded.calls.length / n;
+  const lease = await log.acquire({ leaseMs: 30_000 });
+  recorded.calls.length = 0;
+  const held = await rate(n, () => lease.commit(() => payload));
+  const requestsPerHeldCommit = recorded.calls.length / n;
+  // Grow the log to `entries` (each commit after the one before, as a holder writes).
+  while (lease.head < entries) await lease.commit(() => payload);
+  await lease.release();
+  const rounds = pick(20, 5);
+  const coldMs = (await samples(rounds, () => open().head())).reduce((a, b) => a + b, 0) / rounds;
+  const warm = open();
+  await warm.head();
+  const warmMs = (await samples(rounds, () => warm.head())).reduce((a, b) => a + b, 0) / rounds;
+  const pointerKey = "bench/s3/current";
+  await recorded.store.put(pointerKey, new TextEncoder().encode('{"rev":"x"}'));
+  const pointerMs =
+    (await samples(rounds, () => recorded.store.get(pointerKey))).reduce((a, b) => a + b, 0) / rounds;
+  return { cycle, requestsPerCycle, held, requestsPerHeldCommit, coldMs, warmMs, pointerMs };
+}
+
+/** The least a commit that is one object costs: a create-only PUT of a fresh key with the bare SDK. */
+async function sdkCreateFloor(client: S3Client, bucket: string, n: number, bytes: Uint8Array) {
+  const base = benchPrefix("s3-floor-create");
+  return rate(n, (i) =>
+    client.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: `${base}/log/${String(i).padStart(16, "0")}`,
+        Body: bytes,
+        IfNoneMatch: "*",
+      }),
+    ),
+  );
+}
+
 export async function s3CommitScenario(server: S3Server): Promise<ScenarioResult> {
   const n = pick(300, 20);
   const snapshot = makeSnapshot("s3", ENTRIES);
@@ -130,8 +187,11 @@ export async function s3CommitScenario(server: S3Server): Promise<ScenarioResult
   const sk = await statekeeperS3Cycle(benchS3Store(server, "nodelay", "s3-commit"), n, snapshot);
   const client = sdkClient(server, "nodelay");
   const sdkFloor = await sdkFloorCycle(client, server.bucket, n, bytes);
+  const createFloor = await sdkCreateFloor(client, server.bucket, n, randomBytes(LOG_PAYLOAD_BYTES));
   client.destroy();
   const rawFloor = await rawFloorCycle(server, "nodelay", n, bytes);
+  const logEntries = pick(3_000, 300);
+  const logged = await stackLogOnS3(server, n, logEntries);
   return {
     id: "2-s3-commit",
     title: `Commit cycle on S3 (Ceph RGW 16 on loopback, tcp_nodelay gateway), ${n} commits × ${ENTRIES} entries`,
@@ -152,6 +212,41 @@ export async function s3CommitScenario(server: S3Server): Promise<ScenarioResult
           lockCycle: sk.lockCalls.join(", "),
           commit: sk.commitCalls.join(", "),
         },
+      },
+      {
+        metric: `stack log protocol alone: lock → commit (${LOG_PAYLOAD_BYTES}-byte payload) → unlock`,
+        unit: "commits/s",
+        better: "higher",
+        statekeeper: { name: "stack log entries, s3", value: logged.cycle },
+        baselines: [
+          { name: "floor: 5 bare @aws-sdk/client-s3 requests", value: sdkFloor },
+          { name: "statekeeper s3 (noop), the cycle above", value: sk.perSecond },
+        ],
+        extra: { requestsPerCycle: logged.requestsPerCycle },
+      },
+      {
+        metric: `stack log protocol alone: commits under a held lock (${LOG_PAYLOAD_BYTES}-byte payload)`,
+        unit: "commits/s",
+        better: "higher",
+        statekeeper: { name: "stack log commit entries, s3", value: logged.held },
+        baselines: [
+          { name: "floor: one bare @aws-sdk/client-s3 create-only PUT per commit", value: createFloor },
+        ],
+        extra: { requestsPerCommit: logged.requestsPerHeldCommit },
+      },
+      {
+        metric: `stack log: finding the newest entry of ${logEntries} entries, ms (cold: hint + listing + entry; warm: listing + entry)`,
+        unit: "ms",
+        better: "lower",
+        statekeeper: { name: "stack log head(), cold reader", value: logged.coldMs },
+        baselines: [{ name: "GET of a pointer object", value: logged.pointerMs }],
+      },
+      {
+        metric: `stack log: finding the newest entry of ${logEntries} entries, ms, warm reader (listing after the newest it saw + entry)`,
+        unit: "ms",
+        better: "lower",
+        statekeeper: { name: "stack log head(), warm reader", value: logged.warmMs },
+        baselines: [{ name: "GET of a pointer object", value: logged.pointerMs }],
       },
     ],
   };

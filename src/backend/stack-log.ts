@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { FencedError, type LockHolder, LockLostError, StateKeeperError } from "../errors.js";
+import { mapBounded } from "../internal/bounded.js";
 import { type LeaseClock, systemClock } from "../lock/clock.js";
 import {
   combineSignals,
@@ -13,7 +14,6 @@ import {
   thisProcess,
   validateLeaseOptions,
 } from "../lock/lease.js";
-import { mapBounded } from "../internal/bounded.js";
 import { isStoreError, type ObjectStore } from "../objectstore/types.js";
 import { sha256Hex } from "./layout.js";
 
@@ -232,19 +232,25 @@ export class StackLog {
     this.clock = options.clock ?? systemClock;
   }
 
+  /**
+   * `log/<segment>/<seq>`: the entries of a segment share a folder, so a listing that starts
+   * after an entry never reads the folders of earlier segments (the file store skips them
+   * whole) and a local log stays fast however long it grows.
+   */
   key(seq: number): string {
     if (!isSeq(seq, 1) || seq > MAX_SEQ)
       throw new StateKeeperError("E_INTERNAL", `log sequence ${seq} is out of range`);
-    return `${this.prefix}${String(seq).padStart(LOG_SEQ_DIGITS, "0")}`;
+    const segment = Math.floor((seq - 1) / SEGMENT);
+    return `${this.prefix}${String(segment).padStart(LOG_SEQ_DIGITS, "0")}/${String(seq).padStart(LOG_SEQ_DIGITS, "0")}`;
   }
 
   /** The sequence number a listed key names, or undefined for anything else in the folder. */
   seqOf(key: string): number | undefined {
-    const name = key.slice(this.prefix.length);
-    if (!key.startsWith(this.prefix) || name.length !== LOG_SEQ_DIGITS || !/^\d+$/.test(name))
-      return undefined;
-    const seq = Number(name);
-    return seq >= 1 ? seq : undefined;
+    if (!key.startsWith(this.prefix)) return undefined;
+    const m = /^(\d{16})\/(\d{16})$/.exec(key.slice(this.prefix.length));
+    if (m === null) return undefined;
+    const seq = Number(m[2]);
+    return seq >= 1 && seq <= MAX_SEQ && this.key(seq) === key ? seq : undefined;
   }
 
   async read(seq: number): Promise<ReadEntry | undefined> {
@@ -584,7 +590,26 @@ class HeldLogLease implements LogLease {
     } catch {
       found = undefined;
     }
-    if (found?.entry.lock?.id === this.id && found.entry.epoch === this.epoch) return false;
+    // Only a holder of this lock writes `unlock` right after its entries (a takeover writes `lock`,
+    // a break `break`): the release, ours or another handle's, happened.
+    if (entry.kind === "unlock" && found?.entry.kind === "unlock") {
+      this.#head = { seq, entry: found.entry };
+      return true;
+    }
+    if (found?.entry.lock?.id === this.id && found.entry.epoch === this.epoch) {
+      // Our own write, whose lost response the store could not settle (only this lock writes
+      // this kind with this renewal count and this payload here): it landed.
+      const same =
+        found.entry.kind === entry.kind &&
+        found.entry.lock.renewals === entry.lock?.renewals &&
+        (entry.kind !== "commit" || found.entry.payload?.sha256 === sha256Hex(payload ?? new Uint8Array()));
+      if (same) {
+        this.#head = { seq, entry: found.entry };
+        this.#confirmedSentAt = sentAt;
+        return true;
+      }
+      return false;
+    }
     this.lose(
       found === undefined
         ? `entry ${seq} of ${this.#log.subject} was written by someone else`

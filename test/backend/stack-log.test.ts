@@ -13,7 +13,7 @@ import {
   SEGMENT,
 } from "../../src/backend/stack-log.js";
 import { hasErrorCode } from "../../src/errors.js";
-import { fileStore, memoryStore, type ObjectStore } from "../../src/objectstore/index.js";
+import { fileStore, memoryStore, type ObjectStore, StoreError } from "../../src/objectstore/index.js";
 import { assertStoreSupported } from "../../src/objectstore/probe.js";
 import { ignoringIfMatchStore } from "../../src/testing/index.js";
 import { freshLog, stackLogSuite } from "./stack-log-suite.js";
@@ -139,6 +139,54 @@ describe("stack log commits", () => {
       (await open().commits()).map((c) => c.seq),
       expected.filter((_, i) => i % 3 !== 0),
     );
+  });
+});
+
+describe("stack log writes whose answer was wrong or raced", () => {
+  test("a holder's own commit, answered as taken (a lost response the store could not settle), counts as done", async () => {
+    const store = memoryStore();
+    const { open } = freshLog(store);
+    let lie = false;
+    const lying: ObjectStore = {
+      ...store,
+      put: async (key, body, opts) => {
+        const done = await store.put(key, body, opts);
+        if (lie && key.includes("/log/")) {
+          lie = false;
+          throw new StoreError(
+            "PRECONDITION_FAILED",
+            `injected: ${key} answered as taken after it was written`,
+          );
+        }
+        return done;
+      },
+    };
+    const lease = await open(lying).acquire({ leaseMs: 60_000 });
+    lie = true;
+    assert.equal(await lease.commit(() => text("mine")), 2);
+    assert.equal(lease.lost, false);
+    assert.equal(await lease.commit(() => text("next")), 3, "the next commit follows it");
+    lie = true;
+    assert.equal(await lease.release(), true, "an unlock answered as taken is ours too");
+    assert.deepEqual(
+      await Promise.all([1, 2, 3, 4].map(async (seq) => (await open().read(seq))?.entry.kind)),
+      ["lock", "commit", "commit", "unlock"],
+    );
+  });
+
+  test("two handles of one lock without a lease: the second to commit at a position is refused, not lost", async () => {
+    const store = memoryStore();
+    const { open } = freshLog(store);
+    await open().acquire({ id: "shared" });
+    const one = await open().resume("shared");
+    const two = await open().resume("shared");
+    assert.equal(await one.commit(() => text("one")), 2);
+    const refused = await two.commit(() => text("two")).catch((e: unknown) => e);
+    assert.ok(hasErrorCode(refused, "E_FENCED"), String(refused));
+    assert.equal(two.lost, false, "the lock is still this lock's");
+    const again = await open().resume("shared");
+    assert.equal(await again.commit(() => text("three")), 3);
+    await again.release();
   });
 });
 
