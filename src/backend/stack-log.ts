@@ -18,8 +18,8 @@ import { isStoreError, type ObjectStore } from "../objectstore/types.js";
 import { sha256Hex } from "./layout.js";
 
 /**
- * A stack's log: one create-only object per event, `log/<seq>`, numbered from 1 without gaps by
- * the writers themselves. Whoever creates `log/<n+1>` (`If-None-Match: *`) decided what follows
+ * A stack's log: one create-only object per event, `log/<segment>/<seq>`, numbered from 1 without
+ * gaps by the writers themselves. Whoever creates `log/<n+1>` (`If-None-Match: *`) decided what follows
  * `n`; a writer that lost the race learns it from the store's refusal, never by overwriting. So the
  * log is the stack's head, its lock and its fence at once, and needs nothing but create-only
  * writes and a listing (SlateDB's manifests and Delta Lake's `_delta_log` work the same way):
@@ -38,7 +38,7 @@ import { sha256Hex } from "./layout.js";
  * revision into it, bound to the entry's location); its digest is in the entry's header.
  */
 
-/** Digits of a sequence number in its key: `log/0000000000000042` sorts as 42 does. */
+/** Digits of a sequence number (and of a segment) in a key: `…/0000000000000042` sorts as 42 does. */
 export const LOG_SEQ_DIGITS = 16;
 /** The largest sequence number: a safe integer, which 16 digits hold. */
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
@@ -110,11 +110,11 @@ const isSeq = (n: unknown, min: number): n is number => Number.isSafeInteger(n) 
 
 /** The bytes of an entry: its header as one line of JSON, then the payload (a commit's only). */
 export function encodeLogEntry(entry: LogEntry, payload: Uint8Array = new Uint8Array()): Uint8Array {
+  const { payload: _ignored, ...fields } = entry;
   const header: LogEntry =
     entry.kind === "commit"
-      ? { ...entry, payload: { sha256: sha256Hex(payload), size: payload.byteLength } }
-      : entry;
-  if (entry.kind !== "commit") delete header.payload;
+      ? { ...fields, payload: { sha256: sha256Hex(payload), size: payload.byteLength } }
+      : fields;
   const head = new TextEncoder().encode(`${JSON.stringify(header)}\n`);
   const out = new Uint8Array(head.byteLength + payload.byteLength);
   out.set(head, 0);
@@ -145,9 +145,20 @@ export function decodeLogEntry(
     throw corrupt(key, "has a header that is not a JSON object", cause);
   }
   const { kind, at, by, lock, epoch, commit, kinds, payload } = o;
-  if (typeof kind !== "string" || !(kind in LETTER)) throw corrupt(key, "has an unknown kind");
+  if (typeof kind !== "string" || !Object.hasOwn(LETTER, kind)) throw corrupt(key, "has an unknown kind");
   if (!isSeq(epoch, 0) || !isSeq(commit, 0) || epoch > seq || commit > seq)
     throw corrupt(key, "lacks a valid epoch and commit");
+  // What each kind says of the head after it: a lock entry is its own epoch, a commit its own
+  // newest commit, a release leaves no lock, and a lock always has an epoch.
+  const locked = lock !== null && lock !== undefined;
+  if (
+    (kind === "lock" && (epoch !== seq || !locked)) ||
+    (kind === "renew" && !locked) ||
+    ((kind === "unlock" || kind === "break") && (locked || epoch !== 0)) ||
+    (locked && epoch < 1) ||
+    (kind === "commit") !== (commit === seq)
+  )
+    throw corrupt(key, `is a ${kind} entry whose lock, epoch or commit contradicts it`);
   if (
     typeof kinds !== "string" ||
     kinds.length !== seq - segmentStart(seq) + 1 ||

@@ -36,7 +36,7 @@ describe("stack log entries", () => {
     by: "me@here",
     lock: null,
     epoch: 0,
-    commit: 7,
+    commit: 9,
     kinds: "lrcrrucuc",
   };
 
@@ -76,6 +76,12 @@ describe("stack log entries", () => {
       '{"kind":"unlock","epoch":0,"commit":0,"kinds":"lr"}\n',
       '{"kind":"unlock","epoch":0,"commit":0,"kinds":"xu"}\n',
       '{"kind":"lock","epoch":1,"commit":0,"kinds":"ll","lock":{"user":"x"}}\n',
+      '{"kind":"lock","epoch":1,"commit":0,"kinds":"ll","lock":{"id":"a"}}\n',
+      '{"kind":"renew","epoch":1,"commit":0,"kinds":"lr"}\n',
+      '{"kind":"break","epoch":1,"commit":0,"kinds":"lb"}\n',
+      '{"kind":"unlock","epoch":0,"commit":0,"kinds":"lu","lock":{"id":"a"}}\n',
+      '{"kind":"unlock","epoch":0,"commit":2,"kinds":"lu"}\n',
+      '{"kind":"toString","epoch":0,"commit":0,"kinds":"lu"}\n',
     ];
     assert.ok(
       !hasErrorCode(
