@@ -6,6 +6,7 @@ import {
   combineSignals,
   describeHolder,
   type HeldLease,
+  HolderLease,
   holderOf,
   type LeaseOptions,
   type LeaseRecord,
@@ -19,7 +20,7 @@ import { sha256Hex } from "./layout.js";
 
 /**
  * A stack's log: one create-only object per event, `log/<segment>/<seq>`, numbered from 1 without
- * gaps by the writers themselves. Whoever creates `log/<n+1>` (`If-None-Match: *`) decided what follows
+ * gaps by the writers themselves. Whoever creates entry `n+1` (`If-None-Match: *`) decided what follows
  * `n`; a writer that lost the race learns it from the store's refusal, never by overwriting. So the
  * log is the stack's head, its lock and its fence at once, and needs nothing but create-only
  * writes and a listing (SlateDB's manifests and Delta Lake's `_delta_log` work the same way):
@@ -484,18 +485,14 @@ class HeldLogLease implements LogLease {
   readonly tookOverFrom: LockHolder | undefined;
   readonly epoch: number;
   readonly #log: StackLog;
-  readonly #controller = new AbortController();
-  readonly #stopRenewing: () => void;
+  readonly #lease: HolderLease;
   #record: LeaseRecord;
   /** The newest entry, which this holder wrote (or found naming its lock). */
   #head: { seq: number; entry: LogEntry };
-  /** Monotonic time the last confirmed entry of ours was *sent*: the lease runs from there. */
-  #confirmedSentAt: number;
   /** Writes of this holder, one at a time: each appends after the one before. */
   #queue: Promise<unknown> = Promise.resolve();
   /** A renewal is queued and not yet run: a slow store never piles them up. */
   #renewQueued = false;
-  #released = false;
 
   constructor(
     log: StackLog,
@@ -508,24 +505,19 @@ class HeldLogLease implements LogLease {
     this.#record = record;
     this.#head = head;
     this.epoch = head.entry.epoch;
-    this.#confirmedSentAt = sentAt;
+    this.#lease = new HolderLease(log.clock, record.leaseMs, sentAt);
     this.id = record.id;
     this.holder = holderOf(record);
     this.tookOverFrom = tookOverFrom;
-    const { leaseMs } = record;
-    const every = leaseMs === undefined ? 0 : Math.max(10, Math.floor(leaseMs / 3));
-    this.#stopRenewing =
-      leaseMs === undefined
-        ? () => {}
-        : log.clock.every(every, () => {
-            // A commit renews as a renewal does: only a holder idle for a third of its lease writes one.
-            if (this.#renewQueued || log.clock.monotonic() - this.#confirmedSentAt < every) return;
-            this.#renewQueued = true;
-            this.#enqueue(() => {
-              this.#renewQueued = false;
-              return this.#renew();
-            }).catch(() => undefined);
-          });
+    this.#lease.renewWith(() => {
+      // A commit renews as a renewal does: only a holder idle for a third of its lease writes one.
+      if (this.#renewQueued || this.#lease.sinceConfirmed() < this.#lease.renewEvery) return;
+      this.#renewQueued = true;
+      this.#enqueue(() => {
+        this.#renewQueued = false;
+        return this.#renew();
+      }).catch(() => undefined);
+    });
   }
 
   get head(): number {
@@ -537,34 +529,19 @@ class HeldLogLease implements LogLease {
   }
 
   get lost(): boolean {
-    return this.#controller.signal.aborted;
+    return this.#lease.lost;
   }
 
   get signal(): AbortSignal {
-    return this.#controller.signal;
-  }
-
-  #lapsed(): boolean {
-    const { leaseMs } = this.#record;
-    return leaseMs !== undefined && this.#log.clock.monotonic() - this.#confirmedSentAt >= leaseMs;
+    return this.#lease.signal;
   }
 
   assertHeld(): void {
-    if (this.#released) throw new LockLostError("the lock was already released");
-    if (!this.lost && this.#lapsed())
-      this.lose("the lease lapsed without a successful renewal (was the process paused?)");
-    if (this.lost) {
-      const reason: unknown = this.#controller.signal.reason;
-      throw new LockLostError(`lock lost: ${reason instanceof Error ? reason.message : String(reason)}`, {
-        cause: reason,
-      });
-    }
+    this.#lease.assertHeld();
   }
 
   lose(why: string): void {
-    if (this.lost) return;
-    this.#stopRenewing();
-    this.#controller.abort(new LockLostError(why));
+    this.#lease.lose(why);
   }
 
   #enqueue<T>(write: () => Promise<T>): Promise<T> {
@@ -579,7 +556,7 @@ class HeldLogLease implements LogLease {
    */
   async #appendNext(entry: Omit<NewLogEntry, "at" | "by" | "epoch">, payload?: Uint8Array): Promise<boolean> {
     const seq = this.#head.seq + 1;
-    const sentAt = this.#log.clock.monotonic();
+    const sentAt = this.#lease.now();
     const appended = await this.#log.append(
       this.#head,
       {
@@ -592,7 +569,7 @@ class HeldLogLease implements LogLease {
     );
     if (appended !== undefined) {
       this.#head = appended;
-      if (entry.lock !== null) this.#confirmedSentAt = sentAt;
+      if (entry.lock !== null) this.#lease.confirm(sentAt);
       return true;
     }
     let found: ReadEntry | undefined;
@@ -616,7 +593,7 @@ class HeldLogLease implements LogLease {
         (entry.kind !== "commit" || found.entry.payload?.sha256 === sha256Hex(payload ?? new Uint8Array()));
       if (same) {
         this.#head = { seq, entry: found.entry };
-        this.#confirmedSentAt = sentAt;
+        this.#lease.confirm(sentAt);
         return true;
       }
       return false;
@@ -632,8 +609,8 @@ class HeldLogLease implements LogLease {
   }
 
   async #renew(): Promise<void> {
-    if (this.lost || this.#released) return;
-    if (this.#lapsed()) return this.lose("the lease lapsed before it could be renewed");
+    if (this.lost || this.#lease.released) return;
+    if (this.#lease.lapsed()) return this.lose("the lease lapsed before it could be renewed");
     const next: LeaseRecord = { ...this.#record, renewals: this.#record.renewals + 1 };
     try {
       if (await this.#appendNext({ kind: "renew", lock: next, commit: this.lastCommit })) this.#record = next;
@@ -657,9 +634,7 @@ class HeldLogLease implements LogLease {
   }
 
   async release(): Promise<boolean> {
-    if (this.#released) return false;
-    this.#released = true;
-    this.#stopRenewing();
+    if (!this.#lease.release()) return false;
     return this.#enqueue(async () => {
       if (this.lost) return false;
       return this.#appendNext({ kind: "unlock", lock: null, commit: this.lastCommit });

@@ -388,49 +388,33 @@ export async function acquireLease(store: ObjectStore, key: string, opts: LeaseO
   }
 }
 
-class LeaseLock implements HeldLease {
-  readonly id: string;
-  readonly holder: LockHolder;
-  readonly tookOverFrom: LockHolder | undefined;
+/**
+ * A holder's side of a lease, whatever writes it (the lock object here, or the entries of a stack
+ * log): when the holder's last confirmed write was *sent* (the lease runs from there, on the
+ * holder's monotonic clock), whether it was lost, and the renewal timer — a third of the lease.
+ */
+export class HolderLease {
   readonly #controller = new AbortController();
-  readonly #store: ObjectStore;
-  readonly #key: string;
   readonly #clock: LeaseClock;
-  readonly #stopRenewing: () => void;
-  #record: LeaseRecord;
-  #etag: string;
-  /** Monotonic time the last confirmed write of our lock was *sent*: the lease runs from there. */
+  readonly #leaseMs: number | undefined;
   #confirmedSentAt: number;
-  #renewing: Promise<void> | undefined;
+  #stopRenewing: () => void = () => {};
   #released = false;
 
-  constructor(
-    store: ObjectStore,
-    key: string,
-    record: LeaseRecord,
-    etag: string,
-    sentAt: number,
-    tookOverFrom: LockHolder | undefined,
-    clock: LeaseClock,
-  ) {
-    this.#store = store;
-    this.#key = key;
+  constructor(clock: LeaseClock, leaseMs: number | undefined, sentAt: number) {
     this.#clock = clock;
-    this.#record = record;
-    this.#etag = etag;
+    this.#leaseMs = leaseMs;
     this.#confirmedSentAt = sentAt;
-    this.id = record.id;
-    this.holder = holderOf(record);
-    this.tookOverFrom = tookOverFrom;
-    const leaseMs = record.leaseMs;
-    this.#stopRenewing =
-      leaseMs === undefined
-        ? () => {}
-        : clock.every(Math.max(10, Math.floor(leaseMs / 3)), () => {
-            this.#renewing ??= this.#renew().finally(() => {
-              this.#renewing = undefined;
-            });
-          });
+  }
+
+  /** How often the holder renews: a third of its lease (0: no lease, never renewed). */
+  get renewEvery(): number {
+    return this.#leaseMs === undefined ? 0 : Math.max(10, Math.floor(this.#leaseMs / 3));
+  }
+
+  /** Calls `tick` every `renewEvery` until the lease is lost or released; nothing without a lease. */
+  renewWith(tick: () => void): void {
+    if (this.#leaseMs !== undefined) this.#stopRenewing = this.#clock.every(this.renewEvery, tick);
   }
 
   get lost(): boolean {
@@ -441,14 +425,32 @@ class LeaseLock implements HeldLease {
     return this.#controller.signal;
   }
 
-  #lapsed(): boolean {
-    const { leaseMs } = this.#record;
-    return leaseMs !== undefined && this.#clock.monotonic() - this.#confirmedSentAt >= leaseMs;
+  get released(): boolean {
+    return this.#released;
+  }
+
+  /** Now, on the lease's clock: what a write records as its sending time. */
+  now(): number {
+    return this.#clock.monotonic();
+  }
+
+  /** Milliseconds since the last confirmed write was sent. */
+  sinceConfirmed(): number {
+    return this.#clock.monotonic() - this.#confirmedSentAt;
+  }
+
+  /** A write sent at `sentAt` is confirmed: the lease runs from there. */
+  confirm(sentAt: number): void {
+    this.#confirmedSentAt = sentAt;
+  }
+
+  lapsed(): boolean {
+    return this.#leaseMs !== undefined && this.sinceConfirmed() >= this.#leaseMs;
   }
 
   assertHeld(): void {
     if (this.#released) throw new LockLostError("the lock was already released");
-    if (!this.lost && this.#lapsed())
+    if (!this.lost && this.lapsed())
       this.lose("the lease lapsed without a successful renewal (was the process paused?)");
     if (this.lost) {
       const reason: unknown = this.#controller.signal.reason;
@@ -464,16 +466,76 @@ class LeaseLock implements HeldLease {
     this.#controller.abort(new LockLostError(why));
   }
 
+  /** Marks it released and stops renewing; false when it already was. */
+  release(): boolean {
+    if (this.#released) return false;
+    this.#released = true;
+    this.#stopRenewing();
+    return true;
+  }
+}
+
+class LeaseLock implements HeldLease {
+  readonly id: string;
+  readonly holder: LockHolder;
+  readonly tookOverFrom: LockHolder | undefined;
+  readonly #lease: HolderLease;
+  readonly #store: ObjectStore;
+  readonly #key: string;
+  #record: LeaseRecord;
+  #etag: string;
+  #renewing: Promise<void> | undefined;
+
+  constructor(
+    store: ObjectStore,
+    key: string,
+    record: LeaseRecord,
+    etag: string,
+    sentAt: number,
+    tookOverFrom: LockHolder | undefined,
+    clock: LeaseClock,
+  ) {
+    this.#store = store;
+    this.#key = key;
+    this.#record = record;
+    this.#etag = etag;
+    this.#lease = new HolderLease(clock, record.leaseMs, sentAt);
+    this.id = record.id;
+    this.holder = holderOf(record);
+    this.tookOverFrom = tookOverFrom;
+    this.#lease.renewWith(() => {
+      this.#renewing ??= this.#renew().finally(() => {
+        this.#renewing = undefined;
+      });
+    });
+  }
+
+  get lost(): boolean {
+    return this.#lease.lost;
+  }
+
+  get signal(): AbortSignal {
+    return this.#lease.signal;
+  }
+
+  assertHeld(): void {
+    this.#lease.assertHeld();
+  }
+
+  lose(why: string): void {
+    this.#lease.lose(why);
+  }
+
   async #renew(): Promise<void> {
-    if (this.lost || this.#released) return;
-    if (this.#lapsed()) return this.lose("the lease lapsed before it could be renewed");
+    if (this.lost || this.#lease.released) return;
+    if (this.#lease.lapsed()) return this.lose("the lease lapsed before it could be renewed");
     const next: LeaseRecord = { ...this.#record, renewals: this.#record.renewals + 1 };
-    const sentAt = this.#clock.monotonic();
+    const sentAt = this.#lease.now();
     try {
       const { etag } = await this.#store.put(this.#key, encodeLeaseRecord(next), { ifMatch: this.#etag });
       this.#record = next;
       this.#etag = etag;
-      this.#confirmedSentAt = sentAt;
+      this.#lease.confirm(sentAt);
     } catch (e) {
       // Transient: the next tick tries again, and the lease check ends it if it lasts too long.
       if (!isStoreError(e, "PRECONDITION_FAILED")) return;
@@ -488,7 +550,7 @@ class LeaseLock implements HeldLease {
       if (found?.record.id === next.id && found.record.renewals === next.renewals) {
         this.#record = next;
         this.#etag = found.etag;
-        this.#confirmedSentAt = sentAt;
+        this.#lease.confirm(sentAt);
         return;
       }
       this.lose(
@@ -500,9 +562,7 @@ class LeaseLock implements HeldLease {
   }
 
   async release(): Promise<boolean> {
-    if (this.#released) return false;
-    this.#released = true;
-    this.#stopRenewing();
+    if (!this.#lease.release()) return false;
     // Let an in-flight renewal settle so we delete against the newest etag.
     await this.#renewing;
     if (this.lost) return false;
