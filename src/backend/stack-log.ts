@@ -479,13 +479,12 @@ export class StackLog {
   }
 }
 
-class HeldLogLease implements LogLease {
+class HeldLogLease extends HolderLease implements LogLease {
   readonly id: string;
   readonly holder: LockHolder;
   readonly tookOverFrom: LockHolder | undefined;
   readonly epoch: number;
   readonly #log: StackLog;
-  readonly #lease: HolderLease;
   #record: LeaseRecord;
   /** The newest entry, which this holder wrote (or found naming its lock). */
   #head: { seq: number; entry: LogEntry };
@@ -501,17 +500,17 @@ class HeldLogLease implements LogLease {
     sentAt: number,
     tookOverFrom: LockHolder | undefined,
   ) {
+    super(log.clock, record.leaseMs, sentAt);
     this.#log = log;
     this.#record = record;
     this.#head = head;
     this.epoch = head.entry.epoch;
-    this.#lease = new HolderLease(log.clock, record.leaseMs, sentAt);
     this.id = record.id;
     this.holder = holderOf(record);
     this.tookOverFrom = tookOverFrom;
-    this.#lease.renewWith(() => {
+    this.renewWith(() => {
       // A commit renews as a renewal does: only a holder idle for a third of its lease writes one.
-      if (this.#renewQueued || this.#lease.sinceConfirmed() < this.#lease.renewEvery) return;
+      if (this.#renewQueued || this.sinceConfirmed() < this.renewEvery) return;
       this.#renewQueued = true;
       this.#enqueue(() => {
         this.#renewQueued = false;
@@ -528,22 +527,6 @@ class HeldLogLease implements LogLease {
     return this.#head.entry.commit;
   }
 
-  get lost(): boolean {
-    return this.#lease.lost;
-  }
-
-  get signal(): AbortSignal {
-    return this.#lease.signal;
-  }
-
-  assertHeld(): void {
-    this.#lease.assertHeld();
-  }
-
-  lose(why: string): void {
-    this.#lease.lose(why);
-  }
-
   #enqueue<T>(write: () => Promise<T>): Promise<T> {
     const run = this.#queue.then(write, write);
     this.#queue = run.catch(() => undefined);
@@ -556,7 +539,7 @@ class HeldLogLease implements LogLease {
    */
   async #appendNext(entry: Omit<NewLogEntry, "at" | "by" | "epoch">, payload?: Uint8Array): Promise<boolean> {
     const seq = this.#head.seq + 1;
-    const sentAt = this.#lease.now();
+    const sentAt = this.now();
     const appended = await this.#log.append(
       this.#head,
       {
@@ -569,7 +552,7 @@ class HeldLogLease implements LogLease {
     );
     if (appended !== undefined) {
       this.#head = appended;
-      if (entry.lock !== null) this.#lease.confirm(sentAt);
+      if (entry.lock !== null) this.confirm(sentAt);
       return true;
     }
     let found: ReadEntry | undefined;
@@ -593,7 +576,7 @@ class HeldLogLease implements LogLease {
         (entry.kind !== "commit" || found.entry.payload?.sha256 === sha256Hex(payload ?? new Uint8Array()));
       if (same) {
         this.#head = { seq, entry: found.entry };
-        this.#lease.confirm(sentAt);
+        this.confirm(sentAt);
         return true;
       }
       return false;
@@ -609,8 +592,8 @@ class HeldLogLease implements LogLease {
   }
 
   async #renew(): Promise<void> {
-    if (this.lost || this.#lease.released) return;
-    if (this.#lease.lapsed()) return this.lose("the lease lapsed before it could be renewed");
+    if (this.lost || this.released) return;
+    if (this.lapsed()) return this.lose("the lease lapsed before it could be renewed");
     const next: LeaseRecord = { ...this.#record, renewals: this.#record.renewals + 1 };
     try {
       if (await this.#appendNext({ kind: "renew", lock: next, commit: this.lastCommit })) this.#record = next;
@@ -634,7 +617,7 @@ class HeldLogLease implements LogLease {
   }
 
   async release(): Promise<boolean> {
-    if (!this.#lease.release()) return false;
+    if (!this.markReleased()) return false;
     return this.#enqueue(async () => {
       if (this.lost) return false;
       return this.#appendNext({ kind: "unlock", lock: null, commit: this.lastCommit });

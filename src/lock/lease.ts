@@ -389,11 +389,15 @@ export async function acquireLease(store: ObjectStore, key: string, opts: LeaseO
 }
 
 /**
- * A holder's side of a lease, whatever writes it (the lock object here, or the entries of a stack
- * log): when the holder's last confirmed write was *sent* (the lease runs from there, on the
- * holder's monotonic clock), whether it was lost, and the renewal timer — a third of the lease.
+ * A held lease, whatever writes it (the lock object here, or the entries of a stack log): when
+ * the holder's last confirmed write was *sent* (the lease runs from there, on the holder's
+ * monotonic clock), whether it was lost, and the renewal timer — a third of the lease. Subclasses
+ * write and release.
  */
-export class HolderLease {
+export abstract class HolderLease implements HeldLease {
+  abstract readonly id: string;
+  abstract readonly holder: LockHolder;
+  abstract readonly tookOverFrom: LockHolder | undefined;
   readonly #controller = new AbortController();
   readonly #clock: LeaseClock;
   readonly #leaseMs: number | undefined;
@@ -407,15 +411,7 @@ export class HolderLease {
     this.#confirmedSentAt = sentAt;
   }
 
-  /** How often the holder renews: a third of its lease (0: no lease, never renewed). */
-  get renewEvery(): number {
-    return this.#leaseMs === undefined ? 0 : Math.max(10, Math.floor(this.#leaseMs / 3));
-  }
-
-  /** Calls `tick` every `renewEvery` until the lease is lost or released; nothing without a lease. */
-  renewWith(tick: () => void): void {
-    if (this.#leaseMs !== undefined) this.#stopRenewing = this.#clock.every(this.renewEvery, tick);
-  }
+  abstract release(): Promise<boolean>;
 
   get lost(): boolean {
     return this.#controller.signal.aborted;
@@ -423,29 +419,6 @@ export class HolderLease {
 
   get signal(): AbortSignal {
     return this.#controller.signal;
-  }
-
-  get released(): boolean {
-    return this.#released;
-  }
-
-  /** Now, on the lease's clock: what a write records as its sending time. */
-  now(): number {
-    return this.#clock.monotonic();
-  }
-
-  /** Milliseconds since the last confirmed write was sent. */
-  sinceConfirmed(): number {
-    return this.#clock.monotonic() - this.#confirmedSentAt;
-  }
-
-  /** A write sent at `sentAt` is confirmed: the lease runs from there. */
-  confirm(sentAt: number): void {
-    this.#confirmedSentAt = sentAt;
-  }
-
-  lapsed(): boolean {
-    return this.#leaseMs !== undefined && this.sinceConfirmed() >= this.#leaseMs;
   }
 
   assertHeld(): void {
@@ -466,8 +439,41 @@ export class HolderLease {
     this.#controller.abort(new LockLostError(why));
   }
 
+  /** How often the holder renews: a third of its lease (0: no lease, never renewed). */
+  protected get renewEvery(): number {
+    return this.#leaseMs === undefined ? 0 : Math.max(10, Math.floor(this.#leaseMs / 3));
+  }
+
+  /** Calls `tick` every `renewEvery` until the lease is lost or released; nothing without a lease. */
+  protected renewWith(tick: () => void): void {
+    if (this.#leaseMs !== undefined) this.#stopRenewing = this.#clock.every(this.renewEvery, tick);
+  }
+
+  protected get released(): boolean {
+    return this.#released;
+  }
+
+  /** Now, on the lease's clock: what a write records as its sending time. */
+  protected now(): number {
+    return this.#clock.monotonic();
+  }
+
+  /** Milliseconds since the last confirmed write was sent. */
+  protected sinceConfirmed(): number {
+    return this.#clock.monotonic() - this.#confirmedSentAt;
+  }
+
+  /** A write sent at `sentAt` is confirmed: the lease runs from there. */
+  protected confirm(sentAt: number): void {
+    this.#confirmedSentAt = sentAt;
+  }
+
+  protected lapsed(): boolean {
+    return this.#leaseMs !== undefined && this.sinceConfirmed() >= this.#leaseMs;
+  }
+
   /** Marks it released and stops renewing; false when it already was. */
-  release(): boolean {
+  protected markReleased(): boolean {
     if (this.#released) return false;
     this.#released = true;
     this.#stopRenewing();
@@ -475,11 +481,10 @@ export class HolderLease {
   }
 }
 
-class LeaseLock implements HeldLease {
+class LeaseLock extends HolderLease {
   readonly id: string;
   readonly holder: LockHolder;
   readonly tookOverFrom: LockHolder | undefined;
-  readonly #lease: HolderLease;
   readonly #store: ObjectStore;
   readonly #key: string;
   #record: LeaseRecord;
@@ -495,47 +500,31 @@ class LeaseLock implements HeldLease {
     tookOverFrom: LockHolder | undefined,
     clock: LeaseClock,
   ) {
+    super(clock, record.leaseMs, sentAt);
     this.#store = store;
     this.#key = key;
     this.#record = record;
     this.#etag = etag;
-    this.#lease = new HolderLease(clock, record.leaseMs, sentAt);
     this.id = record.id;
     this.holder = holderOf(record);
     this.tookOverFrom = tookOverFrom;
-    this.#lease.renewWith(() => {
+    this.renewWith(() => {
       this.#renewing ??= this.#renew().finally(() => {
         this.#renewing = undefined;
       });
     });
   }
 
-  get lost(): boolean {
-    return this.#lease.lost;
-  }
-
-  get signal(): AbortSignal {
-    return this.#lease.signal;
-  }
-
-  assertHeld(): void {
-    this.#lease.assertHeld();
-  }
-
-  lose(why: string): void {
-    this.#lease.lose(why);
-  }
-
   async #renew(): Promise<void> {
-    if (this.lost || this.#lease.released) return;
-    if (this.#lease.lapsed()) return this.lose("the lease lapsed before it could be renewed");
+    if (this.lost || this.released) return;
+    if (this.lapsed()) return this.lose("the lease lapsed before it could be renewed");
     const next: LeaseRecord = { ...this.#record, renewals: this.#record.renewals + 1 };
-    const sentAt = this.#lease.now();
+    const sentAt = this.now();
     try {
       const { etag } = await this.#store.put(this.#key, encodeLeaseRecord(next), { ifMatch: this.#etag });
       this.#record = next;
       this.#etag = etag;
-      this.#lease.confirm(sentAt);
+      this.confirm(sentAt);
     } catch (e) {
       // Transient: the next tick tries again, and the lease check ends it if it lasts too long.
       if (!isStoreError(e, "PRECONDITION_FAILED")) return;
@@ -550,7 +539,7 @@ class LeaseLock implements HeldLease {
       if (found?.record.id === next.id && found.record.renewals === next.renewals) {
         this.#record = next;
         this.#etag = found.etag;
-        this.#lease.confirm(sentAt);
+        this.confirm(sentAt);
         return;
       }
       this.lose(
@@ -562,7 +551,7 @@ class LeaseLock implements HeldLease {
   }
 
   async release(): Promise<boolean> {
-    if (!this.#lease.release()) return false;
+    if (!this.markReleased()) return false;
     // Let an in-flight renewal settle so we delete against the newest etag.
     await this.#renewing;
     if (this.lost) return false;

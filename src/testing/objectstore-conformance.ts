@@ -248,49 +248,25 @@ export function objectStoreConformance(
       await mapBounded(names, width, (n) => s.put(`${p}${n}`, bytes(`body of ${n}`)));
       const keys = async (prefix: string, startAfter: string) =>
         (await collect(s.list(prefix, { startAfter }))).map((o) => o.key.slice(p.length));
-      assert.deepEqual(await keys(p, `${p}b/1`), [
-        "b/2",
-        "b/x/3",
-        "b0",
-        "c/d/4",
-        "log/0007",
-        "log/0012",
-        "log/0100",
-      ]);
+      const after = (name: string) => names.slice(names.indexOf(name) + 1);
+      assert.deepEqual(await keys(p, `${p}b/1`), after("b/1"));
       // Not a key: the listing starts at the next one; a folder's name alone comes before its keys.
-      assert.deepEqual(await keys(p, `${p}b/15`), [
-        "b/2",
-        "b/x/3",
-        "b0",
-        "c/d/4",
-        "log/0007",
-        "log/0012",
-        "log/0100",
-      ]);
-      assert.deepEqual(await keys(p, `${p}b`), [
-        "b/1",
-        "b/2",
-        "b/x/3",
-        "b0",
-        "c/d/4",
-        "log/0007",
-        "log/0012",
-        "log/0100",
-      ]);
+      assert.deepEqual(await keys(p, `${p}b/15`), after("b/1"));
+      assert.deepEqual(await keys(p, `${p}b`), after("a"));
       // Past a whole folder ('/' < '0'), and into a nested one.
-      assert.deepEqual(await keys(p, `${p}b/x/3`), ["b0", "c/d/4", "log/0007", "log/0012", "log/0100"]);
+      assert.deepEqual(await keys(p, `${p}b/x/3`), after("b/x/3"));
       assert.deepEqual(await keys(`${p}c/`, `${p}c/d/`), ["c/d/4"]);
       // The newest entries of a sequence: one short listing.
       assert.deepEqual(await keys(`${p}log/`, `${p}log/0012`), ["log/0100"]);
       assert.deepEqual(await keys(`${p}log/`, `${p}log/0100`), []);
       // Before the prefix: everything under it; past it: nothing.
-      assert.deepEqual(await keys(`${p}log/`, p), ["log/0007", "log/0012", "log/0100"]);
+      assert.deepEqual(await keys(`${p}log/`, p), after("c/d/4"));
       assert.deepEqual(await keys(`${p}b/`, `${p}c`), []);
       // With skip: both apply.
       const both = await collect(s.list(p, { startAfter: `${p}b/1`, skip: (f) => f.endsWith("/x/") }));
       assert.deepEqual(
         both.map((o) => o.key.slice(p.length)),
-        ["b/2", "b0", "c/d/4", "log/0007", "log/0012", "log/0100"],
+        after("b/1").filter((n) => n !== "b/x/3"),
       );
       const b2 = await s.head(`${p}b/2`);
       assert.equal(both[0]?.etag, b2?.etag, "listed objects carry their etags");
