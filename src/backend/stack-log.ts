@@ -368,6 +368,60 @@ export class StackLog {
     return out.sort((a, b) => a.seq - b.seq);
   }
 
+  /**
+   * A commit by a writer without the lock, after `after`, the head it read: one create-only
+   * request. Refused with `LockedError` while `after` names a lock (only its holder commits; a
+   * lapsed one is taken over by locking), and with `FencedError` when someone else wrote the next
+   * entry first (the writer reads again and decides again); nothing is written either way.
+   */
+  async commitAfter(
+    after: { seq: number; entry: LogEntry },
+    payload: (seq: number) => Uint8Array | Promise<Uint8Array>,
+  ): Promise<number> {
+    if (after.entry.lock !== null)
+      throw lockedError(this.subject, holderOf(after.entry.lock), {
+        hint: "commit under the lock, or wait for it",
+      });
+    const seq = after.seq + 1;
+    const bytes = await payload(seq);
+    const appended = await this.append(
+      after,
+      { kind: "commit", at: this.clock.now().toISOString(), by: who(), lock: null, epoch: 0, commit: seq },
+      bytes,
+    );
+    if (appended !== undefined) return seq;
+    const found = await this.read(seq).catch(() => undefined);
+    // Our own create, whose lost response the store could not settle: the same payload here.
+    if (
+      found?.entry.kind === "commit" &&
+      found.entry.lock === null &&
+      found.entry.payload?.sha256 === sha256Hex(bytes)
+    )
+      return seq;
+    throw new FencedError(
+      `refusing to commit to ${this.subject}: entry ${seq} was written by ${found?.entry.by || "someone else"} ` +
+        `(${found?.entry.kind ?? "unknown"}) after this writer read the log; read it again`,
+      { details: { seq } },
+    );
+  }
+
+  /**
+   * Removes entry `seq` (a prune of an old revision). The newest entry never is: a listing would
+   * then find an older head and a writer append in the middle of history. Entries below stay
+   * where they are; their segment's newest entry still names their kinds.
+   */
+  async remove(seq: number): Promise<void> {
+    const key = this.key(seq);
+    const head = await this.headSeq();
+    if (seq >= head)
+      throw new StateKeeperError(
+        "E_INVALID_ARGUMENT",
+        `refusing to remove entry ${seq} of ${this.subject}: it is the newest (${head}), which finds the head`,
+        { details: { seq } },
+      );
+    await this.store.delete(key);
+  }
+
   /** Who holds the lock, as the newest entry says (undefined: unlocked). */
   async lockRecord(): Promise<LeaseRecord | undefined> {
     return (await this.head()).entry.lock ?? undefined;

@@ -252,6 +252,65 @@ export function stackLogSuite(name: string, makeStore: () => ObjectStore | Promi
       await leased.release();
     });
 
+    test("a writer without the lock commits after the head it read; a lock or a newer entry refuses it", async () => {
+      const store = await makeStore();
+      const { open } = freshLog(store);
+      const a = open();
+      const b = open();
+      assert.equal(await a.commitAfter(await a.head(), () => text("a1")), 1);
+      // Both read entry 1; the first to write entry 2 wins, the other is told to read again.
+      const [seenA, seenB] = [await a.head(), await b.head()];
+      assert.equal(await a.commitAfter(seenA, () => text("a2")), 2);
+      const stale = await b.commitAfter(seenB, () => text("b2")).catch((e: unknown) => e);
+      assert.ok(hasErrorCode(stale, "E_FENCED"), String(stale));
+      assert.equal(await b.commitAfter(await b.head(), () => text("b3")), 3);
+      const lease = await a.acquire({ leaseMs: 60_000, operation: "apply" });
+      const locked = await b.commitAfter(await b.head(), () => text("b4")).catch((e: unknown) => e);
+      assert.ok(hasErrorCode(locked, "E_LOCKED"), String(locked));
+      assert.match((locked as Error).message, /operation "apply"/);
+      // A writer that read before the lock was taken is fenced by the lock entry.
+      await lease.release();
+      const beforeLock = await b.head();
+      const again = await a.acquire({ leaseMs: 60_000 });
+      const fenced = await b.commitAfter(beforeLock, () => text("late")).catch((e: unknown) => e);
+      assert.ok(hasErrorCode(fenced, "E_FENCED"), String(fenced));
+      assert.equal(await again.commit(() => text("a7")), 7);
+      await again.release();
+      const kinds = (await entries(open())).map((e) => `${e.entry.kind}:${untext(e.payload)}`);
+      assert.deepEqual(kinds, [
+        "commit:a1",
+        "commit:a2",
+        "commit:b3",
+        "lock:",
+        "unlock:",
+        "lock:",
+        "commit:a7",
+        "unlock:",
+      ]);
+    });
+
+    test("an old entry can be removed, the newest never; the head and the commits stay right", async () => {
+      const store = await makeStore();
+      const { open } = freshLog(store);
+      const log = open();
+      const lease = await log.acquire({ leaseMs: 60_000 });
+      for (let i = 0; i < 4; i++) await lease.commit(() => text(String(i)));
+      await lease.release();
+      const newest = await log.headSeq();
+      const refused = await log.remove(newest).catch((e: unknown) => e);
+      assert.ok(hasErrorCode(refused, "E_INVALID_ARGUMENT"), String(refused));
+      await log.remove(2);
+      await log.remove(3);
+      assert.equal(await open().headSeq(), newest);
+      assert.deepEqual(
+        (await open().commits()).map((c) => c.seq),
+        [4, 5],
+      );
+      const next = await open().acquire({ leaseMs: 60_000 });
+      assert.equal(next.epoch, newest + 1, "a new lock follows the newest entry, not a hole");
+      await next.release();
+    });
+
     test("6 contenders × 8 rounds of lock → read → commit counter+1 → unlock: every count once, in order", async () => {
       const store = await makeStore();
       const { open } = freshLog(store);
