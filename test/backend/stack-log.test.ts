@@ -1,16 +1,19 @@
 // The stack log on memory and on the file store, each also where If-Match is ignored; its entry
-// format; and where cold readers start listing.
+// format; where cold readers start listing; raced writes; and a model of random operations.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import fc from "fast-check";
 import {
   decodeLogEntry,
   encodeLogEntry,
   HINT_EVERY,
   type LogEntry,
+  type LogLease,
   SEGMENT,
+  type StackLog,
 } from "../../src/backend/stack-log.js";
 import { hasErrorCode } from "../../src/errors.js";
 import { fileStore, memoryStore, type ObjectStore, StoreError } from "../../src/objectstore/index.js";
@@ -235,3 +238,91 @@ function catching(f: () => unknown): unknown {
   }
   return undefined;
 }
+
+describe("stack log against a model", () => {
+  test("random locks, commits, releases, breaks and commits without the lock by three writers agree with a plain model", async () => {
+    const op = fc.record({
+      actor: fc.integer({ min: 0, max: 2 }),
+      kind: fc.constantFrom("acquire", "commit", "release", "break", "commit-unlocked", "commit-stale"),
+    });
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 30 }), async (ops) => {
+        const store = memoryStore();
+        const { open } = freshLog(store);
+        const logs = [open(), open(), open()];
+        const leases: (LogLease | undefined)[] = [undefined, undefined, undefined];
+        const lastRead: (Awaited<ReturnType<StackLog["head"]>> | undefined)[] = [
+          undefined,
+          undefined,
+          undefined,
+        ];
+        // The model: who holds the lock (an actor), and every acknowledged commit in order.
+        let holder: number | undefined;
+        const acked: number[] = [];
+        run++;
+        for (const [step, { actor, kind }] of ops.entries()) {
+          const log = logs[actor] as StackLog;
+          const where = `run ${run} step ${step}: actor ${actor} ${kind}`;
+          const lease = leases[actor];
+          if (kind === "acquire") {
+            if (lease !== undefined) continue;
+            const got = await log.acquire({ leaseMs: 60_000, wait: false }).catch((e: unknown) => e);
+            if (holder === undefined) {
+              assert.ok(!(got instanceof Error), `${where}: ${String(got)}`);
+              leases[actor] = got as LogLease;
+              holder = actor;
+            } else assert.ok(hasErrorCode(got, "E_LOCKED"), `${where}: ${String(got)}`);
+          } else if (kind === "commit") {
+            if (lease === undefined) continue;
+            const got = await lease.commit((seq) => text(`${actor}@${seq}`)).catch((e: unknown) => e);
+            if (holder === actor) {
+              assert.equal(typeof got, "number", `${where}: ${String(got)}`);
+              acked.push(got as number);
+            } else {
+              assert.ok(hasErrorCode(got, "E_FENCED"), `${where}: ${String(got)}`);
+              assert.equal(lease.lost, true, where);
+              leases[actor] = undefined;
+            }
+          } else if (kind === "release") {
+            if (lease === undefined) continue;
+            assert.equal(await lease.release(), holder === actor, where);
+            if (holder === actor) holder = undefined;
+            leases[actor] = undefined;
+          } else if (kind === "break") {
+            const broken = await log.forceUnlock();
+            assert.equal(broken?.id, holder === undefined ? undefined : leases[holder]?.id, where);
+            holder = undefined;
+          } else {
+            const after =
+              kind === "commit-stale" && lastRead[actor] !== undefined ? lastRead[actor] : await log.head();
+            const moved = (await log.headSeq()) !== after.seq;
+            const got = await log
+              .commitAfter(after, (seq) => text(`unlocked ${actor}@${seq}`))
+              .catch((e: unknown) => e);
+            if (after.entry.lock !== null)
+              assert.ok(hasErrorCode(got, "E_LOCKED"), `${where}: ${String(got)}`);
+            else if (moved) assert.ok(hasErrorCode(got, "E_FENCED"), `${where}: ${String(got)}`);
+            else {
+              assert.equal(got, after.seq + 1, where);
+              acked.push(got as number);
+            }
+          }
+          lastRead[actor] = await log.head();
+          const fresh = open();
+          assert.equal(
+            (await fresh.lockRecord())?.id,
+            holder === undefined ? undefined : leases[holder]?.id,
+            where,
+          );
+          assert.deepEqual(
+            (await fresh.commits()).map((c) => c.seq),
+            acked,
+            `${where}: every acknowledged commit, and only those`,
+          );
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
