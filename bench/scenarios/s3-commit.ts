@@ -157,11 +157,29 @@ async function stackLogOnS3(server: S3Server, n: number, entries: number) {
   const warm = open();
   await warm.head();
   const warmMs = (await samples(rounds, () => warm.head())).reduce((a, b) => a + b, 0) / rounds;
+  // Listing the revisions: one listing plus one read per 256 entries, against the bare listing.
+  const commitsMs = (await samples(rounds, () => open().commits())).reduce((a, b) => a + b, 0) / rounds;
+  const listingMs =
+    (
+      await samples(rounds, async () => {
+        for await (const _ of recorded.store.list("bench/s3/log/")) void _;
+      })
+    ).reduce((a, b) => a + b, 0) / rounds;
   const pointerKey = "bench/s3/current";
   await recorded.store.put(pointerKey, new TextEncoder().encode('{"rev":"x"}'));
   const pointerMs =
     (await samples(rounds, () => recorded.store.get(pointerKey))).reduce((a, b) => a + b, 0) / rounds;
-  return { cycle, requestsPerCycle, held, requestsPerHeldCommit, coldMs, warmMs, pointerMs };
+  return {
+    cycle,
+    requestsPerCycle,
+    held,
+    requestsPerHeldCommit,
+    coldMs,
+    warmMs,
+    pointerMs,
+    commitsMs,
+    listingMs,
+  };
 }
 
 /** The least a commit that is one object costs: a create-only PUT of a fresh key with the bare SDK. */
@@ -247,6 +265,13 @@ export async function s3CommitScenario(server: S3Server): Promise<ScenarioResult
         better: "lower",
         statekeeper: { name: "stack log head(), warm reader", value: logged.warmMs },
         baselines: [{ name: "GET of a pointer object", value: logged.pointerMs }],
+      },
+      {
+        metric: `stack log: listing the commits of ${logEntries} entries, ms (one listing + one read per 256 entries)`,
+        unit: "ms",
+        better: "lower",
+        statekeeper: { name: "stack log commits()", value: logged.commitsMs },
+        baselines: [{ name: "the bare listing of the same keys", value: logged.listingMs }],
       },
     ],
   };

@@ -8,14 +8,14 @@ import { crossProcessLogRace } from "./crossprocess-stack-log-suite.js";
 const base = mkdtempSync(join(tmpdir(), "statekeeper-xproc-log-"));
 after(() => rmSync(base, { recursive: true, force: true }));
 
-test("stack log, file store: 4 processes × 25 rounds, 6 holders killed with kill -9 while holding", async (t) => {
+test("stack log, file store: 3 processes × 20 rounds, 4 holders killed with kill -9 while holding", async (t) => {
   const found = await crossProcessLogRace({
     kind: "file",
     where: base,
     store: fileStore(join(base, "store")),
-    workers: 4,
-    rounds: 25,
-    kills: 6,
+    workers: 3,
+    rounds: 20,
+    kills: 4,
     leaseMs: 400,
   });
   t.diagnostic(`${found.commits} commits, ${found.takeovers} takeovers`);
