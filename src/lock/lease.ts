@@ -5,11 +5,12 @@ import { isStoreError, type ObjectStore } from "../objectstore/types.js";
 import { type LeaseClock, systemClock } from "./clock.js";
 
 /**
- * The lock object protocol (a log-headed stack keeps its lock in its log instead, with the same
- * holder records and the same lease rules: `src/backend/stack-log.ts`): a lock is an object created
- * only if absent (create-only PUT), holding who holds it. Stack locks carry a lease the holder renews by compare-and-swap and a waiter may
- * take over once it has seen the very same lock object unchanged for a whole lease on its own
- * monotonic clock (no wall clock is ever compared across machines). Record locks are the same
+ * The lock object protocol (a stack log keeps its lock in its entries instead, with the same
+ * holder records and the same lease rules: `src/backend/stack-log.ts`): a lock is an object
+ * created only if absent (create-only PUT), holding who holds it. Stack locks carry a lease the
+ * holder renews by compare-and-swap and a waiter may take over once it has seen the very same lock
+ * object unchanged for a whole lease on its own monotonic clock (no wall clock is ever compared
+ * across machines). Record locks are the same
  * object without a lease: held until released or broken, never waited for.
  */
 
