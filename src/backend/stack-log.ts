@@ -40,7 +40,7 @@ import { sha256Hex } from "./layout.js";
  */
 
 /** Digits of a sequence number (and of a segment) in a key: `…/0000000000000042` sorts as 42 does. */
-export const LOG_SEQ_DIGITS = 16;
+const LOG_SEQ_DIGITS = 16;
 /** The largest sequence number: a safe integer, which 16 digits hold. */
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 /** Largest entry header parsed (a holder record with 16 KiB of info fits many times over). */
@@ -259,9 +259,10 @@ export class StackLog {
   /** The sequence number a listed key names, or undefined for anything else in the folder. */
   seqOf(key: string): number | undefined {
     if (!key.startsWith(this.prefix)) return undefined;
-    const m = /^(\d{16})\/(\d{16})$/.exec(key.slice(this.prefix.length));
-    if (m === null) return undefined;
-    const seq = Number(m[2]);
+    const name = key.slice(this.prefix.length).split("/")[1] ?? "";
+    if (!/^\d+$/.test(name)) return undefined;
+    const seq = Number(name);
+    // Only the exact key `key(seq)` is an entry: padding and segment folder included.
     return seq >= 1 && seq <= MAX_SEQ && this.key(seq) === key ? seq : undefined;
   }
 

@@ -200,6 +200,28 @@ describe("stack log writes whose answer was wrong or raced", () => {
 });
 
 describe("stack log head", () => {
+  test("only exact entry keys count: stray files in the log's folders are not entries", async () => {
+    const store = memoryStore();
+    const { open } = freshLog(store);
+    const log = open();
+    const lease = await log.acquire({ leaseMs: 60_000 });
+    await lease.commit(() => text("one"));
+    const segment = log.key(1).slice(0, log.key(1).lastIndexOf("/") + 1);
+    for (const stray of [
+      `${log.prefix}notes.txt`,
+      `${segment}9`,
+      `${segment}00000000000000009.bak`,
+      `${log.prefix}0000000000000000/0000000000000300`,
+    ])
+      await store.put(stray, text("not an entry"));
+    assert.equal(await open().headSeq(), 2);
+    assert.deepEqual(
+      (await open().commits()).map((c) => c.seq),
+      [2],
+    );
+    await lease.release();
+  });
+
   test(`a cold reader lists from the hint (rewritten every ${HINT_EVERY} entries), a warm one from what it saw`, async () => {
     const store = memoryStore();
     const { open } = freshLog(store);
