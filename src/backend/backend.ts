@@ -88,6 +88,7 @@ import {
 } from "./internals.js";
 import { SNAPSHOT_SUFFIX, type StackLayout, sha256Hex, stackLayout } from "./layout.js";
 import { normalizePrefix, validateFactoryName, validateName } from "./names.js";
+import { type LogEntry, type LogLease, StackLog } from "./stack-log.js";
 
 export interface LockOptions {
   /** Stop waiting when this aborts; the thrown `LockedError` keeps `signal.reason` as its `cause`. */
@@ -168,7 +169,19 @@ export interface BackendOptions {
   format?: 1 | 2;
   /** Format 2: the encoded bytes a chunk aims at (default 32 KiB). Tests make it small. */
   chunkTargetBytes?: number;
+  /**
+   * The head a stack gets when this backend finds it empty: `"pointer"` (the default), a
+   * `current` object moved by compare-and-swap beside a `lock` object; or `"log"`, a sequence of
+   * create-only entries that is the stack's head, lock and fence at once, so a commit under a
+   * held lock is one write and the store needs no `If-Match` (see docs/design.md, "The stack
+   * log"). A stack that has objects keeps the head they show, whatever this says; a stack with
+   * both is refused (`E_CORRUPT`).
+   */
+  head?: HeadMode;
 }
+
+/** How a stack finds its current revision, its lock and its fence (`BackendOptions.head`). */
+export type HeadMode = "pointer" | "log";
 
 /** What `commitChanges` changes: entries removed, then entries added or replaced, by address. */
 export interface EntryChanges {
@@ -407,6 +420,8 @@ export function createBackend(store: ObjectStore, options: BackendOptions): Back
     );
   if (options.format !== undefined && options.format !== 1 && options.format !== 2)
     throw new StateKeeperError("E_INVALID_CONFIG", "createBackend: format must be 1 or 2");
+  if (options.head !== undefined && options.head !== "pointer" && options.head !== "log")
+    throw new StateKeeperError("E_INVALID_CONFIG", 'createBackend: head must be "pointer" or "log"');
   const target = options.chunkTargetBytes;
   if (target !== undefined && (!Number.isSafeInteger(target) || target < 64))
     throw new StateKeeperError(
@@ -449,10 +464,31 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }
 
-/** `current` as one read saw it, with the etag a compare-and-swap over it names (null: absent). */
+/**
+ * `current` as one read saw it, with the etag a compare-and-swap over it names (null: absent). On
+ * a stack headed by a log, the head entry read (`log`), with `state` saying what it names; an
+ * unlocked writer appends after that entry.
+ */
 interface Seen {
   state: CurrentState;
   etag: string | null;
+  log?: { seq: number; entry: LogEntry };
+}
+
+/** A revision ready to be stored: its plaintext, entry count when known, and manifest (format 2). */
+interface Prepared {
+  plaintext: Uint8Array;
+  entries: number | undefined;
+  manifest: Manifest | undefined;
+  /** The head it was prepared on: its parent. */
+  seen: Seen;
+}
+
+/** The sequence number a log-headed stack's rev names, or undefined for a name that is none. */
+function logSeq(rev: string): number | undefined {
+  if (!/^[1-9][0-9]{0,15}$/.test(rev)) return undefined;
+  const seq = Number(rev);
+  return Number.isSafeInteger(seq) ? seq : undefined;
 }
 
 const ABSENT: Seen = { state: NO_CURRENT, etag: null };
@@ -494,6 +530,13 @@ class StoreBackend implements Backend {
   readonly #lockDefaults: Pick<LockOptions, "leaseMs" | "pollMs">;
   readonly #lockClock: LeaseClock | undefined;
   #lock: HeldLease | undefined;
+  /** `#lock` when it is held in the stack's log: its commits are appended through it. */
+  #logLease: LogLease | undefined;
+  readonly #log: StackLog;
+  /** The head new stacks get (`BackendOptions.head`). */
+  readonly #newHead: HeadMode;
+  /** The stack's head, once its objects (or this backend's own first write) showed it. */
+  #mode: HeadMode | undefined;
   /**
    * The `current` the next `setCurrent` must replace. Fixed by the fence while a lock is held;
    * without a lock, the last one read (undefined: not read yet).
@@ -530,6 +573,11 @@ class StoreBackend implements Backend {
     this.#lockDefaults = options.lockDefaults ?? {};
     this.#lockClock = options.lockClock;
     this.#format = options.format ?? 2;
+    this.#newHead = options.head ?? "pointer";
+    this.#log = new StackLog(store, layout.logPrefix, layout.logHint, {
+      subject: `stack ${factory}/${stack}`,
+      ...(options.lockClock === undefined ? {} : { clock: options.lockClock }),
+    });
     this.#chunks = new ChunkStore(store, layout, () => this.#needEncrypter(), {
       targetBytes: options.chunkTargetBytes ?? TARGET_CHUNK_BYTES,
     });
@@ -539,6 +587,8 @@ class StoreBackend implements Backend {
       currentPointer: () => this.#currentPointer(),
       revisions: () => this.#revisions(),
       readSealed: (rev) => this.#readSealed(rev),
+      revisionKey: (rev) => this.#revisionKey(rev),
+      headMode: () => this.#headMode(),
       importRevision: (rev, snapshot, parentRevision) => this.#importRevision(rev, snapshot, parentRevision),
       reseal: (rev) => this.#reseal(rev),
       sweepChunks: (o) => this.#sweepChunks(o),
@@ -568,18 +618,120 @@ class StoreBackend implements Backend {
   }
 
   /**
-   * Reads `current`. With `observe`, an unlocked backend adopts it as the expectation of its next
-   * `setCurrent` (optimistic concurrency); reads of other revisions never move the expectation.
+   * Which head the stack has: learned once from its objects (a `current` object, or log entries),
+   * then kept. An empty stack gets `BackendOptions.head`, learned again until something is written.
+   */
+  async #headMode(): Promise<HeadMode> {
+    if (this.#mode !== undefined) return this.#mode;
+    const [pointer, logged] = await Promise.all([this.store.head(this.#layout.current), this.#hasLog()]);
+    if (pointer !== undefined && logged) throw this.#bothHeads();
+    if (pointer !== undefined) this.#mode = "pointer";
+    else if (logged) this.#mode = "log";
+    return this.#mode ?? this.#newHead;
+  }
+
+  async #hasLog(): Promise<boolean> {
+    for await (const o of this.store.list(this.#layout.logPrefix))
+      if (this.#log.seqOf(o.key) !== undefined) return true;
+    return false;
+  }
+
+  #bothHeads(): StateKeeperError {
+    return new StateKeeperError(
+      "E_CORRUPT",
+      `${this.#name} has both a current pointer and a log, so which revision is current is not known; ` +
+        `keep the one that is right and remove the other (${this.#layout.current}, or ${this.#layout.logPrefix}…)`,
+      { details: { factory: this.factory, stack: this.stack } },
+    );
+  }
+
+  /**
+   * After this backend wrote the first object of a head on a stack it found empty: refused when
+   * another writer started the other kind of head meanwhile (each checks after writing, so at
+   * least one of two such writers sees the other).
+   */
+  async #claimHead(mode: HeadMode): Promise<void> {
+    if (this.#mode !== undefined) return;
+    const other =
+      mode === "log" ? (await this.store.head(this.#layout.current)) !== undefined : await this.#hasLog();
+    if (other) throw this.#bothHeads();
+    this.#mode = mode;
+  }
+
+  /** What a stack log's entry says is current, as a read of `current` would. */
+  #logSeen(head: { seq: number; entry: LogEntry }): Seen {
+    const { commit, at, by } = head.entry;
+    const pointer = commit === 0 ? undefined : { rev: String(commit), sha256: "", size: 0, updated: at, by };
+    return { state: { pointer, fence: undefined }, etag: null, log: head };
+  }
+
+  /**
+   * Reads `current` (or the log's head). With `observe`, an unlocked backend adopts it as the
+   * expectation of its next `setCurrent` (optimistic concurrency); reads of other revisions never
+   * move the expectation.
    */
   async #readCurrent(observe: boolean): Promise<Seen> {
-    const got = await this.#current.read();
-    const seen = got === undefined ? ABSENT : { state: got.value, etag: got.etag };
+    let seen: Seen;
+    let mode = this.#mode;
+    let got: Versioned<CurrentState> | undefined;
+    if (mode === undefined) {
+      // Not known yet: `current` is read while the log is looked for, so a pointer stack's first
+      // read costs no extra round trip.
+      const [read, logged] = await Promise.all([this.#current.read(), this.#hasLog()]);
+      if (read !== undefined && logged) throw this.#bothHeads();
+      if (read !== undefined) this.#mode = "pointer";
+      else if (logged) this.#mode = "log";
+      mode = this.#mode ?? this.#newHead;
+      got = read;
+    } else if (mode === "pointer") got = await this.#current.read();
+    if (mode === "log") seen = this.#logSeen(await this.#log.headEntry());
+    else seen = got === undefined ? ABSENT : { state: got.value, etag: got.etag };
     if (observe && !this.#holding()) this.#expected = seen;
     return seen;
   }
 
+  /**
+   * The head a write builds on: a log's holder knows it (it wrote the newest entry); otherwise
+   * what the fence fixed, or this backend's last read.
+   */
+  async #seenForWrite(): Promise<Seen> {
+    const lease = this.#logLease;
+    if (lease !== undefined && this.#lock === lease) {
+      const commit = lease.lastCommit;
+      const pointer =
+        commit === 0 ? undefined : { rev: String(commit), sha256: "", size: 0, updated: "", by: "" };
+      return { state: { pointer, fence: undefined }, etag: null };
+    }
+    const seen = this.#expected ?? (await this.#readCurrent(true));
+    // A log unlocked writer appends after an entry it read (an expectation from before the
+    // stack had a head holds none).
+    if ((await this.#headMode()) === "log" && seen.log === undefined) return this.#readCurrent(true);
+    return seen;
+  }
+
+  /** The sealed bytes stored for `rev` (undefined: no such revision). */
+  async #getSealed(rev: string): Promise<{ body: Uint8Array } | undefined> {
+    if ((await this.#headMode()) !== "log") return this.store.get(this.#layout.snapshot(rev));
+    const seq = logSeq(rev);
+    if (seq === undefined) return undefined;
+    const found = await this.#log.read(seq);
+    return found?.entry.kind === "commit" ? { body: found.payload } : undefined;
+  }
+
+  /** The location a revision's envelope is bound to. */
+  #sealLocation(rev: string): string {
+    return this.#mode === "log" ? this.#layout.logLocation(rev) : this.#layout.sealLocation(rev);
+  }
+
   async #currentPointer(): Promise<CurrentPointer | undefined> {
-    return pointerOf((await this.#readCurrent(true)).state);
+    const seen = await this.#readCurrent(true);
+    const pointer = pointerOf(seen.state);
+    if (seen.log === undefined || pointer === undefined) return pointer;
+    // A log's head names its commit entry; its digest, size, writer and time are in that entry.
+    const found = await this.#log.read(seen.log.entry.commit);
+    if (found?.entry.payload === undefined) return pointer;
+    const { sha256, size } = found.entry.payload;
+    return { rev: pointer.rev, sha256, size, updated: found.entry.at, by: found.entry.by };
   }
 
   async currentRev(): Promise<string> {
@@ -601,7 +753,7 @@ class StoreBackend implements Backend {
    * absence is corruption (current names a missing revision), not "not found".
    */
   async #fetchVerified(rev: string, pointer: CurrentPointer | undefined): Promise<Uint8Array> {
-    return this.#verifySealed(rev, await this.store.get(this.#layout.snapshot(rev)), pointer);
+    return this.#verifySealed(rev, await this.#getSealed(rev), pointer);
   }
 
   #verifySealed(
@@ -621,7 +773,8 @@ class StoreBackend implements Backend {
         );
       throw new StateKeeperError("E_NOT_FOUND", `no revision ${rev} in ${this.#name}`, { details: { rev } });
     }
-    if (isCurrent) {
+    // A log entry's payload was checked against the digest in its own header when it was read.
+    if (isCurrent && this.#mode !== "log") {
       const actual = sha256Hex(got.body);
       if (actual !== pointer.sha256 && actual !== pointer.alsoSha256)
         throw new StateKeeperError(
@@ -638,7 +791,7 @@ class StoreBackend implements Backend {
     rev: string,
     sealed: Uint8Array,
   ): Promise<{ manifest: Manifest } | { stored: StoredSnapshot }> {
-    const plaintext = await this.#needEncrypter().open(sealed, this.#layout.sealLocation(rev));
+    const plaintext = await this.#needEncrypter().open(sealed, this.#sealLocation(rev));
     return asCorrupt(rev, async () =>
       decodeStoredObject(plaintext, {}, (doc) =>
         doc["format-version"] === MANIFEST_FORMAT_VERSION
@@ -714,10 +867,7 @@ class StoreBackend implements Backend {
     this.#needEncrypter();
     // The pointer is read beside the object, not adopted as an expectation: when this rev is the
     // current one, its digest is checked as `current()` checks it.
-    const [seen, got] = await Promise.all([
-      this.#readCurrent(false),
-      this.store.get(this.#layout.snapshot(rev)),
-    ]);
+    const [seen, got] = await Promise.all([this.#readCurrent(false), this.#getSealed(rev)]);
     const pointer = this.#trustedPointer(seen);
     return this.#openRevision(rev, this.#verifySealed(rev, got, pointer), pointer);
   }
@@ -725,10 +875,7 @@ class StoreBackend implements Backend {
   async revisionSummary(rev: string): Promise<RevisionSummary> {
     validateRev(rev);
     this.#needEncrypter();
-    const [seen, got] = await Promise.all([
-      this.#readCurrent(false),
-      this.store.get(this.#layout.snapshot(rev)),
-    ]);
+    const [seen, got] = await Promise.all([this.#readCurrent(false), this.#getSealed(rev)]);
     const sealed = this.#verifySealed(rev, got, this.#trustedPointer(seen));
     const { committedBy, ...rest } = await this.#summarize(rev, sealed);
     return { rev, size: sealed.byteLength, ...rest, ...(committedBy === undefined ? {} : { committedBy }) };
@@ -745,7 +892,7 @@ class StoreBackend implements Backend {
     const seen = await this.#readCurrent(false);
     const pointer = this.#trustedPointer(seen);
     const load = async (rev: string) => {
-      const sealed = this.#verifySealed(rev, await this.store.get(this.#layout.snapshot(rev)), pointer);
+      const sealed = this.#verifySealed(rev, await this.#getSealed(rev), pointer);
       return { rev, sealed, decoded: await this.#decodeRevision(rev, sealed) };
     };
     const [a, b] = await Promise.all([load(from), load(to)]);
@@ -756,6 +903,13 @@ class StoreBackend implements Backend {
     const open = async (x: typeof a) => (await this.#openRevision(x.rev, x.sealed, pointer)).snapshot;
     const [before, after] = await Promise.all([open(a), open(b)]);
     return diffCounted(before, after, options);
+  }
+
+  async #revisionKey(rev: string): Promise<string | undefined> {
+    validateRev(rev);
+    if ((await this.#headMode()) !== "log") return this.#layout.snapshot(rev);
+    const seq = logSeq(rev);
+    return seq === undefined ? undefined : this.#log.key(seq);
   }
 
   async #readSealed(rev: string): Promise<Uint8Array> {
@@ -771,9 +925,12 @@ class StoreBackend implements Backend {
       );
   }
 
-  async #beforeWrite(): Promise<void> {
+  /** Before any write: the lock (when held) still ours, and the store able to keep this head. */
+  async #beforeWrite(): Promise<HeadMode> {
     this.#lock?.assertHeld();
-    await assertStoreSupported(this.store);
+    const mode = await this.#headMode();
+    await assertStoreSupported(this.store, { compareAndSwap: mode !== "log" });
+    return mode;
   }
 
   /**
@@ -825,11 +982,30 @@ class StoreBackend implements Backend {
   }
 
   async write(snapshot: Snapshot, options: CommitOptions = {}): Promise<string> {
+    return this.#stored(await this.#prepare(snapshot, options, false));
+  }
+
+  /** Stores a prepared revision at a fresh rev (a stack with a `current` pointer). */
+  async #stored(prepared: Prepared): Promise<string> {
+    const rev = await this.#storeRevision(prepared.plaintext, prepared.entries);
+    if (prepared.manifest !== undefined) this.#lastManifest = { rev, manifest: prepared.manifest };
+    return rev;
+  }
+
+  /**
+   * Checks `snapshot` and encodes it as the next revision on the head this backend writes on. On
+   * a stack headed by a log, a revision exists only as a commit: `write` alone is refused.
+   */
+  async #prepare(snapshot: Snapshot, options: CommitOptions, forCommit: boolean): Promise<Prepared> {
     this.#needEncrypter();
     this.#checkOwnership(snapshot);
     const committedBy = committerOf(options);
-    await this.#beforeWrite();
-    const seen = this.#expected ?? (await this.#readCurrent(true));
+    if ((await this.#beforeWrite()) === "log" && !forCommit)
+      throw new StateKeeperError(
+        "E_INVALID_ARGUMENT",
+        `write: ${this.#name} is headed by a log, where a revision exists only as a commit; use commit`,
+      );
+    const seen = await this.#seenForWrite();
     await this.#assertCanExtend(seen, options);
     const parentRevision = this.#parentFor(seen);
     // A snapshot wrapping another tool's document stays format 1: the document is stored whole,
@@ -839,18 +1015,45 @@ class StoreBackend implements Backend {
       const parent =
         pointerRev !== undefined && this.#lastManifest?.rev === pointerRev ? this.#lastManifest : undefined;
       const manifest = await this.#fullManifest(snapshot, parentRevision, parent, committedBy);
-      const rev = await this.#storeRevision(encodeManifest(manifest), snapshot.entries.length);
-      this.#lastManifest = { rev, manifest };
-      return rev;
+      return { plaintext: encodeManifest(manifest), entries: snapshot.entries.length, manifest, seen };
     }
-    return this.#storeRevision(
-      encodeSnapshot(snapshot, {
+    return {
+      plaintext: encodeSnapshot(snapshot, {
         ...(parentRevision === undefined ? {} : { parentRevision }),
         committedBy,
       }),
       // A wrapped document's entries are a view of it, counted when it is opened.
-      snapshot.document === undefined ? snapshot.entries.length : undefined,
-    );
+      entries: snapshot.document === undefined ? snapshot.entries.length : undefined,
+      manifest: undefined,
+      seen,
+    };
+  }
+
+  /**
+   * Appends a prepared revision to the stack's log as a commit entry, sealed for that entry: by
+   * the lock's holder through its lease (one create-only write, fenced by the log itself), or by
+   * an unlocked writer after the head it read (refused while someone holds the lock, fenced when
+   * the log moved on).
+   */
+  async #appendCommit(prepared: Prepared): Promise<string> {
+    const encrypter = this.#needEncrypter();
+    const seal = (seq: number) => encrypter.seal(prepared.plaintext, this.#layout.logLocation(String(seq)));
+    let seq: number;
+    const lease = this.#logLease;
+    if (lease !== undefined && this.#lock === lease) seq = await lease.commit(seal);
+    else {
+      const after = prepared.seen.log;
+      if (after === undefined) throw new StateKeeperError("E_INTERNAL", "a log commit without a head read");
+      const appended = await this.#log.commitAfter(after, seal);
+      this.#expected = this.#logSeen(appended);
+      seq = appended.seq;
+    }
+    if (seq === 1) await this.#claimHead("log");
+    this.#mode = "log";
+    const rev = String(seq);
+    this.#verifiedRev = rev;
+    if (prepared.manifest !== undefined) this.#lastManifest = { rev, manifest: prepared.manifest };
+    return rev;
   }
 
   /**
@@ -1045,9 +1248,48 @@ class StoreBackend implements Backend {
 
   async setCurrent(rev: string): Promise<void> {
     validateRev(rev);
-    await this.#beforeWrite();
+    if ((await this.#beforeWrite()) === "log") {
+      await this.#appendRollback(rev);
+      return;
+    }
     const digest = await this.#digestOf(rev);
     await this.#advanceCurrent(rev, digest);
+  }
+
+  /**
+   * `setCurrent` on a stack headed by a log: a new commit with the content of `rev` (its manifest
+   * or snapshot re-sealed for the new entry, chunks shared), unless `rev` is current already.
+   */
+  async #appendRollback(rev: string): Promise<void> {
+    this.#needEncrypter();
+    const seen = await this.#seenForWrite();
+    if (seen.state.pointer?.rev === rev) return;
+    const sealed = await this.#fetchVerified(rev, undefined);
+    const decoded = await this.#decodeRevision(rev, sealed);
+    const parentRevision = this.#parentFor(seen);
+    const committedBy = whoIsThis();
+    let prepared: Prepared;
+    if ("manifest" in decoded) {
+      const { parentRevision: _old, ...rest } = decoded.manifest;
+      const manifest: Manifest = {
+        ...rest,
+        ...(parentRevision === undefined ? {} : { parentRevision }),
+        committedBy,
+      };
+      prepared = { plaintext: encodeManifest(manifest), entries: undefined, manifest, seen };
+    } else {
+      const { snapshot } = decoded.stored;
+      prepared = {
+        plaintext: encodeSnapshot(snapshot, {
+          ...(parentRevision === undefined ? {} : { parentRevision }),
+          committedBy,
+        }),
+        entries: undefined,
+        manifest: undefined,
+        seen,
+      };
+    }
+    await this.#appendCommit(prepared);
   }
 
   /**
@@ -1092,6 +1334,7 @@ class StoreBackend implements Backend {
     if (swapped !== undefined) {
       this.#expected = { state: swapped.value, etag: swapped.etag };
       if (this.#digests.has(rev)) this.#verifiedRev = rev;
+      await this.#claimHead("pointer");
       return;
     }
     const why = this.#describeAdvance(
@@ -1119,9 +1362,16 @@ class StoreBackend implements Backend {
   }
 
   async commit(snapshot: Snapshot, options: CommitOptions = {}): Promise<string> {
-    const rev = await this.write(snapshot, options);
+    const prepared = await this.#prepare(snapshot, options, true);
+    if (prepared.seen.log !== undefined || this.#isLogHolder()) return this.#appendCommit(prepared);
+    const rev = await this.#stored(prepared);
     await this.setCurrent(rev);
     return rev;
+  }
+
+  /** This backend holds the lock, and in the stack's log. */
+  #isLogHolder(): boolean {
+    return this.#logLease !== undefined && this.#lock === this.#logLease;
   }
 
   async commitChanges(changes: EntryChanges): Promise<string> {
@@ -1144,7 +1394,7 @@ class StoreBackend implements Backend {
       remove.add(a);
     }
     await this.#beforeWrite();
-    const seen = this.#expected ?? (await this.#readCurrent(true));
+    const seen = await this.#seenForWrite();
     await this.#assertCanExtend(seen, {});
     const pointer = seen.state.pointer;
     const cached = (): Manifest | undefined =>
@@ -1189,7 +1439,11 @@ class StoreBackend implements Backend {
       manifest !== undefined &&
       manifest.entries === undefined
     ) {
-      const rev = await this.#commitOverlay(
+      const {
+        plaintext,
+        entries,
+        manifest: next,
+      } = await this.#overlayRevision(
         header,
         this.#parentFor(seen),
         manifest,
@@ -1198,6 +1452,9 @@ class StoreBackend implements Backend {
         upsert,
         remove,
       );
+      const prepared: Prepared = { plaintext, entries, manifest: next, seen };
+      if (seen.log !== undefined || this.#isLogHolder()) return this.#appendCommit(prepared);
+      const rev = await this.#stored(prepared);
       await this.setCurrent(rev);
       return rev;
     }
@@ -1211,11 +1468,11 @@ class StoreBackend implements Backend {
   }
 
   /**
-   * Stores the revision `changes` make of the chunked format-2 revision `parentRev`: its overlay
-   * grown by the changes (one manifest written), or, once the overlay is large, a checkpoint (the
-   * changed chunks re-planned and written, then a new chunk list and the manifest).
+   * The revision `changes` make of the chunked format-2 revision `parentRev`: its overlay grown by
+   * the changes (only the manifest to write), or, once the overlay is large, a checkpoint (the
+   * changed chunks re-planned and written here, then a new chunk list; the manifest to write).
    */
-  async #commitOverlay(
+  async #overlayRevision(
     snapshotHeader: Snapshot,
     parentRevision: string | undefined,
     parent: Manifest,
@@ -1223,7 +1480,7 @@ class StoreBackend implements Backend {
     parentEntries: number | undefined,
     upsert: ReadonlyMap<string, EncodedEntry>,
     remove: ReadonlySet<string>,
-  ): Promise<string> {
+  ): Promise<{ plaintext: Uint8Array; entries: number | undefined; manifest: Manifest }> {
     const header: ManifestHeader = { ...snapshotHeader, committedBy: whoIsThis() };
     const chunks = (await this.#chunks.chunkRefs(parent, parentRev)) ?? [];
     const load = (ref: ChunkRef) => this.#chunks.encodedEntries(ref, parentRev);
@@ -1248,12 +1505,16 @@ class StoreBackend implements Backend {
       entries = partsEntries(parts);
       next = await this.#manifestOf(header, parentRevision, parts, parent, parentRev);
     }
-    const rev = await this.#storeRevision(encodeManifest(next), entries);
-    this.#lastManifest = { rev, manifest: next };
-    return rev;
+    return { plaintext: encodeManifest(next), entries, manifest: next };
   }
 
   async #revisions(): Promise<RevisionInfo[]> {
+    if ((await this.#headMode()) === "log")
+      return (await this.#log.commits()).map(({ seq, size, lastModified }) => ({
+        rev: String(seq),
+        size,
+        lastModified,
+      }));
     const byRev = new Map<string, RevisionInfo>();
     for await (const o of this.store.list(this.#layout.snapshotsPrefix)) {
       const name = o.key.slice(this.#layout.snapshotsPrefix.length);
@@ -1320,7 +1581,9 @@ class StoreBackend implements Backend {
 
   async delete(rev: string): Promise<void> {
     validateRev(rev);
-    await assertStoreSupported(this.store);
+    const mode = await this.#headMode();
+    await assertStoreSupported(this.store, { compareAndSwap: mode !== "log" });
+    if (mode === "log") return this.#deleteCommit(rev);
     const pointer = await this.#currentPointer();
     if (pointer?.rev === rev)
       throw new StateKeeperError(
@@ -1332,31 +1595,81 @@ class StoreBackend implements Backend {
     this.#digests.delete(rev);
   }
 
+  /**
+   * Removes the commit entry `rev` of a log-headed stack. A rev that names no commit entry (a
+   * lock entry's number, a name that is no number) is a missing revision: fine.
+   */
+  async #deleteCommit(rev: string): Promise<void> {
+    const head = await this.#log.headEntry();
+    if (String(head.entry.commit) === rev)
+      throw new StateKeeperError(
+        "E_INVALID_ARGUMENT",
+        `refusing to delete ${rev}: it is the current revision of ${this.#name}`,
+        { details: { rev } },
+      );
+    const seq = logSeq(rev);
+    if (seq === undefined || seq >= head.seq) return;
+    if ((await this.#log.read(seq))?.entry.kind !== "commit") return;
+    await this.#log.remove(seq);
+  }
+
+  /** What `lock()` asks of the lease, in either head. */
+  #leaseOptions(opts: LockOptions, signal: AbortSignal | undefined) {
+    const leaseMs =
+      opts.leaseMs === null ? undefined : (opts.leaseMs ?? this.#lockDefaults.leaseMs ?? DEFAULT_LEASE_MS);
+    return {
+      hint: "run 'statekeeper lock force-unlock' if the holder is gone",
+      wait: opts.wait ?? true,
+      operation: opts.operation ?? "lock",
+      ...(leaseMs === undefined ? {} : { leaseMs }),
+      ...(opts.id === undefined ? {} : { id: opts.id }),
+      ...(opts.holder === undefined ? {} : { holder: opts.holder }),
+      ...(opts.info === undefined ? {} : { info: opts.info }),
+      pollMs: opts.pollMs ?? this.#lockDefaults.pollMs ?? DEFAULT_POLL_MS,
+      ...(signal === undefined ? {} : { signal }),
+      ...(opts.onWait === undefined ? {} : { onWait: opts.onWait }),
+    };
+  }
+
+  /** Takes a log-headed stack's lock: a `lock` entry, which is also the fence. */
+  async #lockLog(opts: LockOptions, signal: AbortSignal | undefined): Promise<Lock> {
+    const lease = await this.#log.acquire(this.#leaseOptions(opts, signal));
+    this.#adoptLogLease(lease);
+    if (lease.epoch === 1) {
+      try {
+        await this.#claimHead("log");
+      } catch (e) {
+        await lease.release().catch(() => undefined);
+        this.#lock = this.#logLease = undefined;
+        throw e;
+      }
+    }
+    return this.#handle(lease);
+  }
+
+  #adoptLogLease(lease: LogLease): void {
+    this.#lock = this.#logLease = lease;
+    this.#mode = "log";
+    // The holder builds on the head it knows; an unlocked writer's last read no longer counts.
+    this.#expected = undefined;
+  }
+
   async lock(opts: LockOptions = {}): Promise<Lock> {
     if (this.#holding())
       throw new StateKeeperError(
         "E_INVALID_ARGUMENT",
         `this backend already holds the lock on ${this.#name}; unlock it first`,
       );
-    await assertStoreSupported(this.store);
+    const mode = await this.#headMode();
+    await assertStoreSupported(this.store, { compareAndSwap: mode !== "log" });
     // One deadline for waiting, fencing and waiting again.
     const signal = combineSignals(opts.signal, opts.timeoutMs);
+    if (mode === "log") return this.#lockLog(opts, signal);
     let held: HeldLease;
     for (;;) {
-      const leaseMs =
-        opts.leaseMs === null ? undefined : (opts.leaseMs ?? this.#lockDefaults.leaseMs ?? DEFAULT_LEASE_MS);
       held = await acquireLease(this.store, this.#layout.lock, {
         subject: `stack ${this.#name}`,
-        hint: "run 'statekeeper lock force-unlock' if the holder is gone",
-        wait: opts.wait ?? true,
-        operation: opts.operation ?? "lock",
-        ...(leaseMs === undefined ? {} : { leaseMs }),
-        ...(opts.id === undefined ? {} : { id: opts.id }),
-        ...(opts.holder === undefined ? {} : { holder: opts.holder }),
-        ...(opts.info === undefined ? {} : { info: opts.info }),
-        pollMs: opts.pollMs ?? this.#lockDefaults.pollMs ?? DEFAULT_POLL_MS,
-        ...(signal === undefined ? {} : { signal }),
-        ...(opts.onWait === undefined ? {} : { onWait: opts.onWait }),
+        ...this.#leaseOptions(opts, signal),
         ...(this.#lockClock === undefined ? {} : { clock: this.#lockClock }),
       });
       this.#lock = held;
@@ -1380,7 +1693,13 @@ class StoreBackend implements Backend {
         "E_INVALID_ARGUMENT",
         `this backend already holds the lock on ${this.#name}; unlock it first`,
       );
-    await assertStoreSupported(this.store);
+    const mode = await this.#headMode();
+    await assertStoreSupported(this.store, { compareAndSwap: mode !== "log" });
+    if (mode === "log") {
+      const lease = await this.#log.resume(id);
+      this.#adoptLogLease(lease);
+      return this.#handle(lease);
+    }
     const held = await resumeLease(this.store, this.#layout.lock, id, {
       subject: `stack ${this.#name}`,
       ...(this.#lockClock === undefined ? {} : { clock: this.#lockClock }),
@@ -1417,6 +1736,7 @@ class StoreBackend implements Backend {
       unlock: async () => {
         if (this.#lock === held) {
           this.#lock = undefined;
+          this.#logLease = undefined;
           // The next unlocked writer fences against what it reads, not what this holder saw.
           this.#expected = undefined;
         }
@@ -1451,24 +1771,29 @@ class StoreBackend implements Backend {
     );
     if (after === undefined) throw new StateKeeperError("E_INTERNAL", "fencing current wrote nothing");
     this.#expected = { state: after.value, etag: after.etag };
+    await this.#claimHead("pointer");
   }
 
   async lockInfo(): Promise<LockInfo | undefined> {
-    const found = await readLease(this.store, this.#layout.lock);
-    if (found === undefined) return undefined;
-    const { renewals, leaseMs, ...holder } = found.record;
+    const record =
+      (await this.#headMode()) === "log"
+        ? await this.#log.lockRecord()
+        : (await readLease(this.store, this.#layout.lock))?.record;
+    if (record === undefined) return undefined;
+    const { renewals, leaseMs, ...holder } = record;
     return { ...holder, leaseMs: leaseMs ?? 0, renewals };
   }
 
-  forceUnlock(options: { id?: string } = {}): Promise<LockHolder | undefined> {
+  async forceUnlock(options: { id?: string } = {}): Promise<LockHolder | undefined> {
+    if ((await this.#headMode()) === "log") return this.#log.forceUnlock(options);
     return breakLease(this.store, this.#layout.lock, { ...options, subject: `stack ${this.#name}` });
   }
 
-  async #importRevision(rev: string, snapshot: Snapshot, parentRevision?: string): Promise<void> {
+  async #importRevision(rev: string, snapshot: Snapshot, parentRevision?: string): Promise<string> {
     validateRev(rev);
     this.#needEncrypter();
     this.#checkOwnership(snapshot);
-    await this.#beforeWrite();
+    if ((await this.#beforeWrite()) === "log") return this.#importCommit(snapshot, parentRevision);
     await this.#assertCanExtend(this.#expected ?? (await this.#readCurrent(true)), {});
     let plaintext: Uint8Array;
     let manifest: Manifest | undefined;
@@ -1481,7 +1806,7 @@ class StoreBackend implements Backend {
     const sealed = await this.#needEncrypter().seal(plaintext, this.#layout.sealLocation(rev));
     if (await this.#createOnly(key, sealed)) {
       if (manifest !== undefined) this.#lastImported = { rev, manifest };
-      return;
+      return rev;
     }
     // Already there: fine if it holds the same snapshot (a re-run migration), else refuse.
     const existing = await this.readRevision(rev);
@@ -1489,6 +1814,36 @@ class StoreBackend implements Backend {
       throw new StateKeeperError("E_ALREADY_EXISTS", `revision ${rev} already exists with other content`, {
         details: { rev },
       });
+    return rev;
+  }
+
+  /**
+   * An imported revision on a stack headed by a log: a commit appended under this backend's lock
+   * (an import is an administrator's copy, made while holding it), recording `parentRevision` as
+   * given and no committer, its chunks shared with the revision imported before it.
+   */
+  async #importCommit(snapshot: Snapshot, parentRevision: string | undefined): Promise<string> {
+    if (!this.#isLogHolder())
+      throw new StateKeeperError(
+        "E_INVALID_ARGUMENT",
+        `importing into ${this.#name}, a stack headed by a log, needs its lock: an import appends commits`,
+      );
+    const seen = await this.#seenForWrite();
+    await this.#assertCanExtend(seen, {});
+    let prepared: Prepared;
+    if (this.#format === 2 && snapshot.document === undefined) {
+      const manifest = await this.#fullManifest(snapshot, parentRevision, this.#lastImported, undefined);
+      prepared = { plaintext: encodeManifest(manifest), entries: snapshot.entries.length, manifest, seen };
+    } else
+      prepared = {
+        plaintext: encodeSnapshot(snapshot, parentRevision === undefined ? {} : { parentRevision }),
+        entries: undefined,
+        manifest: undefined,
+        seen,
+      };
+    const rev = await this.#appendCommit(prepared);
+    if (prepared.manifest !== undefined) this.#lastImported = { rev, manifest: prepared.manifest };
+    return rev;
   }
 
   async #sweepChunks(options: SweepOptions): Promise<ChunkSweep> {
@@ -1500,8 +1855,12 @@ class StoreBackend implements Backend {
     if (listed.length === 0) return result;
     if (this.#encrypterOrNone === undefined)
       return { ...result, skipped: "the backend has no encrypter to open the revisions that name chunks" };
-    // The store's clock: the lock this sweep runs under was written (or renewed) before now.
-    const now = (await this.store.head(this.#layout.lock))?.lastModified;
+    // The store's clock: the lock this sweep runs under was written (or renewed) before now; in a
+    // log, its newest entry is this holder's lock or renewal.
+    const now =
+      (await this.#headMode()) === "log"
+        ? (await this.store.head(this.#log.key(Math.max(1, await this.#log.headSeq()))))?.lastModified
+        : (await this.store.head(this.#layout.lock))?.lastModified;
     if (now === undefined)
       return {
         ...result,
@@ -1510,7 +1869,7 @@ class StoreBackend implements Backend {
     const needed = new Set<string>();
     const listsSeen = new Set<string>();
     for (const { rev } of await this.#revisions()) {
-      const got = await this.store.get(this.#layout.snapshot(rev));
+      const got = await this.#getSealed(rev);
       if (got === undefined) continue;
       let ids: string[];
       try {
@@ -1580,7 +1939,7 @@ class StoreBackend implements Backend {
   async #reseal(rev: string): Promise<boolean> {
     validateRev(rev);
     const encrypter = this.#needEncrypter();
-    await this.#beforeWrite();
+    if ((await this.#beforeWrite()) === "log") return this.#resealCommit(rev, encrypter);
     const key = this.#layout.snapshot(rev);
     const got = await this.store.get(key);
     if (got === undefined)
@@ -1601,6 +1960,23 @@ class StoreBackend implements Backend {
     await this.store.put(key, sealed, { ifMatch: got.etag });
     this.#digests.set(rev, digest);
     if (isCurrent) await this.#advanceCurrent(rev, digest);
+    return true;
+  }
+
+  /**
+   * Re-seals a log-headed stack's revision in its entry: the one entry ever replaced, header and
+   * place kept (the digest in the header follows the payload, so a reader checks either whole).
+   */
+  async #resealCommit(rev: string, encrypter: Encrypter): Promise<boolean> {
+    const seq = logSeq(rev);
+    const sealed = seq === undefined ? undefined : await this.#getSealed(rev);
+    if (seq === undefined || sealed === undefined)
+      throw new StateKeeperError("E_NOT_FOUND", `no revision ${rev} in ${this.#name}`, { details: { rev } });
+    const location = this.#layout.logLocation(rev);
+    const plaintext = await encrypter.open(sealed.body, location);
+    if (sealingKeyMatches(encrypter, inspectEnvelope(sealed.body))) return false;
+    if (!(await this.#log.replacePayload(seq, await encrypter.seal(plaintext, location))))
+      throw new StateKeeperError("E_NOT_FOUND", `no revision ${rev} in ${this.#name}`, { details: { rev } });
     return true;
   }
 }

@@ -5,6 +5,7 @@ export type {
   BackendOptions,
   CommitOptions,
   EntryChanges,
+  HeadMode,
   HistoryEntry,
   HistoryOptions,
   Lock,

@@ -6,7 +6,7 @@
 import type { Encrypter } from "../crypto/types.js";
 import { StateKeeperError } from "../errors.js";
 import type { Snapshot } from "../snapshot/index.js";
-import type { Backend, RevisionInfo } from "./backend.js";
+import type { Backend, HeadMode, RevisionInfo } from "./backend.js";
 import type { CurrentPointer } from "./current.js";
 
 export interface BackendInternals {
@@ -19,10 +19,21 @@ export interface BackendInternals {
   /** The sealed bytes of a revision, unopened. `E_NOT_FOUND` when missing. */
   readSealed(rev: string): Promise<Uint8Array>;
   /**
-   * Stores `snapshot` at exactly `rev` (migration keeps rev names and parents). Create-only: an
-   * existing rev with the same content is accepted, with other content it is `E_ALREADY_EXISTS`.
+   * The object a revision is stored in (its snapshot object, or its entry in a stack's log), for
+   * a caller that keys a cache on its etag; undefined for a name that cannot be a revision here.
    */
-  importRevision(rev: string, snapshot: Snapshot, parentRevision?: string): Promise<void>;
+  revisionKey(rev: string): Promise<string | undefined>;
+  /**
+   * The head the stack has (learned from its objects), or the one it gets when it is still empty.
+   */
+  headMode(): Promise<HeadMode>;
+  /**
+   * Stores `snapshot` at exactly `rev` (migration keeps rev names and parents) and returns `rev`.
+   * Create-only: an existing rev with the same content is accepted, with other content it is
+   * `E_ALREADY_EXISTS`. On a stack headed by a log, where a revision is named by its place, it is
+   * appended as a commit under the lock this backend holds, and its new name is returned.
+   */
+  importRevision(rev: string, snapshot: Snapshot, parentRevision?: string): Promise<string>;
   /**
    * Re-seals one revision with the encrypter's sealing (primary) key, by compare-and-swap on the
    * object; the `current` digest follows when it is the current rev. False when it was already

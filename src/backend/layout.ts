@@ -4,7 +4,7 @@ import { factoryKey } from "./names.js";
 
 /**
  * Where a stack's objects live: `[<prefix>/]<factory>/<stack>/{current, lock, snapshots/<rev>.json.enc,
- * chunks/<id>}`. A revision is a snapshot (format 1) or a manifest over chunks (format 2), at the
+ * chunks/<id>}`, or, for a stack headed by a log, `{log/<segment>/<seq>, head, chunks/<id>}`. A revision is a snapshot (format 1) or a manifest over chunks (format 2), at the
  * same key either way; chunks are immutable and created once (see docs/design.md, "Storage format 2").
  * Names are validated before a layout is built, so every key here is a valid store key. A factory
  * name with `/` (`github.com/acme/webshop`) takes one key segment, `factoryKey` (`github.com~acme~webshop`),
@@ -23,6 +23,12 @@ export interface StackLayout {
   chunk(id: string): string;
   /** The location sealed into a chunk's envelope: a chunk moved to another stack or id does not open. */
   chunkLocation(id: string): string;
+  /** The folder of a log-headed stack's entries (see `StackLog`). */
+  readonly logPrefix: string;
+  /** The best-effort hint of where a log's head is. */
+  readonly logHint: string;
+  /** The location sealed into the revision a log entry carries: its stack and sequence number. */
+  logLocation(seq: string): string;
 }
 
 export const SNAPSHOT_SUFFIX = ".json.enc";
@@ -40,6 +46,9 @@ export function stackLayout(prefix: string, factory: string, stack: string): Sta
     chunksPrefix: `${base}chunks/`,
     chunk: (id) => `${base}chunks/${id}`,
     chunkLocation: (id) => `${f}/${stack}/chunks/${id}`,
+    logPrefix: `${base}log/`,
+    logHint: `${base}head`,
+    logLocation: (seq) => `${f}/${stack}/log/${seq}`,
   };
 }
 

@@ -234,6 +234,12 @@ export class StackLog {
   readonly clock: LeaseClock;
   /** The newest entry this object has seen: later listings start there. */
   #seen = 0;
+  /**
+   * The newest entry this object wrote or read when it was not a commit (a lock, renewal, release
+   * or break carries no payload, and no entry's header ever changes): a head found still there is
+   * not read again, so a holder that released takes the lock again with one listing and one write.
+   */
+  #known: { seq: number; entry: LogEntry } | undefined;
 
   constructor(store: ObjectStore, prefix: string, hintKey: string, options: StackLogOptions) {
     if (!prefix.endsWith("/")) throw new StateKeeperError("E_INTERNAL", `log prefix ${prefix} must end in /`);
@@ -292,6 +298,10 @@ export class StackLog {
       const seq = this.seqOf(o.key);
       if (seq !== undefined && seq > newest) newest = seq;
     }
+    // A log without a hint (the writer of entry 1 died before writing it): the first cold reader
+    // writes one, so a listing of stacks finds the log by it and later readers start near the head.
+    if (start === 0 && newest > 0)
+      await this.store.put(this.hintKey, new TextEncoder().encode(`${newest}\n`)).catch(() => undefined);
     if (newest > this.#seen) this.#seen = newest;
     return newest;
   }
@@ -305,7 +315,21 @@ export class StackLog {
     if (seq === 0) return { seq: 0, entry: EMPTY, payload: new Uint8Array() };
     const found = await this.read(seq);
     if (found === undefined) throw corrupt(this.key(seq), "was listed but cannot be read");
+    this.#remember(found);
     return found;
+  }
+
+  /** `head()` without its payload: not read again when it is the entry this object knows. */
+  async headEntry(): Promise<{ seq: number; entry: LogEntry }> {
+    const seq = await this.headSeq();
+    const known = this.#known;
+    if (known !== undefined && known.seq === seq) return known;
+    return this.head();
+  }
+
+  #remember(e: { seq: number; entry: LogEntry }): void {
+    if (e.entry.kind !== "commit" && e.seq >= (this.#known?.seq ?? 0))
+      this.#known = { seq: e.seq, entry: e.entry };
   }
 
   /**
@@ -331,6 +355,7 @@ export class StackLog {
       throw e;
     }
     if (seq > this.#seen) this.#seen = seq;
+    this.#remember({ seq, entry });
     if (seq === 1 || seq % HINT_EVERY === 0) {
       // Only ever a sequence number that exists, so a hint never points past the head; losing
       // one only makes the next cold reader list a little more.
@@ -378,7 +403,7 @@ export class StackLog {
   async commitAfter(
     after: { seq: number; entry: LogEntry },
     payload: (seq: number) => Uint8Array | Promise<Uint8Array>,
-  ): Promise<number> {
+  ): Promise<{ seq: number; entry: LogEntry }> {
     if (after.entry.lock !== null)
       throw lockedError(this.subject, holderOf(after.entry.lock), {
         hint: "commit under the lock, or wait for it",
@@ -390,7 +415,7 @@ export class StackLog {
       { kind: "commit", at: this.clock.now().toISOString(), by: who(), lock: null, epoch: 0, commit: seq },
       bytes,
     );
-    if (appended !== undefined) return seq;
+    if (appended !== undefined) return appended;
     const found = await this.read(seq).catch(() => undefined);
     // Our own create, whose lost response the store could not settle: the same payload here.
     if (
@@ -398,7 +423,7 @@ export class StackLog {
       found.entry.lock === null &&
       found.entry.payload?.sha256 === sha256Hex(bytes)
     )
-      return seq;
+      return { seq, entry: found.entry };
     throw new FencedError(
       `refusing to commit to ${this.subject}: entry ${seq} was written by ${found?.entry.by || "someone else"} ` +
         `(${found?.entry.kind ?? "unknown"}) after this writer read the log; read it again`,
@@ -423,9 +448,25 @@ export class StackLog {
     await this.store.delete(key);
   }
 
+  /**
+   * Replaces the payload of commit entry `seq` (rekey re-sealing a revision under the lock), its
+   * header kept but for the payload's digest: the one write that replaces an entry, conditional on
+   * the entry being unchanged where the store honours `If-Match`. False when there is no such
+   * commit entry.
+   */
+  async replacePayload(seq: number, payload: Uint8Array): Promise<boolean> {
+    const key = this.key(seq);
+    const got = await this.store.get(key);
+    if (got === undefined) return false;
+    const { entry } = decodeLogEntry(key, seq, got.body);
+    if (entry.kind !== "commit") return false;
+    await this.store.put(key, encodeLogEntry(entry, payload), { ifMatch: got.etag });
+    return true;
+  }
+
   /** Who holds the lock, as the newest entry says (undefined: unlocked). */
   async lockRecord(): Promise<LeaseRecord | undefined> {
-    return (await this.head()).entry.lock ?? undefined;
+    return (await this.headEntry()).entry.lock ?? undefined;
   }
 
   /**
@@ -450,7 +491,7 @@ export class StackLog {
     let waitingReported = false;
     for (;;) {
       const sentAt = this.clock.monotonic();
-      const head = await this.head();
+      const head = await this.headEntry();
       const held = head.entry.lock;
       if (held !== null && held.id === record.id)
         return new HeldLogLease(this, held, head, sentAt, undefined);
@@ -495,7 +536,7 @@ export class StackLog {
    */
   async resume(id: string): Promise<LogLease> {
     const sentAt = this.clock.monotonic();
-    const head = await this.head();
+    const head = await this.headEntry();
     const held = head.entry.lock;
     if (held === null)
       throw new LockLostError(
@@ -516,7 +557,7 @@ export class StackLog {
    */
   async forceUnlock(options: { id?: string } = {}): Promise<LockHolder | undefined> {
     for (;;) {
-      const head = await this.head();
+      const head = await this.headEntry();
       const held = head.entry.lock;
       if (held === null) return undefined;
       if (options.id !== undefined && held.id !== options.id)

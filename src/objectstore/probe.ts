@@ -221,15 +221,28 @@ export function storeCapabilities(store: ObjectStore): Promise<Capabilities> {
 }
 
 /**
+ * Which heads a store with these capabilities can keep: a stack with a `current` pointer needs
+ * create-only and compare-and-swap writes; a stack headed by a log needs create-only writes alone.
+ */
+export function supportedHeads(caps: Capabilities): { pointer: boolean; log: boolean } {
+  return { pointer: caps.createOnly && caps.compareAndSwap, log: caps.createOnly };
+}
+
+/**
  * The one capability gate: a store that does not honour create-only and compare-and-swap writes
  * gives no exclusion at all, so every layer (backend, records, deployments) refuses it before
  * any state is written (`E_UNSUPPORTED_STORE`, naming what is missing and the probe's notes).
+ * A stack headed by a log needs create-only writes alone (`compareAndSwap: false`).
  */
-export async function assertStoreSupported(store: ObjectStore): Promise<Capabilities> {
+export async function assertStoreSupported(
+  store: ObjectStore,
+  needs: { compareAndSwap?: boolean } = {},
+): Promise<Capabilities> {
   const caps = await storeCapabilities(store);
   const missing: string[] = [];
   if (!caps.createOnly) missing.push("create-only writes (If-None-Match: *)");
-  if (!caps.compareAndSwap) missing.push("compare-and-swap writes (If-Match)");
+  if (!caps.compareAndSwap && needs.compareAndSwap !== false)
+    missing.push("compare-and-swap writes (If-Match)");
   if (missing.length > 0)
     throw new StateKeeperError(
       "E_UNSUPPORTED_STORE",

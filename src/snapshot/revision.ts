@@ -119,12 +119,18 @@ function compareParsed(
     if (pa.suffix !== pb.suffix) return pa.suffix - pb.suffix;
   } else if (pa !== undefined) return -1;
   else if (pb !== undefined) return 1;
+  // A log-headed stack's revisions are sequence numbers: 9 before 10.
+  if (DECIMAL.test(a) && DECIMAL.test(b) && a.length !== b.length) return a.length - b.length;
   return compareCodePoints(a, b);
 }
 
+/** A revision of a log-headed stack: its entry's sequence number, in decimal without leading zeros. */
+const DECIMAL = /^[1-9][0-9]*$/;
+
 /**
- * Chronological order: valid revisions by instant, then suffix number, then raw text; invalid
- * names after every valid one, in byte order. Negative when `a` comes first.
+ * Chronological order: valid revisions by instant, then suffix number, then raw text; other
+ * names after every valid one, in byte order, except that sequence numbers (a log-headed stack's
+ * revisions) compare as numbers. Negative when `a` comes first.
  */
 export function compareRevisions(a: string, b: string): number {
   return compareParsed(a, parseRevision(a), b, parseRevision(b));

@@ -24,3 +24,14 @@ backendConformance({ describe, test }, () => fileStore(root), {
   format: 2,
   leaseMs: 1500,
 });
+
+// A stack headed by a log (`head: "log"`): the same contract, and what a log promises instead
+// where the two differ (no revision off the line, digests in the entries, one write per commit).
+// On the file store here and on RGW (s3-backend-conformance.test.ts); the memory store adds
+// nothing those two do not show, and the suite's time budget is tight.
+backendConformance({ describe, test }, () => fileStore(root), {
+  name: "file, log head",
+  format: 2,
+  head: "log",
+  leaseMs: 1500,
+});

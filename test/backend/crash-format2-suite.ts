@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { verifyStack } from "../../src/admin/index.js";
+import type { HeadMode } from "../../src/backend/index.js";
 import { generateKey } from "../../src/crypto/index.js";
 import { KEY_ENV } from "../fixtures/backend/common.js";
 import { check, openFormat2 } from "../fixtures/backend/format2-state.js";
@@ -21,19 +22,23 @@ export interface CrashSuiteOptions {
   killWindowMs: number;
   /** Whether some kill must have landed while the lock was held (enough kills to be sure of it). */
   requireDiedHolding: boolean;
+  /** The head the stacks get. Default "pointer". */
+  head?: HeadMode;
 }
 
 export function crashFormat2Suite(name: string, o: CrashSuiteOptions): void {
   test(`${name}: kill -9 during format-2 commits and prunes, ${o.lanes * o.killsPerLane} times: current and every revision open`, async () => {
     const url = o.url();
+    const head = o.head ?? "pointer";
     const env = { [KEY_ENV]: generateKey() };
     const backendEnv = { ...process.env, ...env };
+    const open = (stack: string) => openFormat2(url, stack, backendEnv, head);
     const totals = { kills: 0, diedHolding: 0, checkpoints: 0 };
     const lane = async (stack: string) => {
-      const observer = await openFormat2(url, stack, backendEnv);
+      const observer = await open(stack);
       let lastSeq = 0;
       for (let k = 0; k < o.killsPerLane; k++) {
-        const worker = startWorker("commit-loop-format2.ts", [url, stack], env);
+        const worker = startWorker("commit-loop-format2.ts", [url, stack, head], env);
         await worker.waitFor("ready");
         // Every fourth worker first completes a cycle, so each lane makes progress however slow the machine.
         if (k % 4 === 0) await worker.waitFor("committed");
@@ -51,16 +56,18 @@ export function crashFormat2Suite(name: string, o: CrashSuiteOptions): void {
           await observer.forceUnlock();
           totals.diedHolding++;
         }
-        const fresh = await openFormat2(url, stack, backendEnv);
+        const fresh = await open(stack);
         const rev = await fresh.currentRev().catch(() => undefined);
         if (rev === undefined) {
           assert.equal(lastSeq, 0, "current never disappears once set");
           continue;
         }
+        // A log-headed stack names its revisions by their entries' numbers.
+        if (head === "log") assert.match(rev, /^[1-9][0-9]*$/, "the stack is headed by a log");
         const { seq } = check(await fresh.current());
         assert.ok(seq >= lastSeq, `current never moves backwards (${seq} < ${lastSeq})`);
         lastSeq = seq;
-        const report = await verifyStack(await openFormat2(url, stack, backendEnv));
+        const report = await verifyStack(await open(stack));
         assert.deepEqual(report.problems, [], `after kill ${k} of ${stack}`);
         assert.equal(report.ok, true);
         for (const r of report.orphans) assert.ok((await fresh.get(r)).entries.length > 0);

@@ -257,13 +257,13 @@ export function stackLogSuite(name: string, makeStore: () => ObjectStore | Promi
       const { open } = freshLog(store);
       const a = open();
       const b = open();
-      assert.equal(await a.commitAfter(await a.head(), () => text("a1")), 1);
+      assert.equal((await a.commitAfter(await a.head(), () => text("a1"))).seq, 1);
       // Both read entry 1; the first to write entry 2 wins, the other is told to read again.
       const [seenA, seenB] = [await a.head(), await b.head()];
-      assert.equal(await a.commitAfter(seenA, () => text("a2")), 2);
+      assert.equal((await a.commitAfter(seenA, () => text("a2"))).seq, 2);
       const stale = await b.commitAfter(seenB, () => text("b2")).catch((e: unknown) => e);
       assert.ok(hasErrorCode(stale, "E_FENCED"), String(stale));
-      assert.equal(await b.commitAfter(await b.head(), () => text("b3")), 3);
+      assert.equal((await b.commitAfter(await b.head(), () => text("b3"))).seq, 3);
       const lease = await a.acquire({ leaseMs: 60_000, operation: "apply" });
       const locked = await b.commitAfter(await b.head(), () => text("b4")).catch((e: unknown) => e);
       assert.ok(hasErrorCode(locked, "E_LOCKED"), String(locked));

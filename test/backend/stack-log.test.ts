@@ -326,8 +326,9 @@ describe("stack log against a model", () => {
               assert.ok(hasErrorCode(got, "E_LOCKED"), `${where}: ${String(got)}`);
             else if (moved) assert.ok(hasErrorCode(got, "E_FENCED"), `${where}: ${String(got)}`);
             else {
-              assert.equal(got, after.seq + 1, where);
-              acked.push(got as number);
+              const { seq } = got as { seq: number };
+              assert.equal(seq, after.seq + 1, where);
+              acked.push(seq);
             }
           }
           lastRead[actor] = await log.head();

@@ -12,3 +12,10 @@ backendConformance({ describe, test }, () => makeS3Store(), {
   leaseMs: 1500,
   format: 2,
 });
+// A stack headed by a log: the same contract on the same server.
+backendConformance({ describe, test }, () => makeS3Store(), {
+  name: "s3 (RGW), log head",
+  leaseMs: 1500,
+  format: 2,
+  head: "log",
+});

@@ -3,9 +3,13 @@
 // and writes applied by the server whose response is lost (resolved by re-reading).
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
+import { createBackend } from "../../src/backend/backend.js";
+import { noopEncrypter } from "../../src/crypto/noop.js";
 import { hasErrorCode } from "../../src/errors.js";
+import { supportedHeads } from "../../src/objectstore/probe.js";
 import type { ObjectStore } from "../../src/objectstore/types.js";
 import { isStoreError } from "../../src/objectstore/types.js";
+import { newSnapshot } from "../../src/snapshot/codec.js";
 import { type FaultProxy, startFaultProxy } from "../support/fault-proxy.js";
 import { makeS3Store, s3TestEnv } from "../support/s3.js";
 
@@ -28,6 +32,41 @@ const store = (maxAttempts = MAX_ATTEMPTS): Promise<ObjectStore> =>
   makeS3Store({ endpoint: proxy.endpoint, maxAttempts, retryBaseDelayMs: 5 });
 
 describe("a store that ignores or rejects preconditions is reported by the probe", () => {
+  it("If-Match stripped, If-None-Match kept: the probe says only log-headed stacks are kept, and one is, fenced", async () => {
+    const s = await store();
+    proxy.stripIfMatch = true;
+    const caps = await s.probe();
+    assert.deepEqual([caps.createOnly, caps.compareAndSwap], [true, false], caps.notes.join("; "));
+    assert.deepEqual(supportedHeads(caps), { pointer: false, log: true });
+    const prefix = `if-match-stripped-${Date.now()}`;
+    const open = (stack: string, head: "pointer" | "log") =>
+      createBackend(s, { prefix, factory: "f", stack, encrypter: noopEncrypter(), head });
+    const snapshot = (stack: string, address: string) => {
+      const snap = newSnapshot({ name: "f", version: "1", contentRevision: "x" }, stack);
+      snap.entries = [{ address, type: "leaf", kind: "k", inputs: {} }];
+      return snap;
+    };
+    await assert.rejects(open("pointer", "pointer").commit(snapshot("pointer", "a")), (e) =>
+      hasErrorCode(e, "E_UNSUPPORTED_STORE"),
+    );
+    const a = open("logged", "log");
+    const lock = await a.lock({ leaseMs: 60_000 });
+    await a.commit(snapshot("logged", "a"));
+    await open("logged", "log").forceUnlock();
+    const b = open("logged", "log");
+    const lb = await b.lock();
+    const revB = await b.commit(snapshot("logged", "b"));
+    await lb.unlock();
+    // The stale holder's commit fails on the store's create-only refusal, If-Match never needed.
+    await assert.rejects(a.commit(snapshot("logged", "stale")), (e) => hasErrorCode(e, "E_FENCED"));
+    assert.equal(await lock.unlock(), false);
+    assert.equal(await open("logged", "log").currentRev(), revB);
+    assert.ok(
+      proxy.log.some((e) => e.fault === "conditions-stripped"),
+      "the probe's If-Match requests were stripped",
+    );
+  });
+
   it("If-None-Match / If-Match stripped (the server applies every write): createOnly and compareAndSwap false, notes name the checks", async () => {
     const s = await store();
     proxy.stripConditions = true;

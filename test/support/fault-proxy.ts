@@ -78,6 +78,11 @@ export interface FaultProxy {
    * applies the write unconditionally.
    */
   stripConditions: boolean;
+  /**
+   * Behave like a store that honours If-None-Match but ignores If-Match (AWS S3 between August and
+   * November 2024): If-Match alone is removed and the request re-signed.
+   */
+  stripIfMatch: boolean;
   /** Added before forwarding each request: a uniformly random delay in [minMs, maxMs]. */
   latency: { minMs: number; maxMs: number } | undefined;
   /** Random drops and delays on every matching request until reset() (see RandomFaults). */
@@ -279,6 +284,16 @@ export async function startFaultProxy(opts: {
         throw new Error("fault proxy: stripConditions needs the secret access key to re-sign requests");
       headers = resign(method, path, headers, ["if-match", "if-none-match"], opts.secretAccessKey);
       entry.fault = "conditions-stripped";
+    } else if (
+      proxy.stripIfMatch &&
+      headers["if-match"] !== undefined &&
+      method !== "GET" &&
+      method !== "HEAD"
+    ) {
+      if (opts.secretAccessKey === undefined)
+        throw new Error("fault proxy: stripIfMatch needs the secret access key to re-sign requests");
+      headers = resign(method, path, headers, ["if-match"], opts.secretAccessKey);
+      entry.fault = "conditions-stripped";
     }
     const scripted = drops.find((d) => d.remaining > 0 && matches(d.match, entry));
     if (scripted !== undefined) scripted.remaining--;
@@ -340,6 +355,7 @@ export async function startFaultProxy(opts: {
     endpoint: `http://127.0.0.1:${port}`,
     log,
     stripConditions: false,
+    stripIfMatch: false,
     latency: undefined,
     randomFaults: undefined,
     get inFlight() {
@@ -382,6 +398,7 @@ export async function startFaultProxy(opts: {
       drops = [];
       log.length = 0;
       proxy.stripConditions = false;
+      proxy.stripIfMatch = false;
       proxy.latency = undefined;
       proxy.randomFaults = undefined;
     },
