@@ -132,6 +132,12 @@ export async function importUnobinStack(
   const progress = progressOf(options.onProgress);
   checkpoint(what, signal);
 
+  if ((await targetInternals.headMode()) === "log")
+    throw new StateKeeperError(
+      "E_INVALID_ARGUMENT",
+      `refusing to import into ${name}: it is headed by a log, where revisions are named by their place, not ` +
+        "unobin's names; import into a stack with a current pointer, then migrate it into a log",
+    );
   const holder = await source.lockHolder();
   if (holder !== undefined) throw lockedBy(source, holder);
   const sourceCurrent = await source.currentRev();

@@ -1,4 +1,4 @@
-import type { Backend } from "../backend/index.js";
+import type { Backend, Lock } from "../backend/index.js";
 import { backendInternals } from "../backend/internals.js";
 import { sha256Hex } from "../backend/layout.js";
 import { StateKeeperError } from "../errors.js";
@@ -29,6 +29,11 @@ export interface MigrateReport {
   verified: true;
   /** The source's current moved during the copy: run the migration again to copy the rest. */
   sourceAdvanced: boolean;
+  /**
+   * Into a stack headed by a log, whose revisions are named by their place in it: each source rev
+   * and the name its copy got (in the source's order). Absent when names were kept.
+   */
+  renamed?: Record<string, string>;
 }
 
 async function plaintextDigest(backend: Backend, rev: string): Promise<string> {
@@ -42,7 +47,9 @@ function conflict(message: string): StateKeeperError {
 /**
  * Copies every revision of a stack, with the same rev names and parents, then the current
  * pointer, to the same factory/stack in another store (`target`: a backend on that store, whose
- * encrypter seals the copy). The target is locked while copying; the source is only read.
+ * encrypter seals the copy). The target is locked while copying; the source is only read. Into a
+ * stack headed by a log (an empty one: `head: "log"`), the revisions are appended in order and
+ * renamed by their place, parents renamed with them (`renamed` maps the names).
  *
  * Before anything is written, a target with revisions the source lacks, with a current not in
  * the source's history, or with the same rev holding other content is refused (`E_CONFLICT`).
@@ -79,6 +86,7 @@ export async function migrateStack(
     );
 
   const result = await runLocked(target, "migrate", options, async (lock) => {
+    if ((await targetInternals.headMode()) === "log") return intoLog(lock);
     const inSource = new Set(revs);
     const existing = await target.list();
     const foreign = existing.filter((r) => !inSource.has(r));
@@ -141,13 +149,72 @@ export async function migrateStack(
     return { copied: revs.length - present.size, alreadyPresent: present.size };
   });
 
+  /**
+   * Into a stack headed by a log: every revision appended in the source's order as a commit (its
+   * parent renamed with it), each read back; then, when the source's current is not the last one
+   * copied, a commit of its content. The target must have no revisions: a log cannot hold a copy
+   * under the source's names, so a re-run cannot tell what it copied before.
+   */
+  async function intoLog(lock: Lock) {
+    const existing = await target.list();
+    if (existing.length > 0)
+      throw conflict(
+        `the target ${name} is headed by a log and already has ${existing.length} revision(s); a migration into a log ` +
+          "renames the revisions in order and starts from an empty stack",
+      );
+    const renamed: Record<string, string> = {};
+    const copiedDigests = new Map<string, string>();
+    progress("copying", 0, revs.length);
+    for (const [i, rev] of revs.entries()) {
+      checkpoint(what, signal, lock);
+      const { snapshot, parentRevision } = await source.readRevision(rev);
+      const parent =
+        parentRevision === undefined || parentRevision === "" ? parentRevision : renamed[parentRevision];
+      const copy = await targetInternals.importRevision(rev, snapshot, parent);
+      renamed[rev] = copy;
+      copiedDigests.set(copy, sha256Hex(encodeCanonical(snapshot)));
+      progress("copying", i + 1, revs.length, { rev });
+    }
+    progress("verifying", 0, revs.length);
+    for (const [i, rev] of revs.entries()) {
+      checkpoint(what, signal, lock);
+      const copy = renamed[rev] as string;
+      if ((await plaintextDigest(target, copy)) !== copiedDigests.get(copy))
+        throw new StateKeeperError(
+          "E_CORRUPT",
+          `the copy of revision ${rev} (${copy}) does not read back identical`,
+          {
+            details: { rev, copy },
+          },
+        );
+      progress("verifying", i + 1, revs.length, { rev });
+    }
+    let current: string | null = null;
+    if (sourcePointer !== undefined) {
+      checkpoint(what, signal, lock);
+      const copy = renamed[sourcePointer.rev] as string;
+      await target.setCurrent(copy);
+      current = await target.currentRev();
+      if (sha256Hex(encodeCanonical(await target.current())) !== copiedDigests.get(copy))
+        throw new StateKeeperError(
+          "E_CORRUPT",
+          `the target's current does not read back as ${sourcePointer.rev}`,
+          {
+            details: { rev: sourcePointer.rev },
+          },
+        );
+    }
+    return { copied: revs.length, alreadyPresent: 0, renamed, current };
+  }
+
   const after = await sourceInternals.currentPointer();
+  const { current, ...counts } = { current: sourcePointer?.rev ?? null, ...result };
   return {
     factory: source.factory,
     stack: source.stack,
     revisions: revs.length,
-    ...result,
-    current: sourcePointer?.rev ?? null,
+    ...counts,
+    current,
     verified: true,
     sourceAdvanced: after?.rev !== sourcePointer?.rev,
   };

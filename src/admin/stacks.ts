@@ -1,5 +1,6 @@
 import { type CurrentPointer, currentObject, pointerOf } from "../backend/current.js";
 import { createBackend, factoryOfKey, normalizePrefix, validateName } from "../backend/index.js";
+import { backendInternals } from "../backend/internals.js";
 import { SNAPSHOT_SUFFIX, stackLayout } from "../backend/layout.js";
 import type { LockHolder } from "../errors.js";
 import { mapBounded } from "../internal/bounded.js";
@@ -18,8 +19,9 @@ export interface ListStacksOptions extends AdminOptions<ListStacksPhase> {
    * Count every stack's revisions (default true): the listing then visits `snapshots/` (on the
    * file store a stat per revision). Without it, `revisions` is null and the listing visits only
    * `current` and `lock`: its cost is in the number of stacks, not in the length of their
-   * histories (what the web view's stacks page does), and a stack is found by its `current` or
-   * its `lock` (one whose revisions never became current is not listed).
+   * histories (what the web view's stacks page does), and a stack is found by its `current`, its
+   * `lock`, or its log's `head` hint (one whose revisions never became current is not listed). A
+   * stack headed by a log is read through its head (its revisions counted from the log).
    */
   revisions?: boolean;
   /**
@@ -74,6 +76,8 @@ interface Found {
   /** The etag the listing gave `current`; undefined when the stack has none. */
   currentEtag: string | undefined;
   locked: boolean;
+  /** A log's `head` hint was listed: the stack is headed by a log. */
+  logHeaded: boolean;
 }
 
 /**
@@ -108,12 +112,13 @@ export async function listStacks(
     const id = `${segment}/${stack}`;
     let summary = found.get(id);
     const ensure = () => {
-      summary ??= { factory, stack, revisions: 0, currentEtag: undefined, locked: false };
+      summary ??= { factory, stack, revisions: 0, currentEtag: undefined, locked: false, logHeaded: false };
       found.set(id, summary);
       return summary;
     };
     if (parts.length === 3 && leaf === "current") ensure().currentEtag = o.etag;
     else if (parts.length === 3 && leaf === "lock") ensure().locked = true;
+    else if (parts.length === 3 && leaf === "head") ensure().logHeaded = true;
     else if (parts.length === 4 && leaf === "snapshots" && name?.endsWith(SNAPSHOT_SUFFIX))
       ensure().revisions++;
   }
@@ -138,14 +143,23 @@ export async function listStacks(
   let done = 0;
   return mapBounded(stacks, options.concurrency ?? CONCURRENCY, async (s): Promise<StackSummary> => {
     checkpoint(what, options.signal);
-    const pointer = s.currentEtag === undefined ? undefined : await readPointer(s, s.currentEtag);
     // Metadata only: this backend has no encrypter, and opens nothing.
     const backend = createBackend(store, {
       ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
       factory: s.factory,
       stack: s.stack,
     });
-    const info = s.locked ? await backend.lockInfo() : undefined;
+    let pointer: CurrentPointer | undefined;
+    let info: Awaited<ReturnType<typeof backend.lockInfo>>;
+    if (s.logHeaded) {
+      // A log's head names its lock and its current revision (its commit entry, its writer); a
+      // stack with a `current` beside its log is refused here (E_CORRUPT), as the backend refuses it.
+      [pointer, info] = await Promise.all([backendInternals(backend).currentPointer(), backend.lockInfo()]);
+      if (counting) s.revisions = (await backend.list()).length;
+    } else {
+      pointer = s.currentEtag === undefined ? undefined : await readPointer(s, s.currentEtag);
+      info = s.locked ? await backend.lockInfo() : undefined;
+    }
     progress("reading", ++done, stacks.length, { stack: `${s.factory}/${s.stack}` });
     return {
       factory: s.factory,

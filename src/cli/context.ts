@@ -36,6 +36,8 @@ export interface GlobalOptions {
   layout?: "statekeeper" | "unobin" | "spaces";
   /** With `--layout unobin`: unobin's env-key encrypter, key in this env var (default: its noop). */
   unobinKeyEnv?: string;
+  /** The head a new stack gets (`BackendOptions.head`). */
+  head?: "pointer" | "log";
 }
 
 /**
@@ -87,6 +89,7 @@ export async function openStackBackend(
     factory,
     stack,
     ...(encrypter === undefined ? {} : { encrypter }),
+    ...(g.head === undefined ? {} : { head: g.head }),
   });
 }
 

@@ -75,6 +75,16 @@ export function buildProgram(ctx: CliContext): Command {
         .choices(["statekeeper", "unobin", "spaces"])
         .default("statekeeper"),
     )
+    .addOption(
+      new Option(
+        "--head <head>",
+        "the head a NEW stack gets: pointer (a current object moved by compare-and-swap) or log (create-only " +
+          "entries: one write per commit, no If-Match needed); an existing stack keeps its own",
+      )
+        .choices(["pointer", "log"])
+        .env("STATEKEEPER_HEAD")
+        .default("pointer"),
+    )
     .option(
       "--unobin-key-env <var>",
       "with --layout unobin: unobin's env-key encrypter, key in env VAR (default: its noop)",

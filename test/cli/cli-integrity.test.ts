@@ -258,9 +258,11 @@ describe("statekeeper keys and integrity", { concurrency: true }, () => {
       [caps.store, caps.supported, caps.createOnly, caps.compareAndSwap, caps.conditionalDelete],
       ["file", true, true, true, true],
     );
+    assert.deepEqual(caps.heads, { pointer: true, log: true });
     const human = await sk(["probe"], { cwd });
     assert.match(human.stdout, /create-only writes \(If-None-Match: \*\)\s+honoured/);
     assert.match(human.stdout, /supported: statekeeper will store state here/);
+    assert.match(human.stdout, /stacks headed by a log \(head: "log"\)\s+kept/);
     const bad = await sk(["probe", "nowhere"], { cwd });
     assert.equal(bad.code, 2);
   });

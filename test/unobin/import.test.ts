@@ -363,6 +363,20 @@ describe("importUnobinStack refusals and re-runs", () => {
     assert.equal(await target(noopEncrypter(), targetRoot).currentRev(), REV4);
   });
 
+  it("a target headed by a log is refused before anything is written: unobin's names cannot be kept there", async () => {
+    const { source } = setUp(sealAll(history().slice(0, 1), { kind: "raw-noop" }), REV1);
+    const targetRoot = tempDir("unobin-target");
+    const logged = createBackend(fileStore(targetRoot), {
+      factory: FACTORY,
+      stack: STACK,
+      encrypter: noopEncrypter(),
+      head: "log",
+    });
+    const err = await rejectsWithCode(importUnobinStack(source(), logged), "E_INVALID_ARGUMENT");
+    assert.match(err.message, /headed by a log.*then migrate it into a log/);
+    assert.deepEqual(readdirSync(targetRoot), []);
+  });
+
   it("a held localstate lock is refused naming its pid; nothing is written", async () => {
     const { source } = setUp(sealAll(history(), { kind: "raw-noop" }), REV2, 48213);
     const targetRoot = tempDir("unobin-target");

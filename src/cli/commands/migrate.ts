@@ -34,7 +34,7 @@ export function registerMigrate(program: Command, ctx: CliContext): void {
     .addOption(keyOption("--to-kms-key-id <id>", "kms-key-id", ctx.targetKeys, "re-seal with this KMS key"))
     .option(
       "--json",
-      "print JSON: {from, to, factory, stack, revisions, copied, alreadyPresent, current, verified, sourceAdvanced}",
+      "print JSON: {from, to, factory, stack, revisions, copied, alreadyPresent, current, verified, sourceAdvanced, renamed?}",
     );
   withLockTimeout(migrate).action(async (opts: { to: string; json?: boolean }, command: Command) => {
     const g = globalsOf(command);
@@ -60,10 +60,20 @@ export function registerMigrate(program: Command, ctx: CliContext): void {
       `migrated ${report.factory}/${report.stack} to ${summary.to}: ${report.revisions} revisions ` +
         `(${report.copied} copied, ${report.alreadyPresent} already there), current ${report.current ?? "(none)"}; copy verified`,
     );
+    if (report.renamed !== undefined)
+      out(
+        `the target is headed by a log: its revisions are named by their place (${Object.entries(
+          report.renamed,
+        )
+          .slice(0, 3)
+          .map(([from, to]) => `${from} → ${to}`)
+          .join(", ")}${report.revisions > 3 ? ", …" : ""}; --json lists them all)`,
+      );
   });
   examples(
     migrate,
     "migrate --to 's3://bucket/state?region=eu-west-1'",
     "migrate --to file:///backup/state --to-key-env NEW_KEY --json",
+    "--head log migrate --to file:///new/state   # the copy is headed by a log (revisions renamed in order)",
   );
 }

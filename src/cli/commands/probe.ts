@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { supportedHeads } from "../../objectstore/probe.js";
 import { describeStoreUrl, openStore } from "../../objectstore/schemes.js";
 import { type CliContext, globalsOf } from "../context.js";
 import { EXIT } from "../exit-codes.js";
@@ -13,19 +14,21 @@ export function registerProbe(program: Command, ctx: CliContext): void {
     )
     .option(
       "--json",
-      "print JSON: {url, store, supported, createOnly, compareAndSwap, conditionalDelete, notes}",
+      "print JSON: {url, store, supported, heads: {pointer, log}, createOnly, compareAndSwap, conditionalDelete, notes}",
     )
     .action(async (url: string | undefined, opts: { json?: boolean }, command: Command) => {
       const target = url ?? globalsOf(command).store;
       const store = await openStore(target);
       const caps = await store.probe();
-      const supported = caps.createOnly && caps.compareAndSwap;
+      const heads = supportedHeads(caps);
+      const supported = heads.pointer;
       if (!supported) ctx.exitCode = EXIT.error;
       if (opts.json)
         return printJson({
           url: describeStoreUrl(target),
           store: store.name,
           supported,
+          heads,
           createOnly: caps.createOnly,
           compareAndSwap: caps.compareAndSwap,
           conditionalDelete: caps.conditionalDelete,
@@ -39,10 +42,18 @@ export function registerProbe(program: Command, ctx: CliContext): void {
         `  conditional delete (If-Match)          ${caps.conditionalDelete ? paint("green", "honoured") : paint("yellow", "not honoured (read-compare-delete is used)")}`,
       );
       for (const note of caps.notes) out(`  note: ${printable(note)}`);
+      const verdict = (ok: boolean) => (ok ? paint("green", "kept") : paint("red", "refused"));
+      out(`  stacks with a current pointer          ${verdict(heads.pointer)}`);
+      out(`  stacks headed by a log (head: "log")   ${verdict(heads.log)}`);
       out(
         supported
           ? paint("green", "supported: statekeeper will store state here")
-          : paint("red", "refused: this store would not keep two writers apart"),
+          : heads.log
+            ? paint(
+                "red",
+                'refused: without compare-and-swap only stacks headed by a log (head: "log") are kept here; records, deployments and pointer stacks are refused',
+              )
+            : paint("red", "refused: this store would not keep two writers apart"),
       );
     });
   examples(

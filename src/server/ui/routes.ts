@@ -9,15 +9,14 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { rollbackStack } from "../../admin/rollback.js";
 import { listStacks, type StackSummary, stacksCache } from "../../admin/stacks.js";
-import { currentObject } from "../../backend/current.js";
 import {
   type Backend,
   createBackend,
   type LockInfo,
-  stackLayout,
   validateFactoryName,
   validateName,
 } from "../../backend/index.js";
+import { backendInternals } from "../../backend/internals.js";
 import type { Encrypter } from "../../crypto/types.js";
 import { hasErrorCode, isStateKeeperError } from "../../errors.js";
 import { mapBounded } from "../../internal/bounded.js";
@@ -513,10 +512,10 @@ ${countCell(r.s, r.count)}
     const [history, lock, madeCurrent] = await Promise.all([
       backend.history(),
       backend.lockInfo(),
-      // Who moved `current` to its rev: the one author statekeeper records (see docs/server.md).
-      currentObject(store, stackLayout("", factory, stack).current)
-        .read()
-        .then((got) => (got === undefined ? undefined : got.value.pointer))
+      // Who moved `current` to its rev (or wrote the log's commit): the one author statekeeper
+      // records (see docs/server.md).
+      backendInternals(backend)
+        .currentPointer()
         .catch(() => undefined),
     ]);
     const revisions = [...history.revisions].reverse();
@@ -603,8 +602,12 @@ ${pager}
     const plain = (rev: string) => !rev.includes("/") && !rev.startsWith(".");
     let cacheKey: string | undefined;
     if (plain(from) && plain(to)) {
-      const layout = stackLayout("", factory, stack);
-      const [a, b] = await Promise.all([store.head(layout.snapshot(from)), store.head(layout.snapshot(to))]);
+      const internals = backendInternals(backend);
+      const [keyA, keyB] = await Promise.all([internals.revisionKey(from), internals.revisionKey(to)]);
+      const [a, b] =
+        keyA === undefined || keyB === undefined
+          ? [undefined, undefined]
+          : await Promise.all([store.head(keyA), store.head(keyB)]);
       if (a !== undefined && b !== undefined)
         cacheKey = JSON.stringify([factory, stack, from, a.etag, to, b.etag, showAll]);
     }
