@@ -3,8 +3,7 @@ import { mkdir, open, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import * as lockfile from "proper-lockfile";
 import writeFileAtomic from "write-file-atomic";
-import { createBackend } from "../../src/backend/index.js";
-import { StackLog } from "../../src/backend/stack-log.js";
+import { createBackend, type HeadMode } from "../../src/backend/index.js";
 import { keyEncrypter, noopEncrypter } from "../../src/crypto/index.js";
 import type { Encrypter } from "../../src/crypto/types.js";
 import { fileStore } from "../../src/objectstore/file.js";
@@ -17,9 +16,15 @@ import { log, pick, rate, type ScenarioResult } from "../lib/measure.js";
 
 const ENTRIES = 100;
 
-async function statekeeperCycle(dir: string, encrypter: Encrypter, n: number, snapshot: Snapshot) {
+async function statekeeperCycle(
+  dir: string,
+  encrypter: Encrypter,
+  n: number,
+  snapshot: Snapshot,
+  head: HeadMode,
+) {
   const recorded = recordingStore(fileStore(dir));
-  const backend = createBackend(recorded.store, { factory: "bench", stack: "local", encrypter });
+  const backend = createBackend(recorded.store, { factory: "bench", stack: "local", encrypter, head });
   // One untimed cycle: the capability probe runs once per backend, not per commit.
   await (await backend.lock()).unlock();
   recorded.calls.length = 0;
@@ -35,14 +40,14 @@ async function statekeeperCycle(dir: string, encrypter: Encrypter, n: number, sn
  * Commits under one held lock, as an engine commits after each resource action: each a one-entry
  * change (`commitChanges`) of the 100-entry state. Requests counted per commit.
  */
-async function heldLockCommits(dir: string, n: number, snapshot: Snapshot) {
+async function heldLockCommits(dir: string, n: number, snapshot: Snapshot, head: HeadMode) {
   const files = fileStore(dir);
-  // The sizes of the revisions (manifests) written, for the stack log rows below.
+  // The sizes of the revisions (manifests, or the log entries carrying them) written.
   const manifestBytes: number[] = [];
   const sizing: ObjectStore = {
     ...files,
     put: (key, body, opts) => {
-      if (key.includes("/snapshots/")) manifestBytes.push(body.byteLength);
+      if (key.includes("/snapshots/") || key.includes("/log/")) manifestBytes.push(body.byteLength);
       return files.put(key, body, opts);
     },
   };
@@ -51,6 +56,7 @@ async function heldLockCommits(dir: string, n: number, snapshot: Snapshot) {
     factory: "bench",
     stack: "local",
     encrypter: noopEncrypter(),
+    head,
   });
   await backend.commit(snapshot);
   const lock = await backend.lock();
@@ -65,35 +71,6 @@ async function heldLockCommits(dir: string, n: number, snapshot: Snapshot) {
   } finally {
     await lock.unlock();
   }
-}
-
-/**
- * The stack log's protocol alone (src/backend/stack-log.ts, not yet the backend's commit path):
- * lock, commit and unlock entries, each one create-only object, with a payload of `payloadBytes`
- * (the backend's mean manifest above). Neither encoding nor sealing is in it.
- */
-async function stackLogRates(dir: string, n: number, payloadBytes: number) {
-  const payload = randomBytes(payloadBytes);
-  const open = (sub: string) => {
-    const recorded = recordingStore(fileStore(join(dir, sub)));
-    const log = new StackLog(recorded.store, "bench/local/log/", "bench/local/head", {
-      subject: "stack bench/local",
-    });
-    return { log, calls: recorded.calls };
-  };
-  const cycling = open("cycle");
-  const cycle = await rate(n, async () => {
-    const lease = await cycling.log.acquire({ leaseMs: 30_000 });
-    await lease.commit(() => payload);
-    await lease.release();
-  });
-  const holding = open("held");
-  const lease = await holding.log.acquire({ leaseMs: 30_000 });
-  holding.calls.length = 0;
-  const commits = await rate(n, () => lease.commit(() => payload));
-  const requestsPerHeldCommit = holding.calls.length / n;
-  await lease.release();
-  return { cycle, requestsPerCycle: cycling.calls.length / n, commits, requestsPerHeldCommit };
 }
 
 /** The bare floor of one durable replace: the same encoded state written, fsynced and renamed. */
@@ -146,15 +123,17 @@ export async function localCommitScenario(): Promise<ScenarioResult> {
   const snapshot = makeSnapshot("local", ENTRIES);
   const bytes = encodeSnapshot(snapshot);
   log(`1 local commit cycle: ${n} commits of ${ENTRIES} entries (${bytes.byteLength} bytes)`);
-  const noop = await withTempDir("local-noop", (d) => statekeeperCycle(d, noopEncrypter(), n, snapshot));
-  const keyed = await withTempDir("local-key", (d) =>
-    statekeeperCycle(d, keyEncrypter({ key: benchKey() }), n, snapshot),
-  );
+  const cycle = (name: string, encrypter: () => Encrypter, head: HeadMode) =>
+    withTempDir(name, (d) => statekeeperCycle(d, encrypter(), n, snapshot, head));
+  const noop = await cycle("local-noop", noopEncrypter, "pointer");
+  const noopLog = await cycle("local-noop-log", noopEncrypter, "log");
+  const keyed = await cycle("local-key", () => keyEncrypter({ key: benchKey() }), "pointer");
+  const keyedLog = await cycle("local-key-log", () => keyEncrypter({ key: benchKey() }), "log");
   const plain = await withTempDir("local-wfa", (d) => plainUserCycle(d, n, snapshot));
   const floor = await withTempDir("local-floor", (d) => floorCycle(d, n, bytes));
-  const held = await withTempDir("local-held", (d) => heldLockCommits(d, n, snapshot));
+  const held = await withTempDir("local-held", (d) => heldLockCommits(d, n, snapshot, "pointer"));
+  const heldLog = await withTempDir("local-held-log", (d) => heldLockCommits(d, n, snapshot, "log"));
   const bare = await withTempDir("local-bare", (d) => bareWrites(d, n, bytes));
-  const logged = await withTempDir("local-log", (d) => stackLogRates(d, n, held.meanManifest));
   const baselines = [
     { name: "write-file-atomic + proper-lockfile", value: plain },
     { name: "floor: O_EXCL lock + write/fsync/rename ×2", value: floor },
@@ -164,44 +143,52 @@ export async function localCommitScenario(): Promise<ScenarioResult> {
     title: `Commit cycle on a local folder (lock → write → set current → unlock), ${n} commits × ${ENTRIES} entries (${(bytes.byteLength / 1e6).toFixed(2)} MB)`,
     rows: [
       {
-        metric: "commits/s, noop encrypter",
+        metric: "commits/s, noop encrypter, current pointer",
         unit: "commits/s",
         better: "higher",
-        statekeeper: { name: "statekeeper file (noop)", value: noop.perSecond },
+        statekeeper: { name: "statekeeper file (noop, pointer)", value: noop.perSecond },
         baselines,
         extra: { storeRequestsPerCommit: noop.requestsPerCommit },
       },
       {
-        metric: "commits/s, key encrypter (AES-256-GCM)",
+        metric: "commits/s, noop encrypter, stack log",
         unit: "commits/s",
         better: "higher",
-        statekeeper: { name: "statekeeper file (key)", value: keyed.perSecond },
+        statekeeper: { name: "statekeeper file (noop, log)", value: noopLog.perSecond },
+        baselines,
+        extra: { storeRequestsPerCommit: noopLog.requestsPerCommit },
+      },
+      {
+        metric: "commits/s, key encrypter (AES-256-GCM), current pointer",
+        unit: "commits/s",
+        better: "higher",
+        statekeeper: { name: "statekeeper file (key, pointer)", value: keyed.perSecond },
         baselines,
         extra: { storeRequestsPerCommit: keyed.requestsPerCommit },
       },
       {
-        metric: "commits/s under a held lock, one-entry commitChanges (noop encrypter)",
+        metric: "commits/s, key encrypter (AES-256-GCM), stack log",
         unit: "commits/s",
         better: "higher",
-        statekeeper: { name: "statekeeper file, lock held", value: held.perSecond },
+        statekeeper: { name: "statekeeper file (key, log)", value: keyedLog.perSecond },
+        baselines,
+        extra: { storeRequestsPerCommit: keyedLog.requestsPerCommit },
+      },
+      {
+        metric: "commits/s under a held lock, one-entry commitChanges (noop), current pointer",
+        unit: "commits/s",
+        better: "higher",
+        statekeeper: { name: "statekeeper file, lock held (pointer)", value: held.perSecond },
         baselines: [{ name: "floor: the whole state written/fsynced/renamed", value: bare }],
         extra: { storeRequestsPerCommit: held.requestsPerCommit, meanManifestBytes: held.meanManifest },
       },
       {
-        metric: `stack log protocol alone: lock → commit (${held.meanManifest}-byte payload) → unlock`,
+        metric: "commits/s under a held lock, one-entry commitChanges (noop), stack log",
         unit: "commits/s",
         better: "higher",
-        statekeeper: { name: "stack log entries, file", value: logged.cycle },
-        baselines,
-        extra: { storeRequestsPerCommit: logged.requestsPerCycle },
-      },
-      {
-        metric: `stack log protocol alone: commits under a held lock (${held.meanManifest}-byte payload)`,
-        unit: "commits/s",
-        better: "higher",
-        statekeeper: { name: "stack log commit entries, file", value: logged.commits },
+        statekeeper: { name: "statekeeper file, lock held (log)", value: heldLog.perSecond },
         baselines: [{ name: "floor: the whole state written/fsynced/renamed", value: bare }],
-        extra: { storeRequestsPerCommit: logged.requestsPerHeldCommit },
+        extra: { storeRequestsPerCommit: heldLog.requestsPerCommit, meanEntryBytes: heldLog.meanManifest },
       },
     ],
   };
