@@ -7,11 +7,11 @@ import { createBackend, type HeadMode } from "../../src/backend/index.js";
 import { keyEncrypter, noopEncrypter } from "../../src/crypto/index.js";
 import type { Encrypter } from "../../src/crypto/types.js";
 import { fileStore } from "../../src/objectstore/file.js";
-import type { ObjectStore } from "../../src/objectstore/types.js";
 import { encodeSnapshot, newRevision, type Snapshot } from "../../src/snapshot/index.js";
 import { recordingStore } from "../../src/testing/store-decorators.js";
 import { withTempDir } from "../lib/dirs.js";
-import { benchKey, makeEntry, makeSnapshot } from "../lib/fixtures.js";
+import { benchKey, makeSnapshot } from "../lib/fixtures.js";
+import { heldLockCommits } from "../lib/held-lock.js";
 import { log, pick, rate, type ScenarioResult } from "../lib/measure.js";
 
 const ENTRIES = 100;
@@ -34,43 +34,6 @@ async function statekeeperCycle(
     await lock.unlock();
   });
   return { perSecond, requestsPerCommit: recorded.calls.length / n };
-}
-
-/**
- * Commits under one held lock, as an engine commits after each resource action: each a one-entry
- * change (`commitChanges`) of the 100-entry state. Requests counted per commit.
- */
-async function heldLockCommits(dir: string, n: number, snapshot: Snapshot, head: HeadMode) {
-  const files = fileStore(dir);
-  // The sizes of the revisions (manifests, or the log entries carrying them) written.
-  const manifestBytes: number[] = [];
-  const sizing: ObjectStore = {
-    ...files,
-    put: (key, body, opts) => {
-      if (key.includes("/snapshots/") || key.includes("/log/")) manifestBytes.push(body.byteLength);
-      return files.put(key, body, opts);
-    },
-  };
-  const recorded = recordingStore(sizing);
-  const backend = createBackend(recorded.store, {
-    factory: "bench",
-    stack: "local",
-    encrypter: noopEncrypter(),
-    head,
-  });
-  await backend.commit(snapshot);
-  const lock = await backend.lock();
-  try {
-    recorded.calls.length = 0;
-    manifestBytes.length = 0;
-    const perSecond = await rate(n, (i) =>
-      backend.commitChanges({ upsert: [makeEntry(i % ENTRIES, i + 1)] }),
-    );
-    const meanManifest = Math.round(manifestBytes.reduce((a, b) => a + b, 0) / manifestBytes.length);
-    return { perSecond, requestsPerCommit: recorded.calls.length / n, meanManifest };
-  } finally {
-    await lock.unlock();
-  }
 }
 
 /** The bare floor of one durable replace: the same encoded state written, fsynced and renamed. */
@@ -131,8 +94,10 @@ export async function localCommitScenario(): Promise<ScenarioResult> {
   const keyedLog = await cycle("local-key-log", () => keyEncrypter({ key: benchKey() }), "log");
   const plain = await withTempDir("local-wfa", (d) => plainUserCycle(d, n, snapshot));
   const floor = await withTempDir("local-floor", (d) => floorCycle(d, n, bytes));
-  const held = await withTempDir("local-held", (d) => heldLockCommits(d, n, snapshot, "pointer"));
-  const heldLog = await withTempDir("local-held-log", (d) => heldLockCommits(d, n, snapshot, "log"));
+  const held = await withTempDir("local-held", (d) => heldLockCommits(fileStore(d), n, snapshot, "pointer"));
+  const heldLog = await withTempDir("local-held-log", (d) =>
+    heldLockCommits(fileStore(d), n, snapshot, "log"),
+  );
   const bare = await withTempDir("local-bare", (d) => bareWrites(d, n, bytes));
   const baselines = [
     { name: "write-file-atomic + proper-lockfile", value: plain },
@@ -142,54 +107,30 @@ export async function localCommitScenario(): Promise<ScenarioResult> {
     id: "1-local-commit",
     title: `Commit cycle on a local folder (lock → write → set current → unlock), ${n} commits × ${ENTRIES} entries (${(bytes.byteLength / 1e6).toFixed(2)} MB)`,
     rows: [
-      {
-        metric: "commits/s, noop encrypter, current pointer",
+      ...[
+        { metric: "noop encrypter, current pointer", name: "noop, pointer", r: noop },
+        { metric: "noop encrypter, stack log", name: "noop, log", r: noopLog },
+        { metric: "key encrypter (AES-256-GCM), current pointer", name: "key, pointer", r: keyed },
+        { metric: "key encrypter (AES-256-GCM), stack log", name: "key, log", r: keyedLog },
+      ].map(({ metric, name, r }) => ({
+        metric: `commits/s, ${metric}`,
         unit: "commits/s",
-        better: "higher",
-        statekeeper: { name: "statekeeper file (noop, pointer)", value: noop.perSecond },
+        better: "higher" as const,
+        statekeeper: { name: `statekeeper file (${name})`, value: r.perSecond },
         baselines,
-        extra: { storeRequestsPerCommit: noop.requestsPerCommit },
-      },
-      {
-        metric: "commits/s, noop encrypter, stack log",
+        extra: { storeRequestsPerCommit: r.requestsPerCommit },
+      })),
+      ...[
+        { head: "current pointer", name: "pointer", r: held },
+        { head: "stack log", name: "log", r: heldLog },
+      ].map(({ head, name, r }) => ({
+        metric: `commits/s under a held lock, one-entry commitChanges (noop), ${head}`,
         unit: "commits/s",
-        better: "higher",
-        statekeeper: { name: "statekeeper file (noop, log)", value: noopLog.perSecond },
-        baselines,
-        extra: { storeRequestsPerCommit: noopLog.requestsPerCommit },
-      },
-      {
-        metric: "commits/s, key encrypter (AES-256-GCM), current pointer",
-        unit: "commits/s",
-        better: "higher",
-        statekeeper: { name: "statekeeper file (key, pointer)", value: keyed.perSecond },
-        baselines,
-        extra: { storeRequestsPerCommit: keyed.requestsPerCommit },
-      },
-      {
-        metric: "commits/s, key encrypter (AES-256-GCM), stack log",
-        unit: "commits/s",
-        better: "higher",
-        statekeeper: { name: "statekeeper file (key, log)", value: keyedLog.perSecond },
-        baselines,
-        extra: { storeRequestsPerCommit: keyedLog.requestsPerCommit },
-      },
-      {
-        metric: "commits/s under a held lock, one-entry commitChanges (noop), current pointer",
-        unit: "commits/s",
-        better: "higher",
-        statekeeper: { name: "statekeeper file, lock held (pointer)", value: held.perSecond },
+        better: "higher" as const,
+        statekeeper: { name: `statekeeper file, lock held (${name})`, value: r.perSecond },
         baselines: [{ name: "floor: the whole state written/fsynced/renamed", value: bare }],
-        extra: { storeRequestsPerCommit: held.requestsPerCommit, meanManifestBytes: held.meanManifest },
-      },
-      {
-        metric: "commits/s under a held lock, one-entry commitChanges (noop), stack log",
-        unit: "commits/s",
-        better: "higher",
-        statekeeper: { name: "statekeeper file, lock held (log)", value: heldLog.perSecond },
-        baselines: [{ name: "floor: the whole state written/fsynced/renamed", value: bare }],
-        extra: { storeRequestsPerCommit: heldLog.requestsPerCommit, meanEntryBytes: heldLog.meanManifest },
-      },
+        extra: { storeRequestsPerCommit: r.requestsPerCommit, meanRevisionBytes: r.meanRevisionBytes },
+      })),
     ],
   };
 }

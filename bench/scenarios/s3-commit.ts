@@ -6,7 +6,8 @@ import { noopEncrypter } from "../../src/crypto/index.js";
 import type { ObjectStore } from "../../src/objectstore/types.js";
 import { encodeSnapshot, newRevision, type Snapshot } from "../../src/snapshot/index.js";
 import { recordingStore, type StoreCall } from "../../src/testing/store-decorators.js";
-import { makeEntry, makeSnapshot } from "../lib/fixtures.js";
+import { makeSnapshot } from "../lib/fixtures.js";
+import { heldLockCommits } from "../lib/held-lock.js";
 import { log, pick, rate, type ScenarioResult, samples } from "../lib/measure.js";
 import { expectStatus, rawS3 } from "../lib/raw-s3.js";
 import { benchPrefix, benchS3Store, endpointOf, type Gateway, sdkClient } from "../lib/s3.js";
@@ -51,31 +52,6 @@ export async function statekeeperS3Cycle(
     commitCalls = recorded.calls.slice(afterLock, afterCommit);
   });
   return { perSecond, lockCalls: lockCalls.map(describeCall), commitCalls: commitCalls.map(describeCall) };
-}
-
-/**
- * Commits under one held lock through the backend, each a one-entry `commitChanges` of the
- * 100-entry state, as an engine commits after each resource action: rate and requests per commit.
- */
-async function heldLockS3Commits(store: ObjectStore, n: number, snapshot: Snapshot, head: HeadMode) {
-  const recorded = recordingStore(store);
-  const backend = createBackend(recorded.store, {
-    factory: "bench",
-    stack: "s3",
-    encrypter: noopEncrypter(),
-    head,
-  });
-  await backend.commit(snapshot);
-  const lock = await backend.lock();
-  try {
-    recorded.calls.length = 0;
-    const perSecond = await rate(n, (i) =>
-      backend.commitChanges({ upsert: [makeEntry(i % ENTRIES, i + 1)] }),
-    );
-    return { perSecond, requestsPerCommit: recorded.calls.length / n };
-  } finally {
-    await lock.unlock();
-  }
 }
 
 /**
@@ -226,8 +202,8 @@ export async function s3CommitScenario(server: S3Server): Promise<ScenarioResult
     snapshot,
     "log",
   );
-  const held = await heldLockS3Commits(benchS3Store(server, "nodelay", "s3-held"), n, snapshot, "pointer");
-  const heldLog = await heldLockS3Commits(benchS3Store(server, "nodelay", "s3-held-log"), n, snapshot, "log");
+  const held = await heldLockCommits(benchS3Store(server, "nodelay", "s3-held"), n, snapshot, "pointer");
+  const heldLog = await heldLockCommits(benchS3Store(server, "nodelay", "s3-held-log"), n, snapshot, "log");
   const client = sdkClient(server, "nodelay");
   const sdkFloor = await sdkFloorCycle(client, server.bucket, n, bytes);
   const createFloor = await sdkCreateFloor(client, server.bucket, n, randomBytes(LOG_PAYLOAD_BYTES));
@@ -272,26 +248,19 @@ export async function s3CommitScenario(server: S3Server): Promise<ScenarioResult
           commit: skLog.commitCalls.join(", "),
         },
       },
-      {
-        metric: "commits/s under a held lock, one-entry commitChanges of 100 entries, current pointer",
+      ...[
+        { head: "current pointer", name: "pointer", r: held },
+        { head: "stack log", name: "log", r: heldLog },
+      ].map(({ head, name, r }) => ({
+        metric: `commits/s under a held lock, one-entry commitChanges of 100 entries, ${head}`,
         unit: "commits/s",
-        better: "higher",
-        statekeeper: { name: "statekeeper s3, lock held (pointer)", value: held.perSecond },
+        better: "higher" as const,
+        statekeeper: { name: `statekeeper s3, lock held (${name})`, value: r.perSecond },
         baselines: [
           { name: "floor: one bare @aws-sdk/client-s3 create-only PUT per commit", value: createFloor },
         ],
-        extra: { requestsPerCommit: held.requestsPerCommit },
-      },
-      {
-        metric: "commits/s under a held lock, one-entry commitChanges of 100 entries, stack log",
-        unit: "commits/s",
-        better: "higher",
-        statekeeper: { name: "statekeeper s3, lock held (log)", value: heldLog.perSecond },
-        baselines: [
-          { name: "floor: one bare @aws-sdk/client-s3 create-only PUT per commit", value: createFloor },
-        ],
-        extra: { requestsPerCommit: heldLog.requestsPerCommit },
-      },
+        extra: { requestsPerCommit: r.requestsPerCommit, meanRevisionBytes: r.meanRevisionBytes },
+      })),
       {
         metric: `stack log: finding the newest entry of ${logEntries} entries, ms (cold: hint + listing + entry; warm: listing + entry)`,
         unit: "ms",
