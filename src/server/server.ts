@@ -8,8 +8,10 @@ import {
   type Server,
   type ServerResponse,
 } from "node:http";
+
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
+import type { HeadMode } from "../backend/index.js";
 import type { Encrypter } from "../crypto/types.js";
 import type { ObjectStore } from "../objectstore/types.js";
 import { VERSION } from "../version.js";
@@ -43,6 +45,8 @@ export interface StateServerOptions {
   onError?: ((e: unknown, requestId: string) => void) | undefined;
   /** The web view's tuning (entry-count wait, login failure limit); defaults suit a server. */
   ui?: UiTuning | undefined;
+  /** The head a stack gets when a client's first request creates it (`BackendOptions.head`). */
+  head?: HeadMode | undefined;
 }
 
 export interface AccessLogLine {
@@ -95,6 +99,7 @@ export function createStateServer(options: StateServerOptions): StateServer {
     auth: options.auth,
     maxBodyBytes,
     lockTtlMs: options.lockTtlMs,
+    head: options.head,
   });
   const ui = uiRoutes({
     store: options.store,

@@ -5,7 +5,7 @@
  * every write fenced (docs/server.md).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type Backend, createBackend, type LockInfo, validateName } from "../backend/index.js";
+import { type Backend, createBackend, type HeadMode, type LockInfo, validateName } from "../backend/index.js";
 import type { Encrypter } from "../crypto/types.js";
 import { hasErrorCode, isStateKeeperError, type LockHolder, StateKeeperError } from "../errors.js";
 import type { ObjectStore } from "../objectstore/types.js";
@@ -36,6 +36,8 @@ export interface TerraformRoutesOptions {
   maxBodyBytes: number;
   /** A client lock older than this (by this server's clock) may be broken by the next LOCK. */
   lockTtlMs?: number | undefined;
+  /** The head a stack gets when a client's first request creates it. Default: the backend's. */
+  head?: HeadMode | undefined;
 }
 
 /** What one request is about, after routing: the stack and which resource of it. */
@@ -202,7 +204,12 @@ async function currentText(backend: Backend): Promise<string | undefined> {
 export function terraformRoutes(options: TerraformRoutesOptions) {
   const { store, encrypter, auth } = options;
   const backendFor = (route: Route) =>
-    createBackend(store, { factory: route.factory, stack: route.stack, encrypter });
+    createBackend(store, {
+      factory: route.factory,
+      stack: route.stack,
+      encrypter,
+      ...(options.head === undefined ? {} : { head: options.head }),
+    });
 
   return async function handle(
     req: IncomingMessage,

@@ -15,6 +15,8 @@ const KEY = Buffer.alloc(32, 7).toString("base64");
 export interface SuiteOptions {
   /** A fresh store URL for each call. */
   storeUrl: () => string;
+  /** The head the server and the CLI give new stacks (`--head`, here through STATEKEEPER_HEAD). */
+  head?: "pointer" | "log";
 }
 
 const md5 = (b: Uint8Array) => createHash("md5").update(b).digest("base64");
@@ -24,7 +26,9 @@ export function protocolSuite(label: string, options: SuiteOptions): void {
     let server: RunningServer;
     let store: string;
     const cwd = tempDir("serve");
-    const env = { STATEKEEPER_SERVER_TOKEN: ADMIN_TOKEN, STATEKEEPER_KEY: KEY };
+    const headEnv: Record<string, string> =
+      options.head === undefined ? {} : { STATEKEEPER_HEAD: options.head };
+    const env = { STATEKEEPER_SERVER_TOKEN: ADMIN_TOKEN, STATEKEEPER_KEY: KEY, ...headEnv };
     const client = (stack: string, extra: Partial<ConstructorParameters<typeof TfClient>[0]> = {}) =>
       new TfClient({
         address: `${server.url}/tf/webshop/${stack}`,
@@ -35,7 +39,7 @@ export function protocolSuite(label: string, options: SuiteOptions): void {
     const cli = (stack: string, ...args: string[]) =>
       sk(["--store", store, "--factory", "webshop", "--stack", stack, ...args], {
         cwd,
-        env: { STATEKEEPER_KEY: KEY },
+        env: { STATEKEEPER_KEY: KEY, ...headEnv },
       });
 
     before(async () => {
@@ -90,6 +94,18 @@ export function protocolSuite(label: string, options: SuiteOptions): void {
       assert.ok(d.changed.some((e: { address: string }) => e.address === "null_resource.r0"));
       const verify = await cli("apply", "verify");
       assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+      // The head the server gave the new stack: a log's revisions are its entries' numbers.
+      const revs = history.revisions.map((r: { rev: string }) => r.rev);
+      if (options.head === "log")
+        assert.ok(
+          revs.every((r: string) => /^[1-9][0-9]*$/.test(r)),
+          revs.join(", "),
+        );
+      else
+        assert.ok(
+          revs.every((r: string) => r.endsWith("Z") || r.includes("Z_")),
+          revs.join(", "),
+        );
     });
 
     test("terraform init and plan: GET, then LOCK (plan), GET, UNLOCK — no revision is written", async () => {

@@ -119,6 +119,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
         maxBodyBytes,
         lockTtlMs,
         tls,
+        head: g.head,
         accessLog: opts.accessLog ? (line) => process.stderr.write(`${JSON.stringify(line)}\n`) : undefined,
         onError: (e, id) =>
           warn(
