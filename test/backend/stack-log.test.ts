@@ -13,7 +13,7 @@ import {
   type LogEntry,
   type LogLease,
   SEGMENT,
-  type StackLog,
+  StackLog,
 } from "../../src/backend/stack-log.js";
 import { hasErrorCode } from "../../src/errors.js";
 import { fileStore, memoryStore, type ObjectStore, StoreError } from "../../src/objectstore/index.js";
@@ -220,6 +220,34 @@ describe("stack log head", () => {
       [2],
     );
     await lease.release();
+  });
+
+  test("a cold reader that finds no hint writes one naming the head; a known non-commit head is not read again", async () => {
+    const store = memoryStore();
+    const { open } = freshLog(store);
+    const writer = open();
+    const lease = await writer.acquire({ leaseMs: 60_000 });
+    await lease.commit(() => text("one"));
+    await lease.release();
+    // The writer of entry 1 died before its hint landed.
+    await store.delete(writer.hintKey);
+    assert.equal(await open().headSeq(), 3);
+    assert.equal(new TextDecoder().decode((await store.get(writer.hintKey))?.body), "3\n");
+    // The releasing writer knows entry 3 (its own unlock): one listing, no read.
+    let gets = 0;
+    const counted: ObjectStore = {
+      ...store,
+      get: (key) => {
+        gets++;
+        return store.get(key);
+      },
+    };
+    const known = new StackLog(counted, writer.prefix, writer.hintKey, { subject: "stack test" });
+    assert.equal((await known.headEntry()).seq, 3);
+    const readsCold = gets;
+    assert.ok(readsCold >= 1, "a fresh reader reads the head entry");
+    assert.equal((await known.headEntry()).entry.kind, "unlock");
+    assert.equal(gets, readsCold, "the second time, the known head is not read again");
   });
 
   test(`a cold reader lists from the hint (rewritten every ${HINT_EVERY} entries), a warm one from what it saw`, async () => {
