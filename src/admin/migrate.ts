@@ -1,4 +1,4 @@
-import type { Backend, Lock } from "../backend/index.js";
+import type { Backend } from "../backend/index.js";
 import { backendInternals } from "../backend/internals.js";
 import { sha256Hex } from "../backend/layout.js";
 import { StateKeeperError } from "../errors.js";
@@ -86,38 +86,52 @@ export async function migrateStack(
     );
 
   const result = await runLocked(target, "migrate", options, async (lock) => {
-    if ((await targetInternals.headMode()) === "log") return intoLog(lock);
-    const inSource = new Set(revs);
+    // Into a log, revisions are named by their place: they are appended in order and renamed.
+    const intoLog = (await targetInternals.headMode()) === "log";
     const existing = await target.list();
-    const foreign = existing.filter((r) => !inSource.has(r));
-    if (foreign.length > 0)
-      throw conflict(
-        `the target ${name} already has ${foreign.length} revision(s) the source lacks (first: ${foreign[0]})`,
-      );
-    const targetPointer = await targetInternals.currentPointer();
-    if (targetPointer !== undefined && !inSource.has(targetPointer.rev))
-      throw conflict(`the target's current rev ${targetPointer.rev} is not in the source's history`);
-
-    // Compare every overlapping revision before writing anything, so a refusal leaves no partial copy.
+    /** Digests of the source revisions' snapshots, by source rev. */
     const digests = new Map<string, string>();
-    const present = new Set(existing);
-    progress("comparing", 0, existing.length);
-    for (const [i, rev] of existing.entries()) {
-      checkpoint(what, signal, lock);
-      const [a, b] = await Promise.all([plaintextDigest(source, rev), plaintextDigest(target, rev)]);
-      if (a !== b) throw conflict(`revision ${rev} exists in the target with other content`);
-      digests.set(rev, a);
-      progress("comparing", i + 1, existing.length, { rev });
+    /** Where each source revision is in the target. */
+    const copies = new Map<string, string>();
+    const targetPointer = await targetInternals.currentPointer();
+    if (intoLog) {
+      // A log cannot hold a copy under the source's names, so a re-run could not tell what it copied.
+      if (existing.length > 0)
+        throw conflict(
+          `the target ${name} is headed by a log and already has ${existing.length} revision(s); a migration into a log ` +
+            "renames the revisions in order and starts from an empty stack",
+        );
+    } else {
+      const inSource = new Set(revs);
+      const foreign = existing.filter((r) => !inSource.has(r));
+      if (foreign.length > 0)
+        throw conflict(
+          `the target ${name} already has ${foreign.length} revision(s) the source lacks (first: ${foreign[0]})`,
+        );
+      if (targetPointer !== undefined && !inSource.has(targetPointer.rev))
+        throw conflict(`the target's current rev ${targetPointer.rev} is not in the source's history`);
+      // Compare every overlapping revision before writing anything, so a refusal leaves no partial copy.
+      progress("comparing", 0, existing.length);
+      for (const [i, rev] of existing.entries()) {
+        checkpoint(what, signal, lock);
+        const [a, b] = await Promise.all([plaintextDigest(source, rev), plaintextDigest(target, rev)]);
+        if (a !== b) throw conflict(`revision ${rev} exists in the target with other content`);
+        digests.set(rev, a);
+        copies.set(rev, rev);
+        progress("comparing", i + 1, existing.length, { rev });
+      }
     }
+    const alreadyPresent = copies.size;
 
     progress("copying", 0, revs.length);
     for (const [i, rev] of revs.entries()) {
       checkpoint(what, signal, lock);
-      if (!present.has(rev)) {
+      if (!copies.has(rev)) {
         // The parent travels with the revision, so verify follows the same line in the copy.
         const { snapshot, parentRevision } = await source.readRevision(rev);
+        const parent = intoLog && parentRevision ? copies.get(parentRevision) : parentRevision;
         digests.set(rev, sha256Hex(encodeCanonical(snapshot)));
-        await targetInternals.importRevision(rev, snapshot, parentRevision);
+        copies.set(rev, await targetInternals.importRevision(rev, snapshot, parent));
       }
       progress("copying", i + 1, revs.length, { rev });
     }
@@ -125,77 +139,25 @@ export async function migrateStack(
     progress("verifying", 0, revs.length);
     for (const [i, rev] of revs.entries()) {
       checkpoint(what, signal, lock);
-      if ((await plaintextDigest(target, rev)) !== digests.get(rev))
-        throw new StateKeeperError("E_CORRUPT", `the copy of revision ${rev} does not read back identical`, {
-          details: { rev },
-        });
-      progress("verifying", i + 1, revs.length, { rev });
-    }
-
-    if (sourcePointer !== undefined) {
-      // The last point to stop: after it, the target's current moves to the verified copy.
-      checkpoint(what, signal, lock);
-      if (targetPointer?.rev !== sourcePointer.rev) await target.setCurrent(sourcePointer.rev);
-      const current = sha256Hex(encodeCanonical(await target.current()));
-      if (current !== digests.get(sourcePointer.rev))
+      const copy = copies.get(rev) as string;
+      if ((await plaintextDigest(target, copy)) !== digests.get(rev))
         throw new StateKeeperError(
           "E_CORRUPT",
-          `the target's current does not read back as ${sourcePointer.rev}`,
-          {
-            details: { rev: sourcePointer.rev },
-          },
-        );
-    }
-    return { copied: revs.length - present.size, alreadyPresent: present.size };
-  });
-
-  /**
-   * Into a stack headed by a log: every revision appended in the source's order as a commit (its
-   * parent renamed with it), each read back; then, when the source's current is not the last one
-   * copied, a commit of its content. The target must have no revisions: a log cannot hold a copy
-   * under the source's names, so a re-run cannot tell what it copied before.
-   */
-  async function intoLog(lock: Lock) {
-    const existing = await target.list();
-    if (existing.length > 0)
-      throw conflict(
-        `the target ${name} is headed by a log and already has ${existing.length} revision(s); a migration into a log ` +
-          "renames the revisions in order and starts from an empty stack",
-      );
-    const renamed: Record<string, string> = {};
-    const copiedDigests = new Map<string, string>();
-    progress("copying", 0, revs.length);
-    for (const [i, rev] of revs.entries()) {
-      checkpoint(what, signal, lock);
-      const { snapshot, parentRevision } = await source.readRevision(rev);
-      const parent =
-        parentRevision === undefined || parentRevision === "" ? parentRevision : renamed[parentRevision];
-      const copy = await targetInternals.importRevision(rev, snapshot, parent);
-      renamed[rev] = copy;
-      copiedDigests.set(copy, sha256Hex(encodeCanonical(snapshot)));
-      progress("copying", i + 1, revs.length, { rev });
-    }
-    progress("verifying", 0, revs.length);
-    for (const [i, rev] of revs.entries()) {
-      checkpoint(what, signal, lock);
-      const copy = renamed[rev] as string;
-      if ((await plaintextDigest(target, copy)) !== copiedDigests.get(copy))
-        throw new StateKeeperError(
-          "E_CORRUPT",
-          `the copy of revision ${rev} (${copy}) does not read back identical`,
-          {
-            details: { rev, copy },
-          },
+          `the copy of revision ${rev}${copy === rev ? "" : ` (${copy})`} does not read back identical`,
+          { details: { rev, copy } },
         );
       progress("verifying", i + 1, revs.length, { rev });
     }
+
     let current: string | null = null;
     if (sourcePointer !== undefined) {
+      // The last point to stop: after it, the target's current moves to the verified copy (on a
+      // log, a commit of its content when it is not the last one copied).
       checkpoint(what, signal, lock);
-      const copy = renamed[sourcePointer.rev] as string;
-      await target.setCurrent(copy);
+      const copy = copies.get(sourcePointer.rev) as string;
+      if (targetPointer?.rev !== copy) await target.setCurrent(copy);
       current = await target.currentRev();
-      if (sha256Hex(encodeCanonical(await target.current())) !== copiedDigests.get(copy))
+      if (sha256Hex(encodeCanonical(await target.current())) !== digests.get(sourcePointer.rev))
         throw new StateKeeperError(
           "E_CORRUPT",
           `the target's current does not read back as ${sourcePointer.rev}`,
@@ -204,11 +166,16 @@ export async function migrateStack(
           },
         );
     }
-    return { copied: revs.length, alreadyPresent: 0, renamed, current };
-  }
+    return {
+      copied: revs.length - alreadyPresent,
+      alreadyPresent,
+      current,
+      ...(intoLog ? { renamed: Object.fromEntries(copies) } : {}),
+    };
+  });
 
   const after = await sourceInternals.currentPointer();
-  const { current, ...counts } = { current: sourcePointer?.rev ?? null, ...result };
+  const { current, ...counts } = result;
   return {
     factory: source.factory,
     stack: source.stack,

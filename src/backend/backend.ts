@@ -484,6 +484,14 @@ interface Prepared {
   seen: Seen;
 }
 
+/**
+ * What a log says is current, in the shape of a `current` pointer. Its digest is in the commit
+ * entry's own header, checked on every read of the entry, so the pointer carries none.
+ */
+function logPointer(commit: number, updated: string, by: string): CurrentPointer | undefined {
+  return commit === 0 ? undefined : { rev: String(commit), sha256: "", size: 0, updated, by };
+}
+
 /** The sequence number a log-headed stack's rev names, or undefined for a name that is none. */
 function logSeq(rev: string): number | undefined {
   if (!/^[1-9][0-9]{0,15}$/.test(rev)) return undefined;
@@ -661,8 +669,7 @@ class StoreBackend implements Backend {
   /** What a stack log's entry says is current, as a read of `current` would. */
   #logSeen(head: { seq: number; entry: LogEntry }): Seen {
     const { commit, at, by } = head.entry;
-    const pointer = commit === 0 ? undefined : { rev: String(commit), sha256: "", size: 0, updated: at, by };
-    return { state: { pointer, fence: undefined }, etag: null, log: head };
+    return { state: { pointer: logPointer(commit, at, by), fence: undefined }, etag: null, log: head };
   }
 
   /**
@@ -696,16 +703,12 @@ class StoreBackend implements Backend {
    */
   async #seenForWrite(): Promise<Seen> {
     const lease = this.#logLease;
-    if (lease !== undefined && this.#lock === lease) {
-      const commit = lease.lastCommit;
-      const pointer =
-        commit === 0 ? undefined : { rev: String(commit), sha256: "", size: 0, updated: "", by: "" };
-      return { state: { pointer, fence: undefined }, etag: null };
-    }
+    if (lease !== undefined && this.#isLogHolder())
+      return { state: { pointer: logPointer(lease.lastCommit, "", ""), fence: undefined }, etag: null };
     const seen = this.#expected ?? (await this.#readCurrent(true));
     // A log unlocked writer appends after an entry it read (an expectation from before the
     // stack had a head holds none).
-    if ((await this.#headMode()) === "log" && seen.log === undefined) return this.#readCurrent(true);
+    if ((this.#mode ?? this.#newHead) === "log" && seen.log === undefined) return this.#readCurrent(true);
     return seen;
   }
 
@@ -928,6 +931,11 @@ class StoreBackend implements Backend {
   /** Before any write: the lock (when held) still ours, and the store able to keep this head. */
   async #beforeWrite(): Promise<HeadMode> {
     this.#lock?.assertHeld();
+    return this.#supportedHead();
+  }
+
+  /** The stack's head, once the store is known to keep it (a log needs create-only writes alone). */
+  async #supportedHead(): Promise<HeadMode> {
     const mode = await this.#headMode();
     await assertStoreSupported(this.store, { compareAndSwap: mode !== "log" });
     return mode;
@@ -1040,7 +1048,7 @@ class StoreBackend implements Backend {
     const seal = (seq: number) => encrypter.seal(prepared.plaintext, this.#layout.logLocation(String(seq)));
     let seq: number;
     const lease = this.#logLease;
-    if (lease !== undefined && this.#lock === lease) seq = await lease.commit(seal);
+    if (lease !== undefined && this.#isLogHolder()) seq = await lease.commit(seal);
     else {
       const after = prepared.seen.log;
       if (after === undefined) throw new StateKeeperError("E_INTERNAL", "a log commit without a head read");
@@ -1362,7 +1370,14 @@ class StoreBackend implements Backend {
   }
 
   async commit(snapshot: Snapshot, options: CommitOptions = {}): Promise<string> {
-    const prepared = await this.#prepare(snapshot, options, true);
+    return this.#commitPrepared(await this.#prepare(snapshot, options, true));
+  }
+
+  /**
+   * Makes a prepared revision current: on a log, one commit entry; on a pointer, the revision
+   * stored at a fresh rev, then `current` moved to it.
+   */
+  async #commitPrepared(prepared: Prepared): Promise<string> {
     if (prepared.seen.log !== undefined || this.#isLogHolder()) return this.#appendCommit(prepared);
     const rev = await this.#stored(prepared);
     await this.setCurrent(rev);
@@ -1452,11 +1467,7 @@ class StoreBackend implements Backend {
         upsert,
         remove,
       );
-      const prepared: Prepared = { plaintext, entries, manifest: next, seen };
-      if (seen.log !== undefined || this.#isLogHolder()) return this.#appendCommit(prepared);
-      const rev = await this.#stored(prepared);
-      await this.setCurrent(rev);
-      return rev;
+      return this.#commitPrepared({ plaintext, entries, manifest: next, seen });
     }
     // Any other case is a full commit of the changed snapshot (in this backend's format).
     if (base === undefined && manifest !== undefined && pointer !== undefined)
@@ -1581,9 +1592,7 @@ class StoreBackend implements Backend {
 
   async delete(rev: string): Promise<void> {
     validateRev(rev);
-    const mode = await this.#headMode();
-    await assertStoreSupported(this.store, { compareAndSwap: mode !== "log" });
-    if (mode === "log") return this.#deleteCommit(rev);
+    if ((await this.#supportedHead()) === "log") return this.#deleteCommit(rev);
     const pointer = await this.#currentPointer();
     if (pointer?.rev === rev)
       throw new StateKeeperError(
@@ -1610,7 +1619,7 @@ class StoreBackend implements Backend {
     const seq = logSeq(rev);
     if (seq === undefined || seq >= head.seq) return;
     if ((await this.#log.read(seq))?.entry.kind !== "commit") return;
-    await this.#log.remove(seq);
+    await this.#log.remove(seq, head.seq);
   }
 
   /** What `lock()` asks of the lease, in either head. */
@@ -1634,16 +1643,17 @@ class StoreBackend implements Backend {
   /** Takes a log-headed stack's lock: a `lock` entry, which is also the fence. */
   async #lockLog(opts: LockOptions, signal: AbortSignal | undefined): Promise<Lock> {
     const lease = await this.#log.acquire(this.#leaseOptions(opts, signal));
-    this.#adoptLogLease(lease);
+    // The lock entry started the log (entry 1): check that no pointer was started meanwhile,
+    // before the stack is taken for a log.
     if (lease.epoch === 1) {
       try {
         await this.#claimHead("log");
       } catch (e) {
         await lease.release().catch(() => undefined);
-        this.#lock = this.#logLease = undefined;
         throw e;
       }
     }
+    this.#adoptLogLease(lease);
     return this.#handle(lease);
   }
 
@@ -1660,8 +1670,7 @@ class StoreBackend implements Backend {
         "E_INVALID_ARGUMENT",
         `this backend already holds the lock on ${this.#name}; unlock it first`,
       );
-    const mode = await this.#headMode();
-    await assertStoreSupported(this.store, { compareAndSwap: mode !== "log" });
+    const mode = await this.#supportedHead();
     // One deadline for waiting, fencing and waiting again.
     const signal = combineSignals(opts.signal, opts.timeoutMs);
     if (mode === "log") return this.#lockLog(opts, signal);
@@ -1693,9 +1702,7 @@ class StoreBackend implements Backend {
         "E_INVALID_ARGUMENT",
         `this backend already holds the lock on ${this.#name}; unlock it first`,
       );
-    const mode = await this.#headMode();
-    await assertStoreSupported(this.store, { compareAndSwap: mode !== "log" });
-    if (mode === "log") {
+    if ((await this.#supportedHead()) === "log") {
       const lease = await this.#log.resume(id);
       this.#adoptLogLease(lease);
       return this.#handle(lease);

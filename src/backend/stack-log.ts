@@ -434,11 +434,12 @@ export class StackLog {
   /**
    * Removes entry `seq` (a prune of an old revision). The newest entry never is: a listing would
    * then find an older head and a writer append in the middle of history. Entries below stay
-   * where they are; their segment's newest entry still names their kinds.
+   * where they are; their segment's newest entry still names their kinds. `knownHead`: a head the
+   * caller listed just before (the log only grows at its head, so nothing older can be the newest).
    */
-  async remove(seq: number): Promise<void> {
+  async remove(seq: number, knownHead?: number): Promise<void> {
     const key = this.key(seq);
-    const head = await this.headSeq();
+    const head = knownHead ?? (await this.headSeq());
     if (seq >= head)
       throw new StateKeeperError(
         "E_INVALID_ARGUMENT",

@@ -1010,6 +1010,25 @@ export function backendConformance(
           await expectCode(pointerWriter.commit(snapshotFor("stack", ["from-pointer"])), "E_CORRUPT");
           assert.equal(raced, true);
           for (const b of [make(), make({ head: "pointer" })]) await expectCode(b.current(), "E_CORRUPT");
+          // The other way round: the log writer's first entry (a commit, or a lock) lands just after
+          // a pointer writer committed; the log writer finds `current` and is refused.
+          for (const [stack, first] of [
+            ["by-commit", (b: Backend) => b.commit(snapshotFor("by-commit", ["from-log"]))],
+            ["by-lock", (b: Backend) => b.lock({ timeoutMs: 1000 })],
+          ] as const) {
+            const entryOne = logOf(store, stackLayout(`${prefix}/`, FACTORY, stack)).key(1);
+            let pointerFirst = false;
+            const late = interceptStore(store, async (call) => {
+              if (!pointerFirst && call.op === "put" && call.key === entryOne) {
+                pointerFirst = true;
+                await make({ stack, head: "pointer" }).commit(snapshotFor(stack, ["from-pointer"]));
+              }
+              return undefined;
+            });
+            await expectCode(first(make({ stack }, late)), "E_CORRUPT");
+            assert.equal(pointerFirst, true, stack);
+            await expectCode(make({ stack }).current(), "E_CORRUPT");
+          }
         },
       );
 
