@@ -26,7 +26,7 @@ import {
 import { validateKey } from "../objectstore/kit.js";
 import { assertStoreSupported } from "../objectstore/probe.js";
 import type { TransactionalObject, Versioned } from "../objectstore/transactional.js";
-import { isStoreError, type ObjectInfo, type ObjectStore } from "../objectstore/types.js";
+import { isStoreError, type ObjectInfo, type ObjectStore, StoreError } from "../objectstore/types.js";
 import { chunkStream, type EncodedEntry, TARGET_CHUNK_BYTES } from "../snapshot/chunks.js";
 import {
   decodeStoredObject,
@@ -433,6 +433,8 @@ export function createBackend(store: ObjectStore, options: BackendOptions): Back
 
 /** How often a lock holder retries raising the fence while `current` keeps changing under it. */
 const FENCE_ATTEMPTS = 10;
+/** How many revisions back `#settleAdvance` looks for a lost compare-and-swap's revision. */
+const SETTLE_DEPTH = 8;
 /** Revisions `history({ open: true })` opens at once. */
 const HISTORY_CONCURRENCY = 4;
 
@@ -1334,10 +1336,24 @@ class StoreBackend implements Backend {
     const next: CurrentState = { pointer, fence: seen.state.fence };
     let swapped: Versioned<CurrentState> | undefined;
     try {
-      swapped = await this.#current.swap(next, seen.etag);
+      swapped = await this.#current.swap(next, seen.etag, { unsettled: "throw" });
     } catch (e) {
-      if (isStoreError(e) && e.outcomeUnknown) this.#uncertain = pointer;
-      throw e;
+      if (isStoreError(e, "PRECONDITION_FAILED", "CONFLICT") && e.outcomeUnknown) {
+        const settled = await this.#settleAdvance(rev, seen).catch(() => "unknown" as const);
+        if (settled === "refused") swapped = undefined;
+        else if (settled !== "unknown") return this.#landedThenReplaced(rev, settled, seen);
+        else {
+          this.#uncertain = pointer;
+          throw new StoreError(
+            "UNAVAILABLE",
+            `setting current of ${this.#name} to ${rev}: the store's answer was lost, and current has moved on since; whether ${rev} became current before that is unknown (its history tells)`,
+            { cause: e, key: this.#layout.current, retryable: false, outcomeUnknown: true, details: { rev } },
+          );
+        }
+      } else {
+        if (isStoreError(e) && e.outcomeUnknown) this.#uncertain = pointer;
+        throw e;
+      }
     }
     if (swapped !== undefined) {
       this.#expected = { state: swapped.value, etag: swapped.etag };
@@ -1352,6 +1368,48 @@ class StoreBackend implements Backend {
     // A holder that is fenced out has lost its lock, whatever its lease timer says.
     if (this.#holding()) this.#lock?.lose(`fenced out of ${this.#name}: ${why}`);
     throw new FencedError(`refusing to set current to ${rev}: ${why}`, { details: { rev } });
+  }
+
+  /**
+   * Settles a compare-and-swap of `current` to `rev` whose answer was lost and whose retry found
+   * another version: did ours land and get replaced by a writer that built on it (a takeover's
+   * fence keeps our pointer; a commit names it as its parent), or did another writer win over
+   * the version we named? Walks the line back from what `current` names now, a few revisions
+   * deep: reaching `rev` means it landed (returns what `current` is now); reaching the revision we
+   * built on means it did not. Anything else (a longer line, a revision that does not open) stays
+   * unknown.
+   */
+  async #settleAdvance(rev: string, base: Seen): Promise<Seen | "refused" | "unknown"> {
+    const now = await this.#readCurrent(false);
+    const baseRev = base.state.pointer?.rev;
+    let at = pointerOf(now.state)?.rev;
+    for (let step = 0; step <= SETTLE_DEPTH; step++) {
+      if (at === rev) return now;
+      if (at === baseRev) return "refused";
+      if (at === undefined) return "unknown";
+      const decoded = await this.#decodeRevision(at, await this.#fetchVerified(at, undefined));
+      at = "manifest" in decoded ? decoded.manifest.parentRevision : decoded.stored.parentRevision;
+    }
+    return "unknown";
+  }
+
+  /**
+   * Our move of `current` to `rev` landed, and `now` has replaced it since: the commit stands. A
+   * holder whose fence was replaced has lost its lock (its next write is refused), and nothing
+   * is expected of `current` until it is read again.
+   */
+  async #landedThenReplaced(rev: string, now: Seen, seen: Seen): Promise<void> {
+    const untouched = now.state.pointer?.rev === rev && now.state.fence?.lock === seen.state.fence?.lock;
+    if (this.#holding() && untouched) this.#expected = now;
+    else {
+      if (this.#holding())
+        this.#lock?.lose(
+          `fenced out of ${this.#name} after its commit of ${rev} landed: ${this.#describeAdvance(now, seen.state.fence)}`,
+        );
+      this.#expected = undefined;
+    }
+    if (this.#digests.has(rev) && now.state.pointer?.rev === rev) this.#verifiedRev = rev;
+    await this.#claimHead("pointer");
   }
 
   /** Who moved `current` since this writer last saw it, as far as the object tells. */

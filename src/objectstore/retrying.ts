@@ -50,8 +50,13 @@ export const newPutId = (): string => randomBytes(16).toString("base64url");
  * - every `put` carries a put id (`PutOptions.putId`) that the driver stores with the object.
  *   A put whose outcome was unknown is retried; a retry that fails its precondition, or a run of
  *   attempts that ends without an answer, is settled by reading the object's put id back: ours →
- *   the write landed (its etag is returned); anything else → it did not. Never by comparing
- *   bytes, which another writer's identical write would fool;
+ *   the write landed (its etag is returned). Never by comparing bytes, which another writer's
+ *   identical write would fool. Anything else settles a create-only put (nobody replaces a
+ *   created key) or a put that still finds the version it named as "did not land"; a
+ *   compare-and-swap that finds another version cannot tell "lost to another writer" from
+ *   "landed, then replaced by a writer that built on it", so it fails with `outcomeUnknown` set
+ *   — as `PRECONDITION_FAILED` when a retry's condition failed, which callers may still treat as
+ *   a lost race, or settle by what the object's content says (the backend's `current` does);
  * - a conditional `delete` whose outcome was unknown is retried; if the retry finds the version
  *   it named gone or replaced, the earlier attempt landed (a successor's new object is never the
  *   one it deletes). An unconditional delete is retried only while the object is still there.
@@ -68,10 +73,20 @@ export function retryingStore(inner: ObjectStore, options: RetryingStoreOptions 
     sleep(backoffDelayMs({ baseMs: policy.baseDelayMs, capMs: TRANSIENT_BACKOFF.capMs }, attempt));
   const head = (key: string) => withRetries(policy, () => inner.head(key));
 
-  /** The etag of our write when the stored version carries our put id; undefined otherwise. */
-  async function landed(key: string, putId: string): Promise<{ etag: string } | undefined> {
+  /**
+   * After an attempt of unknown outcome: our write's etag when the stored version carries our put
+   * id, `false` when our write did not land, `undefined` when that cannot be told (another
+   * version replaced the one a compare-and-swap named: ours may have landed before it).
+   */
+  async function landed(
+    key: string,
+    putId: string,
+    opts: PutOptions,
+  ): Promise<{ etag: string } | false | undefined> {
     const now = await head(key);
-    return now?.putId === putId ? { etag: now.etag } : undefined;
+    if (now?.putId === putId) return { etag: now.etag };
+    if (opts.ifMatch === undefined || now?.etag === opts.ifMatch) return false;
+    return undefined;
   }
 
   const unknownOutcome = (e: StoreError, key: string) =>
@@ -94,10 +109,11 @@ export function retryingStore(inner: ObjectStore, options: RetryingStoreOptions 
         if (e.reason === "PRECONDITION_FAILED") {
           // Our own earlier attempt may be what the condition now refuses.
           if (unknown) {
-            const ours = await landed(key, putId).catch((cause: unknown) => {
+            const ours = await landed(key, putId, opts).catch((cause: unknown) => {
               throw unknownOutcome(isStoreError(cause) ? cause : e, key);
             });
-            if (ours !== undefined) return ours;
+            if (ours === undefined) throw unknownOutcome(e, key);
+            if (ours !== false) return ours;
           }
           throw e;
         }
@@ -110,13 +126,14 @@ export function retryingStore(inner: ObjectStore, options: RetryingStoreOptions 
           continue;
         }
         if (!unknown) throw e;
-        let ours: { etag: string } | undefined;
+        let ours: { etag: string } | false | undefined;
         try {
-          ours = await landed(key, putId);
+          ours = await landed(key, putId, opts);
         } catch {
           throw unknownOutcome(e, key);
         }
-        if (ours !== undefined) return ours;
+        if (ours === undefined) throw unknownOutcome(e, key);
+        if (ours !== false) return ours;
         // Settled: the stored version is not ours, so this write did not take effect.
         throw new StoreError(e.reason, `${e.message} (it did not take effect)`, {
           cause: e,

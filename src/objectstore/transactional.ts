@@ -42,7 +42,8 @@ export const DEFAULT_UPDATE_ATTEMPTS = 200;
  * jittered backoff, bounded (`E_CONTENDED`), abortable.
  *
  * Ambiguous outcomes (a lost response) are not handled here: the store's own retry layer settles
- * them (see `retryingStore`), so a `PRECONDITION_FAILED` seen here always means another writer won.
+ * them (see `retryingStore`), so a `PRECONDITION_FAILED` seen here means another writer won —
+ * possibly after building on a write of ours whose answer was lost (`swap`'s `unsettled`).
  */
 export class TransactionalObject<T> {
   readonly store: ObjectStore;
@@ -65,8 +66,17 @@ export class TransactionalObject<T> {
   /**
    * Writes `value` only over the version `expected` names (`null`: only if there is no object).
    * Returns the new version, or undefined when another writer got there first (nothing written).
+   *
+   * A failed condition after an attempt whose answer was lost is reported as a lost race too,
+   * unless `options.unsettled` is "throw": then the store's `PRECONDITION_FAILED` with
+   * `outcomeUnknown` is thrown, for a caller that can tell from the object's content whether the
+   * lost attempt landed and was then replaced (see `retryingStore`).
    */
-  async swap(value: T, expected: string | null): Promise<Versioned<T> | undefined> {
+  async swap(
+    value: T,
+    expected: string | null,
+    options: { unsettled?: "lost" | "throw" } = {},
+  ): Promise<Versioned<T> | undefined> {
     const body = await this.#codec.encode(value, this.key);
     try {
       const { etag } = await this.store.put(
@@ -76,7 +86,11 @@ export class TransactionalObject<T> {
       );
       return { value, etag };
     } catch (e) {
-      if (isStoreError(e, "PRECONDITION_FAILED", "CONFLICT")) return undefined;
+      if (
+        isStoreError(e, "PRECONDITION_FAILED", "CONFLICT") &&
+        !(e.outcomeUnknown && options.unsettled === "throw")
+      )
+        return undefined;
       throw e;
     }
   }

@@ -12,7 +12,7 @@ import { hasErrorCode, type LockedError } from "../errors.js";
 import { sleep } from "../internal/backoff.js";
 import { systemClock } from "../lock/clock.js";
 import { retryingStore } from "../objectstore/retrying.js";
-import { isStoreError, type ObjectStore } from "../objectstore/types.js";
+import { isStoreError, type ObjectStore, StoreError } from "../objectstore/types.js";
 import { newSnapshot } from "../snapshot/codec.js";
 import type { Snapshot } from "../snapshot/types.js";
 import { rejectsWithCode } from "./assertions.js";
@@ -367,6 +367,99 @@ export function backendConformance(
       assert.equal(await l.unlock(), true);
       assert.equal(await b.lockInfo(), undefined);
     });
+
+    if (!isLog) {
+      /**
+       * The store under a retry layer, where `during` runs when a compare-and-swap of `current`
+       * is sent while armed: after it was applied ("lose": the answer is then lost) or instead
+       * of it ("conflict": refused with an S3 409, whose outcome a client cannot know).
+       */
+      const lossy = (
+        store: ObjectStore,
+        layout: StackLayout,
+        fault: "lose" | "conflict",
+        during: () => Promise<unknown>,
+      ) => {
+        let armed = false;
+        const inner: ObjectStore = {
+          ...store,
+          async put(key, body, opts) {
+            if (!armed || key !== layout.current || opts?.ifMatch === undefined)
+              return store.put(key, body, opts);
+            armed = false;
+            if (fault === "lose") await store.put(key, body, opts);
+            await during();
+            throw new StoreError(
+              fault === "lose" ? "UNAVAILABLE" : "CONFLICT",
+              `injected: ${fault} on ${key}`,
+              {
+                key,
+                outcomeUnknown: true,
+              },
+            );
+          },
+        };
+        return { store: retryingStore(inner, { baseDelayMs: 1 }), arm: () => (armed = true) };
+      };
+
+      t.test(
+        "a commit whose answer was lost stands when a takeover fenced current right after it landed",
+        async () => {
+          const { store, make, layout } = await setup();
+          await make().commit(snapshotFor("stack", ["v1"]));
+          const net = lossy(store, layout, "lose", async () => {
+            await make().forceUnlock();
+            await (await make().lock({ timeoutMs: 2000 })).unlock();
+          });
+          const holder = make({}, net.store);
+          const held = await holder.lock({ timeoutMs: 2000 });
+          net.arm();
+          // The store reports the retry's failed condition; current names this commit under a
+          // newer fence: it landed, so it is not refused, and the holder knows its lock is gone.
+          const rev = await holder.commit(snapshotFor("stack", ["v1", "v2"]));
+          assert.equal(await make().currentRev(), rev);
+          assert.equal(held.lost, true, "a holder whose fence was replaced has lost its lock");
+          await expectCode(holder.commit(snapshotFor("stack", ["v1", "v2", "v3"])), "E_LOCK_LOST");
+          assert.equal(await make().currentRev(), rev);
+        },
+      );
+
+      t.test("a commit whose answer was lost stands when another writer built on it at once", async () => {
+        const { store, make, layout } = await setup();
+        await make().commit(snapshotFor("stack", ["v1"]));
+        let next = "";
+        const net = lossy(store, layout, "lose", async () => {
+          next = await make().commit(snapshotFor("stack", ["v1", "v2", "v3"]));
+        });
+        const writer = make({}, net.store);
+        await writer.currentRev();
+        net.arm();
+        const rev = await writer.commit(snapshotFor("stack", ["v1", "v2"]));
+        assert.equal(await make().currentRev(), next);
+        assert.equal(
+          (await make().readRevision(next)).parentRevision,
+          rev,
+          "the later commit built on this one",
+        );
+      });
+
+      t.test(
+        "a commit refused with an unknown outcome while another writer won is refused (E_FENCED)",
+        async () => {
+          const { store, make, layout } = await setup();
+          const base = await make().commit(snapshotFor("stack", ["v1"]));
+          let winner = "";
+          const net = lossy(store, layout, "conflict", async () => {
+            winner = await make().commit(snapshotFor("stack", ["v1", "w"]));
+          });
+          const writer = make({}, net.store);
+          assert.equal(await writer.currentRev(), base);
+          net.arm();
+          await expectCode(writer.commit(snapshotFor("stack", ["v1", "v2"])), "E_FENCED");
+          assert.equal(await make().currentRev(), winner);
+        },
+      );
+    }
 
     if (isLog)
       t.test(

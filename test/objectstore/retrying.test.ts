@@ -85,6 +85,52 @@ describe("retryingStore", () => {
     });
   });
 
+  test("a compare-and-swap whose answer was lost, replaced since, is not settled as refused", async () => {
+    const inner = memoryStore();
+    const { etag } = await inner.put("current", bytes("v1"));
+    let lose = true;
+    // Ours lands, a writer that read it replaces it, and then our answer is lost.
+    const network: ObjectStore = {
+      ...inner,
+      async put(key, body, opts) {
+        const r = await inner.put(key, body, opts);
+        if (!lose) return r;
+        lose = false;
+        await inner.put(key, bytes("built on ours"), { ifMatch: r.etag });
+        throw new StoreError("UNAVAILABLE", "injected: response lost", { key, outcomeUnknown: true });
+      },
+    };
+    await assert.rejects(
+      retryingStore(network, fast).put("current", bytes("v2"), { ifMatch: etag }),
+      (e: unknown) => {
+        assert.ok(isStoreError(e, "PRECONDITION_FAILED"), "the condition failed");
+        assert.equal(e.outcomeUnknown, true, "but whether ours landed first is unknown");
+        return true;
+      },
+    );
+  });
+
+  test("a compare-and-swap that never got an answer, over a version still there, did not land", async () => {
+    const inner = memoryStore();
+    const { etag } = await inner.put("current", bytes("v1"));
+    const never: ObjectStore = {
+      ...inner,
+      async put(key) {
+        throw new StoreError("UNAVAILABLE", "injected: no answer", { key, outcomeUnknown: true });
+      },
+    };
+    await assert.rejects(
+      retryingStore(never, { baseDelayMs: 1, maxAttempts: 2 }).put("current", bytes("v2"), { ifMatch: etag }),
+      (e: unknown) => {
+        assert.ok(isStoreError(e, "UNAVAILABLE"));
+        assert.equal(e.outcomeUnknown, false, "the version it named is still stored: settled");
+        assert.match(e.message, /did not take effect/);
+        return true;
+      },
+    );
+    assert.equal(text((await inner.get("current"))?.body), "v1");
+  });
+
   test("transient read failures are retried a bounded number of times", async () => {
     const inner = memoryStore();
     await inner.put("k", bytes("v"));
