@@ -135,8 +135,9 @@ export async function importUnobinStack(
   if ((await targetInternals.headMode()) === "log")
     throw new StateKeeperError(
       "E_INVALID_ARGUMENT",
-      `refusing to import into ${name}: it is headed by a log, where revisions are named by their place, not ` +
-        "unobin's names; import into a stack with a current pointer, then migrate it into a log",
+      `refusing to import into ${name}: it is (or, being new, would be) headed by a log, where revisions are named ` +
+        "by their place, not unobin's names; import into a stack with a current pointer " +
+        '(createBackend(store, { head: "pointer", … }); statekeeper import does so itself), then migrate it into a log',
     );
   const holder = await source.lockHolder();
   if (holder !== undefined) throw lockedBy(source, holder);

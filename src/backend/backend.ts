@@ -170,12 +170,13 @@ export interface BackendOptions {
   /** Format 2: the encoded bytes a chunk aims at (default 32 KiB). Tests make it small. */
   chunkTargetBytes?: number;
   /**
-   * The head a stack gets when this backend finds it empty: `"pointer"` (the default), a
-   * `current` object moved by compare-and-swap beside a `lock` object; or `"log"`, a sequence of
+   * The head a stack gets when this backend finds it empty: `"log"` (the default), a sequence of
    * create-only entries that is the stack's head, lock and fence at once, so a commit under a
    * held lock is one write and the store needs no `If-Match` (see docs/design.md, "The stack
-   * log"). A stack that has objects keeps the head they show, whatever this says; a stack with
-   * both is refused (`E_CORRUPT`).
+   * log"); or `"pointer"`, a `current` object moved by compare-and-swap beside a `lock` object,
+   * which keeps revision names of the writer's choosing (an import of unobin's stacks). A stack
+   * that has objects keeps the head they show, whatever this says; a stack with both is refused
+   * (`E_CORRUPT`).
    */
   head?: HeadMode;
 }
@@ -562,7 +563,8 @@ class StoreBackend implements Backend {
   readonly #format: 1 | 2;
   readonly #chunks: ChunkStore;
   /** The manifest of the last format-2 revision this backend wrote, or read as the current one. */
-  #lastManifest: { rev: string; manifest: Manifest } | undefined;
+  /** The current revision's manifest as this backend last wrote or read it, with its entry count when known. */
+  #lastManifest: { rev: string; manifest: Manifest; entries?: number | undefined } | undefined;
   /** The manifest of the last revision `importRevision` wrote (a migration imports parents first). */
   #lastImported: { rev: string; manifest: Manifest } | undefined;
 
@@ -583,7 +585,7 @@ class StoreBackend implements Backend {
     this.#lockDefaults = options.lockDefaults ?? {};
     this.#lockClock = options.lockClock;
     this.#format = options.format ?? 2;
-    this.#newHead = options.head ?? "pointer";
+    this.#newHead = options.head ?? "log";
     this.#log = new StackLog(store, layout.logPrefix, layout.logHint, {
       subject: `stack ${factory}/${stack}`,
       ...(options.lockClock === undefined ? {} : { clock: options.lockClock }),
@@ -736,7 +738,15 @@ class StoreBackend implements Backend {
     const found = await this.#log.read(seen.log.entry.commit);
     if (found?.entry.payload === undefined) return pointer;
     const { sha256, size } = found.entry.payload;
-    return { rev: pointer.rev, sha256, size, updated: found.entry.at, by: found.entry.by };
+    const { entries } = found.entry;
+    return {
+      rev: pointer.rev,
+      sha256,
+      size,
+      ...(entries === undefined ? {} : { entries }),
+      updated: found.entry.at,
+      by: found.entry.by,
+    };
   }
 
   async currentRev(): Promise<string> {
@@ -820,7 +830,8 @@ class StoreBackend implements Backend {
         parentRevision: manifest.parentRevision,
         ...(manifest.committedBy === undefined ? {} : { committedBy: manifest.committedBy }),
       };
-      if (pointer?.rev === rev) this.#lastManifest = { rev, manifest };
+      if (pointer?.rev === rev)
+        this.#lastManifest = { rev, manifest, entries: stored.snapshot.entries.length };
     } else stored = decoded.stored;
     const { snapshot, parentRevision, committedBy } = stored;
     if (pointer?.rev === rev) this.#verifiedRev = rev;
@@ -998,7 +1009,8 @@ class StoreBackend implements Backend {
   /** Stores a prepared revision at a fresh rev (a stack with a `current` pointer). */
   async #stored(prepared: Prepared): Promise<string> {
     const rev = await this.#storeRevision(prepared.plaintext, prepared.entries);
-    if (prepared.manifest !== undefined) this.#lastManifest = { rev, manifest: prepared.manifest };
+    if (prepared.manifest !== undefined)
+      this.#lastManifest = { rev, manifest: prepared.manifest, entries: prepared.entries };
     return rev;
   }
 
@@ -1050,11 +1062,11 @@ class StoreBackend implements Backend {
     const seal = (seq: number) => encrypter.seal(prepared.plaintext, this.#layout.logLocation(String(seq)));
     let seq: number;
     const lease = this.#logLease;
-    if (lease !== undefined && this.#isLogHolder()) seq = await lease.commit(seal);
+    if (lease !== undefined && this.#isLogHolder()) seq = await lease.commit(seal, prepared.entries);
     else {
       const after = prepared.seen.log;
       if (after === undefined) throw new StateKeeperError("E_INTERNAL", "a log commit without a head read");
-      const appended = await this.#log.commitAfter(after, seal);
+      const appended = await this.#log.commitAfter(after, seal, prepared.entries);
       this.#expected = this.#logSeen(appended);
       seq = appended.seq;
     }
@@ -1062,7 +1074,8 @@ class StoreBackend implements Backend {
     this.#mode = "log";
     const rev = String(seq);
     this.#verifiedRev = rev;
-    if (prepared.manifest !== undefined) this.#lastManifest = { rev, manifest: prepared.manifest };
+    if (prepared.manifest !== undefined)
+      this.#lastManifest = { rev, manifest: prepared.manifest, entries: prepared.entries };
     return rev;
   }
 
@@ -1521,7 +1534,8 @@ class StoreBackend implements Backend {
         this.#parentFor(seen),
         manifest,
         pointer.rev,
-        pointer.entries,
+        // A log's head does not carry the count; the revision this backend last wrote or read does.
+        pointer.entries ?? (this.#lastManifest?.rev === pointer.rev ? this.#lastManifest.entries : undefined),
         upsert,
         remove,
       );

@@ -84,6 +84,11 @@ export interface LogEntry {
   kinds: string;
   /** A commit's payload: its digest and size (checked on every read). */
   payload?: { sha256: string; size: number };
+  /**
+   * A commit's count of state entries, when its writer knew it: lets a listing show counts
+   * without opening the payload (a sealed revision), as a pointer's `entries` does.
+   */
+  entries?: number;
 }
 
 /** An entry without what `StackLog.append` derives: its place in its segment. */
@@ -145,7 +150,7 @@ export function decodeLogEntry(
   } catch (cause) {
     throw corrupt(key, "has a header that is not a JSON object", cause);
   }
-  const { kind, at, by, lock, epoch, commit, kinds, payload } = o;
+  const { kind, at, by, lock, epoch, commit, kinds, payload, entries } = o;
   if (typeof kind !== "string" || !Object.hasOwn(LETTER, kind)) throw corrupt(key, "has an unknown kind");
   if (!isSeq(epoch, 0) || !isSeq(commit, 0) || epoch > seq || commit > seq)
     throw corrupt(key, "lacks a valid epoch and commit");
@@ -193,7 +198,12 @@ export function decodeLogEntry(
         `has a payload that does not match its digest (${body.byteLength} bytes, ${p.size} recorded)`,
       );
     entry.payload = { sha256: p.sha256, size: p.size };
+    if (entries !== undefined) {
+      if (!isSeq(entries, 0)) throw corrupt(key, "has an entry count that is not a count");
+      entry.entries = entries;
+    }
   } else if (body.byteLength !== 0) throw corrupt(key, `is a ${kind} entry with a payload`);
+  else if (entries !== undefined) throw corrupt(key, `is a ${kind} entry with an entry count`);
   return { entry, payload: body };
 }
 
@@ -219,9 +229,10 @@ export interface LogLease extends HeldLease {
   /**
    * Appends a commit entry at `head + 1` whose payload `payload(seq)` builds (it may seal for that
    * location): one create-only request. Another entry there means this lock was taken over or
-   * broken: the lease is lost and the commit refused (`FencedError`), nothing written.
+   * broken: the lease is lost and the commit refused (`FencedError`), nothing written. `entries`:
+   * the state's entry count, when the writer knows it (recorded in the entry, see `LogEntry.entries`).
    */
-  commit(payload: (seq: number) => Uint8Array | Promise<Uint8Array>): Promise<number>;
+  commit(payload: (seq: number) => Uint8Array | Promise<Uint8Array>, entries?: number): Promise<number>;
 }
 
 export class StackLog {
@@ -403,6 +414,7 @@ export class StackLog {
   async commitAfter(
     after: { seq: number; entry: LogEntry },
     payload: (seq: number) => Uint8Array | Promise<Uint8Array>,
+    entries?: number,
   ): Promise<{ seq: number; entry: LogEntry }> {
     if (after.entry.lock !== null)
       throw lockedError(this.subject, holderOf(after.entry.lock), {
@@ -412,7 +424,15 @@ export class StackLog {
     const bytes = await payload(seq);
     const appended = await this.append(
       after,
-      { kind: "commit", at: this.clock.now().toISOString(), by: who(), lock: null, epoch: 0, commit: seq },
+      {
+        kind: "commit",
+        at: this.clock.now().toISOString(),
+        by: who(),
+        lock: null,
+        epoch: 0,
+        commit: seq,
+        ...(entries === undefined ? {} : { entries }),
+      },
       bytes,
     );
     if (appended !== undefined) return appended;
@@ -699,13 +719,19 @@ class HeldLogLease extends HolderLease implements LogLease {
     }
   }
 
-  commit(payload: (seq: number) => Uint8Array | Promise<Uint8Array>): Promise<number> {
+  commit(payload: (seq: number) => Uint8Array | Promise<Uint8Array>, entries?: number): Promise<number> {
     return this.#enqueue(async () => {
       this.assertHeld();
       const seq = this.#head.seq + 1;
       const bytes = await payload(seq);
       this.assertHeld();
-      if (await this.#appendNext({ kind: "commit", lock: this.#record, commit: seq }, bytes)) return seq;
+      const entry = {
+        kind: "commit",
+        lock: this.#record,
+        commit: seq,
+        ...(entries === undefined ? {} : { entries }),
+      } as const;
+      if (await this.#appendNext(entry, bytes)) return seq;
       const why = this.lost
         ? String((this.signal.reason as Error).message)
         : "another handle of this lock wrote first";

@@ -78,12 +78,12 @@ export function buildProgram(ctx: CliContext): Command {
     .addOption(
       new Option(
         "--head <head>",
-        "the head a NEW stack gets: pointer (a current object moved by compare-and-swap) or log (create-only " +
-          "entries: one write per commit, no If-Match needed); an existing stack keeps its own",
+        "the head a NEW stack gets: log (create-only entries: one write per commit, no If-Match needed) or " +
+          "pointer (a current object moved by compare-and-swap); an existing stack keeps its own",
       )
         .choices(["pointer", "log"])
         .env("STATEKEEPER_HEAD")
-        .default("pointer"),
+        .default("log"),
     )
     .option(
       "--unobin-key-env <var>",

@@ -40,7 +40,7 @@ export interface BackendConformanceOptions extends ConformanceOptions {
   /** The storage format the suite's backends write (`BackendOptions.format`). Default 1. */
   format?: 1 | 2;
   /**
-   * The head the suite's stacks get (`BackendOptions.head`). Default `"pointer"`. Where the two
+   * The head the suite's stacks get (`BackendOptions.head`). Default: the backend's (`"log"`). Where the two
    * differ by design (a log has no revision off the line, its digests live in its entries), a
    * test checks what that head promises instead.
    */
@@ -84,7 +84,7 @@ export function backendConformance(
   const leaseMs = options.leaseMs ?? 400;
   const pollMs = options.pollMs ?? 50;
   const encrypter = options.makeEncrypter ?? noopEncrypter;
-  const isLog = options.head === "log";
+  const isLog = (options.head ?? "log") === "log";
   const headOpt: Partial<BackendOptions> = options.head === undefined ? {} : { head: options.head };
 
   async function setup(stack = "stack", extra: Partial<BackendOptions> = {}) {
@@ -1056,6 +1056,7 @@ export function backendConformance(
             factory: FACTORY,
             stack: "old",
             encrypter: encrypter(),
+            head: "pointer",
           });
           const rev = await pointerStack.commit(snapshotFor("old", ["kept"]));
           const opened = make({ stack: "old" });

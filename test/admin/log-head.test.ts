@@ -32,7 +32,12 @@ for (const { name, make } of STORES) {
       const logged = openLog(store, key);
       const revs: string[] = [];
       for (let i = 1; i <= 3; i++) revs.push(await logged.commit(snapshot(addresses(i))));
-      const pointerStack = createBackend(store, { factory: FACTORY, stack: "old", encrypter: key });
+      const pointerStack = createBackend(store, {
+        factory: FACTORY,
+        stack: "old",
+        encrypter: key,
+        head: "pointer",
+      });
       const oldRev = await pointerStack.commit(snapshot(["x"], "old"));
       const lock = await logged.lock({ operation: "apply" });
       try {
@@ -130,7 +135,12 @@ for (const { name, make } of STORES) {
       const logged = openLog(source, key);
       const revs = [await logged.commit(snapshot(["a"])), await logged.commit(snapshot(["a", "b"]))];
       const target = make();
-      const pointer = createBackend(target, { factory: FACTORY, stack: STACK, encrypter: key });
+      const pointer = createBackend(target, {
+        factory: FACTORY,
+        stack: STACK,
+        encrypter: key,
+        head: "pointer",
+      });
       const report = await migrateStack(logged, pointer);
       assert.deepEqual(
         [report.revisions, report.copied, report.current, report.renamed],
@@ -143,7 +153,12 @@ for (const { name, make } of STORES) {
       );
 
       // A pointer stack whose current is not its newest revision (a rollback by setCurrent).
-      const older = createBackend(make(), { factory: FACTORY, stack: STACK, encrypter: key });
+      const older = createBackend(make(), {
+        factory: FACTORY,
+        stack: STACK,
+        encrypter: key,
+        head: "pointer",
+      });
       const p1 = await older.commit(snapshot(["one"]));
       const p2 = await older.commit(snapshot(["one", "two"]));
       const p3 = await older.commit(snapshot(["three"]));

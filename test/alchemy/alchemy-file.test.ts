@@ -17,11 +17,15 @@ describe("statekeeperStateStore on the file store", () => {
     const store = `file:${join(dir, "state")}`;
     const SK_KEY = generateKey();
     await runAppOk({ OUT_DIR: join(dir, "out"), SK_STORE: store, SK_KEY }, "deploy with a key");
-    const snapshots = join(dir, "state", "skapp", "test", "snapshots");
-    const files = readdirSync(snapshots);
-    assert.ok(files.length >= 10, files.join(","));
+    // Every object of the stage's stack: its log (one entry per revision, lock and unlock), the
+    // log's hint, and any chunks.
+    const stack = join(dir, "state", "skapp", "test");
+    const files = readdirSync(stack, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => join(e.parentPath, e.name));
+    assert.ok(files.filter((f) => f.includes(`${join("test", "log")}`)).length >= 10, files.join(","));
     for (const f of files) {
-      const bytes = readFileSync(join(snapshots, f), "latin1");
+      const bytes = readFileSync(f, "latin1");
       for (const plain of ["hello v1", "fs::File", "readme.txt", "@secret"])
         assert.ok(!bytes.includes(plain), `${f} shows ${plain}`);
     }

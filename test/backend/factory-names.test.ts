@@ -153,12 +153,16 @@ for (const { name, make } of STORES) {
       const plainRev = await plain.commit(snap("webshop", "plain"));
       const lock = await nested.lock({ operation: "apply" });
       try {
+        // Each stack headed by its log (the default): its hint, then its commit entry (the
+        // revision) and, for the locked one, its lock entry.
+        const entry = (seq: number) => `log/${"0".repeat(16)}/${String(seq).padStart(16, "0")}`;
+        assert.deepEqual([rev, plainRev], ["1", "1"]);
         assert.deepEqual(await keysOf(store), [
-          "github.com~acme~webshop/prod/current",
-          "github.com~acme~webshop/prod/lock",
-          `github.com~acme~webshop/prod/snapshots/${rev}.json.enc`,
-          "webshop/prod/current",
-          `webshop/prod/snapshots/${plainRev}.json.enc`,
+          "github.com~acme~webshop/prod/head",
+          `github.com~acme~webshop/prod/${entry(1)}`,
+          `github.com~acme~webshop/prod/${entry(2)}`,
+          "webshop/prod/head",
+          `webshop/prod/${entry(1)}`,
         ]);
         const rows = await listStacks(store);
         assert.deepEqual(
@@ -181,10 +185,15 @@ for (const { name, make } of STORES) {
         ["plain"],
       );
       // The sealed location names the encoded factory: the revision does not open as another stack's.
-      const sealed = await store.get(`github.com~acme~webshop/prod/snapshots/${rev}.json.enc`);
+      // Here the nested stack's commit entry 1, copied over the plain stack's entry 1.
+      const at = `log/${"0".repeat(16)}/${"1".padStart(16, "0")}`;
+      const sealed = await store.get(`github.com~acme~webshop/prod/${at}`);
       assert.ok(sealed);
-      await store.put(`webshop/prod/snapshots/${rev}.json.enc`, sealed.body);
-      await assert.rejects(plain.get(rev), (e) => isStateKeeperError(e) && e.code === "E_DECRYPT");
+      await store.put(`webshop/prod/${at}`, sealed.body);
+      await assert.rejects(
+        createBackend(store, { factory: "webshop", stack: "prod", encrypter }).get(rev),
+        (e) => isStateKeeperError(e) && e.code === "E_DECRYPT",
+      );
     });
   });
 }

@@ -37,7 +37,11 @@ test("openBackendFromConfig('s3') commits to the bucket with SSE-KMS on every ob
   if (env.kmsKeyId !== undefined) {
     const { HeadObjectCommand } = await import("@aws-sdk/client-s3");
     const head = await rawS3Client().send(
-      new HeadObjectCommand({ Bucket: env.bucket, Key: `${prefix}/app/prod/current` }),
+      // The stack is headed by its log (the default): the revision is its commit entry.
+      new HeadObjectCommand({
+        Bucket: env.bucket,
+        Key: `${prefix}/app/prod/log/${"0".repeat(16)}/${rev.padStart(16, "0")}`,
+      }),
     );
     assert.equal(head.ServerSideEncryption, "aws:kms");
   }

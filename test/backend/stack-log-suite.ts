@@ -100,7 +100,7 @@ export function stackLogSuite(name: string, makeStore: () => ObjectStore | Promi
       assert.equal(lease.epoch, 1);
       calls.length = 0;
       const c1 = await lease.commit((seq) => text(`payload of ${seq}`));
-      const c2 = await lease.commit((seq) => text(`payload of ${seq}`));
+      const c2 = await lease.commit((seq) => text(`payload of ${seq}`), 7);
       assert.deepEqual([c1, c2], [2, 3]);
       assert.equal(countCalls(calls, "put"), 2, "one create per commit");
       assert.equal(countCalls(calls, "get", "head", "list"), 0, "a holder knows the head: no reads");
@@ -124,6 +124,11 @@ export function stackLogSuite(name: string, makeStore: () => ObjectStore | Promi
         ],
       );
       assert.equal(untext(all[2]?.payload ?? new Uint8Array()), "payload of 3");
+      // A commit records the state's entry count when its writer gives one; other entries none.
+      assert.deepEqual(
+        all.map((e) => e.entry.entries),
+        [undefined, undefined, 7, undefined],
+      );
       assert.equal(all[0]?.entry.lock?.operation, "apply");
       assert.equal(await log.lockRecord(), undefined);
       // The next holder starts from the head the last one left.

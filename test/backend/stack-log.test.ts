@@ -85,6 +85,10 @@ describe("stack log entries", () => {
       '{"kind":"unlock","epoch":0,"commit":0,"kinds":"lu","lock":{"id":"a"}}\n',
       '{"kind":"unlock","epoch":0,"commit":2,"kinds":"lu"}\n',
       '{"kind":"toString","epoch":0,"commit":0,"kinds":"lu"}\n',
+      // An entry count belongs to a commit only, and is a count.
+      '{"kind":"unlock","epoch":0,"commit":0,"kinds":"lu","entries":3}\n',
+      '{"kind":"commit","epoch":0,"commit":2,"kinds":"lc","entries":-1,"payload":{"sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","size":0}}\n',
+      '{"kind":"commit","epoch":0,"commit":2,"kinds":"lc","entries":"3","payload":{"sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","size":0}}\n',
     ];
     assert.ok(
       !hasErrorCode(
@@ -95,6 +99,14 @@ describe("stack log entries", () => {
       ),
       "the well-formed one",
     );
+    const counted = decodeLogEntry(
+      "f/s/log/2",
+      2,
+      text(
+        '{"kind":"commit","epoch":0,"commit":2,"kinds":"lc","entries":3,"payload":{"sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","size":0}}\n',
+      ),
+    );
+    assert.equal(counted.entry.entries, 3, "a well-formed commit with its entry count");
     for (const b of bad) {
       const e = catching(() => decodeLogEntry("f/s/log/2", 2, text(b)));
       assert.ok(hasErrorCode(e, "E_CORRUPT"), `${JSON.stringify(b)}: ${String(e)}`);

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
-import { ensureBuilt, newKey, sk, stackEnv, tempDir, V1, V2 } from "./helpers.js";
+import { ensureBuilt, newKey, pointerEnv, sk, tempDir, V1, V2 } from "./helpers.js";
 
 before(ensureBuilt);
 
@@ -23,7 +23,7 @@ describe("statekeeper at the edges", { concurrency: true }, () => {
     const cwd = tempDir();
     const KEY = newKey();
     const OTHER = newKey();
-    const env = stackEnv({ STATEKEEPER_KEY: KEY, OTHER });
+    const env = pointerEnv({ STATEKEEPER_KEY: KEY, OTHER });
     assert.equal((await sk(["push", V1], { cwd, env })).code, 0);
     const before = revisionFiles(cwd);
     const pointerBefore = JSON.parse(readFileSync(currentFile(cwd), "utf8")).rev;
@@ -45,7 +45,7 @@ describe("statekeeper at the edges", { concurrency: true }, () => {
 
   it("a wrong digest in current: show, pull, diff and history exit 5; rollback refuses unless --repair", async () => {
     const cwd = tempDir();
-    const env = stackEnv();
+    const env = pointerEnv();
     assert.equal((await sk(["push", V1], { cwd, env })).code, 0);
     const first = (await sk(["history", "--json"], { cwd, env })).stdout;
     const firstRev = JSON.parse(first).revisions[0].rev as string;
@@ -72,7 +72,7 @@ describe("statekeeper at the edges", { concurrency: true }, () => {
 
   it("current naming a missing revision: show and pull exit 5, not 1", async () => {
     const cwd = tempDir();
-    const env = stackEnv();
+    const env = pointerEnv();
     assert.equal((await sk(["push", V1], { cwd, env })).code, 0);
     const rev = JSON.parse(readFileSync(currentFile(cwd), "utf8")).rev as string;
     rmSync(join(stackDir(cwd), "snapshots", `${rev}.json.enc`));
@@ -85,7 +85,7 @@ describe("statekeeper at the edges", { concurrency: true }, () => {
 
   it("verify exits 5 when current was deleted but committed revisions remain", async () => {
     const cwd = tempDir();
-    const env = stackEnv();
+    const env = pointerEnv();
     assert.equal((await sk(["push", V1], { cwd, env })).code, 0);
     assert.equal((await sk(["push", V2], { cwd, env })).code, 0);
     rmSync(currentFile(cwd));
@@ -98,7 +98,7 @@ describe("statekeeper at the edges", { concurrency: true }, () => {
 
   it("verify names interrupted commits in the middle of history, not only after current", async () => {
     const cwd = tempDir();
-    const env = stackEnv();
+    const env = pointerEnv();
     assert.equal((await sk(["push", V1], { cwd, env })).code, 0);
     const p1 = JSON.parse(readFileSync(currentFile(cwd), "utf8"));
     assert.equal((await sk(["push", V2], { cwd, env })).code, 0);

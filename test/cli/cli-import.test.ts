@@ -134,6 +134,23 @@ describe("statekeeper import (unobin localstate)", () => {
     const plain = await sk(["import", "--from", url, "--from-key-env", "UNOBIN_KEY"], { cwd, env });
     assert.equal(plain.code, 2, plain.stderr);
     assert.match(plain.stderr, /would store them unencrypted/);
+    // New stacks get a log by default, and import gives its target a pointer itself; asking for
+    // a log by name is refused before anything is written, saying how to get there.
+    for (const [args, extra, named] of [
+      [["--head", "log"], {}, "--head log"],
+      [[], { STATEKEEPER_HEAD: "log" }, "STATEKEEPER_HEAD=log"],
+    ] as const) {
+      const logged = await sk(
+        [...args, "import", "--from", url, "--from-key-env", "UNOBIN_KEY", "--key-env", "K"],
+        {
+          cwd,
+          env: { ...env, ...extra },
+        },
+      );
+      assert.equal(logged.code, 2, logged.stderr);
+      assert.ok(logged.stderr.includes(`drop ${named}`), logged.stderr);
+      assert.match(logged.stderr, /--head log migrate --to/);
+    }
     const none = await sk(["history", "--json"], { cwd, env });
     assert.deepEqual(JSON.parse(none.stdout).revisions, [], "nothing was imported by the refused runs");
   });

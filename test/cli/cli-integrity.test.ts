@@ -5,7 +5,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
-import { ensureBuilt, newKey, type Result, sk, stackEnv, tempDir, V1, V2 } from "./helpers.js";
+import { ensureBuilt, newKey, pointerEnv, type Result, sk, stackEnv, tempDir, V1, V2 } from "./helpers.js";
 
 before(ensureBuilt);
 
@@ -79,7 +79,7 @@ describe("statekeeper keys and integrity", { concurrency: true }, () => {
   it("verify passes on good history and exits 5 on a flipped byte, naming the revision", async () => {
     const cwd = tempDir();
     const K = newKey();
-    const env = stackEnv({ K });
+    const env = pointerEnv({ K });
     const r1 = (await sk(["push", V1, "--key-env", "K"], { cwd, env })).stdout.trim();
     const r2 = (await sk(["push", V2, "--key-env", "K"], { cwd, env })).stdout.trim();
     const good = await sk(["verify", "--key-env", "K", "--json"], { cwd, env });
@@ -111,7 +111,7 @@ describe("statekeeper keys and integrity", { concurrency: true }, () => {
 
   it("verify notices a current revision replaced behind the pointer's back (digest mismatch)", async () => {
     const cwd = tempDir();
-    const env = stackEnv();
+    const env = pointerEnv();
     const r1 = (await sk(["push", V1], { cwd, env })).stdout.trim();
     const r2 = (await sk(["push", V2], { cwd, env })).stdout.trim();
     const files = snapshotFiles(cwd);
@@ -187,7 +187,7 @@ describe("statekeeper keys and integrity", { concurrency: true }, () => {
     const target = pathToFileURL(join(tempDir(), "copy")).href;
     const K = newKey();
     const T = newKey();
-    const env = stackEnv({ K, T });
+    const env = pointerEnv({ K, T });
     for (const f of [V1, V2, V1])
       assert.equal((await sk(["push", f, "--key-env", "K"], { cwd, env })).code, 0);
     const m = await sk(["migrate", "--to", target, "--key-env", "K", "--to-key-env", "T", "--json"], {
@@ -235,16 +235,16 @@ describe("statekeeper keys and integrity", { concurrency: true }, () => {
     const cwd = tempDir();
     const other = tempDir();
     const target = pathToFileURL(join(other, ".statekeeper")).href;
-    await sk(["push", V1], { cwd, env: stackEnv() });
-    await sk(["push", V2], { cwd: other, env: stackEnv() });
-    const m = await sk(["migrate", "--to", target], { cwd, env: stackEnv() });
+    await sk(["push", V1], { cwd, env: pointerEnv() });
+    await sk(["push", V2], { cwd: other, env: pointerEnv() });
+    const m = await sk(["migrate", "--to", target], { cwd, env: pointerEnv() });
     assert.equal(m.code, 4);
     assert.match(
       m.stderr,
       /refusing to migrate: the target webshop\/prod already has 1 revision\(s\) the source lacks/,
     );
     const h = JSON.parse(
-      (await sk(["--store", target, "history", "--json"], { cwd, env: stackEnv() })).stdout,
+      (await sk(["--store", target, "history", "--json"], { cwd, env: pointerEnv() })).stdout,
     );
     assert.equal(h.revisions.length, 1, "nothing was written to the target");
   });

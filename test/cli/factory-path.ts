@@ -73,15 +73,22 @@ export async function factoryPathRoundTrip(store: string, listKeys: () => Promis
   assert.equal(pulled.code, 0, pulled.stderr);
   assert.equal(JSON.parse(pulled.stdout).stack.name, MODULE);
 
-  // On the store: the module path under one encoded segment, the plain factory as it always was.
+  // On the store: the module path under one encoded segment, the plain factory as it always was;
+  // each a stack headed by its log (a revision is its commit entry, in the first segment).
   const keys = (await listKeys()).sort();
-  assert.deepEqual(keys, [
-    `${MODULE_KEY}/prod/current`,
-    `${MODULE_KEY}/prod/snapshots/${revs[0]}.json.enc`,
-    `${MODULE_KEY}/prod/snapshots/${revs[1]}.json.enc`,
-    "webshop/prod/current",
-    `webshop/prod/snapshots/${plainRev}.json.enc`,
-  ]);
+  const entry = (rev: string) => `log/${"0".repeat(16)}/${rev.padStart(16, "0")}`;
+  assert.ok(
+    keys.every((k) => k.startsWith(`${MODULE_KEY}/prod/`) || k.startsWith("webshop/prod/")),
+    keys.join(" "),
+  );
+  for (const k of [
+    `${MODULE_KEY}/prod/head`,
+    `${MODULE_KEY}/prod/${entry(revs[0] as string)}`,
+    `${MODULE_KEY}/prod/${entry(revs[1] as string)}`,
+    "webshop/prod/head",
+    `webshop/prod/${entry(plainRev)}`,
+  ])
+    assert.ok(keys.includes(k), `${k} in ${keys.join(" ")}`);
 
   // Malformed module paths are usage errors naming the factory, before any I/O.
   for (const [bad, why] of [

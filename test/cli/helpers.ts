@@ -87,6 +87,14 @@ export function stackEnv(extra: Record<string, string> = {}): Record<string, str
   return { STATEKEEPER_FACTORY: "webshop", STATEKEEPER_STACK: "prod", ...extra };
 }
 
+/**
+ * `stackEnv` for tests of what a stack with a current pointer promises (its objects edited behind
+ * its back, revisions keeping their names across stores): new stacks get a pointer, not a log.
+ */
+export function pointerEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return stackEnv({ STATEKEEPER_HEAD: "pointer", ...extra });
+}
+
 export function tempDir(label = "cli"): string {
   return mkdtempSync(join(tmpdir(), `statekeeper-${label}-`));
 }

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
-import { type Backend, createBackend } from "../../src/backend/index.js";
+import { type Backend, createBackend, type HeadMode } from "../../src/backend/index.js";
 import { noopEncrypter } from "../../src/crypto/index.js";
 import { currentStamp, FACTORY, stampedSnapshot } from "../fixtures/backend/common.js";
 import { type FaultProxy, startFaultProxy } from "../support/fault-proxy.js";
@@ -17,17 +17,24 @@ before(async () => {
 after(() => proxy.close());
 beforeEach(() => proxy.reset());
 
-async function openStack(opts: { kmsKeyId?: string } = {}): Promise<{ backend: Backend; prefix: string }> {
+/**
+ * A stack through the fault proxy: by default with a current pointer, whose lock object and
+ * `current` these tests fault (the log's faults are in the backend conformance suite on RGW).
+ */
+async function openStack(
+  opts: { kmsKeyId?: string; head?: HeadMode } = {},
+): Promise<{ backend: Backend; prefix: string }> {
+  const { head = "pointer", ...storeOpts } = opts;
   const prefix = randomS3Prefix("backend-faults");
   const store = await makeS3Store({
     prefix,
     endpoint: proxy.endpoint,
     maxAttempts: 4,
     retryBaseDelayMs: 5,
-    ...opts,
+    ...storeOpts,
   });
   return {
-    backend: createBackend(store, { factory: FACTORY, stack: "s", encrypter: noopEncrypter() }),
+    backend: createBackend(store, { factory: FACTORY, stack: "s", encrypter: noopEncrypter(), head }),
     prefix,
   };
 }
@@ -53,7 +60,7 @@ describe("SSE-KMS on every object the backend writes", () => {
   for (const kms of [true, false]) {
     it(
       kms
-        ? "kmsKeyId set: snapshots, lock, current and probe objects all use aws:kms with the key"
+        ? "kmsKeyId set: snapshots, lock, current, log entries, hint and probe objects all use aws:kms with the key"
         : "kmsKeyId unset: no object asks for encryption",
       async () => {
         const kmsKeyId = kms ? s3TestEnv().kmsKeyId : undefined;
@@ -71,9 +78,19 @@ describe("SSE-KMS on every object the backend writes", () => {
         assert.deepEqual(await headSse(`${base}/current`), expected, "current");
         for (const rev of await backend.list())
           assert.deepEqual(await headSse(`${base}/snapshots/${rev}.json.enc`), expected, rev);
+        // A stack headed by its log (the default head): its hint and every entry alike.
+        const logged = (await openStack({ ...(kmsKeyId ? { kmsKeyId } : {}), head: "log" })).backend;
+        await (await logged.lock({ operation: "sse" })).unlock();
 
         const puts = proxy.log.filter((e) => e.method === "PUT");
-        for (const kind of [/\.statekeeper-probe/, /\/lock\?/, /\/current\?/, /\/snapshots\//])
+        for (const kind of [
+          /\.statekeeper-probe/,
+          /\/lock\?/,
+          /\/current\?/,
+          /\/snapshots\//,
+          /\/log\/\d{16}\/\d{16}\?/,
+          /\/s\/head\?/,
+        ])
           assert.ok(
             puts.some((p) => kind.test(p.path)),
             `a PUT matching ${kind}`,
@@ -147,6 +164,7 @@ describe("backend commits under injected faults", () => {
         factory: FACTORY,
         stack: "s",
         encrypter: noopEncrypter(),
+        head: "pointer",
       });
       const held = await backend.lock({ operation: "holder" });
       const waiting = waiter.lock({ operation: "waiter", pollMs: 2, timeoutMs: 20_000 });

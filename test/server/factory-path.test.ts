@@ -75,7 +75,7 @@ describe("statekeeper serve: a factory with '/'", () => {
     assert.equal((await b.unlock()).status, 200);
     assert.equal((await a.get()).text, s2);
 
-    assert.ok(existsSync(join(root, KEY_FORM, "prod", "current")), "stored under the key form");
+    assert.ok(existsSync(join(root, KEY_FORM, "prod", "head")), "stored under the key form (a log's hint)");
     assert.ok(!existsSync(join(root, "github.com")), "not as nested folders");
     const h = await sk(["--store", store, "--factory", MODULE, "--stack", "prod", "history", "--json"], {
       cwd,

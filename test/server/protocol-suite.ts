@@ -96,7 +96,7 @@ export function protocolSuite(label: string, options: SuiteOptions): void {
       assert.equal(verify.code, 0, verify.stdout + verify.stderr);
       // The head the server gave the new stack: a log's revisions are its entries' numbers.
       const revs = history.revisions.map((r: { rev: string }) => r.rev);
-      if (options.head === "log")
+      if ((options.head ?? "log") === "log")
         assert.ok(
           revs.every((r: string) => /^[1-9][0-9]*$/.test(r)),
           revs.join(", "),

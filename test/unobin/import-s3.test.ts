@@ -88,7 +88,7 @@ describe("importUnobinStack from s3state on RGW", () => {
     const targetUrl = makeS3Url();
     const target = () =>
       openStore(targetUrl).then((store) =>
-        createBackend(store, { factory: "webshop", stack: "prod", encrypter: targetKey }),
+        createBackend(store, { factory: "webshop", stack: "prod", encrypter: targetKey, head: "pointer" }),
       );
     const report = await importUnobinStack(source, await target());
     assert.deepEqual(
@@ -126,6 +126,7 @@ describe("importUnobinStack from s3state on RGW", () => {
       factory: "webshop",
       stack: "prod",
       encrypter: keyEncrypter({ key: randomBytes(32) }),
+      head: "pointer",
     });
     const err = await rejectsWithCode(importUnobinStack(source, target), "E_LOCKED");
     assert.match(

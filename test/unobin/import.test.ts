@@ -67,6 +67,7 @@ function target(encrypter: Encrypter = noopEncrypter(), root = tempDir("unobin-t
     stack: STACK,
     encrypter,
     lockDefaults: { leaseMs: 30_000, pollMs: 20 },
+    head: "pointer",
   });
 }
 
@@ -312,7 +313,12 @@ describe("a unobin factory named like a module path", () => {
     assert.equal(await source.currentRev(), REV3);
     const targetRoot = tempDir("unobin-target");
     const into = () =>
-      createBackend(fileStore(targetRoot), { factory: module, stack: STACK, encrypter: noopEncrypter() });
+      createBackend(fileStore(targetRoot), {
+        factory: module,
+        stack: STACK,
+        encrypter: noopEncrypter(),
+        head: "pointer",
+      });
     const report = await importUnobinStack(source, into());
     assert.deepEqual(
       [report.factory, report.imported, report.current, report.verified],
@@ -373,7 +379,15 @@ describe("importUnobinStack refusals and re-runs", () => {
       head: "log",
     });
     const err = await rejectsWithCode(importUnobinStack(source(), logged), "E_INVALID_ARGUMENT");
-    assert.match(err.message, /headed by a log.*then migrate it into a log/);
+    assert.match(err.message, /headed by a log.*head: "pointer".*then migrate it into a log/);
+    assert.deepEqual(readdirSync(targetRoot), []);
+    // A backend left at the default head would start a log on the empty stack: refused alike.
+    const byDefault = createBackend(fileStore(targetRoot), {
+      factory: FACTORY,
+      stack: STACK,
+      encrypter: noopEncrypter(),
+    });
+    await rejectsWithCode(importUnobinStack(source(), byDefault), "E_INVALID_ARGUMENT");
     assert.deepEqual(readdirSync(targetRoot), []);
   });
 

@@ -21,7 +21,7 @@ export function registerImport(program: Command, ctx: CliContext): void {
   const cmd = program
     .command("import")
     .description(
-      "import a stack unobin's localstate (a folder) or s3state (a bucket) wrote: every revision under its own rev name, then its current; verified; the source is never modified",
+      "import a stack unobin's localstate (a folder) or s3state (a bucket) wrote: every revision under its own rev name, then its current; verified; the source is never modified. A new target stack gets a current pointer (a log cannot keep unobin's names; migrate it into one afterwards)",
     )
     .requiredOption(
       "--from <url>",
@@ -63,7 +63,7 @@ export function registerImport(program: Command, ctx: CliContext): void {
         "unobin encrypted these snapshots, and no statekeeper key was given: the import would store them unencrypted. " +
           `Give a key (--key-env ${opts.fromKeyEnv ?? "VAR"} keeps the same one, or set STATEKEEPER_KEY), or pass --allow-unencrypted`,
       );
-    const target = await openStackBackend(g, targetEncrypter);
+    const target = await openStackBackend({ ...g, head: importHead(command) }, targetEncrypter);
     const source = openUnobinStack(await openStore(opts.from), {
       factory: target.factory,
       stack: target.stack,
@@ -89,4 +89,21 @@ export function registerImport(program: Command, ctx: CliContext): void {
     "import --from file:///var/lib/unobin/state --factory webshop --stack prod",
     "import --from 's3://unobin-state/prefix?region=eu-west-1' --from-key-env UNOBIN_STATE_KEY --key-env UNOBIN_STATE_KEY --json",
   );
+}
+
+/**
+ * An import keeps unobin's revision names, which only a stack with a current pointer holds (a
+ * log names revisions by their place): a new target stack gets a pointer, whatever the default
+ * head; asking for a log by name is refused before any I/O.
+ */
+function importHead(command: Command): "pointer" {
+  let root = command;
+  while (root.parent !== null) root = root.parent;
+  const source = root.getOptionValueSource("head");
+  if ((source === "cli" || source === "env") && root.getOptionValue("head") === "log")
+    throw new StateKeeperError(
+      "E_INVALID_ARGUMENT",
+      `import keeps unobin's revision names, which a stack headed by a log cannot hold (it names revisions by their place): drop ${source === "cli" ? "--head log" : "STATEKEEPER_HEAD=log"}, import, then move the stack into a log with "statekeeper --head log migrate --to <store>"`,
+    );
+  return "pointer";
 }
