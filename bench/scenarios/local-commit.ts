@@ -7,6 +7,7 @@ import { createBackend, type HeadMode } from "../../src/backend/index.js";
 import { keyEncrypter, noopEncrypter } from "../../src/crypto/index.js";
 import type { Encrypter } from "../../src/crypto/types.js";
 import { fileStore } from "../../src/objectstore/file.js";
+import { fsyncDir } from "../../src/objectstore/file/fs-ops.js";
 import { encodeSnapshot, newRevision, type Snapshot } from "../../src/snapshot/index.js";
 import { recordingStore } from "../../src/testing/store-decorators.js";
 import { withTempDir } from "../lib/dirs.js";
@@ -36,10 +37,17 @@ async function statekeeperCycle(
   return { perSecond, requestsPerCommit: recorded.calls.length / n };
 }
 
-/** The bare floor of one durable replace: the same encoded state written, fsynced and renamed. */
-async function bareWrites(dir: string, n: number, bytes: Uint8Array) {
+/**
+ * The bare floor of one replace: the same encoded state written, fsynced and renamed. With
+ * `dirSync`, the folder is fsynced after the rename too, which alone makes the rename survive a
+ * power loss (what every statekeeper write does).
+ */
+async function bareWrites(dir: string, n: number, bytes: Uint8Array, dirSync = false) {
   const path = join(dir, "state.json");
-  return rate(n, () => writeFsyncRename(path, bytes));
+  return rate(n, async () => {
+    await writeFsyncRename(path, bytes);
+    if (dirSync) await fsyncDir(dir);
+  });
 }
 
 /** What a plain TypeScript user writes: proper-lockfile around write-file-atomic (fsync on by default). */
@@ -99,6 +107,7 @@ export async function localCommitScenario(): Promise<ScenarioResult> {
     heldLockCommits(fileStore(d), n, snapshot, "log"),
   );
   const bare = await withTempDir("local-bare", (d) => bareWrites(d, n, bytes));
+  const bareDurable = await withTempDir("local-bare-durable", (d) => bareWrites(d, n, bytes, true));
   const baselines = [
     { name: "write-file-atomic + proper-lockfile", value: plain },
     { name: "floor: O_EXCL lock + write/fsync/rename ×2", value: floor },
@@ -128,7 +137,10 @@ export async function localCommitScenario(): Promise<ScenarioResult> {
         unit: "commits/s",
         better: "higher" as const,
         statekeeper: { name: `statekeeper file, lock held (${name})`, value: r.perSecond },
-        baselines: [{ name: "floor: the whole state written/fsynced/renamed", value: bare }],
+        baselines: [
+          { name: "floor: the whole state written/fsynced/renamed", value: bare },
+          { name: "durable floor: the same, then the folder fsynced", value: bareDurable },
+        ],
         extra: { storeRequestsPerCommit: r.requestsPerCommit, meanRevisionBytes: r.meanRevisionBytes },
       })),
     ],
