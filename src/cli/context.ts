@@ -55,6 +55,20 @@ export function globalsOf(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals<GlobalOptions>();
 }
 
+/**
+ * The head the user named for new stacks, with where (`--head`, or STATEKEEPER_HEAD); undefined
+ * when it is the default. Commands that copy a stack (import, migrate) decide the target's head
+ * themselves unless it was named.
+ */
+export function namedHead(cmd: Command): { head: "pointer" | "log"; named: string } | undefined {
+  let root = cmd;
+  while (root.parent !== null) root = root.parent;
+  const source = root.getOptionValueSource("head");
+  if (source !== "cli" && source !== "env") return undefined;
+  const head = root.getOptionValue("head") as "pointer" | "log";
+  return { head, named: source === "cli" ? `--head ${head}` : `STATEKEEPER_HEAD=${head}` };
+}
+
 /** The encrypter the key options name, or the default one (STATEKEEPER_KEY, else unencrypted). */
 export function sourceEncrypter(ctx: CliContext, g: GlobalOptions): Encrypter {
   return explicitEncrypter(ctx, g) ?? defaultEncrypter();

@@ -1,5 +1,6 @@
 // `--head log`: a new stack headed by a log from the CLI (push, history, rollback, lock, verify
-// on it), and `migrate` of a pointer stack into a log, which renames its revisions in order.
+// on it), and `migrate` of a pointer stack into a log, which renames its revisions in order (and,
+// without `--head`, into a pointer stack like its source, under the same names).
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -57,11 +58,15 @@ describe("statekeeper --head log", { concurrency: true }, () => {
     assert.equal(JSON.parse(verify.stdout).revisions, 4);
   });
 
-  it("migrate --head log copies a pointer stack into a new log, renaming its revisions in order", async () => {
+  it("migrate --head log copies a pointer stack into a new log, renaming its revisions in order; without --head the copy keeps the source's head and names", async () => {
     const cwd = tempDir();
     const env = stackEnv({ K: newKey() });
     for (const file of [V1, V2])
-      assert.equal((await sk(["--key-env", "K", "push", file], { cwd, env })).code, 0);
+      assert.equal((await sk(["--key-env", "K", "--head", "pointer", "push", file], { cwd, env })).code, 0);
+    assert.ok(
+      existsSync(join(cwd, ".statekeeper", "webshop", "prod", "current")),
+      "the source has a pointer",
+    );
     const revs = (
       JSON.parse((await sk(["--key-env", "K", "history", "--json"], { cwd, env })).stdout) as {
         revisions: Array<{ rev: string }>;
@@ -87,5 +92,17 @@ describe("statekeeper --head log", { concurrency: true }, () => {
     assert.match(human.stdout, /headed by a log: its revisions are named by their place/);
     const show = await sk(["--key-env", "K", "--store", target, "show", "--json"], { cwd, env });
     assert.equal(show.code, 0, show.stderr);
+    // No --head: the copy is a pointer stack like its source, under the source's revision names.
+    const kept = join(cwd, "kept");
+    const plain = await sk(["--key-env", "K", "migrate", "--to", pathToFileURL(kept).href, "--json"], {
+      cwd,
+      env,
+    });
+    assert.equal(plain.code, 0, plain.stderr);
+    const keptReport = JSON.parse(plain.stdout) as { renamed?: unknown; current: string };
+    assert.equal(keptReport.renamed, undefined, "nothing renamed");
+    assert.equal(keptReport.current, revs[1]);
+    assert.ok(existsSync(join(kept, "webshop", "prod", "current")), "the copy has a pointer");
+    assert.ok(!existsSync(join(kept, "webshop", "prod", "head")), "and no log");
   });
 });

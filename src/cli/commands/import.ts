@@ -4,7 +4,14 @@ import { NOOP_KEY_ID } from "../../crypto/index.js";
 import { StateKeeperError } from "../../errors.js";
 import { describeStoreUrl, openStore } from "../../objectstore/schemes.js";
 import { openUnobinStack, unobinEnvKeyEncrypter, unobinNoopEncrypter } from "../../unobin/index.js";
-import { type CliContext, globalsOf, lockOptionsOf, openStackBackend, sourceEncrypter } from "../context.js";
+import {
+  type CliContext,
+  globalsOf,
+  lockOptionsOf,
+  namedHead,
+  openStackBackend,
+  sourceEncrypter,
+} from "../context.js";
 import { examples, withLockTimeout } from "../options.js";
 import { out, printable, printJson, warn } from "../output.js";
 import { withProgress } from "../progress.js";
@@ -97,13 +104,11 @@ export function registerImport(program: Command, ctx: CliContext): void {
  * head; asking for a log by name is refused before any I/O.
  */
 function importHead(command: Command): "pointer" {
-  let root = command;
-  while (root.parent !== null) root = root.parent;
-  const source = root.getOptionValueSource("head");
-  if ((source === "cli" || source === "env") && root.getOptionValue("head") === "log")
+  const named = namedHead(command);
+  if (named?.head === "log")
     throw new StateKeeperError(
       "E_INVALID_ARGUMENT",
-      `import keeps unobin's revision names, which a stack headed by a log cannot hold (it names revisions by their place): drop ${source === "cli" ? "--head log" : "STATEKEEPER_HEAD=log"}, import, then move the stack into a log with "statekeeper --head log migrate --to <store>"`,
+      `import keeps unobin's revision names, which a stack headed by a log cannot hold (it names revisions by their place): drop ${named.named}, import, then move the stack into a log with "statekeeper --head log migrate --to <store>"`,
     );
   return "pointer";
 }

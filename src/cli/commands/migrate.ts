@@ -1,8 +1,16 @@
 import type { Command } from "commander";
 import { migrateStack } from "../../admin/index.js";
+import { backendInternals } from "../../backend/internals.js";
 import { StateKeeperError } from "../../errors.js";
 import { describeStoreUrl } from "../../objectstore/schemes.js";
-import { type CliContext, globalsOf, lockOptionsOf, openStackBackend, sourceEncrypter } from "../context.js";
+import {
+  type CliContext,
+  globalsOf,
+  lockOptionsOf,
+  namedHead,
+  openStackBackend,
+  sourceEncrypter,
+} from "../context.js";
 import { encrypterFromSpecs } from "../keys.js";
 import { examples, keyOption, withLockTimeout } from "../options.js";
 import { out, printJson, warn } from "../output.js";
@@ -12,7 +20,7 @@ export function registerMigrate(program: Command, ctx: CliContext): void {
   const migrate = program
     .command("migrate")
     .description(
-      "copy every revision (same rev names) and the current pointer to another store, verify the copy; the source is never modified",
+      "copy every revision and the current one to another store, verify the copy; the source is never modified. A new target gets the source's head and revision names, unless --head names another (into a log, revisions are renamed in order)",
     )
     .requiredOption("--to <url>", "the target store URL (same --factory/--stack)")
     .addOption(
@@ -48,7 +56,9 @@ export function registerMigrate(program: Command, ctx: CliContext): void {
         process.env,
         "to-",
       ) ?? sourceEncrypter(ctx, g);
-    const target = await openStackBackend(g, targetEncrypter, opts.to);
+    // A copy keeps the source's head (and so its revision names) unless another is named.
+    const head = namedHead(command)?.head ?? (await backendInternals(source).headMode());
+    const target = await openStackBackend({ ...g, head }, targetEncrypter, opts.to);
     const report = await withProgress((onProgress) =>
       migrateStack(source, target, { ...lockOptionsOf(g), onProgress }),
     );
