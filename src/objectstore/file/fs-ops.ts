@@ -95,7 +95,8 @@ export async function fsyncDir(dir: string): Promise<void> {
     // ENOENT: a concurrent delete emptied and pruned the folder, so there is nothing left to persist.
     if (!["EINVAL", "EISDIR", "ENOTSUP", "EBADF", "ENOENT"].includes(errnoCode(e) ?? "")) throw e;
   } finally {
-    await handle?.close();
+    // Nothing waits on closing a folder opened only to fsync it.
+    handle?.close().catch(() => {});
   }
 }
 

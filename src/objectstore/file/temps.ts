@@ -48,10 +48,12 @@ export async function writeTemp(
   try {
     await handle.writeFile(body);
     if (mtime !== undefined) await handle.utimes(mtime, mtime);
-    await handle.sync();
-    const stats = await handle.stat({ bigint: true });
-    await handle.close();
+    // The stat reads what is already set; it need not wait for the data to reach the disk.
+    const [, stats] = await Promise.all([handle.sync(), handle.stat({ bigint: true })]);
     written = true;
+    // Once fsynced, the file is complete whatever close says, and Linux frees the descriptor even
+    // when close reports an error: the caller need not wait for it to place the file.
+    handle.close().catch(() => {});
     return { path, stats };
   } finally {
     if (!written) {
