@@ -120,11 +120,17 @@ export function encodeManifest(m: Manifest): Uint8Array {
   if (m.entries !== undefined) doc.entries = parsed(m.entries);
   else if (m.chunkList !== undefined) doc["chunk-list"] = { ...m.chunkList };
   else doc.chunks = (m.chunks ?? []).map((c) => ({ ...c }));
-  if (m.overlay !== undefined && m.entries === undefined) {
-    if (m.overlay.upsert.length > 0) doc.upsert = parsed(m.overlay.upsert);
-    if (m.overlay.remove.length > 0) doc.remove = [...m.overlay.remove];
-  }
-  return new TextEncoder().encode(`${serializeSorted(doc, 0)}\n`);
+  const upsert = m.overlay !== undefined && m.entries === undefined ? m.overlay.upsert : [];
+  if (m.overlay !== undefined && m.entries === undefined && m.overlay.remove.length > 0)
+    doc.remove = [...m.overlay.remove];
+  const text = serializeSorted(doc, 0);
+  if (upsert.length === 0) return new TextEncoder().encode(`${text}\n`);
+  // The overlay's entries go in as the canonical text they already are, not parsed back and
+  // serialized again: under a held lock every commit re-encodes its whole overlay. "upsert" sorts
+  // after every other key of a manifest, so it closes the object.
+  return new TextEncoder().encode(
+    `${text.slice(0, -1)},"upsert":[${upsert.map((e) => e.text).join(",")}]}\n`,
+  );
 }
 
 /**
