@@ -44,6 +44,7 @@ import {
   sortRevisions,
 } from "../snapshot/index.js";
 import {
+  type ChunkListRef,
   type ChunkRef,
   encodeEntry,
   encodeManifest,
@@ -51,6 +52,7 @@ import {
   MANIFEST_FORMAT_VERSION,
   type Manifest,
   manifestFromObject,
+  type Overlay,
 } from "../snapshot/manifest.js";
 import { compareCodePoints } from "../snapshot/revision.js";
 import { type Entry, type FactoryInfo, FORMAT_VERSION, type JsonObject } from "../snapshot/types.js";
@@ -58,6 +60,7 @@ import { validateSnapshot } from "../snapshot/validate.js";
 import {
   type ChunkPart,
   ChunkStore,
+  checkpointBytes,
   checkTotal,
   chunkDigest,
   chunksByDigest,
@@ -71,6 +74,7 @@ import {
   partsBytes,
   partsEntries,
   planChanges,
+  rebaseOverlay,
 } from "./chunk-store.js";
 import {
   type CurrentPointer,
@@ -442,6 +446,23 @@ const HISTORY_CONCURRENCY = 4;
 /** A stored revision that cannot be read as valid state: a finding (integrity), not an outage. */
 /** Chunks a full commit writes at once while it cuts the state into chunks. */
 const CHUNK_WRITES_IN_FLIGHT = 8;
+/**
+ * A checkpoint written behind the commits (`#foldBehind`) is adopted only this soon after it
+ * started, else dropped: a prune spares unneeded chunks younger than its grace (15 minutes by
+ * default, and at least one lease by the docs), and it needs the lock the folding backend holds.
+ */
+const FOLD_ADOPT_WITHIN_MS = 30_000;
+/**
+ * While a checkpoint is written behind the commits, their manifests carry the growing overlay up
+ * to this many times the size at which it is folded (`checkpointBytes`); past it, a commit waits
+ * for the checkpoint, so the bytes a commit writes stay bounded.
+ */
+const FOLD_CARRY = 2;
+/**
+ * Chunks a checkpoint behind the commits writes at once: few, so the commits' own writes (on a
+ * file store, the same thread pool and journal) are not queued behind them.
+ */
+const FOLD_WRITES_IN_FLIGHT = 2;
 
 const isUnreadable = (e: unknown): e is StateKeeperError => errorKind(e) === "integrity";
 
@@ -504,6 +525,17 @@ function logSeq(rev: string): number | undefined {
 
 const ABSENT: Seen = { state: NO_CURRENT, etag: null };
 
+/** A checkpoint written behind the commits: the state `from` + `overlay`, as new chunks and a list. */
+interface Fold {
+  lock: HeldLease;
+  from: ChunkListRef;
+  overlay: Overlay;
+  startedAt: number;
+  /** The new list once its chunks and itself are written; `failed` when a write failed. */
+  result?: ChunkListRef | "failed";
+  settled: Promise<void>;
+}
+
 /** The opened fields of a history row. */
 interface OpenedFields {
   sealedWith: string;
@@ -562,11 +594,16 @@ class StoreBackend implements Backend {
   readonly #digests = new Map<string, Digest>();
   readonly #format: 1 | 2;
   readonly #chunks: ChunkStore;
-  /** The manifest of the last format-2 revision this backend wrote, or read as the current one. */
   /** The current revision's manifest as this backend last wrote or read it, with its entry count when known. */
   #lastManifest: { rev: string; manifest: Manifest; entries?: number | undefined } | undefined;
   /** The manifest of the last revision `importRevision` wrote (a migration imports parents first). */
   #lastImported: { rev: string; manifest: Manifest } | undefined;
+  /** The lock under which this backend last committed: one that committed before may fold behind. */
+  #committedUnder: HeldLease | undefined;
+  /** The checkpoint being written behind the commits, for a later commit to adopt (`#foldBehind`). */
+  #fold: Fold | undefined;
+  /** The writes of every fold still in flight: `unlock` waits for them, so none outlives the lock. */
+  readonly #foldWrites = new Set<Promise<void>>();
 
   constructor(
     store: ObjectStore,
@@ -1449,9 +1486,14 @@ class StoreBackend implements Backend {
    * stored at a fresh rev, then `current` moved to it.
    */
   async #commitPrepared(prepared: Prepared): Promise<string> {
-    if (prepared.seen.log !== undefined || this.#isLogHolder()) return this.#appendCommit(prepared);
-    const rev = await this.#stored(prepared);
-    await this.setCurrent(rev);
+    const lock = this.#lock;
+    let rev: string;
+    if (prepared.seen.log !== undefined || this.#isLogHolder()) rev = await this.#appendCommit(prepared);
+    else {
+      rev = await this.#stored(prepared);
+      await this.setCurrent(rev);
+    }
+    this.#committedUnder = lock;
     return rev;
   }
 
@@ -1569,26 +1611,134 @@ class StoreBackend implements Backend {
     const load = (ref: ChunkRef) => this.#chunks.encodedEntries(ref, parentRev);
     const overlay = await growOverlay(chunks, parent.overlay, upsert, remove, load);
     const target = this.#chunks.targetBytes;
-    let next: Manifest;
-    let entries: number | undefined;
-    if (parent.chunkList !== undefined && !needsCheckpoint(overlay, parent.chunkList.size, target)) {
+    const list = parent.chunkList;
+    if (list !== undefined) {
+      // The new state as the parent's chunks and the grown overlay hold it, however the manifest
+      // records it (on those chunks, or on a checkpoint adopted from behind the commits).
       checkTotal(chunks.reduce((n, c) => n + c.size, 0) + overlayBytes(overlay));
-      next = { ...this.#manifestHeader(header, parentRevision), chunkList: parent.chunkList, overlay };
-      entries = countAfter(parentEntries, parent.overlay, upsert, remove, (a) =>
-        this.#chunks.holdsCached(chunks, a, parentRev),
-      );
-    } else {
-      const parts = await planChanges(
-        chunks,
-        new Map(overlay.upsert.map((e) => [e.address, e])),
-        new Set(overlay.remove),
-        load,
-        target,
-      );
-      entries = partsEntries(parts);
-      next = await this.#manifestOf(header, parentRevision, parts, parent, parentRev);
+      const onList = (chunkList: ChunkListRef, o: Overlay) => {
+        const next: Manifest = { ...this.#manifestHeader(header, parentRevision), chunkList, overlay: o };
+        const entries = countAfter(parentEntries, parent.overlay, upsert, remove, (a) =>
+          this.#chunks.holdsCached(chunks, a, parentRev),
+        );
+        return { plaintext: encodeManifest(next), entries, manifest: next };
+      };
+      const adopted = await this.#adoptFold(list, chunks, overlay, load);
+      if (adopted !== undefined) return onList(adopted.list, adopted.overlay);
+      if (
+        !needsCheckpoint(overlay, list.size, target) ||
+        (await this.#foldBehind(list, chunks, overlay, load))
+      )
+        return onList(list, overlay);
     }
-    return { plaintext: encodeManifest(next), entries, manifest: next };
+    const parts = await planChanges(
+      chunks,
+      new Map(overlay.upsert.map((e) => [e.address, e])),
+      new Set(overlay.remove),
+      load,
+      target,
+    );
+    const next = await this.#manifestOf(header, parentRevision, parts, parent, parentRev);
+    return { plaintext: encodeManifest(next), entries: partsEntries(parts), manifest: next };
+  }
+
+  /**
+   * Starts the checkpoint of the state `list` + `overlay` behind the commits, and says whether the
+   * commit may carry `overlay` meanwhile (also when such a checkpoint is already in flight). Only
+   * under a held lock that has committed before (an engine committing after each action): the new
+   * chunks and list are written while this commit's manifest is, and a later commit of the same
+   * lock adopts them (`#adoptFold`), so no commit waits for a checkpoint's writes. Not when the
+   * overlay is already past what a commit carries (`FOLD_CARRY`), nor when the folded state would be inline.
+   */
+  async #foldBehind(
+    list: ChunkListRef,
+    chunks: readonly ChunkRef[],
+    overlay: Overlay,
+    load: (ref: ChunkRef) => Promise<EncodedEntry[]>,
+  ): Promise<boolean> {
+    const lock = this.#lock;
+    if (lock === undefined || lock.lost || this.#committedUnder !== lock) return false;
+    const target = this.#chunks.targetBytes;
+    if (this.#pastCarry(overlay, list)) return false;
+    if (this.#fold !== undefined) return true;
+    const parts = await planChanges(
+      chunks,
+      new Map(overlay.upsert.map((e) => [e.address, e])),
+      new Set(overlay.remove),
+      load,
+      target,
+    );
+    if (partsBytes(parts) < inlineMaxBytes(target)) return false;
+    const writes = (async () => {
+      const written = await this.#chunks.write(parts, chunksByDigest(chunks), FOLD_WRITES_IN_FLIGHT);
+      return this.#chunks.writeList(written, list);
+    })();
+    const fold: Fold = {
+      lock,
+      from: list,
+      overlay,
+      startedAt: performance.now(),
+      settled: Promise.resolve(),
+    };
+    fold.settled = writes.then(
+      (result) => {
+        fold.result = result;
+      },
+      () => {
+        // A failed checkpoint is dropped: its overlay stays with the commits, and a later one
+        // (or, past `FOLD_CARRY`, a checkpoint in the commit itself) folds it.
+        fold.result = "failed";
+      },
+    );
+    this.#foldWrites.add(fold.settled);
+    void fold.settled.then(() => this.#foldWrites.delete(fold.settled));
+    this.#fold = fold;
+    return true;
+  }
+
+  /**
+   * The checkpoint written behind the commits, as the chunk list a commit on `list` + `overlay`
+   * can stand on instead, with the overlay that turns it into that state; undefined when there is
+   * none to adopt: none finished, or it was started under another lock, on another list, failed,
+   * or too long ago. A commit whose overlay is past `FOLD_CARRY` waits for one in flight.
+   */
+  async #adoptFold(
+    list: ChunkListRef,
+    chunks: readonly ChunkRef[],
+    overlay: Overlay,
+    load: (ref: ChunkRef) => Promise<EncodedEntry[]>,
+  ): Promise<{ list: ChunkListRef; overlay: Overlay } | undefined> {
+    const fold = this.#fold;
+    if (fold === undefined) return undefined;
+    if (
+      fold.lock !== this.#lock ||
+      fold.lock.lost ||
+      fold.from.id !== list.id ||
+      fold.from.sha256 !== list.sha256
+    ) {
+      this.#fold = undefined;
+      return undefined;
+    }
+    if (fold.result === undefined) {
+      if (!this.#pastCarry(overlay, list)) return undefined;
+      await fold.settled;
+    }
+    this.#fold = undefined;
+    const folded = fold.result;
+    if (folded === undefined || folded === "failed") return undefined;
+    if (performance.now() - fold.startedAt > FOLD_ADOPT_WITHIN_MS) return undefined;
+    return { list: folded, overlay: await rebaseOverlay(chunks, fold.overlay, overlay, load) };
+  }
+
+  /** Whether `overlay` is too large for a commit to carry while a checkpoint is written behind it. */
+  #pastCarry(overlay: Overlay, list: ChunkListRef): boolean {
+    return overlayBytes(overlay) > FOLD_CARRY * checkpointBytes(overlay, list.size, this.#chunks.targetBytes);
+  }
+
+  /** Waits for the writes of checkpoints folding behind the commits, and forgets them. */
+  async #settleFolds(): Promise<void> {
+    this.#fold = undefined;
+    await Promise.all([...this.#foldWrites]);
   }
 
   async #revisions(): Promise<RevisionInfo[]> {
@@ -1813,6 +1963,7 @@ class StoreBackend implements Backend {
         return held.tookOverFrom;
       },
       unlock: async () => {
+        if (this.#lock === held) await this.#settleFolds();
         if (this.#lock === held) {
           this.#lock = undefined;
           this.#logLease = undefined;

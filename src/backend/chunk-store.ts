@@ -53,6 +53,9 @@ interface ResolvedList {
   chunks: ChunkRef[];
   leaves: ChunkListLeafRef[];
 }
+
+/** A chunk list this store resolved or wrote, by its id and plaintext digest. */
+type KnownList = { id: string; sha256: string } & ResolvedList;
 /** Default bound of the decoded-chunk cache, in plaintext bytes. */
 export const DEFAULT_CHUNK_CACHE_BYTES = 64 * 1024 * 1024;
 /** Attempts at a fresh random chunk id (a collision of 128 random bits is not expected, ever). */
@@ -196,8 +199,8 @@ export class ChunkStore {
     if (m.chunks !== undefined) return { chunks: m.chunks, leaves: [] };
     const ref = m.chunkList;
     if (ref === undefined) return undefined;
-    const last = this.#lastList;
-    if (last?.id === ref.id && last.sha256 === ref.sha256) return last;
+    const known = this.#knownList(ref.id);
+    if (known !== undefined && known.sha256 === ref.sha256) return known;
     const body = decodeChunkList(await this.text(ref, rev, "chunk list"), ref, rev);
     let resolved: ResolvedList;
     if ("chunks" in body) resolved = { chunks: body.chunks, leaves: [] };
@@ -215,11 +218,23 @@ export class ChunkStore {
       });
       resolved = { chunks: parts.flat(), leaves };
     }
-    this.#lastList = { id: ref.id, sha256: ref.sha256, ...resolved };
+    this.#remember({ id: ref.id, sha256: ref.sha256, ...resolved });
     return resolved;
   }
 
-  #lastList: ({ id: string; sha256: string } & ResolvedList) | undefined;
+  /**
+   * The last two lists resolved or written: a commit's parent list, and the one a checkpoint
+   * folding behind the commits (see `Backend`) writes meanwhile, which the next commits adopt.
+   */
+  #lists: KnownList[] = [];
+
+  #knownList(id: string): KnownList | undefined {
+    return this.#lists.find((l) => l.id === id);
+  }
+
+  #remember(list: KnownList): void {
+    this.#lists = [list, ...this.#lists.filter((l) => l.id !== list.id)].slice(0, 2);
+  }
 
   /**
    * The snapshot a manifest describes: chunks fetched in parallel (bounded), each checked against
@@ -316,8 +331,12 @@ export class ChunkStore {
    * Writes the new parts (in parallel, bounded) and returns the chunk list. A part whose plaintext
    * digest `reuse` knows (the parent manifest's chunks) is not written again.
    */
-  async write(parts: readonly ChunkPart[], reuse: ReadonlyMap<string, ChunkRef>): Promise<ChunkRef[]> {
-    return mapBounded(parts, CHUNK_CONCURRENCY, (part) =>
+  async write(
+    parts: readonly ChunkPart[],
+    reuse: ReadonlyMap<string, ChunkRef>,
+    concurrency = CHUNK_CONCURRENCY,
+  ): Promise<ChunkRef[]> {
+    return mapBounded(parts, concurrency, (part) =>
       "keep" in part ? Promise.resolve(part.keep) : this.#writeChunk(part.entries, reuse),
     );
   }
@@ -346,7 +365,7 @@ export class ChunkStore {
    * list `reuse` already holds are not written again.
    */
   async writeList(chunks: readonly ChunkRef[], reuse: ChunkListRef | undefined): Promise<ChunkListRef> {
-    const parent = reuse !== undefined && this.#lastList?.id === reuse.id ? this.#lastList : undefined;
+    const parent = reuse === undefined ? undefined : this.#knownList(reuse.id);
     const known = new Map<string, string>();
     if (reuse !== undefined) known.set(reuse.sha256, reuse.id);
     for (const l of parent?.leaves ?? []) known.set(l.sha256, l.id);
@@ -371,7 +390,7 @@ export class ChunkStore {
       body = { lists: leaves };
     }
     const { id, sha256, size } = await this.#writeObject(encodeChunkList(body), (sha) => known.get(sha));
-    this.#lastList = { id, sha256, chunks: [...chunks], leaves };
+    this.#remember({ id, sha256, chunks: [...chunks], leaves });
     return { id, sha256, size, chunks: chunks.length };
   }
 
@@ -624,11 +643,15 @@ export function overlayBytes(o: Overlay): number {
  * optimum — bounded to [targetBytes, 8 · targetBytes] so reads stay cheap and small lists still fold.
  */
 export function needsCheckpoint(o: Overlay, listBytes: number, targetBytes: number): boolean {
-  const bytes = overlayBytes(o);
+  return overlayBytes(o) > checkpointBytes(o, listBytes, targetBytes);
+}
+
+/** The overlay size past which `needsCheckpoint` folds `o` (infinite for an empty overlay). */
+export function checkpointBytes(o: Overlay, listBytes: number, targetBytes: number): number {
   const changes = o.upsert.length + o.remove.length;
-  if (changes === 0) return false;
-  const optimum = Math.sqrt(2 * listBytes * (bytes / changes));
-  return bytes > Math.min(8 * targetBytes, Math.max(targetBytes, optimum));
+  if (changes === 0) return Number.POSITIVE_INFINITY;
+  const optimum = Math.sqrt(2 * listBytes * (overlayBytes(o) / changes));
+  return Math.min(8 * targetBytes, Math.max(targetBytes, optimum));
 }
 
 /**
@@ -668,6 +691,42 @@ export async function growOverlay(
     up.set(a, e);
   }
   return { upsert: sortEntries([...up.values()]), remove: [...rm].sort(compareCodePoints) };
+}
+
+/**
+ * The overlay that turns a checkpoint of the state `chunks` + `folded` into the state `chunks` +
+ * `now`: the addresses either overlay touches, compared between the two states (an entry whose
+ * text is unchanged is left out). A checkpoint written behind the commits folds the state of
+ * one revision; a later revision adopts it with this overlay. I/O: at most the chunks of `chunks`
+ * those addresses belong in.
+ */
+export async function rebaseOverlay(
+  chunks: readonly ChunkRef[],
+  folded: Overlay,
+  now: Overlay,
+  load: (ref: ChunkRef) => Promise<EncodedEntry[]>,
+): Promise<Overlay> {
+  const index = (o: Overlay) => ({ up: new Map(o.upsert.map((e) => [e.address, e])), rm: new Set(o.remove) });
+  const before = index(folded);
+  const after = index(now);
+  const inChunks = async (a: string): Promise<EncodedEntry | undefined> => {
+    if (chunks.length === 0) return undefined;
+    const ref = chunks[chunkIndexOf(chunks, a)] as ChunkRef;
+    return (await load(ref)).find((e) => e.address === a);
+  };
+  const valueIn = async (o: typeof before, a: string) =>
+    o.up.get(a) ?? (o.rm.has(a) ? undefined : await inChunks(a));
+  const touched = new Set([...before.up.keys(), ...before.rm, ...after.up.keys(), ...after.rm]);
+  const upsert: EncodedEntry[] = [];
+  const remove: string[] = [];
+  for (const a of [...touched].sort(compareCodePoints)) {
+    const was = await valueIn(before, a);
+    const is = await valueIn(after, a);
+    if (is !== undefined) {
+      if (was?.text !== is.text) upsert.push(is);
+    } else if (was !== undefined) remove.push(a);
+  }
+  return { upsert, remove };
 }
 
 /**
