@@ -1654,7 +1654,7 @@ class StoreBackend implements Backend {
     list: ChunkListRef,
     chunks: readonly ChunkRef[],
     overlay: Overlay,
-    load: (ref: ChunkRef) => Promise<EncodedEntry[]>,
+    load: (ref: ChunkRef) => Promise<readonly EncodedEntry[]>,
   ): Promise<boolean> {
     const lock = this.#lock;
     if (lock === undefined || lock.lost || this.#committedUnder !== lock) return false;
@@ -1706,7 +1706,7 @@ class StoreBackend implements Backend {
     list: ChunkListRef,
     chunks: readonly ChunkRef[],
     overlay: Overlay,
-    load: (ref: ChunkRef) => Promise<EncodedEntry[]>,
+    load: (ref: ChunkRef) => Promise<readonly EncodedEntry[]>,
   ): Promise<{ list: ChunkListRef; overlay: Overlay } | undefined> {
     const fold = this.#fold;
     if (fold === undefined) return undefined;

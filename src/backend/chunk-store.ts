@@ -56,6 +56,8 @@ interface ResolvedList {
 
 /** A chunk list this store resolved or wrote, by its id and plaintext digest. */
 type KnownList = { id: string; sha256: string } & ResolvedList;
+/** Bound of the cache of chunks' entries decoded for re-chunking, in characters of their texts. */
+const DECODED_CHUNK_TEXT = 4 * 1024 * 1024;
 /** Default bound of the decoded-chunk cache, in plaintext bytes. */
 export const DEFAULT_CHUNK_CACHE_BYTES = 64 * 1024 * 1024;
 /** Attempts at a fresh random chunk id (a collision of 128 random bits is not expected, ever). */
@@ -89,6 +91,16 @@ export class ChunkStore {
    * not copied by every young-generation collection while a large read allocates its entries.
    */
   readonly #cache: LruCache<string, { sha256: string; plaintext: Uint8Array }>;
+  /**
+   * The entries of chunks re-chunking decoded or this store wrote, by id: a process committing
+   * under a held lock consults the same few chunks at every commit (does an upsert add an entry,
+   * what does a checkpoint re-plan) and would otherwise parse them again each time. Bounded by the
+   * length of their texts; a full read (`assemble`) does not fill it.
+   */
+  readonly #decoded = new LruCache<string, { sha256: string; entries: readonly EncodedEntry[] }>(
+    DECODED_CHUNK_TEXT,
+    (v) => v.entries.reduce((n, e) => n + e.text.length, 0),
+  );
 
   constructor(
     store: ObjectStore,
@@ -149,10 +161,15 @@ export class ChunkStore {
   holdsCached(chunks: readonly ChunkRef[], address: string, rev: string): boolean | undefined {
     if (chunks.length === 0) return false;
     const ref = chunks[chunkIndexOf(chunks, address)] as ChunkRef;
+    const decoded = this.#decoded.get(ref.id);
+    if (decoded !== undefined && decoded.sha256 === ref.sha256)
+      return decoded.entries.some((e) => e.address === address);
     const hit = this.#cache.get(ref.id);
     if (hit === undefined || hit.sha256 !== ref.sha256) return undefined;
     const text = utf8Text(hit.plaintext, () => `chunk ${ref.id} of revision ${rev}`);
-    return chunkEntries(text, ref, rev).some((e) => e.address === address);
+    const entries = chunkEntries(text, ref, rev);
+    this.#decoded.set(ref.id, { sha256: ref.sha256, entries });
+    return entries.some((e) => e.address === address);
   }
 
   /**
@@ -173,8 +190,12 @@ export class ChunkStore {
   }
 
   /** The encoded entries of a chunk, for re-chunking. */
-  async encodedEntries(ref: ChunkRef, rev: string): Promise<EncodedEntry[]> {
-    return chunkEntries(await this.text(ref, rev), ref, rev);
+  async encodedEntries(ref: ChunkRef, rev: string): Promise<readonly EncodedEntry[]> {
+    const decoded = this.#decoded.get(ref.id);
+    if (decoded !== undefined && decoded.sha256 === ref.sha256) return decoded.entries;
+    const entries = chunkEntries(await this.text(ref, rev), ref, rev);
+    this.#decoded.set(ref.id, { sha256: ref.sha256, entries });
+    return entries;
   }
 
   /**
@@ -349,6 +370,7 @@ export class ChunkStore {
   async #writeChunk(entries: EncodedEntry[], reuse: ReadonlyMap<string, ChunkRef>): Promise<ChunkRef> {
     const text = chunkText(entries);
     const { id, sha256, size } = await this.#writeObject(text, (sha) => reuse.get(sha)?.id);
+    this.#decoded.set(id, { sha256, entries: [...entries] });
     return {
       id,
       sha256,
@@ -531,7 +553,7 @@ export async function planChanges(
   chunks: readonly ChunkRef[],
   upsert: ReadonlyMap<string, EncodedEntry>,
   remove: ReadonlySet<string>,
-  load: (ref: ChunkRef) => Promise<EncodedEntry[]>,
+  load: (ref: ChunkRef) => Promise<readonly EncodedEntry[]>,
   targetBytes: number,
 ): Promise<ChunkPart[]> {
   const byChunk = new Map<number, string[]>();
@@ -541,7 +563,7 @@ export async function planChanges(
     if (list === undefined) byChunk.set(i, [address]);
     else list.push(address);
   }
-  const apply = (entries: EncodedEntry[], addresses: readonly string[]): EncodedEntry[] => {
+  const apply = (entries: readonly EncodedEntry[], addresses: readonly string[]): readonly EncodedEntry[] => {
     if (addresses.length === 0) return entries;
     const byAddress = new Map(entries.map((e) => [e.address, e]));
     for (const a of addresses) if (remove.has(a) && !byAddress.delete(a)) throw noSuchEntry(a);
@@ -663,7 +685,7 @@ export function checkpointBytes(o: Overlay, listBytes: number, targetBytes: numb
 export async function chunkHolds(
   chunks: readonly ChunkRef[],
   address: string,
-  load: (ref: ChunkRef) => Promise<EncodedEntry[]>,
+  load: (ref: ChunkRef) => Promise<readonly EncodedEntry[]>,
 ): Promise<boolean> {
   if (chunks.length === 0) return false;
   const ref = chunks[chunkIndexOf(chunks, address)] as ChunkRef;
@@ -675,7 +697,7 @@ export async function growOverlay(
   overlay: Overlay | undefined,
   upsert: ReadonlyMap<string, EncodedEntry>,
   remove: ReadonlySet<string>,
-  load: (ref: ChunkRef) => Promise<EncodedEntry[]>,
+  load: (ref: ChunkRef) => Promise<readonly EncodedEntry[]>,
 ): Promise<Overlay> {
   const up = new Map((overlay?.upsert ?? []).map((e) => [e.address, e]));
   const rm = new Set(overlay?.remove ?? []);
@@ -704,7 +726,7 @@ export async function rebaseOverlay(
   chunks: readonly ChunkRef[],
   folded: Overlay,
   now: Overlay,
-  load: (ref: ChunkRef) => Promise<EncodedEntry[]>,
+  load: (ref: ChunkRef) => Promise<readonly EncodedEntry[]>,
 ): Promise<Overlay> {
   const index = (o: Overlay) => ({ up: new Map(o.upsert.map((e) => [e.address, e])), rm: new Set(o.remove) });
   const before = index(folded);
@@ -738,7 +760,7 @@ export async function rebaseOverlay(
 export async function overlayFromParts(
   parts: readonly ChunkPart[],
   chunks: readonly ChunkRef[],
-  load: (ref: ChunkRef) => Promise<EncodedEntry[]>,
+  load: (ref: ChunkRef) => Promise<readonly EncodedEntry[]>,
 ): Promise<Overlay> {
   const kept = new Set<string>();
   for (const p of parts) if ("keep" in p) kept.add(p.keep.sha256);
