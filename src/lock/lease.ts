@@ -101,10 +101,13 @@ export function holderFields(h: LockHolder): LockHolder {
 
 /** This process as a lock holder: user, host and pid, without failing where there is no user database. */
 export function thisProcess(): { user: string; host: string; pid: number } {
-  return { user: processUser(), host: hostname(), pid: process.pid };
+  hostOfProcess ??= hostname();
+  return { user: processUser(), host: hostOfProcess, pid: process.pid };
 }
 
 let userOfProcess: string | undefined;
+/** The host name, looked up once: every log entry and commit names its writer (a system call each). */
+let hostOfProcess: string | undefined;
 
 /** The user this process runs as, looked up once (each lookup reads the user database). */
 function processUser(): string {
