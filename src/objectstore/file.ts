@@ -168,14 +168,18 @@ export function fileStore(root: string, options: FileStoreOptions = {}): ObjectS
       const at = locate(key);
       checkPut(key, body, opts);
       let etag: string;
+      // Removes what dead writers left in the temp folder, beside this write (it reads only that
+      // folder, never the key's folder of objects); done when the put returns, as before.
+      let swept: Promise<void> | undefined;
       try {
         await checkRoot();
+        swept = removeDeadTemps(tempDir);
         etag = await putFile(at, key, body, opts);
       } catch (e) {
         throw asStoreError(e, "put", key);
+      } finally {
+        await swept;
       }
-      // Reads only the temp folder (the writes in flight), never the key's folder of objects.
-      await removeDeadTemps(tempDir);
       return { etag };
     },
 
