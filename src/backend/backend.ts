@@ -73,7 +73,7 @@ import {
   overlayFromParts,
   partsBytes,
   partsEntries,
-  planChanges,
+  planOverlay,
   rebaseOverlay,
 } from "./chunk-store.js";
 import {
@@ -1631,13 +1631,7 @@ class StoreBackend implements Backend {
       )
         return onList(list, overlay);
     }
-    const parts = await planChanges(
-      chunks,
-      new Map(overlay.upsert.map((e) => [e.address, e])),
-      new Set(overlay.remove),
-      load,
-      target,
-    );
+    const parts = await planOverlay(chunks, overlay, load, target);
     const next = await this.#manifestOf(header, parentRevision, parts, parent, parentRev);
     return { plaintext: encodeManifest(next), entries: partsEntries(parts), manifest: next };
   }
@@ -1661,13 +1655,7 @@ class StoreBackend implements Backend {
     const target = this.#chunks.targetBytes;
     if (this.#pastCarry(overlay, list)) return false;
     if (this.#fold !== undefined) return true;
-    const parts = await planChanges(
-      chunks,
-      new Map(overlay.upsert.map((e) => [e.address, e])),
-      new Set(overlay.remove),
-      load,
-      target,
-    );
+    const parts = await planOverlay(chunks, overlay, load, target);
     if (partsBytes(parts) < inlineMaxBytes(target)) return false;
     const writes = (async () => {
       const written = await this.#chunks.write(parts, chunksByDigest(chunks), FOLD_WRITES_IN_FLIGHT);

@@ -594,6 +594,22 @@ export async function planChanges(
   return parts;
 }
 
+/** The new parts of a checkpoint: `overlay` folded into the chunks it touches (`planChanges`). */
+export function planOverlay(
+  chunks: readonly ChunkRef[],
+  overlay: Overlay,
+  load: (ref: ChunkRef) => Promise<readonly EncodedEntry[]>,
+  targetBytes: number,
+): Promise<ChunkPart[]> {
+  return planChanges(
+    chunks,
+    new Map(overlay.upsert.map((e) => [e.address, e])),
+    new Set(overlay.remove),
+    load,
+    targetBytes,
+  );
+}
+
 /** Which chunk an address belongs in: the last one whose first address is not after it (0 if none). */
 export function chunkIndexOf(chunks: readonly ChunkRef[], address: string): number {
   let lo = 0;
