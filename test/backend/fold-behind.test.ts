@@ -54,6 +54,8 @@ function chunkGate(inner: ObjectStore) {
   const state = { started: 0, waiting: 0, refused: 0, puts: 0 };
   /** The chunk list each revision written names, and whether it carries an overlay. */
   const lists: { id: string; overlay: boolean }[] = [];
+  /** The ids of the chunk lists written (objects under `chunks/` holding a list, not entries). */
+  const listObjects: string[] = [];
   const store = interceptStore(inner, async (call) => {
     if (call.op !== "put") return undefined;
     state.puts++;
@@ -85,7 +87,8 @@ function chunkGate(inner: ObjectStore) {
         const text = Buffer.from(body).toString("utf8");
         const list = /"chunk-list":\{[^}]*"id":"([0-9a-f]+)"/.exec(text);
         if (list !== null) lists.push({ id: list[1] as string, overlay: /"(upsert|remove)":\[/.test(text) });
-      }
+      } else if (key.includes("/chunks/") && /\{"(chunks|lists)":\[/.test(Buffer.from(body).toString("utf8")))
+        listObjects.push(key.slice(key.lastIndexOf("/") + 1));
       return r;
     },
   };
@@ -93,6 +96,7 @@ function chunkGate(inner: ObjectStore) {
     store: withLists,
     state,
     lists,
+    listObjects,
     hold() {
       let release = () => {};
       const promise = new Promise<void>((resolve) => {
@@ -222,6 +226,49 @@ for (const [storeName, makeStore] of stores) {
         assert.deepEqual(report.problems, []);
         assert.equal(report.ok, true);
       });
+
+    test("a checkpoint behind the commits is not adopted once 30 s have passed since it started", async () => {
+      const g = chunkGate(makeStore());
+      const stack = "late";
+      const backend = open(g.store, stack);
+      const model = new Map<string, Entry>(
+        Array.from({ length: 60 }, (_, i) => [`r.${i}`, entry(`r.${i}`)] as const),
+      );
+      await backend.commit(snapshotOf(stack, model.values()));
+      // A lease longer than the jump of the clock below (the lease measures time by it too).
+      const lock = await backend.lock({ leaseMs: 300_000 });
+      let n = 0;
+      const change = async () => {
+        n++;
+        const e = entry(`r.${n % 60}`, n);
+        model.set(e.address, e);
+        return backend.commitChanges({ upsert: [e] });
+      };
+      await change();
+      g.hold();
+      while (g.state.waiting === 0) {
+        assert.ok(n < 40, "no checkpoint was started behind the commits");
+        await change();
+      }
+      const listsBefore = g.listObjects.length;
+      g.release();
+      while (g.listObjects.length === listsBefore) await sleep(5);
+      const folded = g.listObjects.at(-1);
+      // The checkpoint is written; the clock the backend measures its age with moves 31 s on.
+      const realNow = performance.now.bind(performance);
+      performance.now = () => realNow() + 31_000;
+      try {
+        await change();
+      } finally {
+        performance.now = realNow;
+      }
+      const named = g.lists.at(-1);
+      assert.ok(named !== undefined && folded !== undefined);
+      assert.notEqual(named.id, folded, "a checkpoint started over 30 s before was adopted");
+      await lock.unlock();
+      assert.deepEqual(sorted((await open(g.store, stack).current()).entries), sorted(model.values()));
+      assert.deepEqual((await verifyStack(open(g.store, stack))).problems, []);
+    });
 
     test("a checkpoint behind the commits that fails is dropped; past the carry the commit fails cleanly; later ones fold", async () => {
       const g = chunkGate(makeStore());
