@@ -46,7 +46,11 @@ export interface MigrateRecordKeysReport {
   scanned: number;
   /** Copied to the lossless key, read back and compared, then the Spaces-key object removed (or, in a dry run, what would be). */
   moved: { id: string; from: string; to: string }[];
-  /** Records already at their lossless key: an id of only `[A-Za-z0-9_-]` has the same key in both layouts, or moved by an earlier run. */
+  /**
+   * Records only at their lossless key: an id of only `[A-Za-z0-9_-]` has the same key in both
+   * layouts, or moved by an earlier run. A record at both keys (the copy an interrupted run left)
+   * is counted once, where its source ends: `moved` or `skipped`.
+   */
   alreadyLossless: number;
   /** Left in place; rerun once the reason is gone. */
   skipped: SkippedRecord[];
@@ -96,7 +100,7 @@ export async function migrateRecordKeys(
   // 1. Scan: every `.json` under the prefix, classified by where its body says it belongs.
   const skipped: SkippedRecord[] = [];
   const sources: Source[] = [];
-  let alreadyLossless = 0;
+  const atLossless = new Set<string>();
   const keys: string[] = [];
   for await (const info of store.list(prefix))
     if (SPACES_LAYOUT.classify(prefix, info.key).kind === "record") keys.push(info.key);
@@ -124,7 +128,7 @@ export async function migrateRecordKeys(
       skipped.push({ id, key, code: "E_INVALID_NAME", reason: (e as Error).message });
       continue;
     }
-    if (key === lossless) alreadyLossless++;
+    if (key === lossless) atLossless.add(id);
     else if (key === spaces) sources.push({ id, key, to: lossless, etag: got.etag, state });
     else
       skipped.push({
@@ -135,6 +139,8 @@ export async function migrateRecordKeys(
       });
   }
   onProgress?.({ phase: "scan", done: keys.length, total: keys.length });
+  for (const src of sources) atLossless.delete(src.id);
+  const alreadyLossless = atLossless.size;
   if (!dryRun && sources.length > 0) await assertStoreSupported(store);
 
   const lockHolder = async (id: string): Promise<string | undefined> => {

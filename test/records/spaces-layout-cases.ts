@@ -206,6 +206,11 @@ export function spacesLayoutCases(name: string, makeStore: () => Promise<ObjectS
       "a locked record is left where it is",
     );
     assert.equal(report.complete, false);
+    assert.equal(
+      report.moved.length + report.alreadyLossless + report.skipped.length,
+      7,
+      "each record is counted once, the one at both keys as moved",
+    );
     assert.ok(events.includes("move"));
     const moved = new Set([...dry.moved.map((m) => m.id)]);
     const total = new Set([...report.moved.map((m) => m.id)]);
