@@ -76,6 +76,31 @@ export async function rate(count: number, fn: (i: number) => Promise<unknown>): 
 }
 
 /**
+ * Runs every side `rounds` times, the sides in turn and their order rotated each round, and returns
+ * each side's runs. Sides measured one after the other meet different disk states (writeback and
+ * discards left by the side before); interleaved, each meets the same mix, so their ratio holds.
+ */
+export async function interleaved<S extends Record<string, unknown>>(
+  rounds: number,
+  sides: { [K in keyof S]: () => Promise<S[K]> },
+  label?: string,
+): Promise<{ [K in keyof S]: S[K][] }> {
+  const names = Object.keys(sides) as (keyof S & string)[];
+  const out = Object.fromEntries(names.map((k) => [k, []])) as unknown as { [K in keyof S]: S[K][] };
+  for (let r = 0; r < rounds; r++) {
+    const order = [...names.slice(r % names.length), ...names.slice(0, r % names.length)];
+    for (const k of order) {
+      if (label !== undefined) log(`${label}: round ${r + 1}/${rounds}, ${k}`);
+      out[k].push(await sides[k]());
+    }
+  }
+  return out;
+}
+
+/** The median of `values` (the lower middle of an even count). */
+export const median = (values: readonly number[]): number => percentile(values, 50);
+
+/**
  * How many times the statekeeper figure is worse than a baseline: > 1 means statekeeper is
  * slower (or writes more), < 1 means faster. Always "statekeeper cost / baseline cost".
  */

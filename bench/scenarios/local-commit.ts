@@ -13,7 +13,7 @@ import { recordingStore } from "../../src/testing/store-decorators.js";
 import { withTempDir } from "../lib/dirs.js";
 import { benchKey, makeSnapshot } from "../lib/fixtures.js";
 import { heldLockCommits } from "../lib/held-lock.js";
-import { log, pick, rate, type ScenarioResult } from "../lib/measure.js";
+import { interleaved, log, mean, median, pick, rate, type ScenarioResult } from "../lib/measure.js";
 
 const ENTRIES = 100;
 
@@ -90,31 +90,68 @@ async function floorCycle(dir: string, n: number, bytes: Uint8Array) {
 }
 
 export async function localCommitScenario(): Promise<ScenarioResult> {
-  const n = pick(1000, 60);
+  const n = pick(600, 60);
+  const heldN = pick(1000, 60);
+  const rounds = pick(3, 1);
   const snapshot = makeSnapshot("local", ENTRIES);
   const bytes = encodeSnapshot(snapshot);
-  log(`1 local commit cycle: ${n} commits of ${ENTRIES} entries (${bytes.byteLength} bytes)`);
-  const cycle = (name: string, encrypter: () => Encrypter, head: HeadMode) =>
-    withTempDir(name, (d) => statekeeperCycle(d, encrypter(), n, snapshot, head));
-  const noop = await cycle("local-noop", noopEncrypter, "pointer");
-  const noopLog = await cycle("local-noop-log", noopEncrypter, "log");
-  const keyed = await cycle("local-key", () => keyEncrypter({ key: benchKey() }), "pointer");
-  const keyedLog = await cycle("local-key-log", () => keyEncrypter({ key: benchKey() }), "log");
-  const plain = await withTempDir("local-wfa", (d) => plainUserCycle(d, n, snapshot));
-  const floor = await withTempDir("local-floor", (d) => floorCycle(d, n, bytes));
-  const held = await withTempDir("local-held", (d) => heldLockCommits(fileStore(d), n, snapshot, "pointer"));
-  const heldLog = await withTempDir("local-held-log", (d) =>
-    heldLockCommits(fileStore(d), n, snapshot, "log"),
+  log(
+    `1 local commit cycle: ${rounds} interleaved rounds of ${n} commits of ${ENTRIES} entries (${bytes.byteLength} bytes), then of ${heldN} held-lock commits`,
   );
-  const bare = await withTempDir("local-bare", (d) => bareWrites(d, n, bytes));
-  const bareDurable = await withTempDir("local-bare-durable", (d) => bareWrites(d, n, bytes, true));
+  const cycle = (name: string, encrypter: () => Encrypter, head: HeadMode) => () =>
+    withTempDir(name, (d) => statekeeperCycle(d, encrypter(), n, snapshot, head));
+  // Each side of a comparison in turn, round after round (see `interleaved`): measured one after
+  // the other, the floors ran after the statekeeper sides had left the disk busy, and the ratio
+  // moved by more than the code did.
+  const cycles = await interleaved(
+    rounds,
+    {
+      noop: cycle("local-noop", noopEncrypter, "pointer"),
+      noopLog: cycle("local-noop-log", noopEncrypter, "log"),
+      keyed: cycle("local-key", () => keyEncrypter({ key: benchKey() }), "pointer"),
+      keyedLog: cycle("local-key-log", () => keyEncrypter({ key: benchKey() }), "log"),
+      plain: () => withTempDir("local-wfa", (d) => plainUserCycle(d, n, snapshot)),
+      floor: () => withTempDir("local-floor", (d) => floorCycle(d, n, bytes)),
+    },
+    "1 local commit cycle",
+  );
+  const helds = await interleaved(
+    rounds,
+    {
+      held: () => withTempDir("local-held", (d) => heldLockCommits(fileStore(d), heldN, snapshot, "pointer")),
+      heldLog: () =>
+        withTempDir("local-held-log", (d) => heldLockCommits(fileStore(d), heldN, snapshot, "log")),
+      bare: () => withTempDir("local-bare", (d) => bareWrites(d, heldN, bytes)),
+      bareDurable: () => withTempDir("local-bare-durable", (d) => bareWrites(d, heldN, bytes, true)),
+    },
+    "1 held-lock commits",
+  );
+  const rateOf = (r: number | { perSecond: number }) => (typeof r === "number" ? r : r.perSecond);
+  for (const [side, runs] of Object.entries({ ...cycles, ...helds }))
+    log(`1 local commit cycle: ${side} per round ${runs.map((r) => rateOf(r).toFixed(1)).join(", ")} /s`);
+  /** A side's median rate over its rounds, with the mean of its other figures. */
+  const summary = (runs: { perSecond: number; requestsPerCommit: number; meanRevisionBytes?: number }[]) => ({
+    perSecond: median(runs.map((r) => r.perSecond)),
+    requestsPerCommit: mean(runs.map((r) => r.requestsPerCommit)),
+    meanRevisionBytes: Math.round(mean(runs.map((r) => r.meanRevisionBytes ?? 0))),
+  });
+  const noop = summary(cycles.noop);
+  const noopLog = summary(cycles.noopLog);
+  const keyed = summary(cycles.keyed);
+  const keyedLog = summary(cycles.keyedLog);
+  const plain = median(cycles.plain);
+  const floor = median(cycles.floor);
+  const held = summary(helds.held);
+  const heldLog = summary(helds.heldLog);
+  const bare = median(helds.bare);
+  const bareDurable = median(helds.bareDurable);
   const baselines = [
     { name: "write-file-atomic + proper-lockfile", value: plain },
     { name: "floor: O_EXCL lock + write/fsync/rename ×2", value: floor },
   ];
   return {
     id: "1-local-commit",
-    title: `Commit cycle on a local folder (lock → write → set current → unlock), ${n} commits × ${ENTRIES} entries (${(bytes.byteLength / 1e6).toFixed(2)} MB)`,
+    title: `Commit cycle on a local folder (lock → write → set current → unlock), medians of ${rounds} interleaved rounds of ${n} commits × ${ENTRIES} entries (${(bytes.byteLength / 1e6).toFixed(2)} MB)`,
     rows: [
       ...[
         { metric: "noop encrypter, current pointer", name: "noop, pointer", r: noop },

@@ -19,7 +19,7 @@ import { BIN } from "../../test/cli/helpers.js";
 import { startServer } from "../../test/server/support.js";
 import { withTempDir } from "../lib/dirs.js";
 import { benchKey, makeEntry, makeSnapshot } from "../lib/fixtures.js";
-import { log, percentile, pick, type Row, type ScenarioResult } from "../lib/measure.js";
+import { log, median, pick, type Row, type ScenarioResult } from "../lib/measure.js";
 import { freshStore } from "../lib/s3.js";
 import type { S3Server } from "../lib/server.js";
 
@@ -40,8 +40,6 @@ const REPLACED = pick(20, 5);
 /** Warm requests (and CLI runs) per measurement; the median is reported. */
 const WARM = pick(5, 3);
 const WRITE_CONCURRENCY = 8;
-
-const median = (values: readonly number[]) => percentile(values, 50);
 
 /** The environment of a spawned statekeeper: no STATEKEEPER_* from the caller, plus `extra`. */
 function childEnv(extra: Record<string, string>): Record<string, string> {
