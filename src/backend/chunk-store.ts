@@ -369,7 +369,7 @@ export class ChunkStore {
 
   async #writeChunk(entries: EncodedEntry[], reuse: ReadonlyMap<string, ChunkRef>): Promise<ChunkRef> {
     const text = chunkText(entries);
-    const { id, sha256, size } = await this.#writeObject(text, (sha) => reuse.get(sha)?.id);
+    const { id, sha256, size } = await this.#writeObject(text, (sha) => reuse.get(sha)?.id, "deferred");
     this.#decoded.set(id, { sha256, entries: [...entries] });
     return {
       id,
@@ -406,7 +406,11 @@ export class ChunkStore {
         },
       );
       leaves = await mapBounded(groups, CHUNK_CONCURRENCY, async (group) => {
-        const written = await this.#writeObject(encodeChunkList({ chunks: group }), (sha) => known.get(sha));
+        const written = await this.#writeObject(
+          encodeChunkList({ chunks: group }),
+          (sha) => known.get(sha),
+          "deferred",
+        );
         return { ...written, chunks: group.length, first: (group[0] as ChunkRef).first };
       });
       body = { lists: leaves };
@@ -419,10 +423,17 @@ export class ChunkStore {
   /**
    * Creates an object under `chunks/` holding `text`, sealed, unless `known` names one with the same
    * plaintext digest; returns its id, digest and plaintext size.
+   *
+   * Chunks and list leaves are `"deferred"` writes: only the list's root names them for a manifest,
+   * and it is always written after them, into the same folder, as a plain write whose folder fsync
+   * makes them durable too. So a checkpoint costs one folder fsync, not one per object, and no
+   * manifest can survive a power failure that its chunks did not. (A root found already written
+   * was written plainly after its own chunks and leaves existed.)
    */
   async #writeObject(
     text: string,
     known: (sha256: string) => string | undefined,
+    durability?: "deferred",
   ): Promise<{ id: string; sha256: string; size: number }> {
     const plaintext = utf8.encode(text);
     const sha256 = sha256Hex(plaintext);
@@ -440,7 +451,10 @@ export class ChunkStore {
       const sealed = await encrypter.seal(plaintext, this.#layout.chunkLocation(id));
       let created = true;
       try {
-        await this.#store.put(this.#layout.chunk(id), sealed, { ifNoneMatch: "*" });
+        await this.#store.put(this.#layout.chunk(id), sealed, {
+          ifNoneMatch: "*",
+          ...(durability === undefined ? {} : { durability }),
+        });
       } catch (e) {
         if (!isStoreError(e, "PRECONDITION_FAILED")) throw e;
         created = false;

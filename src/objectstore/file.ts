@@ -113,7 +113,8 @@ export function fileStore(root: string, options: FileStoreOptions = {}): ObjectS
           temp = undefined;
         });
       }
-      await fsyncDir(at.dir);
+      // A deferred write is made durable by the next plain put into this folder (its fsync).
+      if (opts.durability !== "deferred") await fsyncDir(at.dir);
     } finally {
       if (temp !== undefined) await unlinkQuietly(temp).catch(() => {});
     }

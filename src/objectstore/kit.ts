@@ -75,6 +75,11 @@ export function checkPut(key: string, body: unknown, opts: PutOptions): void {
     (typeof opts.putId !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(opts.putId))
   )
     throw invalidArgument(`put ${key}: putId must be 1-64 characters from [A-Za-z0-9_-]`, key);
+  if (opts.durability !== undefined && opts.durability !== "deferred")
+    throw invalidArgument(
+      `put ${key}: durability must be "deferred" or absent (got ${JSON.stringify(opts.durability)})`,
+      key,
+    );
 }
 
 /** Refuses an empty `ifMatch` on delete (`E_INVALID_ARGUMENT`). */

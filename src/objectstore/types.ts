@@ -41,6 +41,16 @@ export interface PutOptions {
    * a known outcome (memory keeps it anyway; file does not) may ignore it.
    */
   putId?: string;
+  /**
+   * `"deferred"`: this write may be undone by a power failure (the key then holds what it held
+   * before, whole; never a torn object) until a later put without this option into the same
+   * folder (the key up to its last `/`) returns, which makes both durable. Other processes see it
+   * at once, as any write. For objects nothing names yet, written as a batch before the one
+   * object that names them: a checkpoint's chunks, then its chunk list, one folder fsync for all.
+   * Stores whose writes are durable when they return (S3, memory) ignore it; the file store
+   * skips its folder fsync.
+   */
+  durability?: "deferred";
 }
 
 export interface DeleteOptions {

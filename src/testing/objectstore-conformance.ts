@@ -100,6 +100,28 @@ export function objectStoreConformance(
       assert.equal(text((await s.get(`${p}k`))?.body), "original");
     });
 
+    it("a deferred write is a write: seen at once, listed, create-only and compare-and-swap as any", async (s, p) => {
+      const deferred = { durability: "deferred" } as const;
+      const { etag } = await s.put(`${p}chunk`, bytes("c1"), { ...deferred, ifNoneMatch: "*" });
+      const got = await s.get(`${p}chunk`);
+      assert.equal(text(got?.body), "c1");
+      assert.equal(got?.etag, etag);
+      await assert.rejects(
+        s.put(`${p}chunk`, bytes("c2"), { ...deferred, ifNoneMatch: "*" }),
+        isPreconditionFailed,
+      );
+      await assert.rejects(
+        s.put(`${p}chunk`, bytes("c2"), { ...deferred, ifMatch: `${etag}x` }),
+        isPreconditionFailed,
+      );
+      await s.put(`${p}chunk`, bytes("c3"), { ...deferred, ifMatch: etag });
+      await s.put(`${p}list`, bytes("l"), { ifNoneMatch: "*" });
+      assert.equal(text((await s.get(`${p}chunk`))?.body), "c3");
+      const listed: string[] = [];
+      for await (const o of s.list(p)) listed.push(o.key);
+      assert.deepEqual(listed, [`${p}chunk`, `${p}list`]);
+    });
+
     it("compare-and-swap with the current etag replaces the object and returns a new etag", async (s, p) => {
       const first = await s.put(`${p}k`, bytes("v1"));
       const second = await s.put(`${p}k`, bytes("v2"), { ifMatch: first.etag });

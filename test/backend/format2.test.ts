@@ -17,6 +17,7 @@ import { keyring } from "../../src/crypto/keyring.js";
 import { noopEncrypter } from "../../src/crypto/noop.js";
 import type { Encrypter } from "../../src/crypto/types.js";
 import { isStateKeeperError } from "../../src/errors.js";
+import { dirSyncCount } from "../../src/objectstore/file/fs-ops.js";
 import { fileStore } from "../../src/objectstore/file.js";
 import { memoryStore } from "../../src/objectstore/memory.js";
 import type { ObjectStore } from "../../src/objectstore/types.js";
@@ -513,6 +514,49 @@ for (const [storeName, makeStore] of stores) {
     });
   });
 }
+
+describe("format 2 on the file store: a checkpoint's objects share one folder fsync", () => {
+  for (const head of ["log", "pointer"] as const)
+    test(`${head} head: chunks and list leaves are deferred writes; the list's root makes them durable`, async () => {
+      const counted = countingStore(fileStore(mkdtempSync(join(tmpdir(), "statekeeper-format2-sync-"))));
+      const backend = createBackend(counted.store, {
+        factory: "factory",
+        stack: "stack",
+        encrypter: noopEncrypter(),
+        format: 2,
+        head,
+        chunkTargetBytes: 1024,
+      });
+      await backend.commit(snapshotOf([entry("seed")])); // folders and probe out of the way
+      const entries = Array.from({ length: 400 }, (_, i) => entry(`res.${String(i).padStart(3, "0")}`, i));
+      for (const change of [
+        () => backend.commit(snapshotOf(entries)),
+        () =>
+          backend.commitChanges({
+            upsert: entries.filter((_, i) => i % 7 === 0).map((e) => ({ ...e, outputs: { n: 1 } })),
+          }),
+      ]) {
+        counted.reset();
+        const before = dirSyncCount();
+        await change();
+        const syncs = dirSyncCount() - before;
+        const chunkPuts = counted.chunkPuts().length;
+        assert.ok(chunkPuts >= 20, `${chunkPuts} chunk objects written`);
+        // One for the list's root under chunks/, one for each write of the revision and the head.
+        assert.equal(
+          syncs,
+          counted.puts.length - chunkPuts + 1,
+          `folder fsyncs for ${counted.puts.length} puts`,
+        );
+        const fresh = createBackend(counted.store, {
+          factory: "factory",
+          stack: "stack",
+          encrypter: noopEncrypter(),
+        });
+        assert.equal((await fresh.current()).entries.length, entries.length);
+      }
+    });
+});
 
 describe("format 2: options and what is not supported yet", () => {
   test("format and chunkTargetBytes are checked when the backend is made", () => {

@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { threadId } from "node:worker_threads";
 import { hasErrorCode } from "../../src/errors.js";
-import { OWN_START_TIME, storeErrorFromFs } from "../../src/objectstore/file/fs-ops.js";
+import { dirSyncCount, OWN_START_TIME, storeErrorFromFs } from "../../src/objectstore/file/fs-ops.js";
 import { withKeyMutex } from "../../src/objectstore/file/mutex.js";
 import { TEMP_DIR_NAME } from "../../src/objectstore/file/temps.js";
 import { fileStore } from "../../src/objectstore/file.js";
@@ -237,6 +237,40 @@ describe("file store: bookkeeping files", () => {
     // Only the temp folder remains, empty: writes place their files, never leave them.
     assert.deepEqual(readdirSync(root), [TEMP_DIR_NAME]);
     assert.deepEqual(readdirSync(join(root, TEMP_DIR_NAME)), []);
+  });
+});
+
+describe("file store: deferred writes", () => {
+  test("a deferred put skips its folder fsync; the next plain put into the folder makes both durable", async () => {
+    const store = fileStore(freshRoot());
+    await store.put("stack/chunks/seed", bytes("0")); // the folder exists: no mkdir below
+    const syncs = async (fn: () => Promise<unknown>) => {
+      const before = dirSyncCount();
+      await fn();
+      return dirSyncCount() - before;
+    };
+    const deferred = { ifNoneMatch: "*", durability: "deferred" } as const;
+    assert.equal(await syncs(() => store.put("stack/chunks/a", bytes("a"), deferred)), 0);
+    assert.equal(
+      await syncs(() => store.put("stack/chunks/b", bytes("b"), { durability: "deferred" })),
+      0,
+      "a deferred replace too",
+    );
+    // Visible at once, and create-only as any put.
+    assert.deepEqual(await keys(store.list("stack/chunks/")), [
+      "stack/chunks/a",
+      "stack/chunks/b",
+      "stack/chunks/seed",
+    ]);
+    await assert.rejects(store.put("stack/chunks/a", bytes("x"), deferred), (e) =>
+      isStoreError(e, "PRECONDITION_FAILED"),
+    );
+    assert.equal(await syncs(() => store.put("stack/chunks/list", bytes("l"), { ifNoneMatch: "*" })), 1);
+    assert.equal(await syncs(() => store.put("stack/current", bytes("c"))), 1);
+    await assert.rejects(
+      store.put("k", bytes("x"), { durability: "later" as "deferred" }),
+      /durability must be "deferred"/,
+    );
   });
 });
 

@@ -84,11 +84,19 @@ export async function createExclusive(dir: string, name: string): Promise<FileHa
   }
 }
 
+let dirSyncs = 0;
+
+/** How many folder fsyncs this process has made (`fsyncDir`): what tests count to see writes batched. */
+export function dirSyncCount(): number {
+  return dirSyncs;
+}
+
 /** Makes renames and links inside `dir` durable. */
 export async function fsyncDir(dir: string): Promise<void> {
   let handle: FileHandle | undefined;
   try {
     handle = await open(dir, "r");
+    dirSyncs++;
     await handle.sync();
   } catch (e) {
     // Some filesystems cannot fsync a directory; the rename is still atomic, only less durable.
