@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
+import { nodeFixture } from "../fixtures/node-fixture.js";
 
 export const ROOT = new URL("../..", import.meta.url).pathname;
 export const BIN = join(ROOT, "bin", "statekeeper.js");
@@ -99,14 +100,12 @@ export function tempDir(label = "cli"): string {
   return mkdtempSync(join(tmpdir(), `statekeeper-${label}-`));
 }
 
-/** Runs a TypeScript fixture under test/fixtures/cli with tsx (from the repo root, where tsx resolves). */
+/** Runs a TypeScript fixture under test/fixtures/cli (bundled: see ../fixtures/node-fixture.ts). */
 export async function fixture(name: string, args: readonly string[]): Promise<string> {
-  const r = await runCollected(process.execPath, [
-    "--import",
-    "tsx",
-    join(ROOT, "test", "fixtures", "cli", name),
-    ...args,
-  ]);
+  const r = await runCollected(
+    process.execPath,
+    nodeFixture(join(ROOT, "test", "fixtures", "cli", name), ...args),
+  );
   if (r.code !== 0) throw new Error(`fixture ${name} failed: ${r.stderr}`);
   return r.stdout;
 }

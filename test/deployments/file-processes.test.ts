@@ -7,6 +7,7 @@ import { after, test } from "node:test";
 import { openDeploymentStore } from "../../src/deployments/index.js";
 import { fileStore } from "../../src/objectstore/file.js";
 import { sampleInstance } from "../../src/testing/deployments-fixtures.js";
+import { nodeFixture } from "../fixtures/node-fixture.js";
 
 const root = mkdtempSync(join(tmpdir(), "statekeeper-deployments-procs-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -17,14 +18,10 @@ interface Worker {
 }
 
 function startWorker(fixture: string, args: string[]): Worker {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", `test/fixtures/deployments/${fixture}`, ...args],
-    {
-      cwd: process.cwd(),
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+  const child = spawn(process.execPath, nodeFixture(`test/fixtures/deployments/${fixture}`, ...args), {
+    cwd: process.cwd(),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   let markReady: () => void = () => {};

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { TEMP_DIR_NAME } from "../../src/objectstore/file/temps.js";
 import { fileStore } from "../../src/objectstore/file.js";
 import { isStoreError } from "../../src/objectstore/types.js";
+import { nodeFixture } from "../fixtures/node-fixture.js";
 
 const base = mkdtempSync(join(tmpdir(), "statekeeper-file-procs-"));
 after(() => rmSync(base, { recursive: true, force: true }));
@@ -27,15 +28,11 @@ interface Worker {
 }
 
 function startWorker(args: string[], env: Record<string, string> = {}): Worker {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", "test/fixtures/objectstore/file-worker.ts", ...args],
-    {
-      cwd: process.cwd(),
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+  const child = spawn(process.execPath, nodeFixture("test/fixtures/objectstore/file-worker.ts", ...args), {
+    cwd: process.cwd(),
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const lines: string[] = [];
   const waiters: { line: string; resolve: () => void }[] = [];
   let stderr = "";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import type { RecordStore } from "../../src/records/types.js";
+import { nodeFixture } from "../fixtures/node-fixture.js";
 
 export interface RaceOptions {
   /** Store URL the children open, or `s3:<prefix>` for `makeS3Store({ prefix })`. */
@@ -20,7 +21,7 @@ function startChild(args: string[]): Child {
   const ready = new Promise<void>((resolve) => {
     markReady = resolve;
   });
-  const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/records/increment.ts", ...args], {
+  const child = spawn(process.execPath, nodeFixture("test/fixtures/records/increment.ts", ...args), {
     cwd: process.cwd(),
     stdio: ["pipe", "pipe", "pipe"],
   });

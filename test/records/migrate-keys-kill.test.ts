@@ -9,6 +9,7 @@ import { after, test } from "node:test";
 import { fileStore } from "../../src/objectstore/file.js";
 import { migrateRecordKeys } from "../../src/records/migrate-keys.js";
 import { createRecordStore } from "../../src/records/store.js";
+import { nodeFixture } from "../fixtures/node-fixture.js";
 import { type OriginalState, stateKey, writeOriginal } from "./spaces-original.js";
 
 const root = mkdtempSync(join(tmpdir(), "statekeeper-migrate-kill-"));
@@ -19,7 +20,7 @@ function killMidway(prefix: string, afterMoves: number): Promise<{ moves: number
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", "test/fixtures/records/migrate-keys-slow.ts", root, prefix],
+      nodeFixture("test/fixtures/records/migrate-keys-slow.ts", root, prefix),
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     let moves = 0;
