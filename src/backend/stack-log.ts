@@ -347,11 +347,16 @@ export class StackLog {
    * Creates the entry after `after` with `If-None-Match: *` and returns it; undefined when that
    * entry exists (someone else wrote it, or our own create whose lost response the store could not
    * settle: callers read it to tell).
+   *
+   * `deferred`: a write a power failure may undo (`PutOptions.durability`) until the next entry is
+   * written; only when that entry shares the folder (the segment), whose fsync then covers both.
+   * So a name in the log is durable whenever any later one is: the log never has a gap.
    */
   async append(
     after: { seq: number; entry: LogEntry },
     next: NewLogEntry,
     payload?: Uint8Array,
+    deferred = false,
   ): Promise<{ seq: number; entry: LogEntry } | undefined> {
     const seq = after.seq + 1;
     const letter = LETTER[next.kind];
@@ -360,7 +365,11 @@ export class StackLog {
       kinds: segmentStart(seq) === seq ? letter : `${after.entry.kinds}${letter}`,
     };
     try {
-      await this.store.put(this.key(seq), encodeLogEntry(entry, payload), { ifNoneMatch: "*" });
+      const durability = deferred && segmentStart(seq + 1) === segmentStart(seq) ? "deferred" : undefined;
+      await this.store.put(this.key(seq), encodeLogEntry(entry, payload), {
+        ifNoneMatch: "*",
+        ...(durability === undefined ? {} : { durability }),
+      });
     } catch (e) {
       if (isStoreError(e, "PRECONDITION_FAILED")) return undefined;
       throw e;
@@ -526,14 +535,22 @@ export class StackLog {
       }
       if (held === null || takeOver) {
         const takeoverSentAt = this.clock.monotonic();
-        const taken = await this.append(head, {
-          kind: "lock",
-          at: this.clock.now().toISOString(),
-          by: who(),
-          lock: record,
-          epoch: head.seq + 1,
-          commit: head.entry.commit,
-        });
+        // Deferred: a lock is followed by its commits or its unlock, which make it durable; a
+        // power failure before them undoes it, and ends its holder as well. On a local folder this
+        // saves one of the three folder fsyncs of a lock → commit → unlock cycle.
+        const taken = await this.append(
+          head,
+          {
+            kind: "lock",
+            at: this.clock.now().toISOString(),
+            by: who(),
+            lock: record,
+            epoch: head.seq + 1,
+            commit: head.entry.commit,
+          },
+          undefined,
+          true,
+        );
         if (taken !== undefined)
           return new HeldLogLease(this, record, taken, takeoverSentAt, takeOver ? lastHolder : undefined);
         // Someone appended first: the next round reads what.

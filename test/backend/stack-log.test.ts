@@ -16,6 +16,7 @@ import {
   StackLog,
 } from "../../src/backend/stack-log.js";
 import { hasErrorCode } from "../../src/errors.js";
+import { dirSyncCount } from "../../src/objectstore/file/fs-ops.js";
 import { fileStore, memoryStore, type ObjectStore, StoreError } from "../../src/objectstore/index.js";
 import { assertStoreSupported } from "../../src/objectstore/probe.js";
 import { ignoringIfMatchStore } from "../../src/testing/index.js";
@@ -160,6 +161,47 @@ describe("stack log commits", () => {
       (await open().commits()).map((c) => c.seq),
       expected.filter((_, i) => i % 3 !== 0),
     );
+  });
+});
+
+describe("stack log durability", () => {
+  test(`a lock entry is a deferred write, except the last of its segment; every other entry is plain`, async () => {
+    const store = memoryStore();
+    const deferred = new Map<number, boolean>();
+    const watching: ObjectStore = {
+      ...store,
+      put: (key, body, opts) => {
+        const seq = /\/log\/\d+\/(\d+)$/.exec(key)?.[1];
+        if (seq !== undefined) deferred.set(Number(seq), opts?.durability === "deferred");
+        return store.put(key, body, opts);
+      },
+    };
+    const log = freshLog(watching).open();
+    const kinds = new Map<number, string>();
+    // Cycles of lock, zero or one commit, unlock, steered so that one lock is the segment's last entry.
+    for (let head = 0; head < SEGMENT + 8; head = await log.headSeq()) {
+      const left = SEGMENT - 1 - head; // entries before the head reaches SEGMENT - 1
+      const commits = left === 3 ? 1 : left === 2 || left === 4 ? 0 : head % 3 === 0 ? 0 : 1;
+      const lease = await log.acquire({ leaseMs: 60_000 });
+      kinds.set(head + 1, "lock");
+      for (let i = 0; i < commits; i++) kinds.set(await lease.commit(() => text("c")), "commit");
+      await lease.release();
+      kinds.set(await log.headSeq(), "unlock");
+    }
+    assert.equal(kinds.get(SEGMENT), "lock", "the cycles put a lock at the segment's end");
+    for (const [seq, kind] of kinds)
+      assert.equal(deferred.get(seq), kind === "lock" && seq !== SEGMENT, `entry ${seq} (${kind})`);
+  });
+
+  test("on the file store, lock → commit → unlock costs two folder fsyncs, not three", async () => {
+    const log = freshLog(fileStore(join(base, `f${++n}`))).open();
+    await (await log.acquire({})).release(); // the log's folders exist
+    const before = dirSyncCount();
+    const lease = await log.acquire({});
+    assert.equal(dirSyncCount() - before, 0, "the lock");
+    await lease.commit(() => text("c"));
+    await lease.release();
+    assert.equal(dirSyncCount() - before, 2, "its commit and unlock");
   });
 });
 
