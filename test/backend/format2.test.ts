@@ -404,8 +404,10 @@ for (const [storeName, makeStore] of stores) {
         async put(key, body, opts) {
           const text = Buffer.from(body).toString("utf8");
           if (key.includes("/chunks/") && text.includes('{"chunks":[')) seen.lists++;
-          if (key.includes("/snapshots/") && /"(upsert|remove)":/.test(text)) seen.overlays++;
-          if (key.includes("/snapshots/") && text.includes('"entries":[')) seen.inline++;
+          // A revision is a snapshot object (pointer head) or a log entry's payload (log head).
+          const revision = key.includes("/snapshots/") || key.includes("/log/");
+          if (revision && /"(upsert|remove)":/.test(text)) seen.overlays++;
+          if (revision && text.includes('"entries":[')) seen.inline++;
           return inner.put(key, body, opts);
         },
       };
