@@ -535,9 +535,11 @@ export class StackLog {
       }
       if (held === null || takeOver) {
         const takeoverSentAt = this.clock.monotonic();
-        // Deferred: a lock is followed by its commits or its unlock, which make it durable; a
-        // power failure before them undoes it, and ends its holder as well. On a local folder this
-        // saves one of the three folder fsyncs of a lock → commit → unlock cycle.
+        // A leased lock is deferred: its holder's commits, renewals or unlock make it durable, and
+        // a power failure before them undoes it but also ends the process that holds the lease. On
+        // a local folder this saves one of the three folder fsyncs of a lock → commit → unlock
+        // cycle. A lock without a lease (`statekeeper lock`, a Terraform client's through `serve`)
+        // outlives the process that wrote it: it is written durably.
         const taken = await this.append(
           head,
           {
@@ -549,7 +551,7 @@ export class StackLog {
             commit: head.entry.commit,
           },
           undefined,
-          true,
+          leaseMs !== undefined,
         );
         if (taken !== undefined)
           return new HeldLogLease(this, record, taken, takeoverSentAt, takeOver ? lastHolder : undefined);

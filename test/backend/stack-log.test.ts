@@ -165,7 +165,7 @@ describe("stack log commits", () => {
 });
 
 describe("stack log durability", () => {
-  test(`a lock entry is a deferred write, except the last of its segment; every other entry is plain`, async () => {
+  test(`a leased lock's entry is a deferred write, except the last of its segment; every other entry is plain`, async () => {
     const store = memoryStore();
     const deferred = new Map<number, boolean>();
     const watching: ObjectStore = {
@@ -191,17 +191,24 @@ describe("stack log durability", () => {
     assert.equal(kinds.get(SEGMENT), "lock", "the cycles put a lock at the segment's end");
     for (const [seq, kind] of kinds)
       assert.equal(deferred.get(seq), kind === "lock" && seq !== SEGMENT, `entry ${seq} (${kind})`);
+    const leaseless = await log.acquire({});
+    assert.equal(deferred.get(await log.headSeq()), false, "a lock without a lease is written durably");
+    await leaseless.release();
   });
 
-  test("on the file store, lock → commit → unlock costs two folder fsyncs, not three", async () => {
+  test("on the file store, a leased lock → commit → unlock costs two folder fsyncs, not three", async () => {
     const log = freshLog(fileStore(join(base, `f${++n}`))).open();
     await (await log.acquire({})).release(); // the log's folders exist
     const before = dirSyncCount();
-    const lease = await log.acquire({});
+    const lease = await log.acquire({ leaseMs: 60_000 });
     assert.equal(dirSyncCount() - before, 0, "the lock");
     await lease.commit(() => text("c"));
     await lease.release();
     assert.equal(dirSyncCount() - before, 2, "its commit and unlock");
+    // A lock without a lease outlives the process that took it: durable at once.
+    const held = await log.acquire({});
+    assert.equal(dirSyncCount() - before, 3, "a lock without a lease");
+    await held.release();
   });
 });
 
