@@ -26,6 +26,7 @@ import {
   decodeChunkList,
   encodeChunkList,
   inlineEntries,
+  inlineMaxBytes,
   type Manifest,
   type Overlay,
 } from "../snapshot/manifest.js";
@@ -47,6 +48,17 @@ const READ_CONCURRENCY = 16;
  * checkpoint's rewrite small; the root holds one ref per leaf (about 1/20 of a one-level list).
  */
 export const LIST_LEAF_BYTES = 4 * 1024;
+
+/**
+ * Encoded chunk refs up to which a chunk list stays one object: half a chunk, as a state stays
+ * inline in its manifest below half a chunk (`inlineMaxBytes`), and never less than a leaf. At the
+ * default 32 KiB chunks that is about 80 refs, states of up to a few MB. A checkpoint of such a state
+ * writes one list object, not a leaf and a root: on a file store a second object costs a file fsync,
+ * on S3 a request, which outweighs rewriting a few KiB more of refs.
+ */
+export function listOneLevelMaxBytes(chunkTargetBytes: number): number {
+  return Math.max(LIST_LEAF_BYTES, inlineMaxBytes(chunkTargetBytes));
+}
 
 /** A chunk list resolved: every chunk ref in order, and the leaves they came from (none for one level). */
 interface ResolvedList {
@@ -381,9 +393,9 @@ export class ChunkStore {
   }
 
   /**
-   * Writes a chunk list and returns its reference. A list of more than `LIST_LEAF_BYTES` of refs
-   * is two levels: leaves cut at content-defined boundaries, then a root over them, so a checkpoint
-   * that changed a few chunks writes a few leaves and the root. Leaves (and a root) the parent's
+   * Writes a chunk list and returns its reference. A list of more than `listOneLevelMaxBytes` of
+   * refs is two levels: leaves of about `LIST_LEAF_BYTES` cut at content-defined boundaries, then a
+   * root over them, so a checkpoint that changed a few chunks writes a few leaves and the root. Leaves (and a root) the parent's
    * list `reuse` already holds are not written again.
    */
   async writeList(chunks: readonly ChunkRef[], reuse: ChunkListRef | undefined): Promise<ChunkListRef> {
@@ -395,7 +407,7 @@ export class ChunkStore {
     const bytes = encoded.reduce((n, e) => n + e.text.length + 1, 0);
     let body: ChunkListBody;
     let leaves: ChunkListLeafRef[] = [];
-    if (bytes <= LIST_LEAF_BYTES) body = { chunks: [...chunks] };
+    if (bytes <= listOneLevelMaxBytes(this.targetBytes)) body = { chunks: [...chunks] };
     else {
       let at = 0;
       const groups = planChunks(encoded, { targetBytes: LIST_LEAF_BYTES, maxBytes: 4 * LIST_LEAF_BYTES }).map(

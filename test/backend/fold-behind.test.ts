@@ -87,7 +87,11 @@ function chunkGate(inner: ObjectStore) {
         const text = Buffer.from(body).toString("utf8");
         const list = /"chunk-list":\{[^}]*"id":"([0-9a-f]+)"/.exec(text);
         if (list !== null) lists.push({ id: list[1] as string, overlay: /"(upsert|remove)":\[/.test(text) });
-      } else if (key.includes("/chunks/") && /\{"(chunks|lists)":\[/.test(Buffer.from(body).toString("utf8")))
+      } else if (
+        key.includes("/chunks/") &&
+        // A one-level list or a leaf, or a root (its keys sorted: "format-version" before "lists").
+        /\{"(chunks|format-version":2,"lists)":\[/.test(Buffer.from(body).toString("utf8"))
+      )
         listObjects.push(key.slice(key.lastIndexOf("/") + 1));
       return r;
     },

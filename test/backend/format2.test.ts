@@ -9,6 +9,7 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import { verifyStack } from "../../src/admin/verify.js";
 import { type Backend, type BackendOptions, createBackend } from "../../src/backend/backend.js";
+import { LIST_LEAF_BYTES, listOneLevelMaxBytes } from "../../src/backend/chunk-store.js";
 import { currentObject } from "../../src/backend/current.js";
 import { backendInternals } from "../../src/backend/internals.js";
 import { stackLayout } from "../../src/backend/layout.js";
@@ -529,7 +530,7 @@ describe("format 2 on the file store: a checkpoint's objects share one folder fs
         head,
         chunkTargetBytes: 1024,
       });
-      await backend.commit(snapshotOf([entry("seed")])); // folders and probe out of the way
+      await backend.commit(snapshotOf([entry("first")])); // folders and probe out of the way
       const entries = Array.from({ length: 400 }, (_, i) => entry(`res.${String(i).padStart(3, "0")}`, i));
       for (const change of [
         () => backend.commit(snapshotOf(entries)),
@@ -558,6 +559,50 @@ describe("format 2 on the file store: a checkpoint's objects share one folder fs
         assert.equal((await fresh.current()).entries.length, entries.length);
       }
     });
+});
+
+describe("format 2: a chunk list is one object below half a chunk of refs, then leaves and a root", () => {
+  test("one object past a leaf's size while under half a chunk; a root over leaves past it", async () => {
+    const target = 16 * 1024;
+    assert.ok(listOneLevelMaxBytes(target) > LIST_LEAF_BYTES, "the case this test is about exists");
+    const counted = countingStore(memoryStore());
+    const lists: string[] = [];
+    const store: ObjectStore = {
+      ...counted.store,
+      async put(key, body, opts) {
+        const text = new TextDecoder().decode(body);
+        // Under the noop encrypter a list's plaintext follows the envelope's header (keys sorted).
+        const at = text.search(/\{"(chunks|format-version":2,"lists)":\[/);
+        if (key.includes("/chunks/") && at >= 0) lists.push(text.slice(at));
+        return counted.store.put(key, body, opts);
+      },
+    };
+    const backend = createBackend(store, {
+      factory: "factory",
+      stack: "stack",
+      encrypter: noopEncrypter(),
+      format: 2,
+      chunkTargetBytes: target,
+    });
+    const state = (n: number) =>
+      snapshotOf(Array.from({ length: n }, (_, i) => entry(`res.${String(i).padStart(5, "0")}`, i, 900)));
+    // About 30 chunks: their refs are past a leaf (4 KiB) but under half a chunk (8 KiB).
+    await backend.commit(state(480));
+    assert.equal(lists.length, 1, "one list object");
+    const one = lists[0] as string;
+    assert.ok(one.startsWith('{"chunks":['), "a one-level list");
+    assert.ok(
+      one.length > LIST_LEAF_BYTES && one.length <= listOneLevelMaxBytes(target),
+      `${one.length} bytes`,
+    );
+    // About 120 chunks: past half a chunk of refs, leaves and a root over them.
+    lists.length = 0;
+    await backend.commit(state(1900));
+    const roots = lists.filter((l) => l.startsWith('{"format-version":2,"lists":['));
+    assert.equal(roots.length, 1, "one root");
+    assert.ok(lists.length >= 4, `${lists.length - 1} leaves under the root`);
+    assert.equal((await backend.current()).entries.length, 1900);
+  });
 });
 
 describe("format 2: options and what is not supported yet", () => {
