@@ -150,23 +150,32 @@ for (const [storeName, makeStore] of stores) {
         head,
       });
 
+    /**
+     * A stack of 60 entries committed through a gated store (`chunkGate`), the model of its state,
+     * and `next`: the next one-entry change (entry r.<n mod 60> rewritten), not yet committed.
+     */
+    const sixtyEntries = async (stack: string, head: HeadMode = "log") => {
+      const g = chunkGate(makeStore());
+      const backend = open(g.store, stack, head);
+      const model = new Map<string, Entry>(
+        Array.from({ length: 60 }, (_, i) => [`r.${i}`, entry(`r.${i}`)] as const),
+      );
+      const rev = await backend.commit(snapshotOf(stack, model.values()));
+      let n = 0;
+      const next = () => {
+        n++;
+        return entry(`r.${n % 60}`, n);
+      };
+      return { g, backend, model, rev, next, changes: () => n };
+    };
+
     for (const head of ["log", "pointer"] as const)
       test(`${head} head: commits go on while a checkpoint's writes are held; past the carry one waits; unlock waits for them`, async () => {
-        const g = chunkGate(makeStore());
         const stack = `held-${head}`;
-        const backend = open(g.store, stack, head);
-        const model = new Map<string, Entry>(
-          Array.from({ length: 60 }, (_, i) => [`r.${i}`, entry(`r.${i}`)] as const),
-        );
-        const revs: { rev: string; state: Entry[] }[] = [];
-        revs.push({
-          rev: await backend.commit(snapshotOf(stack, model.values())),
-          state: sorted(model.values()),
-        });
-        let n = 0;
+        const { g, backend, model, rev, next, changes } = await sixtyEntries(stack, head);
+        const revs: { rev: string; state: Entry[] }[] = [{ rev, state: sorted(model.values()) }];
         const change = () => {
-          n++;
-          const e = entry(`r.${n % 60}`, n);
+          const e = next();
           model.set(e.address, e);
           const state = sorted(model.values());
           return backend.commitChanges({ upsert: [e] }).then((rev) => {
@@ -178,7 +187,7 @@ for (const [storeName, makeStore] of stores) {
         await change(); // the lock's first commit: a checkpoint it needs is written in the commit
         g.hold();
         while (g.state.waiting === 0) {
-          assert.ok(n < 40, "no checkpoint was started behind the commits");
+          assert.ok(changes() < 40, "no checkpoint was started behind the commits");
           assert.ok(await settlesWithin(change(), 10_000), "a commit waited for a held chunk write");
         }
         // A checkpoint's chunk writes are held: the next commits complete all the same, until the
@@ -207,7 +216,7 @@ for (const [storeName, makeStore] of stores) {
         // Unlock waits for a checkpoint in flight: nothing is written once it returns.
         g.hold();
         while (g.state.waiting === 0) {
-          assert.ok(n < 200, "no second checkpoint was started behind the commits");
+          assert.ok(changes() < 200, "no second checkpoint was started behind the commits");
           await change();
         }
         const unlocked = lock.unlock();
@@ -232,26 +241,19 @@ for (const [storeName, makeStore] of stores) {
       });
 
     test("a checkpoint behind the commits is not adopted once 30 s have passed since it started", async () => {
-      const g = chunkGate(makeStore());
       const stack = "late";
-      const backend = open(g.store, stack);
-      const model = new Map<string, Entry>(
-        Array.from({ length: 60 }, (_, i) => [`r.${i}`, entry(`r.${i}`)] as const),
-      );
-      await backend.commit(snapshotOf(stack, model.values()));
+      const { g, backend, model, next, changes } = await sixtyEntries(stack);
       // A lease longer than the jump of the clock below (the lease measures time by it too).
       const lock = await backend.lock({ leaseMs: 300_000 });
-      let n = 0;
       const change = async () => {
-        n++;
-        const e = entry(`r.${n % 60}`, n);
+        const e = next();
         model.set(e.address, e);
         return backend.commitChanges({ upsert: [e] });
       };
       await change();
       g.hold();
       while (g.state.waiting === 0) {
-        assert.ok(n < 40, "no checkpoint was started behind the commits");
+        assert.ok(changes() < 40, "no checkpoint was started behind the commits");
         await change();
       }
       const listsBefore = g.listObjects.length;
@@ -275,19 +277,9 @@ for (const [storeName, makeStore] of stores) {
     });
 
     test("a checkpoint behind the commits that fails is dropped; past the carry the commit fails cleanly; later ones fold", async () => {
-      const g = chunkGate(makeStore());
       const stack = "refused";
-      const backend = open(g.store, stack);
-      const model = new Map<string, Entry>(
-        Array.from({ length: 60 }, (_, i) => [`r.${i}`, entry(`r.${i}`)] as const),
-      );
-      await backend.commit(snapshotOf(stack, model.values()));
+      const { g, backend, model, next, changes } = await sixtyEntries(stack);
       const lock = await backend.lock();
-      let n = 0;
-      const next = () => {
-        n++;
-        return entry(`r.${n % 60}`, n);
-      };
       const commitOne = async (e: Entry) => {
         const rev = await backend.commitChanges({ upsert: [e] });
         model.set(e.address, e);
@@ -296,7 +288,7 @@ for (const [storeName, makeStore] of stores) {
       let last = await commitOne(next());
       g.refuse(true);
       while (g.state.refused === 0) {
-        assert.ok(n < 40, "no checkpoint was started behind the commits");
+        assert.ok(changes() < 40, "no checkpoint was started behind the commits");
         last = await commitOne(next());
       }
       // The refused checkpoint ran behind a commit that succeeded. Commits go on carrying the
