@@ -51,10 +51,10 @@ export const LIST_LEAF_BYTES = 4 * 1024;
 
 /**
  * Encoded chunk refs up to which a chunk list stays one object: half a chunk, as a state stays
- * inline in its manifest below half a chunk (`inlineMaxBytes`), and never less than a leaf. At the
- * default 32 KiB chunks that is about 80 refs, states of up to a few MB. A checkpoint of such a state
- * writes one list object, not a leaf and a root: on a file store a second object costs a file fsync,
- * on S3 a request, which outweighs rewriting a few KiB more of refs.
+ * inline in its manifest below half a chunk (`inlineMaxBytes`), and never less than a leaf. At
+ * the default 32 KiB chunks that is about 80 refs, states of up to a few MB. A checkpoint of such
+ * a state writes one list object, not a leaf and a root: on a file store a second object costs a
+ * file fsync, on S3 a request, which outweighs rewriting a few KiB more of refs.
  */
 export function listOneLevelMaxBytes(chunkTargetBytes: number): number {
   return Math.max(LIST_LEAF_BYTES, inlineMaxBytes(chunkTargetBytes));
@@ -395,8 +395,8 @@ export class ChunkStore {
   /**
    * Writes a chunk list and returns its reference. A list of more than `listOneLevelMaxBytes` of
    * refs is two levels: leaves of about `LIST_LEAF_BYTES` cut at content-defined boundaries, then a
-   * root over them, so a checkpoint that changed a few chunks writes a few leaves and the root. Leaves (and a root) the parent's
-   * list `reuse` already holds are not written again.
+   * root over them, so a checkpoint that changed a few chunks writes a few leaves and the root.
+   * Leaves (and a root) the parent's list `reuse` already holds are not written again.
    */
   async writeList(chunks: readonly ChunkRef[], reuse: ChunkListRef | undefined): Promise<ChunkListRef> {
     const parent = reuse === undefined ? undefined : this.#knownList(reuse.id);
