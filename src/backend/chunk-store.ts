@@ -185,6 +185,28 @@ export class ChunkStore {
   }
 
   /**
+   * The ref in `chunks` of a chunk holding exactly `group` (the same entries, in order, with the
+   * same text), when this process holds that chunk decoded; else undefined. Compares text instead
+   * of hashing it, so a full commit of a state whose chunks this process wrote or read digests only
+   * the chunks that changed: equal text is equal plaintext, hence the digest the ref records.
+   */
+  cachedChunkOf(chunks: readonly ChunkRef[], group: readonly EncodedEntry[]): ChunkRef | undefined {
+    const first = group[0];
+    if (first === undefined || chunks.length === 0) return undefined;
+    const ref = chunks[chunkIndexOf(chunks, first.address)] as ChunkRef;
+    if (ref.first !== first.address || ref.entries !== group.length) return undefined;
+    const decoded = this.#decoded.get(ref.id);
+    if (decoded === undefined || decoded.sha256 !== ref.sha256 || decoded.entries.length !== group.length)
+      return undefined;
+    for (let i = 0; i < group.length; i++) {
+      const mine = decoded.entries[i] as EncodedEntry;
+      const theirs = group[i] as EncodedEntry;
+      if (mine.address !== theirs.address || mine.text !== theirs.text) return undefined;
+    }
+    return ref;
+  }
+
+  /**
    * How many entries the state of `m` holds: from its chunk refs' counts and its overlay; reads
    * the chunk list and the chunks holding the overlay's upserted addresses (an upsert either
    * replaces an entry there or adds one), no other chunk.

@@ -605,6 +605,32 @@ describe("format 2: a chunk list is one object below half a chunk of refs, then 
   });
 });
 
+describe("format 2: a full commit finds unchanged chunks by their text", () => {
+  test("an entry changed in place on the same objects is written; unchanged chunks are kept", async () => {
+    const counted = countingStore(memoryStore());
+    const options = { factory: "factory", stack: "stack", encrypter: noopEncrypter(), format: 2 as const };
+    const backend = createBackend(counted.store, { ...options, chunkTargetBytes: 4096 });
+    // An engine that keeps its state objects and commits them again after changing one in place.
+    const state = snapshotOf(
+      Array.from({ length: 300 }, (_, i) => entry(`res.${String(i).padStart(4, "0")}`, i)),
+    );
+    await backend.commit(state);
+    counted.reset();
+    await backend.commit(state);
+    assert.deepEqual(counted.chunkPuts(), [], "an unchanged state writes no chunk");
+    for (const changed of [57, 58, 299]) {
+      ((state.entries[changed] as Entry).inputs as { n: number }).n = -changed;
+      await backend.commit(state);
+      const fresh = createBackend(counted.store, options);
+      assert.deepEqual(
+        byAddress((await fresh.current()).entries),
+        byAddress(structuredClone(state.entries)),
+        `entry ${changed}, changed in place, reads back changed`,
+      );
+    }
+  });
+});
+
 describe("format 2: options and what is not supported yet", () => {
   test("format and chunkTargetBytes are checked when the backend is made", () => {
     const base = { factory: "factory", stack: "stack", encrypter: noopEncrypter() };
