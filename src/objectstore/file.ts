@@ -1,5 +1,5 @@
-import type { BigIntStats } from "node:fs";
-import { link, lstat, open, rename } from "node:fs/promises";
+import { type BigIntStats, linkSync, renameSync } from "node:fs";
+import { lstat, open } from "node:fs/promises";
 import { basename, dirname, resolve, sep } from "node:path";
 import { isStateKeeperError, StateKeeperError } from "../errors.js";
 import {
@@ -94,7 +94,7 @@ export function fileStore(root: string, options: FileStoreOptions = {}): ObjectS
       if (opts.ifNoneMatch === "*") {
         // link() fails if the target exists and exposes only the complete, fsynced temp.
         try {
-          await intoFolder(at.dir, () => link(temp as string, at.path));
+          await intoFolder(at.dir, () => linkSync(temp as string, at.path));
         } catch (e) {
           if (errnoCode(e) === "EEXIST") throw preconditionFailed(key, "already exists");
           throw e;
@@ -109,7 +109,7 @@ export function fileStore(root: string, options: FileStoreOptions = {}): ObjectS
           if (current !== undefined && placed.mtimeNs <= current.mtimeNs)
             placed = await restampAfter(temp as string, current.mtimeNs);
           await held.assertStillHeld();
-          await rename(temp as string, at.path);
+          renameSync(temp as string, at.path);
           temp = undefined;
         });
       }

@@ -1,10 +1,10 @@
-// Where the file store puts its temp files, observed by wrapping node:fs/promises: every temp
+// Where the file store puts its temp files, observed by wrapping node:fs and node:fs/promises: every temp
 // (object writes, mutex breaking) lives in the root's one temp folder, so a write never reads the
 // folder of its key, however many objects that folder holds; a mutex is a symlink made in place.
 // And, observed the same way, a listing never reads a folder its caller skips.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import {
+import fs, {
   promises as fsPromises,
   mkdirSync,
   mkdtempSync,
@@ -33,14 +33,16 @@ interface FsCall {
   op: FsOp;
   args: unknown[];
 }
-type AsyncFn = (...args: unknown[]) => Promise<unknown>;
-const patchable = fsPromises as unknown as Record<FsOp, AsyncFn>;
+type Fn = (...args: unknown[]) => unknown;
+const asyncFs = fsPromises as unknown as Record<string, Fn>;
+const syncFs = fs as unknown as Record<string, Fn>;
 
 /**
- * Runs `body` with the given node:fs/promises functions wrapped (ES module imports of builtins
- * follow the CommonJS object once `syncBuiltinESMExports` runs), recording every call; `inject`
- * may fail a call instead of running it. Test files run in their own process, tests in a file
- * one after another, so nothing else sees the wrappers.
+ * Runs `body` with the given filesystem calls wrapped, both the node:fs/promises function and its
+ * node:fs `…Sync` twin (the store makes the calls that do not wait for the disk synchronously),
+ * recording every call; `inject` may fail a call instead of running it. ES module imports of
+ * builtins follow the CommonJS objects once `syncBuiltinESMExports` runs. Test files run in their
+ * own process, tests in a file one after another, so nothing else sees the wrappers.
  */
 async function observeFs(
   ops: readonly FsOp[],
@@ -48,19 +50,30 @@ async function observeFs(
   inject?: (call: FsCall) => Error | undefined,
 ): Promise<FsCall[]> {
   const calls: FsCall[] = [];
-  const originals = new Map(ops.map((op) => [op, patchable[op]] as const));
-  for (const [op, original] of originals)
-    patchable[op] = (...args: unknown[]) => {
+  const restore: (() => void)[] = [];
+  const wrap = (target: Record<string, Fn>, name: string, op: FsOp, fail: (e: Error) => unknown) => {
+    const original = target[name] as Fn;
+    restore.push(() => {
+      target[name] = original;
+    });
+    target[name] = (...args: unknown[]) => {
       const call = { op, args };
       calls.push(call);
       const failure = inject?.(call);
-      return failure === undefined ? original.apply(fsPromises, args) : Promise.reject(failure);
+      return failure === undefined ? original.apply(target, args) : fail(failure);
     };
+  };
+  for (const op of ops) {
+    wrap(asyncFs, op, op, (e) => Promise.reject(e));
+    wrap(syncFs, `${op}Sync`, op, (e) => {
+      throw e;
+    });
+  }
   syncBuiltinESMExports();
   try {
     await body();
   } finally {
-    for (const [op, original] of originals) patchable[op] = original;
+    for (const undo of restore) undo();
     syncBuiltinESMExports();
   }
   return calls;

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { type FileHandle, mkdir, open, rmdir, unlink } from "node:fs/promises";
+import { closeSync, fsync, mkdirSync, openSync, readFileSync, unlinkSync } from "node:fs";
+import { rmdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { promisify } from "node:util";
 import { StoreError } from "../types.js";
 
 /**
@@ -69,17 +70,34 @@ export function randomSuffix(): string {
 }
 
 /**
- * Creates `dir/name` exclusively, creating missing folders. Retries when a concurrent delete
- * prunes a folder between our mkdir and our create: pruning only removes empty folders, and
- * once our file exists the folder is no longer empty.
+ * The file store's writes make the calls that only touch metadata or the page cache (open, write,
+ * futimes, fstat, link, rename, unlink, close) synchronously, and only the ones that wait for the
+ * disk (fsync) on libuv's thread pool: each trip through the pool costs more than those calls do
+ * (docs/file-store.md, "Synchronous calls").
  */
-export async function createExclusive(dir: string, name: string): Promise<FileHandle> {
+export const fsyncFd: (fd: number) => Promise<void> = promisify(fsync);
+
+/** Closes `fd`, ignoring errors: Linux frees the descriptor even when close reports one. */
+export function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Nothing to do: the descriptor is gone either way.
+  }
+}
+
+/**
+ * Creates `dir/name` exclusively and returns its descriptor, creating missing folders. Retries
+ * when a concurrent delete prunes a folder between our mkdir and our create: pruning only removes
+ * empty folders, and once our file exists the folder is no longer empty.
+ */
+export function createExclusive(dir: string, name: string): number {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await open(join(dir, name), "wx", FILE_MODE);
+      return openSync(join(dir, name), "wx", FILE_MODE);
     } catch (e) {
       if (errnoCode(e) !== "ENOENT" || attempt >= 20) throw e;
-      await mkdir(dir, { recursive: true, mode: DIR_MODE });
+      mkdirSync(dir, { recursive: true, mode: DIR_MODE });
     }
   }
 }
@@ -93,24 +111,24 @@ export function dirSyncCount(): number {
 
 /** Makes renames and links inside `dir` durable. */
 export async function fsyncDir(dir: string): Promise<void> {
-  let handle: FileHandle | undefined;
+  let fd: number | undefined;
   try {
-    handle = await open(dir, "r");
+    fd = openSync(dir, "r");
     dirSyncs++;
-    await handle.sync();
+    await fsyncFd(fd);
   } catch (e) {
     // Some filesystems cannot fsync a directory; the rename is still atomic, only less durable.
     // ENOENT: a concurrent delete emptied and pruned the folder, so there is nothing left to persist.
     if (!["EINVAL", "EISDIR", "ENOTSUP", "EBADF", "ENOENT"].includes(errnoCode(e) ?? "")) throw e;
   } finally {
-    // Nothing waits on closing a folder opened only to fsync it.
-    handle?.close().catch(() => {});
+    if (fd !== undefined) closeQuietly(fd);
   }
 }
 
+/** Removes `path` if it is there. */
 export async function unlinkQuietly(path: string): Promise<void> {
   try {
-    await unlink(path);
+    unlinkSync(path);
   } catch (e) {
     if (errnoCode(e) !== "ENOENT") throw e;
   }

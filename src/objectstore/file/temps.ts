@@ -1,10 +1,13 @@
-import type { BigIntStats } from "node:fs";
-import { mkdir, readdir } from "node:fs/promises";
+import { type BigIntStats, fstatSync, futimesSync, readdirSync, write, writeSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import {
+  closeQuietly,
   createExclusive,
   DIR_MODE,
   errnoCode,
+  fsyncFd,
   isProcessAlive,
   randomSuffix,
   unlinkQuietly,
@@ -32,9 +35,27 @@ export function tempName(kind: TempKind): string {
 }
 
 /**
+ * Bodies up to this size are written to the page cache synchronously (a copy of at most a few
+ * hundred microseconds); larger ones on the thread pool, so a 100 MB snapshot does not hold up
+ * the event loop.
+ */
+const SYNC_WRITE_MAX_BYTES = 1024 * 1024;
+
+const writeAsync = promisify(write);
+
+/** Writes all of `bytes` to `fd` from its current offset. */
+async function writeAll(fd: number, bytes: Uint8Array): Promise<void> {
+  const small = bytes.byteLength <= SYNC_WRITE_MAX_BYTES;
+  for (let at = 0; at < bytes.byteLength; ) {
+    const left = bytes.byteLength - at;
+    at += small ? writeSync(fd, bytes, at, left) : (await writeAsync(fd, bytes, at, left)).bytesWritten;
+  }
+}
+
+/**
  * Writes `body` to a fresh temp file in `tempDir`, with mtime (and atime) `mtime` (seconds) when
- * given, fsynced. Returns its path and stats. If any step fails (ENOSPC, EIO…, also at close),
- * the temp is removed and the original error thrown.
+ * given, fsynced. Returns its path and stats. If any step fails (ENOSPC, EIO…), the temp is
+ * removed and the original error thrown.
  */
 export async function writeTemp(
   tempDir: string,
@@ -43,23 +64,20 @@ export async function writeTemp(
 ): Promise<{ path: string; stats: BigIntStats }> {
   const temp = tempName("write");
   const path = join(tempDir, temp);
-  const handle = await createExclusive(tempDir, temp);
+  const fd = createExclusive(tempDir, temp);
   let written = false;
   try {
-    await handle.writeFile(body);
-    if (mtime !== undefined) await handle.utimes(mtime, mtime);
+    await writeAll(fd, typeof body === "string" ? Buffer.from(body, "utf8") : body);
+    if (mtime !== undefined) futimesSync(fd, mtime, mtime);
     // The stat reads what is already set; it need not wait for the data to reach the disk.
-    const [, stats] = await Promise.all([handle.sync(), handle.stat({ bigint: true })]);
+    const stats = fstatSync(fd, { bigint: true });
+    await fsyncFd(fd);
     written = true;
-    // Once fsynced, the file is complete whatever close says, and Linux frees the descriptor even
-    // when close reports an error: the caller need not wait for it to place the file.
-    handle.close().catch(() => {});
     return { path, stats };
   } finally {
-    if (!written) {
-      await handle.close().catch(() => {});
-      await unlinkQuietly(path).catch(() => {});
-    }
+    // Once fsynced, the file is complete whatever close says.
+    closeQuietly(fd);
+    if (!written) await unlinkQuietly(path).catch(() => {});
   }
 }
 
@@ -68,7 +86,7 @@ export async function writeTemp(
  * concurrent delete may prune `dir` between our mkdir and our link, as pruning removes empty
  * folders; once our file is in, the folder is no longer empty, so a retry settles it.
  */
-export async function intoFolder<T>(dir: string, place: () => Promise<T>): Promise<T> {
+export async function intoFolder<T>(dir: string, place: () => T | Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await place();
@@ -83,7 +101,7 @@ export async function intoFolder<T>(dir: string, place: () => Promise<T>): Promi
 export async function removeDeadTemps(tempDir: string): Promise<void> {
   let names: string[];
   try {
-    names = await readdir(tempDir);
+    names = readdirSync(tempDir);
   } catch {
     return;
   }
