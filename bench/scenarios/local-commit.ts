@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
+import { closeSync, fsync, openSync, renameSync, writeSync } from "node:fs";
 import { mkdir, open, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import * as lockfile from "proper-lockfile";
 import writeFileAtomic from "write-file-atomic";
 import { createBackend, type HeadMode } from "../../src/backend/index.js";
@@ -47,6 +49,28 @@ async function bareWrites(dir: string, n: number, bytes: Uint8Array, dirSync = f
   return rate(n, async () => {
     await writeFsyncRename(path, bytes);
     if (dirSync) await fsyncDir(dir);
+  });
+}
+
+const fsyncFd = promisify(fsync);
+
+/**
+ * The bare floor again, with its calls made as the file store makes them (docs/file-store.md,
+ * "Synchronous calls"): open, write, close and rename synchronous, only the fsync on the thread
+ * pool. Not a target: it shows how much of the gap to the floor is the store's own work.
+ */
+async function bareWritesSyncCalls(dir: string, n: number, bytes: Uint8Array) {
+  const path = join(dir, "state.json");
+  return rate(n, async () => {
+    const temp = `${path}.${randomBytes(4).toString("hex")}.tmp`;
+    const fd = openSync(temp, "w");
+    try {
+      for (let at = 0; at < bytes.byteLength; ) at += writeSync(fd, bytes, at);
+      await fsyncFd(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, path);
   });
 }
 
@@ -126,6 +150,7 @@ export async function localCommitScenario(): Promise<ScenarioResult> {
         withTempDir("local-held-log", (d) => heldLockCommits(fileStore(d), heldN, snapshot, "log")),
       bare: () => withTempDir("local-bare", (d) => bareWrites(d, heldN, bytes)),
       bareDurable: () => withTempDir("local-bare-durable", (d) => bareWrites(d, heldN, bytes, true)),
+      bareSyncCalls: () => withTempDir("local-bare-sync", (d) => bareWritesSyncCalls(d, heldN, bytes)),
     },
     "1 held-lock commits",
   );
@@ -155,6 +180,7 @@ export async function localCommitScenario(): Promise<ScenarioResult> {
   const heldLog = summary(helds.heldLog);
   const bare = median(helds.bare);
   const bareDurable = median(helds.bareDurable);
+  const bareSyncCalls = median(helds.bareSyncCalls);
   const baselines = [
     { name: "write-file-atomic + proper-lockfile", value: plain },
     { name: "floor: O_EXCL lock + write/fsync/rename ×2", value: floor },
@@ -187,6 +213,7 @@ export async function localCommitScenario(): Promise<ScenarioResult> {
         baselines: [
           { name: "floor: the whole state written/fsynced/renamed", value: bare },
           { name: "durable floor: the same, then the folder fsynced", value: bareDurable },
+          { name: "floor with the file store's synchronous calls (not a target)", value: bareSyncCalls },
         ],
         extra: {
           storeRequestsPerCommit: r.requestsPerCommit,
