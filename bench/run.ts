@@ -31,7 +31,7 @@ const scenarios: Array<[string, (server: S3Server) => Promise<ScenarioResult>]> 
   ["local-commit", () => localCommitScenario()],
   ["s3-commit", s3CommitScenario],
   ["growth", () => growthScenario()],
-  ["format2", () => format2Scenario()],
+  ["format2", format2Scenario],
   ["format2-large", () => format2LargeScenario()],
   ["large-state", () => largeStateScenario()],
   ["read-current", () => readCurrentScenario()],

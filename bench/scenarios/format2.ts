@@ -1,8 +1,8 @@
 // Storage format 2 (issue 13): a one-entry change at 100 and 15 000 entries on the file store,
 // sealed with a key, lock held: format 1's full commit, format 2's commit(snapshot), and format 2's
-// commitChanges, side by side. commitChanges runs enough actions to pass several checkpoints, so
-// its bytes and puts per action are amortized over them; its most expensive action is reported
-// too. Reported, not asserted.
+// commitChanges, side by side; then commitChanges alone on S3 (RGW) at the same sizes. commitChanges
+// runs enough actions to pass several checkpoints, so its bytes and puts per action are amortized
+// over them; its most expensive action is reported too. Reported, not asserted.
 import { performance } from "node:perf_hooks";
 import { createBackend } from "../../src/backend/index.js";
 import { keyEncrypter } from "../../src/crypto/index.js";
@@ -11,6 +11,8 @@ import type { ObjectStore } from "../../src/objectstore/types.js";
 import { withTempDir } from "../lib/dirs.js";
 import { benchKey, makeEntry, makeSnapshot } from "../lib/fixtures.js";
 import { log, mean, percentile, pick, type Row, type ScenarioResult } from "../lib/measure.js";
+import { benchS3Store } from "../lib/s3.js";
+import type { S3Server } from "../lib/server.js";
 
 type Mode = "format 1 commit" | "format 2 commit" | "format 2 commitChanges";
 
@@ -29,8 +31,8 @@ function counting(inner: ObjectStore) {
   return { store, bytes: () => bytes, puts: () => puts };
 }
 
-async function actions(dir: string, mode: Mode, entries: number, count: number) {
-  const counted = counting(fileStore(dir));
+async function actions(store: ObjectStore, mode: Mode, entries: number, count: number) {
+  const counted = counting(store);
   const backend = createBackend(counted.store, {
     factory: "bench",
     stack: "format2",
@@ -73,7 +75,7 @@ async function actions(dir: string, mode: Mode, entries: number, count: number) 
 
 type Result = Awaited<ReturnType<typeof actions>>;
 
-export async function format2Scenario(): Promise<ScenarioResult> {
+export async function format2Scenario(server: S3Server): Promise<ScenarioResult> {
   const plan: Array<[number, number]> = pick(
     [
       [100, 200],
@@ -94,9 +96,15 @@ export async function format2Scenario(): Promise<ScenarioResult> {
       log(`format2: ${mode}, ${entries} entries, ${count} actions`);
       results.set(
         `${mode}@${entries}`,
-        await withTempDir("format2", (d) => actions(d, mode, entries, count)),
+        await withTempDir("format2", (d) => actions(fileStore(d), mode, entries, count)),
       );
     }
+  // The same one-entry commitChanges on RGW (tcp_nodelay gateway), each size under its own prefix.
+  for (const [entries, count] of plan) {
+    log(`format2: format 2 commitChanges on S3 (RGW), ${entries} entries, ${count} actions`);
+    const store = benchS3Store(server, "nodelay", `format2-${entries}`);
+    results.set(`s3@${entries}`, await actions(store, "format 2 commitChanges", entries, count));
+  }
   const rows: Row[] = [];
   const at = (mode: Mode, n: number) => results.get(`${mode}@${n}`) as Result;
   for (const [entries] of plan) {
@@ -135,12 +143,30 @@ export async function format2Scenario(): Promise<ScenarioResult> {
   }
   const [small, large] = [plan[0]?.[0] ?? 100, plan.at(-1)?.[0] ?? 15000];
   const ratio = (m: Mode) => at(m, large).ms / at(m, small).ms;
+  const s3 = (n: number) => results.get(`s3@${n}`) as Result;
+  // Issue 13's first target, on both stores: the ratio column is ms at `large` ÷ ms at `small`.
+  for (const [where, atLarge, atSmall] of [
+    ["file", at("format 2 commitChanges", large), at("format 2 commitChanges", small)],
+    ["S3 (RGW)", s3(large), s3(small)],
+  ] as const)
+    rows.push({
+      metric: `ms per one-entry commitChanges, ${large} entries against ${small} (${where})`,
+      unit: "ms",
+      better: "lower",
+      statekeeper: { name: `commitChanges at ${large} entries (key, ${where})`, value: atLarge.ms },
+      baselines: [{ name: `commitChanges at ${small} entries (key, ${where})`, value: atSmall.ms }],
+      extra: {
+        [`bytes per action at ${large}, mean / median / max`]: `${Math.round(atLarge.bytes)} / ${atLarge.typicalBytes} / ${atLarge.maxBytes}`,
+        [`puts per action at ${large}, mean / median / max`]: `${atLarge.puts.toFixed(2)} / ${atLarge.typicalPuts} / ${atLarge.maxPuts}`,
+      },
+    });
   return {
     id: "10-format2",
-    title: "Storage format 2: a one-entry change as state grows (file store, key, lock held)",
+    title: "Storage format 2: a one-entry change as state grows (file store and S3, key, lock held)",
     rows,
     notes: [
-      `ms at ${large} ÷ ms at ${small}: commitChanges ${ratio("format 2 commitChanges").toFixed(1)}×, ` +
+      `ms at ${large} ÷ ms at ${small}: commitChanges ${ratio("format 2 commitChanges").toFixed(1)}× (file), ` +
+        `${(s3(large).ms / s3(small).ms).toFixed(1)}× (S3), ` +
         `format 2 commit ${ratio("format 2 commit").toFixed(1)}×, format 1 commit ${ratio("format 1 commit").toFixed(1)}×`,
     ],
   };
