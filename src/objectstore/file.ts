@@ -169,8 +169,8 @@ export function fileStore(root: string, options: FileStoreOptions = {}): ObjectS
       const at = locate(key);
       checkPut(key, body, opts);
       let etag: string;
-      // Removes what dead writers left in the temp folder, beside this write (it reads only that
-      // folder, never the key's folder of objects); done when the put returns, as before.
+      // Removes what dead writers left in the temp folder as this write starts (it reads only that
+      // folder, never the key's folder of objects); done when the put returns.
       let swept: Promise<void> | undefined;
       try {
         await checkRoot();
