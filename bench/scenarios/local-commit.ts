@@ -1,14 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, fsync, openSync, renameSync, writeSync } from "node:fs";
+import { closeSync, openSync, renameSync, writeSync } from "node:fs";
 import { mkdir, open, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import * as lockfile from "proper-lockfile";
 import writeFileAtomic from "write-file-atomic";
 import { createBackend, type HeadMode } from "../../src/backend/index.js";
 import { keyEncrypter, noopEncrypter } from "../../src/crypto/index.js";
 import type { Encrypter } from "../../src/crypto/types.js";
-import { fsyncDir } from "../../src/objectstore/file/fs-ops.js";
+import { fsyncDir, fsyncFd } from "../../src/objectstore/file/fs-ops.js";
 import { fileStore } from "../../src/objectstore/file.js";
 import { encodeSnapshot, newRevision, type Snapshot } from "../../src/snapshot/index.js";
 import { recordingStore } from "../../src/testing/store-decorators.js";
@@ -51,8 +50,6 @@ async function bareWrites(dir: string, n: number, bytes: Uint8Array, dirSync = f
     if (dirSync) await fsyncDir(dir);
   });
 }
-
-const fsyncFd = promisify(fsync);
 
 /**
  * The bare floor again, with its calls made as the file store makes them (docs/file-store.md,

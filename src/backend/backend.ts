@@ -1157,13 +1157,10 @@ class StoreBackend implements Backend {
     const parts: ChunkPart[] = [];
     let total = 1;
     for (const group of groups) {
-      // A chunk found unchanged by its text is neither hashed nor measured: its plaintext, `[` +
-      // the entries joined by `,` + `]`, is one byte more than their `entryBytes`.
-      const cached = this.#chunks.cachedChunkOf(chunks, group);
-      if (cached !== undefined) total += cached.size - 1;
-      else for (const e of group) total += entryBytes(e);
+      for (const e of group) total += entryBytes(e);
       checkTotal(total);
-      const keep = cached ?? known.get(chunkDigest(group));
+      // A chunk this process holds is found unchanged by its text, without hashing it.
+      const keep = this.#chunks.cachedChunkOf(chunks, group) ?? known.get(chunkDigest(group));
       parts.push(keep === undefined ? { entries: group } : { keep });
     }
     if (total >= inlineMaxBytes(target)) {

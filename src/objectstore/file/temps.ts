@@ -59,7 +59,7 @@ async function writeAll(fd: number, bytes: Uint8Array): Promise<void> {
  */
 export async function writeTemp(
   tempDir: string,
-  body: Uint8Array | string,
+  body: Uint8Array,
   mtime?: number,
 ): Promise<{ path: string; stats: BigIntStats }> {
   const temp = tempName("write");
@@ -67,7 +67,7 @@ export async function writeTemp(
   const fd = createExclusive(tempDir, temp);
   let written = false;
   try {
-    await writeAll(fd, typeof body === "string" ? Buffer.from(body, "utf8") : body);
+    await writeAll(fd, body);
     if (mtime !== undefined) futimesSync(fd, mtime, mtime);
     // The stat reads what is already set; it need not wait for the data to reach the disk.
     const stats = fstatSync(fd, { bigint: true });
